@@ -1,0 +1,56 @@
+# The README's two commands: `make run` and `make test`.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+MODELS_DIR ?= models
+SYSTEM_PACKAGES := prometheus wrk
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+export TF_ENABLE_ONEDNN_OPTS ?= 0
+
+.PHONY: run test install models train lint typecheck bench system-packages clean
+
+$(BIN)/activate: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[train,dev]"
+	touch $(BIN)/activate
+
+install: $(BIN)/activate
+
+## Train the default models unless the repository already holds a version of each.
+models: install
+	@if ls $(MODELS_DIR)/risk_class/*/metadata.json >/dev/null 2>&1 && \
+	    ls $(MODELS_DIR)/max_coverage/*/metadata.json >/dev/null 2>&1; then \
+	  echo "models: found trained versions in $(MODELS_DIR)/, not retraining"; \
+	else \
+	  $(BIN)/python -m training --models-dir $(MODELS_DIR); \
+	fi
+
+## Always train a new version.
+train: install
+	$(BIN)/python -m training --models-dir $(MODELS_DIR)
+
+run: models
+	SERVICE_MODELS_DIR=$(MODELS_DIR) $(BIN)/python -m service
+
+## Debian packages the tests drive for real (installed when running as root).
+system-packages:
+	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "warning: missing Debian packages:$$missing (install them as root)"; fi; \
+	fi
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: install system-packages lint
+	$(BIN)/python -m pytest
+
+bench: install system-packages models
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

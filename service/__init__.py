@@ -1,0 +1,1 @@
+"""The underwriting prediction service (Flask + gunicorn)."""

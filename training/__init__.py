@@ -1,0 +1,1 @@
+"""Offline training of the underwriting models."""
