@@ -1,0 +1,77 @@
+"""Prometheus metrics, defined once (names are a contract: dashboards and alerts use them).
+
+Labels are bounded: route templates, model names and versions, declared field names.
+prometheus_client appends `_total` to counter names on exposition.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+# Fine steps around 1 ms so Prometheus's p99 tracks what a load generator measures.
+LATENCY_BUCKETS: tuple[float, ...] = (
+    0.0001, 0.0002, 0.0003, 0.0004, 0.0005, 0.0006, 0.0007, 0.0008, 0.0009,
+    0.001, 0.0011, 0.0012, 0.0014, 0.0016, 0.0018, 0.002, 0.0025, 0.003, 0.004,
+    0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0,
+    2.5, 5.0, 10.0,
+)  # fmt: skip
+COVERAGE_BUCKETS: tuple[float, ...] = (
+    0, 50_000, 100_000, 250_000, 500_000, 750_000, 1_000_000, 1_500_000, 2_000_000,
+    3_000_000, 5_000_000, 7_500_000, 10_000_000, 20_000_000,
+)  # fmt: skip
+RECORDS_BUCKETS: tuple[float, ...] = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
+
+HTTP_REQUESTS = Counter(
+    "underwriting_http_requests",
+    "HTTP requests answered, by method, route template and status code.",
+    ["method", "route", "status"],
+)
+HTTP_REQUEST_DURATION = Histogram(
+    "underwriting_http_request_duration_seconds",
+    "Time from request received to response ready, by method and route template.",
+    ["method", "route"],
+    buckets=LATENCY_BUCKETS,
+)
+REQUEST_RECORDS = Histogram(
+    "underwriting_request_records",
+    "Applicant records per prediction request.",
+    ["route"],
+    buckets=RECORDS_BUCKETS,
+)
+MODEL_INFERENCE_DURATION = Histogram(
+    "underwriting_model_inference_duration_seconds",
+    "Time of one vectorised model call for a whole batch.",
+    ["model", "version"],
+    buckets=LATENCY_BUCKETS,
+)
+PREDICTIONS = Counter(
+    "underwriting_predictions",
+    "Applicant records scored, by model and version.",
+    ["model", "version"],
+)
+RISK_CLASS_PREDICTIONS = Counter(
+    "underwriting_risk_class_predictions",
+    "Predicted risk classes, by classifier version and class.",
+    ["version", "risk_class"],
+)
+MAX_COVERAGE = Histogram(
+    "underwriting_max_coverage_dollars",
+    "Predicted maximum coverage per applicant, in dollars.",
+    buckets=COVERAGE_BUCKETS,
+)
+REJECTED_RECORDS = Counter(
+    "underwriting_rejected_records",
+    "Records rejected by validation, by offending field.",
+    ["field"],
+)
+MODEL_INFO = Gauge(
+    "underwriting_model_info",
+    "1 for each model version loaded and serving in a live worker.",
+    ["model", "version"],
+    multiprocess_mode="livemax",
+)
+MODEL_LOAD_FAILURES = Counter(
+    "underwriting_model_load_failures",
+    "Model versions refused at load (bad checksum, unreadable, failed warm-up).",
+    ["model"],
+)
