@@ -1,0 +1,76 @@
+# Underwriting model service image.
+#
+#   docker build -t underwriting-model-service .
+#   docker run -p 8080:8080 underwriting-model-service
+#
+# Stages:
+#   deps     a virtualenv with the serving dependencies only (`pip install .`, no extras);
+#            the runtime stage copies it as is.
+#   models   adds the `train` extra on top of deps and trains the default models, unless the
+#            build context's models/ already holds a version of each (then those are used).
+#   runtime  python:3.11-slim + the deps virtualenv + the models, as a non-root user.
+#
+# New model versions are deployed by mounting a model repository at /models (a volume): the
+# service polls it and swaps to the highest complete version without a restart.
+
+FROM python:3.11-slim AS deps
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1
+WORKDIR /src
+# Dependencies first, from pyproject.toml alone, so editing the code does not reinstall
+# TensorFlow: empty package directories give an installable distribution with the same
+# dependency list.
+COPY pyproject.toml README.md ./
+RUN mkdir service training \
+    && python -m venv /opt/venv \
+    && /opt/venv/bin/pip install --no-cache-dir . \
+    && rm -rf service training build ./*.egg-info
+COPY service/ service/
+COPY training/ training/
+RUN /opt/venv/bin/pip install --no-cache-dir --no-deps --force-reinstall . \
+    && rm -rf build ./*.egg-info
+
+FROM deps AS models
+ENV TF_CPP_MIN_LOG_LEVEL=2 \
+    TF_ENABLE_ONEDNN_OPTS=0 \
+    MPLBACKEND=Agg
+# Training-only dependencies (scikit-learn, matplotlib) go into this stage only.
+RUN /opt/venv/bin/pip install --no-cache-dir ".[train]"
+COPY models/ models/
+RUN if ls models/risk_class/*/metadata.json >/dev/null 2>&1 \
+        && ls models/max_coverage/*/metadata.json >/dev/null 2>&1; then \
+        echo "models: using the trained versions from the build context"; \
+    else \
+        /opt/venv/bin/python -m training --models-dir models; \
+    fi \
+    && find models -mindepth 2 -maxdepth 2 -name '.tmp-*' -exec rm -rf {} +
+
+FROM python:3.11-slim AS runtime
+LABEL org.opencontainers.image.title="underwriting-model-service" \
+      org.opencontainers.image.description="Life-insurance underwriting models (risk class, maximum coverage) over HTTP"
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    TF_CPP_MIN_LOG_LEVEL=2 \
+    TF_ENABLE_ONEDNN_OPTS=0 \
+    KERAS_HOME=/tmp/.keras \
+    PROMETHEUS_MULTIPROC_DIR=/tmp/prometheus-multiproc \
+    SERVICE_PORT=8080 \
+    SERVICE_MODELS_DIR=/models
+# A fixed numeric uid/gid so Kubernetes can verify runAsNonRoot.
+RUN groupadd --system --gid 10001 app \
+    && useradd --system --uid 10001 --gid app --home-dir /home/app --create-home \
+        --shell /usr/sbin/nologin app \
+    && mkdir -p /tmp/prometheus-multiproc \
+    && chown app:app /tmp/prometheus-multiproc
+COPY --from=deps /opt/venv /opt/venv
+# Root-owned and read-only for the service user: the service only reads the model repository.
+COPY --from=models /src/models /models
+VOLUME ["/models"]
+WORKDIR /home/app
+USER 10001:10001
+EXPOSE 8080
+HEALTHCHECK --interval=30s --timeout=5s --start-period=120s --retries=3 \
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('SERVICE_PORT', '8080'), timeout=4)"]
+CMD ["gunicorn", "-c", "python:service.gunicorn_config", "service.wsgi:app"]
