@@ -1,0 +1,129 @@
+"""marshmallow schemas derived from an artifact's feature declaration (never written per field).
+
+Types are strict: no silent coercion. "42" is not an integer, true is not 1, 1.5 and 42.0 are
+not integers, NaN and Infinity are not numbers, a category must be one of the declared strings.
+The schemas carry units and descriptions in field metadata so that apispec can render them.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+
+SIGNATURE_NAME = "serving_default"
+
+
+def _kind(value: Any) -> str:
+    """Name a JSON value's type for error messages."""
+    if value is None:
+        return "null"
+    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}.get(
+        type(value), "an array" if isinstance(value, list) else "an object"
+    )
+
+
+class StrictInteger(fields.Field):
+    """A JSON integer: not a boolean, not a string, not a number with a decimal point."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        if type(value) is not int:
+            got = f"{value!r}" if type(value) is float else _kind(value)
+            raise ValidationError(f"Not a valid integer: got {got}.")
+        return value
+
+
+class StrictNumber(fields.Field):
+    """A finite JSON number (integer or decimal), not a boolean or string."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> float:
+        kind = type(value)
+        if kind is float:
+            if not math.isfinite(value):
+                raise ValidationError("Not a valid number: NaN and Infinity are not accepted.")
+            return value
+        if kind is int:
+            return value  # compared against the range as an int; never overflows a float
+        raise ValidationError(f"Not a valid number: got {_kind(value)}.")
+
+
+class StrictBoolean(fields.Field):
+    """A JSON true or false, not 0/1 or "true"."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if type(value) is not bool:
+            raise ValidationError(f"Not a valid boolean: got {_kind(value)}.")
+        return value
+
+
+class Category(fields.Field):
+    """One of the declared category strings (case-sensitive)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        if type(value) is not str:
+            raise ValidationError(f"Not a valid category: got {_kind(value)}.")
+        return value
+
+
+def feature_field(feature: dict[str, Any]) -> fields.Field:
+    """Build the strict field for one declared feature (required, not nullable)."""
+    kind = feature["type"]
+    metadata = {k: feature[k] for k in ("description", "unit") if feature.get(k)}
+    validators: list[validate.Validator] = []
+    if kind in ("integer", "number") and ("minimum" in feature or "maximum" in feature):
+        validators.append(validate.Range(feature.get("minimum"), feature.get("maximum")))
+    if kind == "category":
+        validators.append(validate.OneOf(feature["categories"]))
+    field_class = {
+        "integer": StrictInteger,
+        "number": StrictNumber,
+        "boolean": StrictBoolean,
+        "category": Category,
+    }[kind]
+    return field_class(required=True, validate=validators, metadata=metadata)
+
+
+class _Strict(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+def record_schema(features: list[dict[str, Any]], name: str = "Record") -> type[Schema]:
+    """Return the schema of one applicant record (row format)."""
+    declared = {f["name"]: feature_field(f) for f in features}
+    return _Strict.from_dict(declared, name=name)
+
+
+class _Columns(_Strict):
+    @validates_schema(skip_on_field_errors=True)
+    def _same_length(self, data: dict[str, list[Any]], **kwargs: Any) -> None:
+        """Require every column to have as many values as the first."""
+        lengths = {name: len(values) for name, values in data.items()}
+        expected = next(iter(lengths.values()), 0)
+        if differ := {name: n for name, n in lengths.items() if n != expected}:
+            raise ValidationError(
+                f"All columns must have the same length ({expected}); these differ: {differ}."
+            )
+
+
+def columns_schema(features: list[dict[str, Any]], name: str = "Columns") -> type[Schema]:
+    """Return the schema of the columnar form: one list of values per declared feature."""
+    declared: dict[str, fields.Field] = {
+        f["name"]: fields.List(feature_field(f), required=True) for f in features
+    }
+    return _Columns.from_dict(declared, name=name)
+
+
+class PredictRequest(_Strict):
+    """The TF Serving predict envelope; records inside are checked by the model's schemas."""
+
+    signature_name = fields.String(validate=validate.Equal(SIGNATURE_NAME))
+    instances = fields.Raw(metadata={"description": "Applicant records (row format)."})
+    inputs = fields.Raw(metadata={"description": "Feature name -> list of values (columnar)."})
+
+    @validates_schema
+    def _exactly_one(self, data: dict[str, Any], **kwargs: Any) -> None:
+        """Require exactly one of the two TF Serving request formats."""
+        if ("instances" in data) == ("inputs" in data):
+            raise ValidationError("Send exactly one of 'instances' (rows) or 'inputs' (columns).")

@@ -1,0 +1,114 @@
+"""Service settings: one frozen object read from `SERVICE_*` environment variables.
+
+Every field is documented here (and in the README); a bad value stops start-up with a message
+that names the variable, the value and what was expected.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import Field, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+PREFIX = "SERVICE_"
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+class SettingsError(ValueError):
+    """A `SERVICE_*` environment variable holds a value the service cannot use."""
+
+
+def _setting(default: Any, doc: str, valid: Callable[[Any], bool], expected: str) -> Any:
+    """Declare one setting: default, documentation and its validity rule."""
+    return field(default=default, metadata={"doc": doc, "valid": valid, "expected": expected})
+
+
+def _positive(v: float) -> bool:
+    return math.isfinite(v) and v > 0
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the service can be configured with; env var = SERVICE_ + name in capitals."""
+
+    host: str = _setting("0.0.0.0", "Address gunicorn binds to.", bool, "a host name or address")
+    port: int = _setting(8080, "TCP port gunicorn binds to.", lambda v: 0 < v < 65536, "1-65535")
+    workers: int = _setting(2, "gunicorn sync worker processes.", lambda v: v >= 1, ">= 1")
+    models_dir: Path = _setting(
+        Path("models"), "Model repository, laid out <dir>/<model>/<version>/.", bool, "a path"
+    )
+    max_records: int = _setting(
+        10_000, "Most records one predict request may carry (more: 413).", lambda v: v >= 1, ">= 1"
+    )
+    max_body_bytes: int = _setting(
+        32 * 1024 * 1024, "Largest request body accepted (larger: 413).", lambda v: v >= 1024,
+        ">= 1024",
+    )  # fmt: skip
+    reload_interval_seconds: float = _setting(
+        10.0, "Seconds between polls of the repository for new versions.", _positive, "> 0"
+    )
+    tf_threads: int = _setting(
+        1, "TensorFlow intra-op and inter-op threads per worker.", lambda v: v >= 1, ">= 1"
+    )
+    worker_timeout_seconds: int = _setting(
+        60, "gunicorn restarts a worker busy on one request for longer.", lambda v: v >= 1, ">= 1"
+    )
+    graceful_timeout_seconds: int = _setting(
+        30, "On SIGTERM, time in-flight requests get to finish.", lambda v: v >= 0, ">= 0"
+    )
+    log_level: str = _setting(
+        "info", "Log level of the service's own loggers.", LOG_LEVELS.__contains__,
+        " | ".join(LOG_LEVELS),
+    )  # fmt: skip
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from `SERVICE_*` variables, failing fast on a bad value."""
+        env = os.environ if environ is None else environ
+        values = {
+            f.name: _parse(f, env[var]) for f in fields(cls) if (var := env_var(f.name)) in env
+        }
+        return cls(**values)
+
+    def __post_init__(self) -> None:
+        """Reject out-of-range values however the object was built."""
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if not f.metadata["valid"](value):
+                raise SettingsError(
+                    f"{env_var(f.name)}={value!s} is invalid: expected {f.metadata['expected']}"
+                )
+
+    @property
+    def bind(self) -> str:
+        """Return the gunicorn bind address."""
+        return f"{self.host}:{self.port}"
+
+
+def env_var(name: str) -> str:
+    """Return the environment variable that sets field `name`."""
+    return PREFIX + name.upper()
+
+
+_PARSERS: dict[str, Callable[[str], Any]] = {"int": int, "float": float, "str": str, "Path": Path}
+_EXPECTED = {"int": "an integer", "float": "a number", "str": "text", "Path": "a path"}
+
+
+def _parse(f: Field[Any], raw: str) -> Any:
+    """Convert one raw environment value to the field's type, naming the variable on failure."""
+    kind = str(f.type)
+    try:
+        value = _PARSERS[kind](raw.strip())
+    except ValueError:
+        raise SettingsError(
+            f"{env_var(f.name)}={raw!r} is invalid: expected {_EXPECTED[kind]}"
+        ) from None
+    return value.lower() if f.name == "log_level" else value
+
+
+def documentation() -> list[tuple[str, str, str]]:
+    """Return (variable, default, description) for every setting, for the README and --help."""
+    return [(env_var(f.name), str(f.default), f.metadata["doc"]) for f in fields(Settings)]
