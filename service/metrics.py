@@ -6,6 +6,7 @@ prometheus_client appends `_total` to counter names on exposition.
 
 from __future__ import annotations
 
+import numpy as np
 from prometheus_client import Counter, Gauge, Histogram
 
 # Fine steps around 1 ms so Prometheus's p99 tracks what a load generator measures.
@@ -75,3 +76,24 @@ MODEL_LOAD_FAILURES = Counter(
     "Model versions refused at load (bad checksum, unreadable, failed warm-up).",
     ["model"],
 )
+
+
+def observe_many(histogram: Histogram, values: np.ndarray) -> None:
+    """Observe a whole batch at once: one write per bucket instead of one per value.
+
+    prometheus_client has no batch observe; under multiprocess mode each observation is a
+    locked write to a memory-mapped file, which for a 10,000-record request costs ~50 ms. This
+    reaches into the histogram's children (private), falling back to plain `observe` if they moved.
+    """
+    bounds = getattr(histogram, "_upper_bounds", None)
+    buckets = getattr(histogram, "_buckets", None)
+    total = getattr(histogram, "_sum", None)
+    if bounds is None or buckets is None or total is None or len(bounds) != len(buckets):
+        for value in values:
+            histogram.observe(value)
+        return
+    counts = np.bincount(np.searchsorted(bounds, values, side="left"), minlength=len(bounds))
+    for bucket, count in zip(buckets, counts.tolist(), strict=False):
+        if count:
+            bucket.inc(count)
+    total.inc(float(np.sum(values)))
