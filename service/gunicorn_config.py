@@ -1,0 +1,53 @@
+"""gunicorn configuration: `gunicorn -c python:service.gunicorn_config service.wsgi:app`.
+
+Sync workers, no preload (TensorFlow must load in each worker after the fork; preloading it in
+the master hangs the workers), graceful shutdown, and prometheus_client's multiprocess hooks.
+Imported by the master: it must not import TensorFlow, Flask or the app.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from service.settings import Settings, SettingsError
+
+# Read by TensorFlow at import in the workers, which inherit the master's environment.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+
+try:
+    _settings = Settings.from_env()
+except SettingsError as exc:
+    sys.exit(f"error: {exc}")
+
+bind = _settings.bind
+workers = _settings.workers
+worker_class = "sync"
+preload_app = False
+timeout = _settings.worker_timeout_seconds
+graceful_timeout = _settings.graceful_timeout_seconds
+loglevel = _settings.log_level
+accesslog = None  # JSON access logs come with the next change
+errorlog = "-"
+# Must be set before prometheus_client is first imported, here and in the forked workers.
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="underwriting-metrics-")
+
+
+def on_starting(server: Any) -> None:
+    """Start from an empty metrics directory: stale files would resurrect old counts."""
+    path = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    path.mkdir(parents=True, exist_ok=True)
+    for stale in path.glob("*.db"):  # only prometheus_client's files, whatever dir was given
+        stale.unlink()
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """Drop a dead worker's live gauges (model info) from the exposition."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

@@ -1,0 +1,32 @@
+"""Liveness and readiness: alive while the process answers; ready once every model is warm."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response
+
+from service.errors import NotReady
+from service.json_io import json_response
+from service.model_store import ModelStore
+
+
+def create_blueprint(store: ModelStore) -> Blueprint:
+    """Return the /healthz and /readyz routes for one store."""
+    bp = Blueprint("health", __name__)
+
+    @bp.get("/healthz")
+    def healthz() -> Response:
+        """Answer 200 while the worker can serve HTTP, models or not."""
+        return json_response({"status": "alive"})
+
+    @bp.get("/readyz")
+    def readyz() -> Response:
+        """Answer 200 with the serving versions, or 503 saying what is missing."""
+        serving = store.serving()
+        names = store.servable_names()
+        missing = {n: store.not_ready_reason(n) for n in names if n not in serving}
+        if missing:
+            raise NotReady("Not ready: " + "; ".join(missing.values()), {"models": missing})
+        versions = {n: {m: str(v) for m, v in serving[n].versions.items()} for n in names}
+        return json_response({"status": "ready", "models": versions})
+
+    return bp
