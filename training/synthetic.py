@@ -14,6 +14,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from training.features import CLASS_NAMES, FEATURE_NAMES, FEATURES_BY_NAME
+from training.guidelines import (
+    COVERAGE_CAP,
+    INCOME_MULTIPLE_65_PLUS,
+    INCOME_MULTIPLES,
+    NET_WORTH_FRACTION,
+)
 
 Columns = dict[str, np.ndarray]
 
@@ -24,12 +30,7 @@ CUTPOINTS = (5.7692, 9.9791)
 LABEL_NOISE = 0.03  # chance the label is uniformly random: clerical and judgement noise
 KNOCK_OUT_PROBABILITIES = (0.0, 0.005, 0.995)  # before label noise; 0.975 decline after it
 
-# Financial underwriting: (age below, multiple of annual income).
-INCOME_MULTIPLES = ((40, 30.0), (50, 20.0), (60, 15.0), (65, 10.0))
-INCOME_MULTIPLE_65_PLUS = 5.0
-NET_WORTH_FRACTION = 0.5
 CLASS_COVERAGE_FACTORS = (1.0, 0.5, 0.0)  # standard, substandard, decline
-COVERAGE_CAP = 10_000_000.0
 COVERAGE_STEP = 10_000.0
 
 # Money is published in whole hundreds of dollars, cholesterol in whole mg/dL, the rest to 0.1.
