@@ -129,7 +129,8 @@ def parse_envelope(payload: Any) -> dict[str, Any]:
     try:
         return dict(_ENVELOPE.load(payload))
     except ValidationError as exc:
-        raise InvalidInput("Invalid request envelope", _as_dict(exc.messages)) from None
+        details = _as_dict(exc.messages)
+        raise InvalidInput(f"Invalid request envelope: {_describe(details)}", details) from None
 
 
 def _check_count(size: int, max_records: int) -> None:
@@ -157,3 +158,12 @@ def _split_column_errors(messages: Any) -> tuple[dict[int, dict[str, Any]], dict
 def _as_dict(messages: Any) -> dict[str, Any]:
     """Return marshmallow's messages as a dict (a bare list is a schema-level message)."""
     return dict(messages) if isinstance(messages, dict) else {"_schema": list(messages)}
+
+
+def _describe(details: dict[str, Any]) -> str:
+    """Summarise envelope messages on one line, e.g. `extra: Unknown field.`."""
+    parts = []
+    for key, messages in details.items():
+        text = " ".join(str(m) for m in messages) if isinstance(messages, list) else str(messages)
+        parts.append(text if key == "_schema" else f"{key}: {text}")
+    return "; ".join(parts)
