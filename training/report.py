@@ -15,8 +15,10 @@ TRAINING_SECONDS_TARGET = 180.0
 
 
 def _number(value: Any) -> str:
-    if isinstance(value, float):
+    if isinstance(value, float) and not value.is_integer():
         return f"{value:,.4f}" if abs(value) < 100 else f"{value:,.0f}"
+    if isinstance(value, (int, float)):
+        return f"{value:,.0f}"
     return str(value)
 
 
