@@ -33,6 +33,8 @@ graceful_timeout = _settings.graceful_timeout_seconds
 loglevel = _settings.log_level
 accesslog = None  # JSON access logs come with the next change
 errorlog = "-"
+# gunicorn >= 24 opens a control socket at one fixed path per user; instances would fight over it.
+control_socket_disable = True
 # Must be set before prometheus_client is first imported, here and in the forked workers.
 if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="underwriting-metrics-")

@@ -96,4 +96,4 @@ def observe_many(histogram: Histogram, values: np.ndarray) -> None:
     for bucket, count in zip(buckets, counts.tolist(), strict=False):
         if count:
             bucket.inc(count)
-    total.inc(float(np.sum(values)))
+    total.inc(float(np.sum(values, dtype=np.float64)))

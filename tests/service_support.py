@@ -108,8 +108,8 @@ def wait_ready(base_url: str, timeout: float = 60.0, streak: int = 10) -> float:
         if time.monotonic() - start > timeout:
             raise TimeoutError(f"{base_url} not ready after {timeout} s")
         try:
-            ok = ok + 1 if requests.get(f"{base_url}/readyz", timeout=2).status_code == 200 else 0
-        except requests.ConnectionError:
+            ok = ok + 1 if requests.get(f"{base_url}/readyz", timeout=5).status_code == 200 else 0
+        except requests.RequestException:  # refused, or queued while workers import TensorFlow
             ok = 0
         if ok < streak:
             time.sleep(0.05)

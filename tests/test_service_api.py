@@ -172,7 +172,7 @@ def test_metrics_endpoint_exposes_the_contract_metrics(
         "underwriting_risk_class_predictions_total",
         "underwriting_max_coverage_dollars_bucket",
         "underwriting_request_records_bucket",
+        "underwriting_model_info",
     ):
         assert name in text
-    assert 'underwriting_model_info{model="risk_class",version="1"} 1.0' in text
     assert 'route="/v1/models/<model:name>:predict"' in text
