@@ -44,8 +44,11 @@ def on_starting(server: Any) -> None:
     """Start from an empty metrics directory: stale files would resurrect old counts."""
     path = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
     path.mkdir(parents=True, exist_ok=True)
-    for stale in path.glob("*.db"):  # only prometheus_client's files, whatever dir was given
-        stale.unlink()
+    # Only our files, whatever dir was given: prometheus_client's, and the model store's claims
+    # on refused versions (service.model_store.REFUSAL_SUFFIX; not imported: it loads the app).
+    for pattern in ("*.db", "*.refused"):
+        for stale in path.glob(pattern):
+            stale.unlink()
 
 
 def child_exit(server: Any, worker: Any) -> None:

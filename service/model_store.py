@@ -10,6 +10,7 @@ immutable: a fix is a new version number).
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -22,6 +23,8 @@ from service.model_loader import LoadedModel
 from service.servable import Servable
 
 log = logging.getLogger(__name__)
+# Claims in the metrics directory (service.gunicorn_config empties it of these at start).
+REFUSAL_SUFFIX = ".refused"
 Loader = Callable[[str, int, Path], Servable]
 Combiner = Callable[[str, tuple[LoadedModel, ...]], Servable]
 
@@ -115,7 +118,7 @@ class ModelStore:
         except Exception as exc:
             reason = f"{type(exc).__name__}: {exc}"
             self._refused[(name, version)] = reason
-            metrics.MODEL_LOAD_FAILURES.labels(name).inc()
+            count_refusal(name, str(version))
             log.error("model %s version %s refused, not retried: %s", name, version, reason)
             return None
         finally:
@@ -135,7 +138,7 @@ class ModelStore:
             except Exception as exc:
                 snapshot.pop(name, None)
                 self._compose_errors[name] = f"{type(exc).__name__}: {exc}"
-                metrics.MODEL_LOAD_FAILURES.labels(name).inc()
+                count_refusal(name, "+".join(f"{m.name}-{m.version}" for m in models))
                 log.error("composite %s not built: %s", name, self._compose_errors[name])
 
     def _publish(self, snapshot: dict[str, Servable]) -> None:
@@ -209,6 +212,25 @@ class ModelStore:
         if servable is not None and servable.version is not None:
             known[servable.version] = VersionStatus(servable.version, "AVAILABLE")
         return [known[v] for v in sorted(known, reverse=True)]
+
+
+def count_refusal(name: str, what: str) -> None:
+    """Count a refused version once per service instance, however many workers refuse it.
+
+    Every worker loads each version itself, so each refuses a broken one, and a restarted worker
+    refuses it again; multiprocess counters add up over workers, dead ones included, so counting
+    in every worker would report one bad version as several. The first worker to refuse `what`
+    claims it with an exclusive create in the metrics directory and counts it; the others don't.
+    """
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
+        try:
+            (Path(directory) / f"{name}-{what}{REFUSAL_SUFFIX}").touch(exist_ok=False)
+        except FileExistsError:
+            return  # another worker counted it
+        except OSError:
+            log.warning("cannot claim refusal %s-%s in %s; counting it", name, what, directory)
+    metrics.MODEL_LOAD_FAILURES.labels(name).inc()
 
 
 def _same(a: tuple[LoadedModel, ...], b: tuple[LoadedModel, ...]) -> bool:
