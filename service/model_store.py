@@ -65,6 +65,8 @@ class ModelStore:
 
     def start(self) -> None:
         """Start the loader thread (in the worker, after the fork)."""
+        for name in self.servable_names():  # expose 0 before any failure: increase() sees the 1st
+            metrics.MODEL_LOAD_FAILURES.labels(name)
         threading.Thread(target=self._poll, name="model-store", daemon=True).start()
 
     def stop(self) -> None:
