@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -79,24 +80,33 @@ def free_port() -> int:
 
 
 def start_service(
-    models_dir: Path, port: int, log: Path, **settings: str
+    models_dir: Path, port: int, log: Path, env: dict[str, str] | None = None, **settings: str
 ) -> subprocess.Popen[bytes]:
-    """Start `python -m service` (which execs gunicorn) with the given SERVICE_* settings."""
-    env = os.environ | {
+    """Start `python -m service` (which execs gunicorn) with the given SERVICE_* settings.
+
+    `env` adds or overrides environment variables last (e.g. PROMETHEUS_MULTIPROC_DIR).
+    """
+    base = os.environ | {
         "SERVICE_HOST": "127.0.0.1",
         "SERVICE_PORT": str(port),
         "SERVICE_MODELS_DIR": str(models_dir),
         "SERVICE_WORKERS": "2",
     }
-    env |= {f"SERVICE_{key.upper()}": value for key, value in settings.items()}
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    base |= {f"SERVICE_{key.upper()}": value for key, value in settings.items()}
+    base.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    return launch([sys.executable, "-m", "service"], base | (env or {}), log)
+
+
+def launch(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """Start a server in the repository directory, in its own process group (see stop_service)."""
     with log.open("ab") as sink:  # a file, not a pipe: a full pipe would block gunicorn
         return subprocess.Popen(
-            [sys.executable, "-m", "service"],
+            command,
             env=env,
             cwd=Path(__file__).resolve().parents[1],
             stdout=sink,
             stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: workers can be killed with it
         )
 
 
@@ -117,7 +127,10 @@ def wait_ready(base_url: str, timeout: float = 60.0, streak: int = 10) -> float:
 
 
 def stop_service(process: subprocess.Popen[bytes], timeout: float = 30.0) -> int:
-    """Terminate a service we started (SIGTERM, then SIGKILL) and return its exit code."""
+    """Terminate a service we started (SIGTERM, then SIGKILL) and return its exit code.
+
+    Whatever happens, nothing of its process group (gunicorn's workers) outlives this call.
+    """
     if process.poll() is None:
         process.terminate()
     try:
@@ -125,3 +138,13 @@ def stop_service(process: subprocess.Popen[bytes], timeout: float = 30.0) -> int
     except subprocess.TimeoutExpired:
         process.kill()
         return process.wait()
+    finally:
+        _kill_group(process.pid)
+
+
+def _kill_group(pgid: int) -> None:
+    """SIGKILL what is left of a process group started by `launch` (nothing, normally)."""
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
