@@ -14,11 +14,13 @@ from marshmallow import Schema, ValidationError
 
 from service import metrics
 from service.errors import InvalidInput, PayloadTooLarge
-from service.schemas import PredictRequest, columns_schema, record_schema
+from service.fast_check import Check, columns_check, field_checks, record_check
+from service.schemas import SIGNATURE_NAME, PredictRequest, columns_schema, record_schema
 
 _NOT_AN_OBJECT = "Invalid input type."
 _MAX_NAMED = 10  # field names quoted in the one-line summary
 _ENVELOPE = PredictRequest()  # stateless once built; building one per request costs ~50 us
+_ENVELOPE_KEYS = frozenset(_ENVELOPE.fields)
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,9 @@ class RequestValidator:
     columns: Schema
     declared: frozenset[str]
     prohibited: dict[str, str]  # field name -> "protected attribute" | "identifier"
+    # Fast acceptance of valid input (service.fast_check); None: always ask marshmallow.
+    accepts_row: Check | None = None
+    accepts_columns: Check | None = None
 
     @classmethod
     def from_declaration(
@@ -39,11 +44,15 @@ class RequestValidator:
         prohibited |= {
             name: "protected attribute" for name in prohibited_fields.get("protected", [])
         }
+        rows = record_schema(features)(many=True)
+        checks = field_checks(rows)
         return cls(
-            rows=record_schema(features)(many=True),
+            rows=rows,
             columns=columns_schema(features)(),
             declared=frozenset(f["name"] for f in features),
             prohibited=prohibited,
+            accepts_row=None if checks is None else record_check(checks),
+            accepts_columns=None if checks is None else columns_check(checks),
         )
 
     def rows_valid(self, rows: Any, max_records: int) -> list[dict[str, Any]]:
@@ -52,6 +61,8 @@ class RequestValidator:
             reason = "Must be a non-empty array of records."
             raise InvalidInput("'instances' must be a non-empty array", {"instances": [reason]})
         _check_count(len(rows), max_records)
+        if self.accepts_row is not None and all(map(self.accepts_row, rows)):
+            return rows
         try:
             return list(self.rows.load(rows))
         except ValidationError as exc:
@@ -63,7 +74,12 @@ class RequestValidator:
             reason = "Must be an object: feature name -> array of values."
             raise InvalidInput("'inputs' must be an object of columns", {"inputs": [reason]})
         size = max((len(v) for v in columns.values() if isinstance(v, list)), default=0)
+        if size == 0:
+            reason = "Columns must hold at least one value."
+            raise InvalidInput("'inputs' columns are empty", {"inputs": [reason]})
         _check_count(size, max_records)
+        if self.accepts_columns is not None and self.accepts_columns(columns):
+            return columns
         try:
             return dict(self.columns.load(columns))
         except ValidationError as exc:
@@ -121,6 +137,8 @@ def _article(kind: str) -> str:
 
 def parse_envelope(payload: Any) -> dict[str, Any]:
     """Validate the TF Serving envelope (`instances` or `inputs`, optional `signature_name`)."""
+    if _plain_envelope(payload):
+        return dict(payload)
     if not isinstance(payload, dict):
         raise InvalidInput(
             "Request body must be a JSON object with 'instances' or 'inputs'",
@@ -131,6 +149,16 @@ def parse_envelope(payload: Any) -> dict[str, Any]:
     except ValidationError as exc:
         details = _as_dict(exc.messages)
         raise InvalidInput(f"Invalid request envelope: {_describe(details)}", details) from None
+
+
+def _plain_envelope(payload: Any) -> bool:
+    """Accept the common, valid envelope without marshmallow (it reports what is wrong)."""
+    return (
+        type(payload) is dict
+        and payload.keys() <= _ENVELOPE_KEYS
+        and ("instances" in payload) != ("inputs" in payload)
+        and payload.get("signature_name", SIGNATURE_NAME) == SIGNATURE_NAME
+    )
 
 
 def _check_count(size: int, max_records: int) -> None:

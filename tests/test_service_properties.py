@@ -122,3 +122,31 @@ def test_any_undeclared_field_is_a_400_naming_it(
     response = app.test_client().post(PREDICT, json={"instances": batch})
     assert response.status_code == 400
     assert list(response.get_json()["details"]["records"]["0"]) == [extra]
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner),
+    max_leaves=4,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data(), value=JSON_VALUES)
+def test_the_fast_path_accepts_exactly_what_marshmallow_accepts(
+    app: Any, features: list[dict[str, Any]], data: st.DataObject, value: Any
+) -> None:
+    from marshmallow import ValidationError
+
+    from service.app import STORE_KEY
+
+    validator = app.extensions[STORE_KEY].get("underwriting").validator
+    assert validator.accepts_row is not None
+    row = data.draw(record(features))
+    row[data.draw(st.sampled_from(features))["name"]] = value
+    try:
+        validator.rows.load([row])
+        valid = True
+    except ValidationError:
+        valid = False
+    assert validator.accepts_row(row) == valid
