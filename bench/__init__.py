@@ -1,0 +1,1 @@
+"""Benchmarks: the service against the bare-Flask framework floor, driven by wrk."""
