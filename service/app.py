@@ -7,7 +7,15 @@ from pathlib import Path
 from flask import Flask
 from werkzeug.routing import BaseConverter
 
-from service import health, http_metrics, metrics_endpoint, tf_serving
+from service import (
+    access_log,
+    auth,
+    health,
+    http_metrics,
+    metrics_endpoint,
+    tf_serving,
+    v2,
+)
 from service.errors import register_error_handlers
 from service.model_loader import load_model
 from service.model_store import ModelStore
@@ -57,7 +65,10 @@ def create_app(settings: Settings | None = None, store: ModelStore | None = None
     app.extensions[STORE_KEY] = store
     register_error_handlers(app)
     http_metrics.install(app)
+    access_log.install(app)  # before auth: a refused request still gets an id and a log line
+    auth.install(app, settings)
     app.register_blueprint(health.create_blueprint(store))
     app.register_blueprint(tf_serving.create_blueprint(store, settings))
+    app.register_blueprint(v2.create_blueprint(store, settings))
     app.register_blueprint(metrics_endpoint.create_blueprint())
     return app

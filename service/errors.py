@@ -12,6 +12,7 @@ from typing import Any
 from flask import Flask, Response
 from werkzeug.exceptions import HTTPException
 
+from service.access_log import request_id
 from service.json_io import json_response
 
 log = logging.getLogger(__name__)
@@ -83,7 +84,7 @@ def _http_exception(exc: HTTPException) -> Response:
 
 def _unexpected(exc: Exception) -> Response:
     """Log an unexpected failure with its traceback; tell the client no more than needed."""
-    log.exception("unhandled error: %s", exc)
+    log.exception("unhandled error in request %s: %s", request_id(), exc)
     return error_response(500, "Internal server error: the failure was logged")
 
 

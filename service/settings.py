@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import Field, dataclass, field, fields
 from pathlib import Path
@@ -21,13 +22,28 @@ class SettingsError(ValueError):
     """A `SERVICE_*` environment variable holds a value the service cannot use."""
 
 
-def _setting(default: Any, doc: str, valid: Callable[[Any], bool], expected: str) -> Any:
-    """Declare one setting: default, documentation and its validity rule."""
-    return field(default=default, metadata={"doc": doc, "valid": valid, "expected": expected})
+def _setting(
+    default: Any, doc: str, valid: Callable[[Any], bool], expected: str, secret: bool = False
+) -> Any:
+    """Declare one setting: default, documentation and its validity rule (secrets: no repr)."""
+    metadata = {"doc": doc, "valid": valid, "expected": expected}
+    return field(default=default, repr=not secret, metadata=metadata)
 
 
 def _positive(v: float) -> bool:
     return math.isfinite(v) and v > 0
+
+
+def split_keys(text: str) -> list[str]:
+    """Return the API keys in a comma- or newline-separated text."""
+    return [key.strip() for key in re.split(r"[,\n]", text) if key.strip()]
+
+
+def _keys_file_ok(path: str) -> bool:
+    try:
+        return path == "" or bool(split_keys(Path(path).read_text(encoding="utf-8")))
+    except (OSError, UnicodeDecodeError):
+        return False
 
 
 @dataclass(frozen=True)
@@ -62,6 +78,15 @@ class Settings:
     log_level: str = _setting(
         "info", "Log level of the service's own loggers.", LOG_LEVELS.__contains__,
         " | ".join(LOG_LEVELS),
+    )  # fmt: skip
+    api_keys: str = _setting(
+        "", "Comma-separated API keys; when set (or _FILE), prediction and metadata routes need "
+        "`Authorization: Bearer <key>`. Unset: open.", lambda v: v == "" or bool(split_keys(v)),
+        "at least one key", secret=True,
+    )  # fmt: skip
+    api_keys_file: str = _setting(
+        "", "File of API keys (comma- or newline-separated), e.g. a container secret; adds to "
+        "SERVICE_API_KEYS.", _keys_file_ok, "a readable file holding at least one key",
     )  # fmt: skip
 
     @classmethod

@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 
-from service import metrics
+from service import access_log, metrics
 from service.batch import Batch
 from service.errors import NotFound
 from service.http_metrics import route_label
@@ -43,6 +43,7 @@ def create_blueprint(store: ModelStore, settings: Settings) -> Blueprint:
             batch = Batch.from_columns(columns, servable.layout)
         metrics.REQUEST_RECORDS.labels(route_label()).observe(batch.size)
         prediction = predict(servable, batch)
+        access_log.note_prediction(prediction.size, prediction.versions)
         shape = rows_body if "instances" in envelope else columns_body
         return json_response(shape(prediction))
 
