@@ -155,7 +155,7 @@ def test_random_paths_methods_and_field_names_add_no_series(live: LiveService) -
     assert set(concurrently(odd_method, tokens[:50])) == {405}
     (record,) = record_batches([1], seed=5)[0]
     columns = {name: [value] for name, value in record.items()}
-    bodies = [{"instances": [record | {f"f_{t}": 1}]} for t in tokens[:100]]
+    bodies: list[dict[str, Any]] = [{"instances": [record | {f"f_{t}": 1}]} for t in tokens[:100]]
     bodies += [{"inputs": columns | {f"c_{t}": [1]}} for t in tokens[100:200]]
     url = PREDICT_URL.format(live.base_url, "underwriting")
     assert {r.status_code for r in concurrently(lambda b: post_json(url, b), bodies)} == {400}

@@ -142,11 +142,9 @@ def test_prometheus_holds_exactly_the_requests_sent(
     coverage_count = 'sum(underwriting_max_coverage_dollars_count{job="underwriting"})'
     coverage_sum = 'sum(underwriting_max_coverage_dollars_sum{job="underwriting"})'
     classes = 'sum by (risk_class) (underwriting_risk_class_predictions_total{job="underwriting"})'
-    before = {
-        "count": prometheus.scalar(coverage_count) or 0.0,
-        "sum": prometheus.scalar(coverage_sum) or 0.0,
-        "classes": prometheus.by(classes, "risk_class"),
-    }
+    count_before = prometheus.scalar(coverage_count) or 0.0
+    sum_before = prometheus.scalar(coverage_sum) or 0.0
+    classes_before = prometheus.by(classes, "risk_class")
 
     sizes = [1 + (i * 7) % 10 for i in range(80)]  # 440 records in 80 requests
     batches = record_batches(sizes, seed=21)
@@ -171,11 +169,11 @@ def test_prometheus_holds_exactly_the_requests_sent(
     predictions = [p for answer in answers for p in answer.json()["predictions"]]
     expected_classes = Counter(p["risk_class"] for p in predictions)
     after_classes = prometheus.by(classes, "risk_class")
-    moved = {k: v - before["classes"].get(k, 0.0) for k, v in after_classes.items()}
+    moved = {k: v - classes_before.get(k, 0.0) for k, v in after_classes.items()}
     assert {k: v for k, v in moved.items() if v} == dict(expected_classes)
-    assert prometheus.scalar(coverage_count) == before["count"] + records
+    assert prometheus.scalar(coverage_count) == count_before + records
     coverage = sum(p["max_coverage"] for p in predictions)
-    moved_sum = (prometheus.scalar(coverage_sum) or 0.0) - before["sum"]
+    moved_sum = (prometheus.scalar(coverage_sum) or 0.0) - sum_before
     assert moved_sum == pytest.approx(coverage, rel=1e-6)
     by_model = prometheus.by(
         'sum by (model) (underwriting_predictions_total{job="underwriting"})', "model"
