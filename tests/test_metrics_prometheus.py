@@ -80,6 +80,11 @@ def promtool() -> str:
 
 
 @pytest.fixture(scope="module")
+def prometheus_binary() -> str:
+    return require_executable("prometheus", HINT)
+
+
+@pytest.fixture(scope="module")
 def live(
     trained_models_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveService]:
@@ -88,8 +93,10 @@ def live(
 
 
 @pytest.fixture(scope="module")
-def prometheus(live: LiveService, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]:
-    binary = require_executable("prometheus", HINT)
+def prometheus(
+    prometheus_binary: str, live: LiveService, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Prometheus]:
+    """Prometheus scraping `live` (the binary is looked up first: no service for a skip)."""
     root = tmp_path_factory.mktemp("prometheus")
     config = {
         "global": {"scrape_interval": SCRAPE_INTERVAL, "evaluation_interval": SCRAPE_INTERVAL},
@@ -108,7 +115,7 @@ def prometheus(live: LiveService, tmp_path_factory: pytest.TempPathFactory) -> I
     log = root / "prometheus.log"
     process = launch(
         [
-            binary,
+            prometheus_binary,
             f"--config.file={root / 'prometheus.yml'}",
             f"--storage.tsdb.path={root / 'data'}",
             f"--web.listen-address=127.0.0.1:{port}",
@@ -210,7 +217,7 @@ def test_prometheus_evaluates_the_alert_rules_without_errors(prometheus: Prometh
 
 
 def test_promtool_check_metrics_accepts_the_live_exposition(
-    live: LiveService, promtool: str
+    promtool: str, live: LiveService
 ) -> None:
     # Make every family present: a prediction, a rejected record, an unmatched route.
     url = PREDICT_URL.format(live.base_url, "underwriting")
