@@ -9,6 +9,7 @@ from werkzeug.routing import BaseConverter
 
 from service import (
     access_log,
+    api_docs,
     auth,
     health,
     http_metrics,
@@ -66,9 +67,10 @@ def create_app(settings: Settings | None = None, store: ModelStore | None = None
     register_error_handlers(app)
     http_metrics.install(app)
     access_log.install(app)  # before auth: a refused request still gets an id and a log line
-    auth.install(app, settings)
+    keys_required = auth.install(app, settings)
     app.register_blueprint(health.create_blueprint(store))
     app.register_blueprint(tf_serving.create_blueprint(store, settings))
     app.register_blueprint(v2.create_blueprint(store, settings))
     app.register_blueprint(metrics_endpoint.create_blueprint())
+    app.register_blueprint(api_docs.create_blueprint(store, settings, keys_required))
     return app

@@ -28,6 +28,7 @@ OPEN = [
     "/healthz",
     "/readyz",
     "/metrics",
+    "/openapi.json",
     "/v2",
     "/v2/health/live",
     "/v2/health/ready",

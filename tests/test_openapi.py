@@ -1,0 +1,192 @@
+"""The OpenAPI document: valid, complete, derived from the declaration, and true of the service."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+import schemathesis
+from api_support import API_KEY, AUTH, app_over
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from openapi_spec_validator import validate
+from schemathesis import GenerationMode
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+from service_support import declared_features
+
+EXAMPLES_PER_OPERATION = 25
+OPERATIONS = [
+    "GET /healthz",
+    "GET /readyz",
+    "GET /metrics",
+    "GET /openapi.json",
+    "POST /v1/models/{name}:predict",
+    "POST /v1/models/{name}/versions/{version}:predict",
+    "GET /v1/models/{name}",
+    "GET /v1/models/{name}/versions/{version}",
+    "GET /v1/models/{name}/metadata",
+    "GET /v1/models/{name}/versions/{version}/metadata",
+    "GET /v2",
+    "GET /v2/health/live",
+    "GET /v2/health/ready",
+    "GET /v2/models/{name}",
+    "GET /v2/models/{name}/versions/{version}",
+    "GET /v2/models/{name}/ready",
+    "GET /v2/models/{name}/versions/{version}/ready",
+    "POST /v2/models/{name}/infer",
+    "POST /v2/models/{name}/versions/{version}/infer",
+]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+]
+
+
+@pytest.fixture(scope="module")
+def document(app: Any) -> dict[str, Any]:
+    response = app.test_client().get("/openapi.json")
+    assert response.status_code == 200
+    return dict(response.get_json())
+
+
+@pytest.fixture(scope="module")
+def features(service_models_dir: Path) -> list[dict[str, Any]]:
+    return declared_features(service_models_dir)
+
+
+def test_the_document_is_valid_openapi_3(document: dict[str, Any]) -> None:
+    validate(document)
+    assert document["openapi"].startswith("3.")
+
+
+def test_every_route_is_an_operation_with_a_success_response(
+    app: Any, document: dict[str, Any]
+) -> None:
+    described = 0
+    for rule in app.url_map.iter_rules():
+        path = rule.rule.replace("<model:name>", "{name}").replace("<int:version>", "{version}")
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            operation = document["paths"][path][method.lower()]
+            assert "200" in operation["responses"], (method, path)
+            assert operation["responses"]["default"]["content"]["application/json"]["schema"] == {
+                "$ref": "#/components/schemas/Error"
+            }
+            described += 1
+    assert described == sum(len(ops) for ops in document["paths"].values()) >= 19
+
+
+def test_request_schemas_come_from_the_declaration(
+    document: dict[str, Any], features: list[dict[str, Any]]
+) -> None:
+    schemas = document["components"]["schemas"]
+    record = schemas["Record"]
+    assert list(record["properties"]) == [f["name"] for f in features]
+    assert sorted(record["required"]) == sorted(f["name"] for f in features)
+    assert record["additionalProperties"] is False
+    json_type = {"integer": "integer", "number": "number", "boolean": "boolean"}
+    for f in features:
+        described = record["properties"][f["name"]]
+        assert described["type"] == json_type.get(f["type"], "string")
+        assert described.get("enum") == f.get("categories")
+        assert described.get("minimum") == f.get("minimum")
+        assert described.get("maximum") == f.get("maximum")
+        assert described.get("x-unit") == (f.get("unit") or None)
+        column = schemas["Columns"]["properties"][f["name"]]
+        assert column == {"type": "array", "items": described}
+        tensor = schemas[f"V2Input_{f['name']}"]["properties"]
+        assert tensor["name"]["enum"] == [f["name"]]
+        assert tensor["data"]["items"] == described
+    expected = {"integer": ["INT64"], "number": ["FP64", "FP32"], "category": ["BYTES"]}
+    assert schemas["V2Input_age"]["properties"]["datatype"]["enum"] == expected["integer"]
+    assert schemas["V2Input_height_cm"]["properties"]["datatype"]["enum"] == expected["number"]
+    assert schemas["V2Input_sex"]["properties"]["datatype"]["enum"] == expected["category"]
+    inputs = schemas["InferenceRequest"]["properties"]["inputs"]["items"]["oneOf"]
+    assert len(inputs) == len(features)
+
+
+def test_the_documented_examples_are_accepted(client: Any, document: dict[str, Any]) -> None:
+    for path, method in [
+        ("/v1/models/{name}:predict", "post"),
+        ("/v2/models/{name}/infer", "post"),
+    ]:
+        media = document["paths"][path][method]["requestBody"]["content"]["application/json"]
+        for example in media["examples"].values():
+            url = path.replace("{name}", "underwriting")
+            response = client.post(
+                url, data=json.dumps(example["value"]), content_type="application/json"
+            )
+            assert response.status_code == 200, response.get_json()
+
+
+def test_security_is_declared_when_keys_are_required(app: Any, document: dict[str, Any]) -> None:
+    assert "securitySchemes" not in document.get("components", {})
+    keyed = app_over(app, api_keys=API_KEY).test_client().get("/openapi.json").get_json()
+    assert keyed["components"]["securitySchemes"] == {
+        "bearerAuth": {"type": "http", "scheme": "bearer"}
+    }
+    infer = keyed["paths"]["/v2/models/{name}/infer"]["post"]
+    assert infer["security"] == [{"bearerAuth": []}] and "401" in infer["responses"]
+    assert "security" not in keyed["paths"]["/healthz"]["get"]
+
+
+def test_without_models_the_document_is_503(tmp_path: Path) -> None:
+    from service.app import STORE_KEY, create_app
+    from service.settings import Settings
+
+    empty = create_app(Settings(models_dir=tmp_path / "none", reload_interval_seconds=3600))
+    assert empty.extensions[STORE_KEY].wait_scanned(30)
+    response = empty.test_client().get("/openapi.json")
+    assert response.status_code == 503
+    assert set(response.get_json()) == {"error", "details"}
+
+
+@pytest.fixture(scope="module")
+def live_schema(app: Any) -> Any:
+    """The live document of a service that requires API keys, loaded through WSGI."""
+    return schemathesis.openapi.from_wsgi("/openapi.json", app_over(app, api_keys=API_KEY))
+
+
+def test_the_operation_list_below_is_the_documents(document: dict[str, Any]) -> None:
+    documented = {f"{m.upper()} {path}" for path, ops in document["paths"].items() for m in ops}
+    assert documented == set(OPERATIONS)
+
+
+@pytest.mark.parametrize("label", OPERATIONS)
+def test_every_operation_answers_as_documented(live_schema: Any, label: str) -> None:
+    """schemathesis: generated valid and invalid requests, the documented examples and the
+    coverage phase's boundary cases; no 5xx, and every response as documented."""
+    operation = live_schema.find_operation_by_label(label)
+    strategies = [operation.as_strategy(mode) for mode in GenerationMode]
+    strategies += live_schema.get_strategies_from_examples(operation)
+    statuses: Counter[int] = Counter()
+
+    @given(case=st.one_of(strategies))
+    @settings(
+        max_examples=EXAMPLES_PER_OPERATION,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    def run(case: Any) -> None:
+        statuses[case.call_and_validate(headers=AUTH, checks=CHECKS).status_code] += 1
+
+    run()
+    # The coverage phase: boundary and just-out-of-bounds values for every field, other methods.
+    config = live_schema.config.generation
+    for case in live_schema.iter_coverage_cases(
+        operation, generation_modes=list(GenerationMode), generation_config=config
+    ):
+        statuses[case.call_and_validate(headers=AUTH, checks=CHECKS).status_code] += 1
+    assert statuses[200] > 0, (label, statuses)
