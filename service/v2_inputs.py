@@ -115,12 +115,10 @@ def _tensor_problems(tensor: dict[str, Any], allowed: tuple[str, ...]) -> list[s
 
 
 def _invalid(problems: dict[str, list[str]], what: str = "") -> InvalidInput:
-    """Name every failing input in the summary; details by input name."""
-    names = ", ".join(f"'{n}'" for n in sorted(problems))
-    summary = (
-        f"Invalid input tensors ({what}): {names}" if what else f"Invalid input tensors: {names}"
-    )
-    return InvalidInput(summary, {"inputs": problems})
+    """Name every failing input and why in the summary (V2 clients show only it); details too."""
+    reasons = "; ".join(f"'{name}': {' '.join(problems[name])}" for name in sorted(problems))
+    heading = f"Invalid input tensors ({what})" if what else "Invalid input tensors"
+    return InvalidInput(f"{heading}: {reasons}", {"inputs": problems})
 
 
 def _name_inputs(payload: dict[str, Any], messages: Any) -> dict[str, Any]:
