@@ -42,6 +42,15 @@ _ERRORS = {
     415: "The body is not declared as JSON.",
     503: "The model is not loaded yet.",
 }
+# What GET /docs needs, and their media types (fixed: the platform's mime tables differ).
+SWAGGER_ASSETS = {"swagger-ui-bundle.js": "text/javascript", "swagger-ui.css": "text/css"}
+TAGS = {
+    "tf_serving": "TensorFlow Serving REST (/v1)",
+    "v2": "Open Inference Protocol (/v2)",
+    "health": "Health",
+    "metrics": "Metrics",
+    "api_docs": "API documentation",
+}
 _REQUEST_ID = {"X-Request-ID": {"description": "The request's id.", "schema": {"type": "string"}}}
 
 
@@ -52,8 +61,9 @@ class Doc:
     ok: tuple[dict[str, Any], ...]
     body: tuple[str, ...] = ()
     errors: tuple[int, ...] = ()
-    media: str = JSON
+    media: tuple[str, ...] = (JSON,)
     examples: str = ""
+    enums: tuple[tuple[str, tuple[str, ...]], ...] = ()  # path parameter -> its values
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -64,7 +74,7 @@ MODEL_ERRORS = (404, 503)
 DESCRIBED: dict[str, Doc] = {
     "health.healthz": Doc((_ref("Alive"),)),
     "health.readyz": Doc((_ref("Ready"),), errors=(503,)),
-    "metrics.scrape": Doc(({"type": "string"},), media="text/plain"),
+    "metrics.scrape": Doc(({"type": "string"},), media=("text/plain",)),
     "tf_serving.predict_route": Doc(
         (_ref("PredictRowsResponse"), _ref("PredictColumnsResponse")),
         body=("PredictRowsRequest", "PredictColumnsRequest"),
@@ -85,7 +95,13 @@ DESCRIBED: dict[str, Doc] = {
         examples="v2",
     ),
     "api_docs.openapi": Doc(({"type": "object"},), errors=(503,)),
-    "api_docs.docs": Doc(({"type": "string"},), media="text/html"),
+    "api_docs.docs": Doc(({"type": "string"},), media=("text/html",)),
+    "api_docs.asset": Doc(
+        ({"type": "string"},),
+        errors=(404,),
+        media=tuple(SWAGGER_ASSETS.values()),
+        enums=(("asset", tuple(SWAGGER_ASSETS)),),
+    ),
 }
 
 
@@ -176,8 +192,8 @@ def _operation(app: Flask, rule: Rule, context: _Context) -> dict[str, Any]:
     operation: dict[str, Any] = {
         "summary": summary,
         "operationId": endpoint + ("_version" if versioned else ""),
-        "tags": [endpoint.split(".")[0]],
-        "parameters": _parameters(rule, context),
+        "tags": [TAGS.get(endpoint.split(".")[0], endpoint.split(".")[0])],
+        "parameters": _parameters(rule, context, dict(doc.enums)),
         "responses": _operation_responses(doc, context.auth and is_protected(endpoint)),
     }
     if doc.body:
@@ -191,8 +207,13 @@ def _operation(app: Flask, rule: Rule, context: _Context) -> dict[str, Any]:
     return operation
 
 
-def _parameters(rule: Rule, context: _Context) -> list[dict[str, Any]]:
+def _parameters(
+    rule: Rule, context: _Context, enums: dict[str, tuple[str, ...]]
+) -> list[dict[str, Any]]:
     parameters: list[dict[str, Any]] = []
+    for name in sorted(enums):
+        values = {"type": "string", "enum": list(enums[name])}
+        parameters.append({"in": "path", "name": name, "required": True, "schema": values})
     if "name" in rule.arguments:
         names = {"type": "string", "enum": context.names}
         parameters.append({"in": "path", "name": "name", "required": True, "schema": names})
@@ -219,7 +240,7 @@ def _operation_responses(doc: Doc, protected: bool) -> dict[str, Any]:
         responses["200"] = {
             "description": "OK",
             "headers": _REQUEST_ID,
-            "content": {doc.media: {"schema": schema}},
+            "content": {media: {"schema": schema} for media in doc.media},
         }
     for status in sorted({*doc.errors, *((401,) if protected else ())}):
         responses[str(status)] = _error(_ERRORS[status], status == 401)

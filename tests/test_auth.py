@@ -29,6 +29,8 @@ OPEN = [
     "/readyz",
     "/metrics",
     "/openapi.json",
+    "/docs",
+    "/docs/swagger-ui.css",
     "/v2",
     "/v2/health/live",
     "/v2/health/ready",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,8 @@ OPERATIONS = [
     "GET /readyz",
     "GET /metrics",
     "GET /openapi.json",
+    "GET /docs",
+    "GET /docs/{asset}",
     "POST /v1/models/{name}:predict",
     "POST /v1/models/{name}/versions/{version}:predict",
     "GET /v1/models/{name}",
@@ -76,7 +79,7 @@ def test_every_route_is_an_operation_with_a_success_response(
 ) -> None:
     described = 0
     for rule in app.url_map.iter_rules():
-        path = rule.rule.replace("<model:name>", "{name}").replace("<int:version>", "{version}")
+        path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             operation = document["paths"][path][method.lower()]
             assert "200" in operation["responses"], (method, path)
@@ -84,7 +87,7 @@ def test_every_route_is_an_operation_with_a_success_response(
                 "$ref": "#/components/schemas/Error"
             }
             described += 1
-    assert described == sum(len(ops) for ops in document["paths"].values()) >= 19
+    assert described == sum(len(ops) for ops in document["paths"].values()) >= 21
 
 
 def test_request_schemas_come_from_the_declaration(
@@ -150,6 +153,23 @@ def test_without_models_the_document_is_503(tmp_path: Path) -> None:
     response = empty.test_client().get("/openapi.json")
     assert response.status_code == 503
     assert set(response.get_json()) == {"error", "details"}
+
+
+def test_docs_page_renders_the_document_with_local_assets(client: Any) -> None:
+    page = client.get("/docs")
+    assert page.status_code == 200 and page.mimetype == "text/html"
+    html = page.get_data(as_text=True)
+    assert "//" not in html.replace("<!DOCTYPE html>", "")  # no absolute URL: nothing from a CDN
+    assert 'url: "openapi.json"' in html
+    for asset, mimetype in [
+        ("swagger-ui-bundle.js", "text/javascript"),
+        ("swagger-ui.css", "text/css"),
+    ]:
+        assert f'"docs/{asset}"' in html
+        response = client.get(f"/docs/{asset}")
+        assert (response.status_code, response.mimetype) == (200, mimetype)
+        assert len(response.data) > 10_000
+    assert client.get("/docs/index.html").status_code == 404
 
 
 @pytest.fixture(scope="module")
