@@ -69,7 +69,8 @@ def measure(server: servers.Server, bodies: dict[int, Path], args: argparse.Name
         points[label]["records_per_second"] = points[label]["requests_per_second"] * size
     return {
         "ready_seconds": server.ready_seconds,
-        "worker_rss_mib": server.worker_rss_mib(),
+        "worker_rss_mib": server.worker_memory_mib("Rss"),
+        "worker_pss_mib": server.worker_memory_mib("Pss"),
         "points": points,
     }
 
@@ -103,11 +104,12 @@ def report(results: dict[str, dict]) -> str:
             f"{s['records_per_second']:11.0f} {s['errors']:6d}"
         )
     rss = ", ".join(f"{r:.0f}" for r in service["worker_rss_mib"])
+    pss = ", ".join(f"{r:.0f}" for r in service["worker_pss_mib"])
     floor_rss = ", ".join(f"{r:.0f}" for r in floor["worker_rss_mib"])
     lines += [
         f"start-up to ready: service {service['ready_seconds']:.2f} s, floor "
         f"{floor['ready_seconds']:.2f} s",
-        f"worker RSS (MiB): service {rss}; floor {floor_rss}",
+        f"worker RSS (MiB): service {rss} (PSS {pss}); floor {floor_rss}",
         "",
         *targets(results),
     ]

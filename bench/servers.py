@@ -26,9 +26,9 @@ class Server:
     url: str
     ready_seconds: float = 0.0
 
-    def worker_rss_mib(self) -> list[float]:
-        """Return the resident memory of each worker, in MiB."""
-        return [_rss_kib(pid) / 1024 for pid in _children(self.process.pid)]
+    def worker_memory_mib(self, field: str) -> list[float]:
+        """Return each worker's `Rss` or `Pss` (shared pages split between sharers), in MiB."""
+        return [_smaps_kib(pid, field) / 1024 for pid in _children(self.process.pid)]
 
     def stop(self) -> None:
         """SIGTERM the master (graceful), then make sure its process group is gone."""
@@ -88,9 +88,9 @@ def _children(pid: int) -> list[int]:
     return [int(p) for p in path.read_text().split()] if path.exists() else []
 
 
-def _rss_kib(pid: int) -> int:
-    """Return a process's resident set size in KiB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+def _smaps_kib(pid: int, field: str) -> int:
+    """Return one total of /proc/<pid>/smaps_rollup (e.g. Rss, Pss) in KiB."""
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        if line.startswith(f"{field}:"):
             return int(line.split()[1])
     return 0
