@@ -29,7 +29,8 @@ from service.openapi_schemas import (
 )
 from service.servable import Servable
 from service.settings import Settings
-from service.v2 import SERVER_NAME, output_specs, server_version
+from service.v2 import SERVER_NAME, server_version
+from service.v2_outputs import output_specs
 
 TITLE = "Underwriting model service"
 JSON = "application/json"
