@@ -12,7 +12,7 @@ REGRESSOR_UNITS = (128, 64)
 MONOTONE_UNITS = (32, 32)
 MONOTONE_TERMS = 16
 CLASSIFIER_BATCH_SIZE = 512
-REGRESSOR_BATCH_SIZE = 256
+REGRESSOR_BATCH_SIZE = 512
 PATIENCE = 6
 
 # The regressor learns coverage in millions of dollars: a linear transform keeps the MSE fit an

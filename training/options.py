@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-DEFAULT_ROWS = 200_000
+DEFAULT_ROWS = 300_000
 DEFAULT_SEED = 42
 DEFAULT_EPOCHS = 60
 

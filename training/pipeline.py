@@ -151,6 +151,7 @@ def _train_classifier(
     train, validation, test = splits["train"], splits["validation"], splits["test"]
     started = time.perf_counter()
     print(f"[risk_class] fitting the classifier on {len(train.rows):,} rows", flush=True)
+    keras.utils.set_random_seed(options.seed)  # each model reproducible on its own
     model = networks.build_classifier(train.x.shape[1], len(CLASS_NAMES))
     fitted = networks.fit(
         model,
@@ -207,6 +208,7 @@ def _train_regressor(
     scale = networks.COVERAGE_SCALE
     started = time.perf_counter()
     print(f"[max_coverage] fitting the regressor on {len(train.rows):,} rows", flush=True)
+    keras.utils.set_random_seed(options.seed)
     model = networks.build_regressor(train.x.shape[1], preprocessor.income_indices())
     fitted = networks.fit(
         model,
@@ -262,7 +264,6 @@ def _train_regressor(
 def run(options: TrainingOptions) -> list[tuple[str, dict[str, Any]]]:
     """Train and publish both models; return (name, metadata) for each."""
     started = time.perf_counter()
-    keras.utils.set_random_seed(options.seed)
     data = load_dataset(options)
     print(f"data: {len(data):,} rows from {data.source}", flush=True)
     parts = dict(zip(("train", "validation", "test"), split(data, options.seed), strict=True))

@@ -55,44 +55,58 @@ def to_tensors(columns: Mapping[str, np.ndarray]) -> dict[str, tf.Tensor]:
     return out
 
 
-def _signed_log1p(x: tf.Tensor) -> tf.Tensor:
-    """Compress heavy-tailed money amounts while keeping their sign."""
-    return tf.sign(x) * tf.math.log1p(tf.abs(x))
+_NUMERIC = tuple(f for f in FEATURES if f.type in ("integer", "number"))
+_MONEY = tuple(f.name for f in _NUMERIC if f.unit == "USD")
+_BOOLEANS = tuple(f.name for f in FEATURES if f.type == "boolean")
+_CATEGORIES = tuple(f for f in FEATURES if f.type == "category")
+# Derived columns, after the numeric inputs and the log of each money amount.
+_DERIVED = ("bmi", "cholesterol_ratio", "financial_capacity")
+CONTINUOUS_COLUMNS = (
+    *(f.name for f in _NUMERIC),
+    *(f"log_{name}" for name in _MONEY),  # coverage is linear in income, risk is not: both
+    *_DERIVED,
+)
 
 
-def _continuous_columns(columns: Mapping[str, tf.Tensor]) -> list[tuple[str, tf.Tensor]]:
-    """Numeric inputs plus derived values, as float64 before scaling."""
-    out: list[tuple[str, tf.Tensor]] = []
-    for f in FEATURES:
-        if f.type in ("integer", "number"):
-            x = tf.cast(columns[f.name], tf.float64)
-            out.append((f.name, x))
-            if f.unit == "USD":
-                # Coverage is linear in income, risk is not: give the network both scales.
-                out.append((f"log_{f.name}", _signed_log1p(x)))
-    height_m = tf.cast(columns["height_cm"], tf.float64) / 100.0
-    out.append(("bmi", tf.cast(columns["weight_kg"], tf.float64) / (height_m * height_m)))
-    out.append(
-        (
-            "cholesterol_ratio",
-            tf.cast(columns["total_cholesterol"], tf.float64)
-            / tf.cast(columns["hdl_cholesterol"], tf.float64),
-        )
-    )
-    out.append(("financial_capacity", _financial_capacity(columns)))
-    return out
+def _numeric_matrix(columns: Mapping[str, tf.Tensor]) -> tf.Tensor:
+    """The integer and number inputs as one float64 [N, k] matrix (few ops: it is served)."""
+    return tf.stack([tf.cast(columns[f.name], tf.float64) for f in _NUMERIC], axis=1)
+
+
+def _derived(columns: Mapping[str, tf.Tensor]) -> list[tf.Tensor]:
+    """BMI, total/HDL cholesterol ratio and financial capacity, float64 [N] each."""
+    height_m = columns["height_cm"] / 100.0
+    bmi = columns["weight_kg"] / (height_m * height_m)
+    ratio = columns["total_cholesterol"] / columns["hdl_cholesterol"]
+    return [bmi, ratio, _financial_capacity(columns)]
 
 
 def _financial_capacity(columns: Mapping[str, tf.Tensor]) -> tf.Tensor:
     """Cover the guidelines justify, less cover in force, within the retention limit."""
-    age = columns["age"]
-    multiple = tf.constant(INCOME_MULTIPLE_65_PLUS, tf.float64)
-    for below, value in reversed(INCOME_MULTIPLES):
-        multiple = tf.where(age < below, tf.constant(value, tf.float64), multiple)
-    by_income = multiple * tf.cast(columns["annual_income"], tf.float64)
-    by_wealth = NET_WORTH_FRACTION * tf.maximum(tf.cast(columns["net_worth"], tf.float64), 0.0)
-    room = tf.maximum(by_income, by_wealth) - tf.cast(columns["existing_coverage"], tf.float64)
+    bands = tf.raw_ops.Bucketize(
+        input=columns["age"], boundaries=[float(below) for below, _ in INCOME_MULTIPLES]
+    )
+    table = tf.constant([m for _, m in INCOME_MULTIPLES] + [INCOME_MULTIPLE_65_PLUS], tf.float64)
+    by_income = tf.gather(table, bands) * columns["annual_income"]
+    by_wealth = NET_WORTH_FRACTION * tf.maximum(columns["net_worth"], 0.0)
+    room = tf.maximum(by_income, by_wealth) - columns["existing_coverage"]
     return tf.clip_by_value(room, 0.0, COVERAGE_CAP)
+
+
+def _continuous(columns: Mapping[str, tf.Tensor]) -> tf.Tensor:
+    """CONTINUOUS_COLUMNS as one float64 [N, k] matrix, before scaling."""
+    numeric = _numeric_matrix(columns)
+    money = tf.stack([columns[name] for name in _MONEY], axis=1)
+    log_money = tf.sign(money) * tf.math.log1p(tf.abs(money))
+    return tf.concat([numeric, log_money, tf.stack(_derived(columns), axis=1)], axis=1)
+
+
+def _one_hot(columns: Mapping[str, tf.Tensor]) -> tf.Tensor:
+    """Every category column one-hot, in one comparison against the flattened vocabularies."""
+    stacked = tf.stack([columns[f.name] for f in _CATEGORIES], axis=1)
+    repeat = [i for i, f in enumerate(_CATEGORIES) for _ in f.categories or ()]
+    vocabulary = tf.constant([c for f in _CATEGORIES for c in f.categories or ()])
+    return tf.cast(tf.equal(tf.gather(stacked, repeat, axis=1), vocabulary), tf.float32)
 
 
 @dataclass
@@ -104,33 +118,23 @@ class Preprocessor:
 
     def fit(self, columns: Mapping[str, np.ndarray]) -> Preprocessor:
         """Compute mean and standard deviation of every continuous column."""
-        for name, values in _continuous_columns(to_tensors(columns)):
-            array = values.numpy()
-            self.means[name] = float(array.mean())
-            self.stds[name] = float(array.std()) or 1.0
+        matrix = _continuous(to_tensors(columns)).numpy()
+        for name, values in zip(CONTINUOUS_COLUMNS, matrix.T, strict=True):
+            self.means[name] = float(values.mean())
+            self.stds[name] = float(values.std()) or 1.0
         return self
 
     def encode(self, columns: Mapping[str, tf.Tensor]) -> tf.Tensor:
         """Return the float32 [N, D] network input for raw signature tensors."""
-        parts = [
-            (values - self.means[name]) / self.stds[name]
-            for name, values in _continuous_columns(columns)
-        ]
-        for f in FEATURES:
-            if f.type == "boolean":
-                parts.append(tf.cast(columns[f.name], tf.float64))
-            elif f.type == "category":
-                vocabulary = tf.constant(list(f.categories or ()))
-                one_hot = tf.cast(
-                    tf.equal(columns[f.name][:, None], vocabulary[None, :]), tf.float64
-                )
-                parts.extend(tf.unstack(one_hot, axis=1))
-        return tf.cast(tf.stack(parts, axis=1), tf.float32)
+        means = tf.constant([self.means[name] for name in CONTINUOUS_COLUMNS], tf.float64)
+        stds = tf.constant([self.stds[name] for name in CONTINUOUS_COLUMNS], tf.float64)
+        scaled = tf.cast((_continuous(columns) - means) / stds, tf.float32)
+        flags = tf.cast(tf.stack([columns[name] for name in _BOOLEANS], axis=1), tf.float32)
+        return tf.concat([scaled, flags, _one_hot(columns)], axis=1)
 
     def income_indices(self) -> list[int]:
         """Positions of INCOME_COLUMNS in the encoded matrix (continuous columns come first)."""
-        names = list(self.means)
-        return [names.index(name) for name in INCOME_COLUMNS]
+        return [CONTINUOUS_COLUMNS.index(name) for name in INCOME_COLUMNS]
 
     def encode_numpy(self, columns: Mapping[str, np.ndarray]) -> np.ndarray:
         """Encode numpy columns (training side) with the exact graph the service runs."""
