@@ -144,6 +144,26 @@ def _write_version(
         raise
 
 
+def _publish_model(
+    options: TrainingOptions,
+    data: Dataset,
+    preprocessor: Preprocessor,
+    metadata: dict[str, Any],
+    fitted: networks.FitResult,
+    started: float,
+    draw: Callable[[Path], None],
+) -> dict[str, Any]:
+    """Record how training went, then publish the version with its report."""
+    metadata["training"] |= {
+        "epochs_run": fitted.epochs_run,
+        "duration_seconds": round(time.perf_counter() - started, 1),
+    }
+    rules = RULES_MARKDOWN if data.has_truth else None
+    target = _write_version(options, metadata, fitted, preprocessor, draw, rules)
+    print(f"[{metadata['name']}] published {target}", flush=True)
+    return metadata
+
+
 def _train_classifier(
     options: TrainingOptions, data: Dataset, splits: dict[str, Split], preprocessor: Preprocessor
 ) -> dict[str, Any]:
@@ -185,19 +205,12 @@ def _train_classifier(
             fitted.model, CLASSIFIER_STRUCTURE, networks.CLASSIFIER_BATCH_SIZE, preprocessor
         ),
     }
-    metadata["training"] |= {
-        "epochs_run": fitted.epochs_run,
-        "duration_seconds": round(time.perf_counter() - started, 1),
-    }
 
     def draw(directory: Path) -> None:
         plots.confusion_heatmap(metrics["confusion_matrix"], directory / "confusion_matrix.png")  # type: ignore[arg-type]
         plots.reliability_diagram(metrics["calibration"], directory / "reliability.png")  # type: ignore[arg-type]
 
-    rules = RULES_MARKDOWN if data.has_truth else None
-    target = _write_version(options, metadata, fitted, preprocessor, draw, rules)
-    print(f"[risk_class] published {target}", flush=True)
-    return metadata
+    return _publish_model(options, data, preprocessor, metadata, fitted, started, draw)
 
 
 def _train_regressor(
@@ -245,20 +258,13 @@ def _train_regressor(
             fitted.model, REGRESSOR_STRUCTURE, networks.REGRESSOR_BATCH_SIZE, preprocessor
         ),
     }
-    metadata["training"] |= {
-        "epochs_run": fitted.epochs_run,
-        "duration_seconds": round(time.perf_counter() - started, 1),
-    }
 
     def draw(directory: Path) -> None:
         plots.predicted_vs_actual(
             test.rows.max_coverage, predicted, directory / "predicted_vs_actual.png"
         )
 
-    rules = RULES_MARKDOWN if data.has_truth else None
-    target = _write_version(options, metadata, fitted, preprocessor, draw, rules)
-    print(f"[max_coverage] published {target}", flush=True)
-    return metadata
+    return _publish_model(options, data, preprocessor, metadata, fitted, started, draw)
 
 
 def run(options: TrainingOptions) -> list[tuple[str, dict[str, Any]]]:
