@@ -17,9 +17,10 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from bench import servers, wrk
+from bench import histogram, servers, wrk
 
 ENDPOINT = "/v1/models/underwriting:predict"
+ROUTE_TEMPLATE = "/v1/models/<model:name>:predict"
 # (label, records per request, connections)
 POINTS: tuple[tuple[str, int, int], ...] = (
     ("single c=1", 1, 1),
@@ -64,9 +65,17 @@ def measure(server: servers.Server, bodies: dict[int, Path], args: argparse.Name
     wrk.run(url, scripts[1], 8, 1)  # warm up: caches, lazily built paths
     points: dict[str, Any] = {}
     for label, size, connections in POINTS:
+        before = (
+            histogram.predict_buckets(server.url, ROUTE_TEMPLATE)
+            if server.name == "service"
+            else {}
+        )
         runs = [wrk.run(url, scripts[size], connections, args.seconds) for _ in range(args.repeat)]
         points[label] = _median(runs) | {"records_per_second": 0.0, "records": size}
         points[label]["records_per_second"] = points[label]["requests_per_second"] * size
+        if server.name == "service":
+            after = histogram.predict_buckets(server.url, ROUTE_TEMPLATE)
+            points[label]["prometheus_p99"] = histogram.quantile(0.99, before, after)
     return {
         "ready_seconds": server.ready_seconds,
         "worker_rss_mib": server.worker_memory_mib("Rss"),
@@ -103,6 +112,14 @@ def report(results: dict[str, dict]) -> str:
             f"{s['p50'] * 1e3:7.2f}ms {s['p99'] * 1e3:7.2f}ms "
             f"{s['records_per_second']:11.0f} {s['errors']:6d}"
         )
+    lines.append(
+        "p99 from the service's histogram (as Prometheus computes it; server time, so without "
+        "the queueing wrk sees at c>1): "
+        + ", ".join(
+            f"{label} {service['points'][label]['prometheus_p99'] * 1e3:.2f}ms"
+            for label, _, _ in POINTS
+        )
+    )
     rss = ", ".join(f"{r:.0f}" for r in service["worker_rss_mib"])
     pss = ", ".join(f"{r:.0f}" for r in service["worker_pss_mib"])
     floor_rss = ", ".join(f"{r:.0f}" for r in floor["worker_rss_mib"])
