@@ -127,7 +127,7 @@ class ModelStore:
             self._loading.pop(name, None)
 
     def _compose(self, snapshot: dict[str, Servable]) -> None:
-        """Rebuild each composite whose components changed; drop it if that fails."""
+        """Rebuild each composite whose components changed; keep the previous one if that fails."""
         for name, parts in self.composites.items():
             if any(part not in snapshot for part in parts):
                 continue
@@ -138,7 +138,8 @@ class ModelStore:
                 snapshot[name] = self._combine(name, models)
                 self._compose_errors.pop(name, None)
             except Exception as exc:
-                snapshot.pop(name, None)
+                # The composite's old components stay loaded inside it, so it keeps serving:
+                # a bad pairing must not cost the whole service its readiness.
                 self._compose_errors[name] = f"{type(exc).__name__}: {exc}"
                 count_refusal(name, "+".join(f"{m.name}-{m.version}" for m in models))
                 log.error("composite %s not built: %s", name, self._compose_errors[name])
@@ -198,7 +199,7 @@ class ModelStore:
             return f"Model {name!r} version {self._loading[name]} is loading"
         if not self._scanned.is_set():
             return f"Model {name!r} is loading"
-        refused = sorted(v for (n, v) in self._refused if n == name)
+        refused = sorted(v for (n, v) in list(self._refused) if n == name)
         if refused:
             return f"Model {name!r}: every version was refused ({refused}); see the logs"
         return f"Model {name!r}: no version found in {self.models_dir / name}"
@@ -206,7 +207,7 @@ class ModelStore:
     def statuses(self, name: str) -> list[VersionStatus]:
         """Return the state of every version of one model this worker knows of, highest first."""
         known = {
-            v: VersionStatus(v, "END", why) for (n, v), why in self._refused.items() if n == name
+            v: VersionStatus(v, "END", why) for (n, v), why in list(self._refused.items()) if n == name
         }
         if name in self._loading:
             known[self._loading[name]] = VersionStatus(self._loading[name], "LOADING")

@@ -144,6 +144,23 @@ def test_the_composite_follows_a_component_published_alone(
     assert store.get("underwriting").versions == {"risk_class": 1, "max_coverage": 2}
 
 
+def test_a_component_that_no_longer_pairs_keeps_the_previous_composite_serving(
+    repo: Path, trained_models_dir: Path
+) -> None:
+    store = store_over(repo)
+    target = publish_version(trained_models_dir / "risk_class" / "1", repo, "risk_class", 2)
+
+    def describe_age_differently(metadata: dict[str, Any]) -> None:
+        metadata["features"][0]["description"] = "Age in whole years."
+
+    rewrite_checksums(target, describe_age_differently)
+    store.refresh()
+    assert store.get("risk_class").version == 2
+    assert store.get("underwriting").versions == {"risk_class": 1, "max_coverage": 1}
+    assert store.ready()
+    assert predict(store.get("underwriting"), one_batch(store)).size == 1
+
+
 def test_removing_the_serving_version_falls_back_to_the_highest_left(
     repo: Path, trained_models_dir: Path
 ) -> None:
