@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response
+from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
 from service.access_log import request_id
@@ -76,7 +76,12 @@ def _http_exception(exc: HTTPException) -> Response:
     allowed = response.headers.get("Allow")
     if allowed:
         details["allowed_methods"] = [m.strip() for m in allowed.split(",")]
-    rendered = error_response(status, f"{exc.name}: {exc.description}", details)
+    message = f"{exc.name}: {exc.description}"
+    limit = request.max_content_length if status == 413 else None
+    if limit is not None:
+        message = f"Request body too large: at most {limit} bytes (SERVICE_MAX_BODY_BYTES)"
+        details["max_body_bytes"] = limit
+    rendered = error_response(status, message, details)
     if allowed:
         rendered.headers["Allow"] = allowed
     return rendered

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from typing import Any
 
 from flask import Response
@@ -21,6 +22,15 @@ def _reject_constant(name: str) -> float:
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """Refuse an object that names a key twice: json would silently keep the last value."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        repeated = next(k for k, n in Counter(k for k, _ in pairs).items() if n > 1)
+        raise ValueError(f"key {repeated!r} appears more than once in one object")
+    return obj
+
+
 def decode_json(body: bytes) -> Any:
-    """Parse a request body as strict JSON (RFC 8259: no NaN, no Infinity)."""
-    return json.loads(body, parse_constant=_reject_constant)
+    """Parse a request body as strict JSON: no NaN, no Infinity, no repeated keys."""
+    return json.loads(body, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)

@@ -207,7 +207,9 @@ class ModelStore:
     def statuses(self, name: str) -> list[VersionStatus]:
         """Return the state of every version of one model this worker knows of, highest first."""
         known = {
-            v: VersionStatus(v, "END", why) for (n, v), why in list(self._refused.items()) if n == name
+            v: VersionStatus(v, "END", why)
+            for (n, v), why in list(self._refused.items())
+            if n == name
         }
         if name in self._loading:
             known[self._loading[name]] = VersionStatus(self._loading[name], "LOADING")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from service.errors import InvalidInput, UnsupportedMediaType
 from service.json_io import JSON_MIMETYPE, decode_json
@@ -25,7 +26,12 @@ def read_json(request: Request) -> Any:
             f"Content-Type must be {JSON_MIMETYPE}, got {got}", {"content_type": got}
         )
     body = request.get_data(cache=False)
+    limit = request.max_content_length
+    if limit is not None and request.content_length is None and len(body) >= limit:
+        # A chunked body has no Content-Length to refuse up front; werkzeug stops reading at
+        # the limit without saying so, so a body that reached it is treated as too large.
+        raise RequestEntityTooLarge()
     try:
         return decode_json(body)
     except (ValueError, RecursionError) as exc:
-        raise InvalidInput("Malformed JSON in request body", {"json": [str(exc)]}) from None
+        raise InvalidInput(f"Malformed JSON in request body: {exc}", {"json": [str(exc)]}) from None

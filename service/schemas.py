@@ -95,16 +95,24 @@ def record_schema(features: list[dict[str, Any]], name: str = "Record") -> type[
     return _Strict.from_dict(declared, name=name)
 
 
+def unequal_lengths(lengths: dict[str, int]) -> tuple[int, dict[str, int]]:
+    """Return the length most columns share and the columns that differ from it."""
+    counts = list(lengths.values())
+    expected = max(counts, key=counts.count) if counts else 0
+    return expected, {name: n for name, n in lengths.items() if n != expected}
+
+
 class _Columns(_Strict):
     @validates_schema(skip_on_field_errors=True)
     def _same_length(self, data: dict[str, list[Any]], **kwargs: Any) -> None:
-        """Require every column to have as many values as the first."""
+        """Require every column to be as long as most are; name the ones that are not."""
         lengths = {name: len(values) for name, values in data.items()}
-        expected = next(iter(lengths.values()), 0)
-        if differ := {name: n for name, n in lengths.items() if n != expected}:
+        expected, differ = unequal_lengths(lengths)
+        if differ:
             raise ValidationError(
-                f"All columns must have the same length ({expected}); these differ: {differ}."
-            )
+                {name: [f"Has {n} values; the other columns have {expected}."]
+                 for name, n in differ.items()}
+            )  # fmt: skip
 
 
 def columns_schema(features: list[dict[str, Any]], name: str = "Columns") -> type[Schema]:

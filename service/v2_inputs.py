@@ -12,6 +12,7 @@ from typing import Any
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from service.errors import InvalidInput
+from service.schemas import unequal_lengths
 
 # The V2 datatypes each declared feature type accepts; the first is the one metadata reports.
 DATATYPES: dict[str, tuple[str, ...]] = {
@@ -92,10 +93,9 @@ def _columns(inputs: list[dict[str, Any]], types: dict[str, str]) -> dict[str, A
                 lengths[name] = tensor["shape"][0]
     if problems:
         raise _invalid(problems)
-    if len(set(lengths.values())) > 1:
-        expected = max(lengths.values(), key=list(lengths.values()).count)
-        differ = {n: [f"Shape [{k}], others have [{expected}]."] for n, k in lengths.items()
-                  if k != expected}  # fmt: skip
+    expected, odd = unequal_lengths(lengths)
+    if odd:
+        differ = {n: [f"Shape [{k}], others have [{expected}]."] for n, k in odd.items()}
         raise _invalid(differ, "inputs differ in length")
     return columns
 

@@ -144,6 +144,13 @@ def parse_envelope(payload: Any) -> dict[str, Any]:
             "Request body must be a JSON object with 'instances' or 'inputs'",
             {"_schema": ["Expected a JSON object."]},
         )
+    if not payload.keys() & _ENVELOPE_KEYS:
+        # The usual slip: a bare record. One sentence beats 23 "Unknown field" messages.
+        raise InvalidInput(
+            'Request body must wrap records as {"instances": [record, ...]} or columns as '
+            '{"inputs": {feature: [values]}}',
+            {"_schema": [f"Got an object with keys {sorted(payload)[:5]}... and neither."]},
+        )
     try:
         return dict(_ENVELOPE.load(payload))
     except ValidationError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 from collections.abc import Callable
@@ -46,7 +47,14 @@ ERROR_CASES: list[tuple[int, str, Request, str]] = [
         lambda c, r: c.post(PREDICT, data='{"instances": [NaN]}', content_type=JSON),
         "Malformed",
     ),
-    (400, "neither format", lambda c, r: c.post(PREDICT, json={}), "exactly one"),
+    (400, "neither format", lambda c, r: c.post(PREDICT, json={}), "must wrap records"),
+    (400, "a bare record", lambda c, r: c.post(PREDICT, json=r), "must wrap records"),
+    (
+        400,
+        "a repeated key",
+        lambda c, r: c.post(PREDICT, data='{"instances": [], "instances": []}', content_type=JSON),
+        "more than once",
+    ),
     (
         400,
         "both formats",
@@ -109,7 +117,7 @@ ERROR_CASES: list[tuple[int, str, Request, str]] = [
         413,
         "body too large",
         lambda c, r: c.post(PREDICT, data=b" " * (TEST_MAX_BODY_BYTES + 1), content_type=JSON),
-        "Too Large",
+        "too large",
     ),
     (
         413,
@@ -217,3 +225,17 @@ def test_invalid_requests_never_reach_the_model(client: Any, record: dict[str, A
     assert _predictions_total() == before
     client.post(PREDICT, json={"instances": [record]})
     assert _predictions_total() == before + 2  # one record, scored by both models
+
+
+def test_a_chunked_body_over_the_limit_is_refused_as_too_large(client: Any) -> None:
+    # gunicorn marks a chunked body as terminated input with no Content-Length.
+    oversized = b'{"instances": [' + b" " * TEST_MAX_BODY_BYTES + b"]}"
+    response = client.post(
+        PREDICT,
+        input_stream=io.BytesIO(oversized),
+        content_type=JSON,
+        environ_overrides={"wsgi.input_terminated": True},
+    )
+    body = assert_envelope(response, 413)
+    assert body["details"]["max_body_bytes"] == TEST_MAX_BODY_BYTES
+    assert f"at most {TEST_MAX_BODY_BYTES} bytes" in body["error"]

@@ -130,7 +130,10 @@ def test_columns_of_different_lengths_are_refused(
     columns["age"] = columns["age"][:2]
     response = client.post(PREDICT, json={"inputs": columns})
     assert response.status_code == 400
-    assert "same length" in response.get_json()["details"]["inputs"]["_schema"][0]
+    body = response.get_json()
+    n = len(records)
+    assert body["details"]["inputs"] == {"age": [f"Has 2 values; the other columns have {n}."]}
+    assert "fields: age" in body["error"]
 
 
 def test_rejected_records_are_counted_by_bounded_field_label(
