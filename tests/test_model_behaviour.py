@@ -14,7 +14,8 @@ from training.synthetic import generate
 
 Columns = dict[str, np.ndarray]
 PAIRS = 400
-# Networks are not monotone by construction; allow float noise, not a real reversal.
+# The classifier is not monotone by construction: a reversal of up to one point of probability
+# on a paired applicant is tolerated. The regressor is monotone in income by construction.
 TOLERANCE = 0.01
 
 
@@ -78,5 +79,5 @@ def test_coverage_does_not_fall_as_income_rises(trained_models_dir: Path) -> Non
     richer["annual_income"] = base["annual_income"] * 1.5
     before = cover(**to_tensors(base))["max_coverage"].numpy()
     after = cover(**to_tensors(richer))["max_coverage"].numpy()
-    assert np.all(after >= before * (1 - TOLERANCE) - 1_000.0), np.min(after - before)
+    assert np.all(after >= before - 1.0), np.min(after - before)  # float32 rounding only
     assert np.mean(after - before) > 0

@@ -37,9 +37,9 @@ def write_csv(path: Path, rows: int, seed: int = 3) -> list[dict[str, str]]:
 
 def test_a_valid_file_loads_exactly(tmp_path: Path) -> None:
     path = tmp_path / "applicants.csv"
-    write_csv(path, 50)
+    write_csv(path, 150)
     data = load_csv(path)
-    sample = generate(50, 3)
+    sample = generate(150, 3)
     assert data.source == "csv" and not data.has_truth
     np.testing.assert_array_equal(data.risk_class, sample.risk_class)
     for name in FEATURE_NAMES:
@@ -60,7 +60,7 @@ def _corrupt(path: Path, edits: dict[tuple[int, str], str]) -> None:
 
 def test_every_bad_cell_is_reported_with_line_column_and_reason(tmp_path: Path) -> None:
     path = tmp_path / "applicants.csv"
-    write_csv(path, 20)
+    write_csv(path, 150)
     _corrupt(path, {
         (0, "age"): "42.5", (0, "sex"): "unknown", (3, "annual_income"): "nan",
         (5, "bp_treatment"): "1", (7, "systolic_bp"): "400", (9, "weight_kg"): "",
@@ -100,7 +100,7 @@ def _train(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_a_bad_file_stops_the_command_before_training(tmp_path: Path) -> None:
     path = tmp_path / "applicants.csv"
-    write_csv(path, 10)
+    write_csv(path, 150)
     _corrupt(path, {(0, "age"): "old", (4, "diabetes"): "type_3"})
     result = _train("--data", str(path), "--models-dir", str(tmp_path / "models"))
     assert result.returncode == 2
@@ -129,3 +129,19 @@ def test_command_line_errors_exit_non_zero_with_a_message(tmp_path: Path) -> Non
     assert result.returncode != 0 and "no such file" in result.stderr
     result = _train("--rows", "0")
     assert result.returncode != 0 and "positive integer" in result.stderr
+
+
+def test_too_few_rows_or_a_missing_class_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "applicants.csv"
+    records = write_csv(path, 150)
+    kept = [r for r in records if r["risk_class"] != "substandard"][:60]
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(kept[0]))
+        writer.writeheader()
+        writer.writerows(kept)
+    with pytest.raises(DataValidationError) as caught:
+        load_csv(path)
+    assert caught.value.problems == [
+        "the file has 60 data rows; training needs at least 100",
+        "column risk_class: no row is substandard; every class must appear",
+    ]

@@ -7,12 +7,15 @@ from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostin
 
 
 def baseline_probabilities(
-    train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, seed: int
+    train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, seed: int, classes: int
 ) -> np.ndarray:
     """Fit HistGradientBoostingClassifier and return test-set class probabilities."""
     model = HistGradientBoostingClassifier(random_state=seed)
     model.fit(train_x, train_y)
-    return np.asarray(model.predict_proba(test_x))
+    # predict_proba has a column per class seen in training; place them by class index.
+    probabilities = np.zeros((len(test_x), classes))
+    probabilities[:, model.classes_] = model.predict_proba(test_x)
+    return probabilities
 
 
 def baseline_coverage(

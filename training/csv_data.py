@@ -23,6 +23,7 @@ from training.features import (
 from training.preprocessing import NUMPY_DTYPES
 
 LABEL_COLUMNS = ("risk_class", "max_coverage")
+MIN_ROWS = 100  # train, validation and test splits each need rows
 _INTEGER = re.compile(r"[+-]?\d+")
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
@@ -118,6 +119,21 @@ def _parse_rows(reader: Any, header: list[str]) -> tuple[dict[str, list[Any]], l
     return columns, problems
 
 
+def _coverage_problems(risk_classes: list[int]) -> list[str]:
+    """Enough rows to fill three splits, and every risk class present to learn it."""
+    problems = []
+    if len(risk_classes) < MIN_ROWS:
+        problems.append(
+            f"the file has {len(risk_classes)} data rows; training needs at least {MIN_ROWS}"
+        )
+    missing = [name for i, name in enumerate(CLASS_NAMES) if i not in set(risk_classes)]
+    if risk_classes and missing:
+        problems.append(
+            f"column risk_class: no row is {', '.join(missing)}; every class must appear"
+        )
+    return problems
+
+
 def load_csv(path: Path) -> Dataset:
     """Read and validate the whole file; raise DataValidationError listing every problem."""
     with path.open(newline="") as handle:
@@ -127,10 +143,9 @@ def load_csv(path: Path) -> Dataset:
         if problems:
             raise DataValidationError(path, problems)
         columns, problems = _parse_rows(reader, header)
+    problems += _coverage_problems(columns["risk_class"])
     if problems:
         raise DataValidationError(path, problems)
-    if not columns["risk_class"]:
-        raise DataValidationError(path, ["the file has no data rows"])
     features = {f.name: np.asarray(columns[f.name], dtype=NUMPY_DTYPES[f.type]) for f in FEATURES}
     return Dataset(
         features=features,

@@ -156,6 +156,7 @@ def _publish_model(
     """Record how training went, then publish the version with its report."""
     metadata["training"] |= {
         "epochs_run": fitted.epochs_run,
+        "max_epochs": options.epochs,
         "duration_seconds": round(time.perf_counter() - started, 1),
     }
     rules = RULES_MARKDOWN if data.has_truth else None
@@ -183,7 +184,7 @@ def _train_classifier(
     probabilities = np.asarray(fitted.model(test.x, training=False), dtype=np.float64)
     print("[risk_class] fitting the gradient-boosting baseline", flush=True)
     baseline = baselines.baseline_probabilities(
-        train.x, train.rows.risk_class, test.x, options.seed
+        train.x, train.rows.risk_class, test.x, options.seed, len(CLASS_NAMES)
     )
     metrics = evaluation.classifier_metrics(
         test.rows.risk_class, probabilities, test.rows.true_probabilities, baseline

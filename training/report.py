@@ -22,6 +22,12 @@ def _number(value: Any) -> str:
     return str(value)
 
 
+def _limit(value: float | None) -> str:
+    """A declared bound as written: 3.5, 85, 10,000,000."""
+    number = float(value or 0)
+    return f"{number:,.0f}" if number.is_integer() else f"{number:g}"
+
+
 def comparison_rows(task: str, metrics: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
     """(metric, model, Bayes, baseline, target verdict) rows for tables and the console."""
     if task == "classification":
@@ -76,7 +82,7 @@ def _features_section() -> str:
         if f.categories:
             valid = ", ".join(f.categories)
         elif f.minimum is not None:
-            valid = f"{_number(f.minimum)} to {_number(f.maximum)}"
+            valid = f"{_limit(f.minimum)} to {_limit(f.maximum)}"
         else:
             valid = "true / false"
         rows.append([f.name, f.type, f.unit or "-", valid, f.description])
@@ -123,7 +129,8 @@ def model_report(metadata: dict[str, Any], rules_markdown: str | None) -> str:
         f"Created {metadata['created_at']}. Data: {training['data']['source']} "
         f"({training['data']['fingerprint']}), seed {training['seed']}; rows train / validation / "
         f"test: {training['rows']['train']} / {training['rows']['validation']} / "
-        f"{training['rows']['test']}. Epochs run: {training['epochs_run']} (early stopping).",
+        f"{training['rows']['test']}. Epochs run: {training['epochs_run']} of at most "
+        f"{training['max_epochs']} (early stopping on validation loss).",
         "## Test-split evaluation\n\n"
         + _table(["metric", "model", "Bayes optimum", "gradient boosting", "target"], rows)
         + "\n\nBayes optimum: the generator's true probabilities / expected coverage on the same "
