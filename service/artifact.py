@@ -59,6 +59,9 @@ def list_versions(model_dir: Path) -> list[int]:
     return sorted(versions, reverse=True)
 
 
+DIGEST_KEY = "metadata_sha256"
+
+
 def read_artifact(name: str, version: int, path: Path) -> Artifact:
     """Read and sanity-check metadata.json, then verify every file against its sha256."""
     try:
@@ -78,6 +81,8 @@ def _check_metadata(name: str, version: int, metadata: Any) -> None:
         raise ArtifactError(f"{METADATA_FILE} lacks {sorted(missing)}")
     if metadata["format_version"] != SUPPORTED_FORMAT:
         raise ArtifactError(f"unsupported format_version {metadata['format_version']!r}")
+    if metadata.get(DIGEST_KEY) != metadata_digest(metadata):
+        raise ArtifactError(f"{METADATA_FILE} changed after publication ({DIGEST_KEY} mismatch)")
     if metadata["name"] != name or metadata["version"] != version:
         raise ArtifactError(
             f"metadata names {metadata['name']} v{metadata['version']}, directory {name}/{version}"
@@ -85,6 +90,17 @@ def _check_metadata(name: str, version: int, metadata: Any) -> None:
     for feature in metadata["features"]:
         if feature.get("type") not in DTYPE_BY_TYPE:
             raise ArtifactError(f"feature {feature.get('name')!r} has unknown type")
+
+
+def metadata_digest(metadata: dict[str, Any]) -> str:
+    """sha256 of metadata.json's content without its own digest, in canonical JSON.
+
+    Training records it as `metadata_sha256` (training/publish.py computes it the same way), so
+    an edit of metadata.json after publication (class order, ranges) is refused like any other.
+    """
+    content = {key: value for key, value in metadata.items() if key != DIGEST_KEY}
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 def verify_files(path: Path, recorded: dict[str, str]) -> None:

@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 import requests
 
+from service.artifact import metadata_digest
+
 MODEL_NAMES = ("risk_class", "max_coverage")
 # The limits of the test app (conftest's `app`), small so that 413s are cheap to provoke.
 TEST_MAX_RECORDS = 100
@@ -29,6 +31,7 @@ def publish_version(source: Path, models_dir: Path, name: str, version: int) -> 
     metadata_path = staging / "metadata.json"
     metadata = json.loads(metadata_path.read_text())
     metadata["version"] = version
+    metadata["metadata_sha256"] = metadata_digest(metadata)
     metadata_path.write_text(json.dumps(metadata, indent=2))
     target = models_dir / name / str(version)
     os.rename(staging, target)

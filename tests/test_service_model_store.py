@@ -14,7 +14,7 @@ from prometheus_client import REGISTRY
 from service_support import applicant_columns, make_repository, publish_version, tamper
 
 from service.app import build_store
-from service.artifact import sha256_file
+from service.artifact import metadata_digest, sha256_file
 from service.batch import Batch
 from service.model_store import ModelStore
 from service.prediction import predict
@@ -108,7 +108,20 @@ def rewrite_checksums(version_dir: Path, change: Any) -> None:
         for p in version_dir.rglob("*")
         if p.is_file() and p.name != "metadata.json"
     }
+    metadata["metadata_sha256"] = metadata_digest(metadata)
     path.write_text(json.dumps(metadata))
+
+
+def test_metadata_edited_after_publication_is_refused(repo: Path, trained_models_dir: Path) -> None:
+    store = store_over(repo)
+    target = publish_version(trained_models_dir / "risk_class" / "1", repo, "risk_class", 2)
+    path = target / "metadata.json"
+    metadata = json.loads(path.read_text())
+    metadata["class_names"].reverse()  # every file's checksum still matches
+    path.write_text(json.dumps(metadata))
+    store.refresh()
+    assert store.get("risk_class").version == 1
+    assert "metadata_sha256 mismatch" in store.statuses("risk_class")[0].error
 
 
 def test_a_corrupt_savedmodel_with_matching_checksums_is_refused(

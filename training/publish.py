@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 METADATA_FILE = "metadata.json"
+DIGEST_KEY = "metadata_sha256"
 
 
 def sha256_file(path: Path) -> str:
@@ -30,6 +31,17 @@ def file_checksums(directory: Path) -> dict[str, str]:
         for path in sorted(directory.rglob("*"))
         if path.is_file() and path.name != METADATA_FILE
     }
+
+
+def metadata_digest(metadata: dict[str, Any]) -> str:
+    """sha256 of the metadata without its own digest, in canonical JSON.
+
+    The service recomputes it (service/artifact.py, which cannot import training) and refuses a
+    version whose metadata.json was edited after publication.
+    """
+    content = {key: value for key, value in metadata.items() if key != DIGEST_KEY}
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 def existing_versions(model_dir: Path) -> list[int]:
@@ -58,6 +70,7 @@ def publish(
         metadata["version"] = version
         write_versioned_files(staging, metadata)
         metadata["files"] = file_checksums(staging)
+        metadata[DIGEST_KEY] = metadata_digest(metadata)
         (staging / METADATA_FILE).write_text(json.dumps(metadata, indent=2) + "\n")
         target = model_dir / str(version)
         try:
