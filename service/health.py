@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import Blueprint, Response
 
-from service.errors import NotReady
 from service.json_io import json_response
 from service.model_store import ModelStore
 
@@ -21,12 +20,8 @@ def create_blueprint(store: ModelStore) -> Blueprint:
     @bp.get("/readyz")
     def readyz() -> Response:
         """Answer 200 with the serving versions, or 503 saying what is missing."""
-        serving = store.serving()
-        names = store.servable_names()
-        missing = {n: store.not_ready_reason(n) for n in names if n not in serving}
-        if missing:
-            raise NotReady("Not ready: " + "; ".join(missing.values()), {"models": missing})
-        versions = {n: {m: str(v) for m, v in serving[n].versions.items()} for n in names}
+        serving = store.require_ready()
+        versions = {n: {m: str(v) for m, v in s.versions.items()} for n, s in serving.items()}
         return json_response({"status": "ready", "models": versions})
 
     return bp

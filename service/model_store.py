@@ -188,6 +188,14 @@ class ModelStore:
         """True once every model and composite is loaded and warmed up."""
         return all(name in self._serving for name in self.servable_names())
 
+    def require_ready(self) -> dict[str, Servable]:
+        """Return what is serving if every name is; else raise NotReady saying what is missing."""
+        serving = self._serving
+        missing = {n: self.not_ready_reason(n) for n in self.servable_names() if n not in serving}
+        if missing:
+            raise NotReady("Not ready: " + "; ".join(missing.values()), {"models": missing})
+        return serving
+
     def not_ready_reason(self, name: str) -> str:
         """Explain why a name has nothing serving."""
         if name in self.composites:

@@ -10,19 +10,21 @@ from __future__ import annotations
 from typing import Any
 
 from apispec.ext.marshmallow import MarshmallowPlugin
-from marshmallow import RAISE, Schema, fields, validate
+from marshmallow import Schema, fields, validate
 
-from service.schemas import Category, PredictRequest, StrictBoolean, StrictInteger, StrictNumber
+from service.schemas import (
+    Category,
+    PredictRequest,
+    StrictBoolean,
+    StrictInteger,
+    StrictNumber,
+    StrictSchema,
+)
 from service.schemas import feature_field as _feature_field
 from service.v2_inputs import DATATYPES, InferenceRequest, RequestInput
 from service.validation import RequestValidator
 
 ERROR_REF = {"$ref": "#/components/schemas/Error"}
-
-
-class _Strict(Schema):
-    class Meta:
-        unknown = RAISE
 
 
 class OneOfSchemas(fields.Field):
@@ -73,14 +75,14 @@ def request_schemas(
     named: dict[str, type[Schema]] = {"Record": record, "Columns": columns}
     named |= {f"V2Input_{f['name']}": schema for f, schema in zip(features, tensors, strict=True)}
     named |= {
-        "PredictRowsRequest": _Strict.from_dict(
+        "PredictRowsRequest": StrictSchema.from_dict(
             {"signature_name": signature, "instances": instances}, name=f"PredictRows{suffix}"
         ),
-        "PredictColumnsRequest": _Strict.from_dict(
+        "PredictColumnsRequest": StrictSchema.from_dict(
             {"signature_name": signature, "inputs": fields.Nested(columns, required=True)},
             name=f"PredictColumns{suffix}",
         ),
-        "InferenceRequest": _Strict.from_dict(envelope, name=f"InferenceRequest{suffix}"),
+        "InferenceRequest": StrictSchema.from_dict(envelope, name=f"InferenceRequest{suffix}"),
     }
     return {name + suffix: schema for name, schema in named.items()}
 
@@ -101,7 +103,7 @@ def v2_input(feature: dict[str, Any], suffix: str = "") -> type[Schema]:
         "parameters": RequestInput._declared_fields["parameters"],
         "data": fields.List(_feature_field(feature), required=True),
     }
-    return _Strict.from_dict(described, name=f"V2Input_{feature['name']}{suffix}")
+    return StrictSchema.from_dict(described, name=f"V2Input_{feature['name']}{suffix}")
 
 
 def example_record(features: list[dict[str, Any]]) -> dict[str, Any]:

@@ -40,24 +40,22 @@ def predict(servable: Servable, batch: Batch) -> Prediction:
         metrics.PREDICTIONS.labels(model.name, str(model.version)).inc(batch.size)
     probabilities = outputs.get("probabilities")
     coverage = outputs.get("max_coverage")
-    class_names: tuple[str, ...] = ()
     risk_class = None
     if probabilities is not None:
-        classifier = next(m for m in servable.models if m.output_name == "probabilities")
-        class_names = tuple(classifier.artifact.metadata["class_names"])
-        risk_class = _classes(probabilities, class_names, classifier.version)
+        risk_class = _classes(probabilities, servable.class_names, servable.classifier_version)
     if coverage is not None:
         metrics.observe_many(metrics.MAX_COVERAGE, coverage)
+    class_names = tuple(servable.class_names.tolist())
     return Prediction(
         batch.size, servable.versions, class_names, probabilities, risk_class, coverage
     )
 
 
-def _classes(probabilities: np.ndarray, class_names: tuple[str, ...], version: int) -> np.ndarray:
+def _classes(probabilities: np.ndarray, class_names: np.ndarray, version: int | None) -> np.ndarray:
     """Return the most probable class per record and count the class mix."""
     index = probabilities.argmax(axis=1)
     counts = np.bincount(index, minlength=len(class_names)).tolist()
-    for class_name, count in zip(class_names, counts, strict=True):
+    for class_name, count in zip(class_names.tolist(), counts, strict=True):
         if count:
             metrics.RISK_CLASS_PREDICTIONS.labels(str(version), class_name).inc(count)
-    return np.asarray(class_names, dtype=object)[index]
+    return class_names[index]

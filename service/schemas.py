@@ -84,7 +84,9 @@ def feature_field(feature: dict[str, Any]) -> fields.Field:
     return field_class(required=True, validate=validators, metadata=metadata)
 
 
-class _Strict(Schema):
+class StrictSchema(Schema):
+    """A schema that refuses fields it does not declare."""
+
     class Meta:
         unknown = RAISE
 
@@ -92,7 +94,7 @@ class _Strict(Schema):
 def record_schema(features: list[dict[str, Any]], name: str = "Record") -> type[Schema]:
     """Return the schema of one applicant record (row format)."""
     declared = {f["name"]: feature_field(f) for f in features}
-    return _Strict.from_dict(declared, name=name)
+    return StrictSchema.from_dict(declared, name=name)
 
 
 def unequal_lengths(lengths: dict[str, int]) -> tuple[int, dict[str, int]]:
@@ -102,7 +104,7 @@ def unequal_lengths(lengths: dict[str, int]) -> tuple[int, dict[str, int]]:
     return expected, {name: n for name, n in lengths.items() if n != expected}
 
 
-class _Columns(_Strict):
+class _Columns(StrictSchema):
     @validates_schema(skip_on_field_errors=True)
     def _same_length(self, data: dict[str, list[Any]], **kwargs: Any) -> None:
         """Require every column to be as long as most are; name the ones that are not."""
@@ -123,7 +125,7 @@ def columns_schema(features: list[dict[str, Any]], name: str = "Columns") -> typ
     return _Columns.from_dict(declared, name=name)
 
 
-class PredictRequest(_Strict):
+class PredictRequest(StrictSchema):
     """The TF Serving predict envelope; records inside are checked by the model's schemas."""
 
     signature_name = fields.String(validate=validate.Equal(SIGNATURE_NAME))

@@ -6,7 +6,7 @@ on the same batch in one call. Each is warmed up, and its outputs checked, befor
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -25,6 +25,17 @@ class Servable:
     name: str
     models: tuple[LoadedModel, ...]
     runner: Runner
+    # Derived once here rather than on every request.
+    versions: dict[str, int] = field(init=False)
+    class_names: np.ndarray = field(init=False)  # object array; empty without a classifier
+    classifier_version: int | None = field(init=False)
+
+    def __post_init__(self) -> None:
+        classifier = next((m for m in self.models if m.output_name == "probabilities"), None)
+        names = classifier.artifact.metadata["class_names"] if classifier else []
+        object.__setattr__(self, "versions", {m.name: m.version for m in self.models})
+        object.__setattr__(self, "class_names", np.asarray(names, dtype=object))
+        object.__setattr__(self, "classifier_version", classifier and classifier.version)
 
     @property
     def validator(self) -> RequestValidator:
@@ -37,10 +48,6 @@ class Servable:
     @property
     def features(self) -> list[dict[str, Any]]:
         return self.models[0].artifact.features
-
-    @property
-    def versions(self) -> dict[str, int]:
-        return {m.name: m.version for m in self.models}
 
     @property
     def version(self) -> int | None:

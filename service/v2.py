@@ -14,7 +14,7 @@ from flask import Blueprint, Response, request
 
 from service import access_log, metrics
 from service.batch import Batch
-from service.errors import InvalidInput, NotReady
+from service.errors import InvalidInput
 from service.http_metrics import route_label
 from service.json_io import decode_json, json_response
 from service.model_store import ModelStore
@@ -46,11 +46,7 @@ def create_blueprint(store: ModelStore, settings: Settings) -> Blueprint:
     @bp.get("/health/ready")
     def ready() -> Response:
         """Answer 200 once every model is loaded and warm, else 503 saying what is missing."""
-        serving = store.serving()
-        names = store.servable_names()
-        missing = {n: store.not_ready_reason(n) for n in names if n not in serving}
-        if missing:
-            raise NotReady("Not ready: " + "; ".join(missing.values()), {"models": missing})
+        store.require_ready()
         return json_response({"ready": True})
 
     @bp.get("/models/<model:name>")

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate
+from marshmallow import ValidationError, fields, validate
 
 from service.errors import InvalidInput
-from service.schemas import unequal_lengths
+from service.schemas import StrictSchema, unequal_lengths
 
 # The V2 datatypes each declared feature type accepts; the first is the one metadata reports.
 DATATYPES: dict[str, tuple[str, ...]] = {
@@ -23,12 +23,7 @@ DATATYPES: dict[str, tuple[str, ...]] = {
 }
 
 
-class _Strict(Schema):
-    class Meta:
-        unknown = RAISE
-
-
-class RequestInput(_Strict):
+class RequestInput(StrictSchema):
     """One input tensor; its `data` is checked against the declaration by the validator."""
 
     name = fields.String(required=True, metadata={"description": "A declared feature name."})
@@ -38,14 +33,14 @@ class RequestInput(_Strict):
     data = fields.Raw(required=True, metadata={"description": "The values, flat, shape [N]."})
 
 
-class RequestOutput(_Strict):
+class RequestOutput(StrictSchema):
     """An output the client asks for (all are returned when none is named)."""
 
     name = fields.String(required=True)
     parameters = fields.Dict(keys=fields.String())
 
 
-class InferenceRequest(_Strict):
+class InferenceRequest(StrictSchema):
     """The V2 inference request: one named input per feature column."""
 
     id = fields.String(metadata={"description": "Echoed in the response."})
