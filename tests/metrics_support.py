@@ -8,7 +8,6 @@ the test owns, so that the test can also look at the files the workers write.
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -30,7 +29,6 @@ from service_support import (
     stop_service,
     wait_ready,
 )
-from test_deploy import in_ci
 
 WORKERS = 2
 PREDICT_ROUTE = "/v1/models/<model:name>:predict"
@@ -84,17 +82,6 @@ def running_service(trained_models_dir: Path, root: Path) -> Iterator[LiveServic
         yield live
     finally:
         stop_service(process)
-
-
-def require_executable(name: str, hint: str) -> str:
-    """Path of a tool on PATH; a failure when CI is set, a skip with the way to get it otherwise."""
-    found = shutil.which(name)
-    if found:
-        return found
-    reason = f"{name} not found; install it from {hint}"
-    if in_ci():
-        pytest.fail(f"{reason}. CI is set, so a missing tool fails the test.")
-    pytest.skip(reason)
 
 
 # --------------------------------------------------------------------------- reading metrics

@@ -8,17 +8,15 @@ metric objects the service defines (service/metrics.py).
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from tool_support import require_tool
 
 REPO = Path(__file__).resolve().parents[1]
 DEPLOY = REPO / "deploy"
@@ -51,22 +49,9 @@ INSTALL_HINTS = {
 # --------------------------------------------------------------------------- helpers
 
 
-def in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
-
-
 def tool(name: str) -> str:
-    """Path of an executable: the virtualenv's first (pip-installed tools), then PATH."""
-    beside_python = Path(sys.executable).parent / name
-    if beside_python.is_file() and os.access(beside_python, os.X_OK):
-        return str(beside_python)
-    found = shutil.which(name)
-    if found:
-        return found
-    reason = f"{name} not found; install it from the {INSTALL_HINTS[name]}"
-    if in_ci():
-        pytest.fail(f"{reason}. CI is set, so a missing tool fails the test.")
-    pytest.skip(reason)
+    """Path of one of the deploy checks' tools (a failure under CI when missing)."""
+    return require_tool(name, f"the {INSTALL_HINTS[name]}")
 
 
 def run(args: list[str], cwd: Path = REPO) -> subprocess.CompletedProcess[str]:

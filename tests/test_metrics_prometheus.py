@@ -27,12 +27,12 @@ from metrics_support import (
     concurrently,
     post_json,
     record_batches,
-    require_executable,
     running_service,
     scrape_text,
     wait_for,
 )
 from service_support import free_port, launch, stop_service
+from tool_support import require_tool
 
 pytestmark = pytest.mark.integration
 
@@ -76,12 +76,12 @@ class Prometheus:
 
 @pytest.fixture(scope="module")
 def promtool() -> str:
-    return require_executable("promtool", HINT)
+    return require_tool("promtool", HINT)
 
 
 @pytest.fixture(scope="module")
 def prometheus_binary() -> str:
-    return require_executable("prometheus", HINT)
+    return require_tool("prometheus", HINT)
 
 
 @pytest.fixture(scope="module")
