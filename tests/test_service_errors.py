@@ -181,7 +181,7 @@ def test_unexpected_exception_is_a_logged_500_in_the_envelope(
     broken = create_app(Settings(models_dir=Path("unused")), store=app.extensions[STORE_KEY])
 
     @broken.get("/boom")
-    def boom() -> None:
+    def boom() -> str:
         raise RuntimeError("secret internals")
 
     with caplog.at_level(logging.ERROR, logger="service.errors"):

@@ -30,7 +30,8 @@ def features(service_models_dir: Path) -> list[dict[str, Any]]:
 
 def valid_value(feature: dict[str, Any]) -> st.SearchStrategy[Any]:
     """Any value the declaration allows for one feature."""
-    low, high = feature.get("minimum"), feature.get("maximum")
+    low: Any = feature.get("minimum")  # present for integers and numbers
+    high: Any = feature.get("maximum")
     if feature["type"] == "integer":
         return st.integers(min_value=low, max_value=high)
     if feature["type"] == "number":
@@ -43,7 +44,9 @@ def valid_value(feature: dict[str, Any]) -> st.SearchStrategy[Any]:
 
 def invalid_value(feature: dict[str, Any]) -> st.SearchStrategy[Any]:
     """Any JSON value the declaration forbids for one feature (finite: NaN is not JSON)."""
-    kind, low, high = feature["type"], feature.get("minimum"), feature.get("maximum")
+    kind = feature["type"]
+    low: Any = feature.get("minimum")  # present for integers and numbers
+    high: Any = feature.get("maximum")
     finite = st.floats(allow_nan=False, allow_infinity=False)
     if kind == "integer":
         out_of_range = st.integers(max_value=low - 1) | st.integers(min_value=high + 1)

@@ -68,7 +68,7 @@ def triton_inputs(metadata: dict[str, Any], columns: dict[str, list[Any]]) -> li
     """Build one InferInput per input the model's V2 metadata lists, from numpy arrays."""
     inputs = []
     for spec in metadata["inputs"]:
-        values = np.array(columns[spec["name"]], dtype=NUMPY[spec["datatype"]])
+        values: np.ndarray = np.array(columns[spec["name"]], dtype=NUMPY[spec["datatype"]])
         tensor = triton.InferInput(spec["name"], list(values.shape), spec["datatype"])
         tensor.set_data_from_numpy(values, binary_data=False)
         inputs.append(tensor)
