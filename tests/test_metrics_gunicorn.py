@@ -42,6 +42,7 @@ from metrics_support import (
 )
 from prometheus_client.mmap_dict import MmapedDict, mmap_key
 from service_support import publish_version, tamper, wait_ready
+from test_deploy import alert_rules, dashboard_queries, promql_metric_names
 
 pytestmark = pytest.mark.integration
 
@@ -136,6 +137,12 @@ def test_one_scrape_counts_every_request_whichever_worker_served_it(live: LiveSe
     per_worker = counts_by_file(live.metrics_dir, REQUESTS, **post, status="200")
     assert sum(1 for count in per_worker.values() if count > 0) == WORKERS, per_worker
     assert sum(per_worker.values()) == total(after, REQUESTS, **post, status="200")
+
+    # Every metric the Grafana dashboard and the alert rules query is on the live exposition.
+    exposed = {name for name, _ in after} | {"up"}
+    queries = [expr for _, expr in dashboard_queries()] + [r["expr"] for r in alert_rules()]
+    used = set().union(*(promql_metric_names(expr) for expr in queries))
+    assert used <= exposed, used - exposed
 
 
 def test_random_paths_methods_and_field_names_add_no_series(live: LiveService) -> None:
