@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,6 @@ class LoadedModel:
     validator: RequestValidator
     layout: Layout
     features_key: str  # equal keys <=> identical feature declarations
-    loaded_at: float
 
     @property
     def name(self) -> str:
@@ -62,7 +60,6 @@ def load_model(name: str, version: int, path: Path) -> LoadedModel:
         validator=RequestValidator.from_declaration(artifact.features, artifact.prohibited_fields),
         layout=Layout.from_features(artifact.features),
         features_key=_features_key(artifact.features),
-        loaded_at=time.time(),
     )
 
 

@@ -135,5 +135,5 @@ def _parse(f: Field[Any], raw: str) -> Any:
 
 
 def documentation() -> list[tuple[str, str, str]]:
-    """Return (variable, default, description) for every setting, for the README and --help."""
+    """Return (variable, default, description) for every setting (the README's table shows them)."""
     return [(env_var(f.name), str(f.default), f.metadata["doc"]) for f in fields(Settings)]

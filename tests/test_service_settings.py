@@ -75,3 +75,6 @@ def test_every_setting_is_documented() -> None:
         "SERVICE_TF_THREADS",
     }
     assert all(description for _, _, description in rows)
+    # The README's settings table lists every one of them, so it cannot fall behind the code.
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    assert all(f"| `{variable}` |" in readme for variable, _, _ in rows)
