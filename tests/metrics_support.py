@@ -16,18 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-import pytest
 import requests
 from prometheus_client.mmap_dict import MmapedDict
 from prometheus_client.parser import text_string_to_metric_families
 from service_support import (
     applicant_columns,
     columns_to_rows,
-    free_port,
     make_repository,
-    start_service,
-    stop_service,
-    wait_ready,
+    served,
 )
 
 WORKERS = 2
@@ -35,7 +31,6 @@ PREDICT_ROUTE = "/v1/models/<model:name>:predict"
 PREDICT_URL = "{}/v1/models/{}:predict"
 # Test-only timing: poll the repository often so that swaps and refusals show up quickly.
 RELOAD_INTERVAL_SECONDS = 0.5
-START_TIMEOUT_SECONDS = 120.0
 HTTP_TIMEOUT_SECONDS = 30.0
 
 Labels = tuple[tuple[str, str], ...]
@@ -53,9 +48,6 @@ class LiveService:
     metrics_dir: Path
     log: Path
 
-    def log_tail(self, chars: int = 4000) -> str:
-        return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else ""
-
 
 @contextmanager
 def running_service(trained_models_dir: Path, root: Path) -> Iterator[LiveService]:
@@ -64,24 +56,14 @@ def running_service(trained_models_dir: Path, root: Path) -> Iterator[LiveServic
     metrics_dir = root / "prometheus-multiproc"
     metrics_dir.mkdir(exist_ok=True)
     log = root / "gunicorn.log"
-    port = free_port()
-    process = start_service(
+    with served(
         models_dir,
-        port,
         log,
         env={"PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)},
         workers=str(WORKERS),
         reload_interval_seconds=str(RELOAD_INTERVAL_SECONDS),
-    )
-    live = LiveService(f"http://127.0.0.1:{port}", process.pid, models_dir, metrics_dir, log)
-    try:
-        try:
-            wait_ready(live.base_url, timeout=START_TIMEOUT_SECONDS)
-        except TimeoutError as exc:
-            pytest.fail(f"{exc}; gunicorn log:\n{live.log_tail()}")
-        yield live
-    finally:
-        stop_service(process)
+    ) as (base_url, process):
+        yield LiveService(base_url, process.pid, models_dir, metrics_dir, log)
 
 
 # --------------------------------------------------------------------------- reading metrics

@@ -10,6 +10,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +100,25 @@ def start_service(
     base |= {f"SERVICE_{key.upper()}": value for key, value in settings.items()}
     base.pop("PROMETHEUS_MULTIPROC_DIR", None)
     return launch([sys.executable, "-m", "service"], base | (env or {}), log)
+
+
+@contextmanager
+def served(
+    models_dir: Path, log: Path, env: dict[str, str] | None = None, **settings: str
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """Run the service on a free loopback port until the block ends; it must then exit cleanly."""
+    port = free_port()
+    process = start_service(models_dir, port, log, env=env, **settings)
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        try:
+            wait_ready(base_url, timeout=120.0)
+        except TimeoutError as exc:
+            tail = log.read_text(errors="replace")[-4000:]
+            raise AssertionError(f"{exc}; log:\n{tail}") from None
+        yield base_url, process
+    finally:
+        assert stop_service(process) == 0, log.read_text(errors="replace")[-3000:]
 
 
 def launch(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:

@@ -18,6 +18,7 @@ from service_support import (
     free_port,
     make_repository,
     publish_version,
+    served,
     start_service,
     stop_service,
     tamper,
@@ -41,14 +42,9 @@ def server(trained_models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -
     """`python -m service` with 2 workers and a short poll interval over a private repository."""
     root = tmp_path_factory.mktemp("gunicorn")
     models_dir = make_repository(trained_models_dir, root / "models")
-    port = free_port()
     log = root / "service.log"
-    process = start_service(models_dir, port, log, reload_interval_seconds=str(POLL_SECONDS))
-    try:
-        wait_ready(f"http://127.0.0.1:{port}")
-        yield Server(f"http://127.0.0.1:{port}", models_dir, log)
-    finally:
-        assert stop_service(process) == 0, log.read_text()[-3000:]
+    with served(models_dir, log, reload_interval_seconds=str(POLL_SECONDS)) as (url, _):
+        yield Server(url, models_dir, log)
 
 
 @pytest.fixture(scope="module")

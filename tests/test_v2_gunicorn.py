@@ -16,11 +16,8 @@ from api_support import API_KEY, AUTH, OTHER_KEY
 from service_support import (
     applicant_columns,
     declared_features,
-    free_port,
     make_repository,
-    start_service,
-    stop_service,
-    wait_ready,
+    served,
 )
 from tritonclient.utils import InferenceServerException
 
@@ -43,14 +40,9 @@ def server(trained_models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -
     models_dir = make_repository(trained_models_dir, root / "models")
     keys = root / "api-keys"
     keys.write_text(f"{API_KEY}\n{OTHER_KEY}\n")
-    port = free_port()
     log = root / "service.log"
-    process = start_service(models_dir, port, log, api_keys_file=str(keys))
-    try:
-        wait_ready(f"http://127.0.0.1:{port}")
-        yield Server(f"http://127.0.0.1:{port}", f"127.0.0.1:{port}", log)
-    finally:
-        assert stop_service(process) == 0, log.read_text()[-3000:]
+    with served(models_dir, log, api_keys_file=str(keys)) as (url, _):
+        yield Server(url, url.removeprefix("http://"), log)
 
 
 @pytest.fixture(scope="module")
