@@ -22,10 +22,11 @@ WORKDIR /src
 # TensorFlow: empty package directories give an installable distribution with the same
 # dependency list.
 COPY pyproject.toml README.md ./
-RUN mkdir service training \
+RUN mkdir contract service training \
     && python -m venv /opt/venv \
     && /opt/venv/bin/pip install --no-cache-dir . \
-    && rm -rf service training build ./*.egg-info
+    && rm -rf contract service training build ./*.egg-info
+COPY contract/ contract/
 COPY service/ service/
 COPY training/ training/
 RUN /opt/venv/bin/pip install --no-cache-dir --no-deps --force-reinstall . \

@@ -45,9 +45,12 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
+## The unit tier first, on its own (seconds; it also proves it never starts TensorFlow), then the rest.
 test: install system-packages lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest tests/unit
+	$(BIN)/python -m pytest tests/model tests/integration
 
 bench: install system-packages models
 	$(BIN)/python -m bench

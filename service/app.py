@@ -1,28 +1,23 @@
-"""The application factory: wires settings, the model store, the protocol blueprints and errors."""
+"""The application factory: wires settings, the model store, the dataplane, protocols and errors."""
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 from flask import Flask
 from werkzeug.routing import BaseConverter
 
-from service import (
-    access_log,
-    api_docs,
-    auth,
-    health,
-    http_metrics,
-    metrics_endpoint,
-    tf_serving,
-    v2,
-)
-from service.errors import register_error_handlers
-from service.model_loader import load_model
-from service.model_store import ModelStore
-from service.servable import Servable, serve
+from service.http import auth
+from service.http.errors import register_error_handlers
+from service.inference.dataplane import Dataplane
+from service.inference.loader import load_model
+from service.inference.servable import Servable, serve
+from service.observability import access_log, http_metrics
+from service.openapi import docs
+from service.protocols import health, metrics, tf_serving, v2
+from service.repository.store import ModelStore
 from service.settings import Settings
-from service.tf_runtime import configure_threads
 
 MODEL_NAMES = ("risk_class", "max_coverage")
 # The composite runs both models on the same validated batch.
@@ -36,30 +31,37 @@ class ModelNameConverter(BaseConverter):
     regex = r"[^/:]+"
 
 
-def load_servable(name: str, version: int, path: Path) -> Servable:
+def load_servable(name: str, version: int, path: Path, threads: int = 1) -> Servable:
     """Load one version and compile its runner (the store's loader)."""
-    return serve(name, (load_model(name, version, path),))
+    return serve(name, (load_model(name, version, path, threads),))
 
 
-def build_store(settings: Settings) -> ModelStore:
+def combine(name: str, components: tuple[Servable, ...]) -> Servable:
+    """Build a composite over its components' models (the store's combiner)."""
+    return serve(name, tuple(model for c in components for model in c.models))
+
+
+def build_store(settings: Settings) -> ModelStore[Servable]:
     """Return a (not yet started) store over the settings' model repository."""
     return ModelStore(
         settings.models_dir,
         MODEL_NAMES,
         settings.reload_interval_seconds,
-        loader=load_servable,
+        loader=partial(load_servable, threads=settings.tf_threads),
         composites=COMPOSITES,
-        combine=serve,
+        combine=combine,
     )
 
 
-def create_app(settings: Settings | None = None, store: ModelStore | None = None) -> Flask:
+def create_app(
+    settings: Settings | None = None, store: ModelStore[Servable] | None = None
+) -> Flask:
     """Build the service; starts loading models in the background unless given a store."""
     settings = settings or Settings.from_env()
     if store is None:
-        configure_threads(settings.tf_threads)
         store = build_store(settings)
         store.start()
+    dataplane = Dataplane(store, settings.max_records)
     app = Flask(__name__, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.url_map.converters["model"] = ModelNameConverter
@@ -69,8 +71,8 @@ def create_app(settings: Settings | None = None, store: ModelStore | None = None
     access_log.install(app)  # before auth: a refused request still gets an id and a log line
     keys_required = auth.install(app, settings)
     app.register_blueprint(health.create_blueprint(store))
-    app.register_blueprint(tf_serving.create_blueprint(store, settings))
-    app.register_blueprint(v2.create_blueprint(store, settings))
-    app.register_blueprint(metrics_endpoint.create_blueprint())
-    app.register_blueprint(api_docs.create_blueprint(store, settings, keys_required))
+    app.register_blueprint(tf_serving.create_blueprint(dataplane))
+    app.register_blueprint(v2.create_blueprint(dataplane))
+    app.register_blueprint(metrics.create_blueprint())
+    app.register_blueprint(docs.create_blueprint(store, settings, keys_required))
     return app

@@ -31,7 +31,8 @@ preload_app = False
 timeout = _settings.worker_timeout_seconds
 graceful_timeout = _settings.graceful_timeout_seconds
 loglevel = _settings.log_level
-accesslog = None  # the app writes one JSON line per request instead (service/access_log.py)
+# The app writes one JSON line per request instead (service/observability/access_log.py).
+accesslog = None
 errorlog = "-"
 # gunicorn >= 24 opens a control socket at one fixed path per user; instances would fight over it.
 control_socket_disable = True

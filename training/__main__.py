@@ -67,14 +67,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Run training; print a clear message and return non-zero on any error."""
     args = parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
-    from training.csv_data import DataValidationError
-    from training.pipeline import run
+    from training.csv_data import DataValidationError, load_csv
 
     options = TrainingOptions(args.models_dir, args.data, args.rows, args.seed, args.epochs)
     try:
-        run(options)
+        # A user's file is checked before TensorFlow starts: its problems come in a second.
+        data = load_csv(args.data) if args.data is not None else None
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+        from training.pipeline import run
+
+        run(options, data)
     except DataValidationError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -6,36 +6,7 @@ in-model preprocessing, and (through metadata.json) the service's request schema
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Literal
-
-FeatureType = Literal["integer", "number", "boolean", "category"]
-
-
-@dataclass(frozen=True)
-class Feature:
-    """One applicant field: its type, unit, valid range or categories, and meaning."""
-
-    name: str
-    type: FeatureType
-    unit: str
-    description: str
-    minimum: float | None = None
-    maximum: float | None = None
-    categories: tuple[str, ...] | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        """Return the metadata.json form, omitting keys that do not apply."""
-        out: dict[str, Any] = {"name": self.name, "type": self.type, "unit": self.unit}
-        if self.minimum is not None:
-            out["minimum"] = self.minimum
-        if self.maximum is not None:
-            out["maximum"] = self.maximum
-        if self.categories is not None:
-            out["categories"] = list(self.categories)
-        out["description"] = self.description
-        return out
-
+from contract.features import Feature, ProhibitedFields
 
 FEATURES: tuple[Feature, ...] = (
     Feature("age", "integer", "years", "Age at last birthday.", 18, 85),
@@ -171,7 +142,4 @@ IDENTIFIERS: tuple[str, ...] = (
     "policy_number",
 )
 
-
-def declaration() -> list[dict[str, Any]]:
-    """Return the feature declaration as written into metadata.json."""
-    return [f.to_json() for f in FEATURES]
+PROHIBITED = ProhibitedFields(PROTECTED_ATTRIBUTES, IDENTIFIERS)

@@ -15,11 +15,6 @@ CLASSIFIER_BATCH_SIZE = 512
 REGRESSOR_BATCH_SIZE = 512
 PATIENCE = 6
 
-# The regressor learns coverage in millions of dollars: a linear transform keeps the MSE fit an
-# estimate of the conditional mean (what minimises RMSE); log1p would estimate a geometric mean and
-# fall short on the declines' zeros and the rich applicants' large amounts.
-COVERAGE_SCALE = 1_000_000.0
-
 
 @dataclass(frozen=True)
 class FitResult:

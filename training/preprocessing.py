@@ -10,12 +10,13 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import tensorflow as tf
 
-from training.features import FEATURES, Feature
+from contract.dtypes import TENSOR_DTYPE_BY_FEATURE_TYPE, numpy_dtype
+from contract.features import Feature
+from training.features import FEATURES
 from training.guidelines import (
     COVERAGE_CAP,
     INCOME_MULTIPLE_65_PLUS,
@@ -23,19 +24,6 @@ from training.guidelines import (
     NET_WORTH_FRACTION,
 )
 
-# Signature dtype per declared feature type (the model-repository contract).
-TENSOR_DTYPES: dict[str, tf.DType] = {
-    "integer": tf.int64,
-    "number": tf.float64,
-    "boolean": tf.bool,
-    "category": tf.string,
-}
-NUMPY_DTYPES: dict[str, Any] = {
-    "integer": np.int64,
-    "number": np.float64,
-    "boolean": np.bool_,
-    "category": object,
-}
 PREPROCESSING_FILE = "preprocessing.json"
 # Encoded columns that rise with income; the coverage network is monotone in exactly these.
 INCOME_COLUMNS = ("annual_income", "log_annual_income", "financial_capacity")
@@ -43,15 +31,19 @@ INCOME_COLUMNS = ("annual_income", "log_annual_income", "financial_capacity")
 
 def input_signature(features: tuple[Feature, ...] = FEATURES) -> dict[str, tf.TensorSpec]:
     """Return the serving signature: one [N] tensor per feature, keyed by name."""
-    return {f.name: tf.TensorSpec([None], TENSOR_DTYPES[f.type], name=f.name) for f in features}
+    return {f.name: tf.TensorSpec([None], _tensor_dtype(f), name=f.name) for f in features}
+
+
+def _tensor_dtype(feature: Feature) -> tf.DType:
+    return tf.dtypes.as_dtype(TENSOR_DTYPE_BY_FEATURE_TYPE[feature.type])
 
 
 def to_tensors(columns: Mapping[str, np.ndarray]) -> dict[str, tf.Tensor]:
     """Convert numpy feature columns to tensors of the signature's dtypes."""
     out = {}
     for f in FEATURES:
-        values = np.asarray(columns[f.name], dtype=NUMPY_DTYPES[f.type])
-        out[f.name] = tf.constant(values, dtype=TENSOR_DTYPES[f.type])
+        values = np.asarray(columns[f.name], dtype=numpy_dtype(f.type))
+        out[f.name] = tf.constant(values, dtype=_tensor_dtype(f))
     return out
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from training.features import CLASS_NAMES, FEATURES
+from contract.features import Feature
+from contract.metadata import ModelMetadata
 
 # Targets from the training issue: (metric, model/Bayes ratio limit, must beat baseline).
 CLASSIFIER_LOG_LOSS_RATIO = 1.03
@@ -76,9 +77,9 @@ def _table(header: list[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join(lines)
 
 
-def _features_section() -> str:
+def _features_section(features: tuple[Feature, ...]) -> str:
     rows = []
-    for f in FEATURES:
+    for f in features:
         if f.categories:
             valid = ", ".join(f.categories)
         elif f.minimum is not None:
@@ -89,17 +90,17 @@ def _features_section() -> str:
     return "## Features\n\n" + _table(["name", "type", "unit", "valid", "description"], rows)
 
 
-def _classifier_details(metrics: dict[str, Any]) -> str:
+def _classifier_details(metrics: dict[str, Any], class_names: tuple[str, ...]) -> str:
     matrix_rows = [
         [name, *map(str, counts)]
-        for name, counts in zip(CLASS_NAMES, metrics["confusion_matrix"], strict=True)
+        for name, counts in zip(class_names, metrics["confusion_matrix"], strict=True)
     ]
     return "\n\n".join(
         [
             f"Macro F1: {metrics['macro_f1']:.4f}. Expected calibration error (ECE, 10 bins): "
             f"{metrics['ece']:.4f}.",
             "### Confusion matrix (rows: true class, columns: predicted)\n\n"
-            + _table(["true \\ predicted", *CLASS_NAMES], matrix_rows),
+            + _table(["true \\ predicted", *class_names], matrix_rows),
             "![confusion matrix](confusion_matrix.png)\n\n![reliability diagram](reliability.png)",
         ]
     )
@@ -114,19 +115,19 @@ def _regressor_details(metrics: dict[str, Any]) -> str:
     )
 
 
-def model_report(metadata: dict[str, Any], rules_markdown: str | None) -> str:
+def model_report(metadata: ModelMetadata, rules_markdown: str | None) -> str:
     """The report.md of one published version."""
-    metrics = metadata["metrics"]["test"]
-    task = metadata["task"]
-    training = metadata["training"]
-    rows = comparison_rows(task, metrics)
-    details = (
-        _classifier_details(metrics) if task == "classification" else _regressor_details(metrics)
-    )
+    metrics = metadata.metrics["test"]
+    training = metadata.training
+    rows = comparison_rows(metadata.task, metrics)
+    if metadata.task == "classification":
+        details = _classifier_details(metrics, metadata.class_names or ())
+    else:
+        details = _regressor_details(metrics)
     sections = [
-        f"# {metadata['name']} — version {metadata['version']}",
-        metadata["description"],
-        f"Created {metadata['created_at']}. Data: {training['data']['source']} "
+        f"# {metadata.name} — version {metadata.version}",
+        metadata.description,
+        f"Created {metadata.created_at}. Data: {training['data']['source']} "
         f"({training['data']['fingerprint']}), seed {training['seed']}; rows train / validation / "
         f"test: {training['rows']['train']} / {training['rows']['validation']} / "
         f"{training['rows']['test']}. Epochs run: {training['epochs_run']} of at most "
@@ -138,21 +139,21 @@ def model_report(metadata: dict[str, Any], rules_markdown: str | None) -> str:
         "trained on the same encoded rows.",
         details,
         "## Training curves\n\n![training curves](training_curves.png)",
-        "## Model\n\n" + metadata["architecture"],
-        _features_section(),
+        "## Model\n\n" + metadata.architecture,
+        _features_section(metadata.features),
     ]
     if rules_markdown:
         sections.append(rules_markdown)
     return "\n\n".join(sections) + "\n"
 
 
-def console_summary(results: list[tuple[str, dict[str, Any]]], seconds: float) -> str:
+def console_summary(results: list[ModelMetadata], seconds: float) -> str:
     """The short table printed at the end of a training run."""
     header = ["model", "metric", "model", "Bayes", "baseline", "target"]
     rows = [
-        [name, *row]
-        for name, metadata in results
-        for row in comparison_rows(metadata["task"], metadata["metrics"]["test"])
+        [metadata.name, *row]
+        for metadata in results
+        for row in comparison_rows(metadata.task, metadata.metrics["test"])
     ]
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     lines = [

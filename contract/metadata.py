@@ -1,0 +1,196 @@
+"""metadata.json as typed objects: parsed and checked once, written in one place.
+
+models/README.md documents the format; a test checks that it lists every key written here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, get_args
+
+from contract.dtypes import TENSOR_DTYPE_BY_FEATURE_TYPE
+from contract.errors import ContractError
+from contract.features import Feature, ProhibitedFields
+from contract.outputs import DerivedOutput, OutputSpec
+
+FORMAT_VERSION = 1
+SIGNATURE_NAME = "serving_default"
+SAVED_MODEL_DIR = "saved_model"
+Task = Literal["classification", "regression"]
+TASKS: tuple[str, ...] = get_args(Task)
+REQUIRED_KEYS = ("format_version", "name", "version", "task", "features", "signature", "outputs")
+
+
+@dataclass(frozen=True)
+class Signature:
+    """Where the SavedModel is, which signature serves, and its inputs (feature -> dtype)."""
+
+    path: str
+    name: str
+    inputs: Mapping[str, str]
+
+    @classmethod
+    def for_features(cls, features: tuple[Feature, ...]) -> Signature:
+        """Return the serving signature of raw feature columns, one tensor per feature."""
+        inputs = {f.name: TENSOR_DTYPE_BY_FEATURE_TYPE[f.type] for f in features}
+        return cls(SAVED_MODEL_DIR, SIGNATURE_NAME, inputs)
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the metadata.json form."""
+        return {"path": self.path, "name": self.name, "inputs": dict(self.inputs)}
+
+
+@dataclass(frozen=True)
+class ModelMetadata:
+    """Everything a published model version says about itself."""
+
+    name: str
+    task: Task
+    description: str
+    created_at: str
+    features: tuple[Feature, ...]
+    outputs: tuple[OutputSpec, ...]
+    signature: Signature
+    prohibited: ProhibitedFields = ProhibitedFields()
+    derived_outputs: tuple[DerivedOutput, ...] = ()
+    class_names: tuple[str, ...] | None = None
+    target: Mapping[str, Any] | None = None
+    metrics: Mapping[str, Any] = field(default_factory=dict)
+    training: Mapping[str, Any] = field(default_factory=dict)
+    library_versions: Mapping[str, str] = field(default_factory=dict)
+    architecture: str = ""
+    version: int | None = None  # given at publication
+    files: Mapping[str, str] = field(default_factory=dict)  # relative path -> sha256
+    format_version: int = FORMAT_VERSION
+
+    def output(self, name: str) -> OutputSpec:
+        """Return the declared output called `name`."""
+        return next(o for o in self.outputs if o.name == name)
+
+    def derived_specs(self) -> tuple[OutputSpec, ...]:
+        """Describe each derived output as an output."""
+        return tuple(d.spec(self.output(d.source)) for d in self.derived_outputs)
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the metadata.json form, without its digest (contract.artifact adds it)."""
+        out: dict[str, Any] = {
+            "format_version": self.format_version,
+            "name": self.name,
+            "version": self.version,
+            "task": self.task,
+            "description": self.description,
+            "created_at": self.created_at,
+            "features": [f.to_json() for f in self.features],
+            "prohibited_fields": self.prohibited.to_json(),
+            "signature": self.signature.to_json(),
+            "outputs": [o.to_json() for o in self.outputs],
+            "derived_outputs": [d.to_json() for d in self.derived_outputs],
+        }
+        if self.class_names is not None:
+            out["class_names"] = list(self.class_names)
+        if self.target is not None:
+            out["target"] = dict(self.target)
+        out |= {
+            "metrics": dict(self.metrics),
+            "training": dict(self.training),
+            "library_versions": dict(self.library_versions),
+            "architecture": self.architecture,
+            "files": dict(self.files),
+        }
+        return out
+
+    @classmethod
+    def from_json(cls, raw: Any) -> ModelMetadata:
+        """Parse metadata.json's content, refusing anything serving could not rely on."""
+        if not isinstance(raw, Mapping):
+            raise ContractError("metadata.json is not an object")
+        if missing := [key for key in REQUIRED_KEYS if key not in raw]:
+            raise ContractError(f"metadata.json lacks {missing}")
+        if raw["format_version"] != FORMAT_VERSION:
+            raise ContractError(f"unsupported format_version {raw['format_version']!r}")
+        if raw["task"] not in TASKS:
+            raise ContractError(f"unknown task {raw['task']!r}")
+        features = tuple(Feature.from_json(f) for f in _list(raw, "features"))
+        outputs = tuple(OutputSpec.from_json(o) for o in _list(raw, "outputs"))
+        derived = tuple(DerivedOutput.from_json(d, outputs) for d in _list(raw, "derived_outputs"))
+        metadata = cls(
+            name=_text(raw, "name"),
+            task=raw["task"],
+            description=str(raw.get("description", "")),
+            created_at=str(raw.get("created_at", "")),
+            features=features,
+            outputs=outputs,
+            signature=_signature(raw["signature"]),
+            prohibited=ProhibitedFields.from_json(raw.get("prohibited_fields")),
+            derived_outputs=derived,
+            class_names=_class_names(raw),
+            target=raw.get("target"),
+            metrics=_mapping(raw, "metrics"),
+            training=_mapping(raw, "training"),
+            library_versions=_mapping(raw, "library_versions"),
+            architecture=str(raw.get("architecture", "")),
+            version=_version(raw["version"]),
+            files=_mapping(raw, "files"),
+        )
+        _check_consistent(metadata)
+        return metadata
+
+
+def _check_consistent(metadata: ModelMetadata) -> None:
+    """Refuse duplicate names and a signature that does not take the declared features."""
+    for kind, names in (
+        ("feature", [f.name for f in metadata.features]),
+        ("output", [o.name for o in metadata.outputs] + [d.name for d in metadata.derived_outputs]),
+    ):
+        if repeated := sorted({n for n in names if names.count(n) > 1}):
+            raise ContractError(f"{kind} names appear more than once: {repeated}")
+    expected = Signature.for_features(metadata.features).inputs
+    if dict(metadata.signature.inputs) != expected:
+        differ = sorted(set(metadata.signature.inputs.items()) ^ set(expected.items()))
+        raise ContractError(f"signature inputs do not match the declared features: {differ}")
+    labelled = [o.labels for o in metadata.outputs if o.labels is not None]
+    if metadata.class_names is not None and tuple(metadata.class_names) not in labelled:
+        raise ContractError("class_names match no labelled output")
+
+
+def _signature(raw: Any) -> Signature:
+    if not isinstance(raw, Mapping) or not isinstance(raw.get("inputs"), Mapping):
+        raise ContractError("signature is not an object with inputs")
+    return Signature(str(raw.get("path", SAVED_MODEL_DIR)), str(raw.get("name", SIGNATURE_NAME)),
+                     dict(raw["inputs"]))  # fmt: skip
+
+
+def _list(raw: Mapping[str, Any], key: str) -> list[Any]:
+    value = raw.get(key, [])
+    if not isinstance(value, list):
+        raise ContractError(f"{key} is not a list")
+    return value
+
+
+def _mapping(raw: Mapping[str, Any], key: str) -> dict[str, Any]:
+    value = raw.get(key, {})
+    if not isinstance(value, Mapping):
+        raise ContractError(f"{key} is not an object")
+    return dict(value)
+
+
+def _text(raw: Mapping[str, Any], key: str) -> str:
+    if not isinstance(raw[key], str) or not raw[key]:
+        raise ContractError(f"{key} is not a non-empty string")
+    return str(raw[key])
+
+
+def _version(value: Any) -> int | None:
+    if value is not None and (type(value) is not int or value < 0):
+        raise ContractError(f"version {value!r} is not a non-negative integer")
+    return value
+
+
+def _class_names(raw: Mapping[str, Any]) -> tuple[str, ...] | None:
+    names = raw.get("class_names")
+    if names is None:
+        return None
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise ContractError("class_names is not a list of strings")
+    return tuple(names)

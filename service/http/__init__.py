@@ -1,0 +1,1 @@
+"""HTTP plumbing for every layer: the error envelope, JSON in and out, request ids, API keys."""

@@ -1,0 +1,37 @@
+"""Read a request body as JSON: declared as JSON (415), within the size limit (413), valid (400)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Request
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from service.http.errors import InvalidInput, UnsupportedMediaType
+from service.http.json_io import JSON_MIMETYPE, decode_json
+
+
+def is_json(mimetype: str) -> bool:
+    """Accept application/json and structured-syntax JSON types (application/*+json)."""
+    return mimetype == JSON_MIMETYPE or (
+        mimetype.startswith("application/") and mimetype.endswith("+json")
+    )
+
+
+def read_json(request: Request) -> Any:
+    """Return the parsed body; Flask's MAX_CONTENT_LENGTH turns an oversized body into 413."""
+    if not is_json(request.mimetype):
+        got = request.mimetype or "none"
+        raise UnsupportedMediaType(
+            f"Content-Type must be {JSON_MIMETYPE}, got {got}", {"content_type": got}
+        )
+    body = request.get_data(cache=False)
+    limit = request.max_content_length
+    if limit is not None and request.content_length is None and len(body) >= limit:
+        # A chunked body has no Content-Length to refuse up front; werkzeug stops reading at
+        # the limit without saying so, so a body that reached it is treated as too large.
+        raise RequestEntityTooLarge()
+    try:
+        return decode_json(body)
+    except (ValueError, RecursionError) as exc:
+        raise InvalidInput(f"Malformed JSON in request body: {exc}", {"json": [str(exc)]}) from None

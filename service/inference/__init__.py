@@ -1,0 +1,1 @@
+"""Scoring: the runtime, loaded models, batch packing, servables and the one dataplane."""

@@ -1,0 +1,40 @@
+"""The Prometheus exposition of all gunicorn workers (prometheus_client multiprocess mode)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+
+from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
+from prometheus_client.metrics_core import Metric
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
+
+from service.observability.metrics import MODEL_INFO
+
+_MODEL_INFO_NAME = next(iter(MODEL_INFO.describe())).name
+
+
+class WithoutRetiredVersions(Collector):
+    """Drop zero-valued `underwriting_model_info` samples: versions no worker serves any more."""
+
+    def __init__(self, source: Collector) -> None:
+        self.source = source
+
+    def collect(self) -> Iterable[Metric]:
+        for family in self.source.collect():
+            if family.name == _MODEL_INFO_NAME:
+                family.samples = [s for s in family.samples if s.value != 0]
+            yield family
+
+
+def exposition() -> bytes:
+    """Render every metric: merged from all workers' files when in multiprocess mode."""
+    registry = CollectorRegistry(auto_describe=False)
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # A fresh collector per scrape reads the files of every live and dead worker.
+        source: Collector = MultiProcessCollector(None)
+    else:
+        source = REGISTRY
+    registry.register(WithoutRetiredVersions(source))
+    return generate_latest(registry)

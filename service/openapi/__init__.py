@@ -1,0 +1,1 @@
+"""The OpenAPI document of every route, built from the served models, and the /docs page."""

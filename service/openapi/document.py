@@ -1,0 +1,262 @@
+"""The OpenAPI 3 document of every route, built from the declarations of the models being served.
+
+It is built when asked for, from the servables loaded at that moment (and cached until they
+change), so its request schemas are exactly the marshmallow schemas validating requests now.
+Every rule in the app's URL map becomes an operation: a route cannot be left out.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+from flask import Flask
+from werkzeug.routing import Rule
+
+from contract.features import Feature
+from contract.outputs import OutputSpec
+from service.http.auth import is_protected
+from service.http.errors import NotReady
+from service.inference.servable import Servable
+from service.openapi.requests import (
+    ERROR_REF,
+    configure,
+    example_infer_request,
+    example_record,
+    request_schemas,
+)
+from service.openapi.responses import response_schemas
+from service.protocols.tf_serving import v1_order
+from service.protocols.v2 import SERVER_NAME, server_version
+from service.protocols.v2_outputs import OUTPUT_DATATYPES
+from service.settings import Settings
+
+TITLE = "Underwriting model service"
+JSON = "application/json"
+_ARGUMENT = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")  # werkzeug's <converter:name> -> {name}
+_ERRORS = {
+    400: "Invalid input: every failing field, by record index or input name.",
+    401: "Missing or invalid API key.",
+    404: "Unknown model, or version not loaded.",
+    413: "Too many records or too large a body.",
+    415: "The body is not declared as JSON.",
+    503: "The model is not loaded yet.",
+}
+# What GET /docs needs, and their media types (fixed: the platform's mime tables differ).
+SWAGGER_ASSETS = {"swagger-ui-bundle.js": "text/javascript", "swagger-ui.css": "text/css"}
+TAGS = {
+    "tf_serving": "TensorFlow Serving REST (/v1)",
+    "v2": "Open Inference Protocol (/v2)",
+    "health": "Health",
+    "metrics": "Metrics",
+    "api_docs": "API documentation",
+}
+_REQUEST_ID = {"X-Request-ID": {"description": "The request's id.", "schema": {"type": "string"}}}
+
+
+@dataclass(frozen=True)
+class Doc:
+    """How one endpoint is described: success bodies, request bodies and the errors it gives."""
+
+    ok: tuple[dict[str, Any], ...]
+    body: tuple[str, ...] = ()
+    errors: tuple[int, ...] = ()
+    media: tuple[str, ...] = (JSON,)
+    examples: str = ""
+    enums: tuple[tuple[str, tuple[str, ...]], ...] = ()  # path parameter -> its values
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+MODEL_ERRORS = (404, 503)
+DESCRIBED: dict[str, Doc] = {
+    "health.healthz": Doc((_ref("Alive"),)),
+    "health.readyz": Doc((_ref("Ready"),), errors=(503,)),
+    "metrics.scrape": Doc(({"type": "string"},), media=("text/plain",)),
+    "tf_serving.predict_route": Doc(
+        (_ref("PredictRowsResponse"), _ref("PredictColumnsResponse")),
+        body=("PredictRowsRequest", "PredictColumnsRequest"),
+        errors=(400, 404, 413, 415, 503),
+        examples="v1",
+    ),
+    "tf_serving.status": Doc((_ref("ModelStatus"),), errors=(404,)),
+    "tf_serving.metadata": Doc((_ref("ModelMetadata"),), errors=MODEL_ERRORS),
+    "v2.server_metadata": Doc((_ref("V2ServerMetadata"),)),
+    "v2.live": Doc((_ref("V2Live"),)),
+    "v2.ready": Doc((_ref("V2Ready"),), errors=(503,)),
+    "v2.model_metadata": Doc((_ref("V2ModelMetadata"),), errors=MODEL_ERRORS),
+    "v2.model_ready": Doc((_ref("V2ModelReady"),), errors=MODEL_ERRORS),
+    "v2.infer": Doc(
+        (_ref("InferenceResponse"),),
+        body=("InferenceRequest",),
+        errors=(400, 404, 413, 415, 503),
+        examples="v2",
+    ),
+    "api_docs.openapi": Doc(({"type": "object"},), errors=(503,)),
+    "api_docs.docs": Doc(({"type": "string"},), media=("text/html",)),
+    "api_docs.asset": Doc(
+        ({"type": "string"},),
+        errors=(404,),
+        media=tuple(SWAGGER_ASSETS.values()),
+        enums=(("asset", tuple(SWAGGER_ASSETS)),),
+    ),
+}
+
+
+@dataclass
+class _Context:
+    names: list[str]
+    suffixes: list[str]
+    auth: bool
+    examples: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def build(app: Flask, serving: dict[str, Servable], settings: Settings, auth: bool) -> dict:
+    """Return the OpenAPI document of `app` for the servables in `serving`."""
+    if not serving:
+        raise NotReady("The API document is built from the loaded models; none is loaded yet")
+    plugin = MarshmallowPlugin()
+    spec = APISpec(TITLE, server_version(), "3.0.3", plugins=[plugin], info=_info(auth))
+    configure(plugin)
+    groups = _declarations(serving)
+    for suffix, servable in groups:
+        schemas = request_schemas(
+            servable.validator, servable.features, settings.max_records, suffix
+        )
+        for name, schema in schemas.items():
+            spec.components.schema(name, schema=schema)
+    for name, described in _responses(serving).items():
+        spec.components.schema(name, component=described)
+    if auth:
+        spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
+    features = groups[0][1].features
+    context = _Context(list(serving), [s for s, _ in groups], auth, _examples(features))
+    paths: dict[str, dict[str, Any]] = {}
+    for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
+        path = _ARGUMENT.sub(r"{\1}", rule.rule)
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            paths.setdefault(path, {})[method.lower()] = _operation(app, rule, context)
+    for path, operations in paths.items():
+        spec.path(path=path, operations=operations)
+    return spec.to_dict()
+
+
+def _info(auth: bool) -> dict[str, Any]:
+    access = "an API key (`Authorization: Bearer <key>`)" if auth else "no API key (open)"
+    return {
+        "description": f"{SERVER_NAME}: TensorFlow Serving REST (/v1) and the Open Inference "
+        f"Protocol (/v2). Request schemas come from the served models' feature declaration. "
+        f"Prediction and metadata routes need {access}."
+    }
+
+
+def _declarations(serving: dict[str, Servable]) -> list[tuple[str, Servable]]:
+    """One servable per distinct feature declaration; suffixes only if there are several."""
+    distinct: dict[str, Servable] = {}
+    for servable in serving.values():
+        distinct.setdefault(servable.models[0].features_key, servable)
+    if len(distinct) == 1:
+        return [("", next(iter(distinct.values())))]
+    return [(f"_{servable.name}", servable) for servable in distinct.values()]
+
+
+def _responses(serving: dict[str, Servable]) -> dict[str, dict[str, Any]]:
+    """Response bodies over the union of the served outputs, in /v1 order."""
+    outputs: dict[str, OutputSpec] = {}
+    for servable in serving.values():
+        outputs |= {o.name: o.spec for o in v1_order(servable) if o.name not in outputs}
+    datatypes = list(dict.fromkeys(OUTPUT_DATATYPES[o.dtype] for o in outputs.values()))
+    return response_schemas(list(outputs.values()), datatypes)
+
+
+def _examples(features: tuple[Feature, ...]) -> dict[str, dict[str, Any]]:
+    record = example_record(features)
+    return {
+        "v1": {
+            "rows": {"value": {"instances": [record]}},
+            "columns": {"value": {"inputs": {name: [value] for name, value in record.items()}}},
+        },
+        "v2": {"one applicant": {"value": example_infer_request(features)}},
+    }
+
+
+def _operation(app: Flask, rule: Rule, context: _Context) -> dict[str, Any]:
+    """Describe one rule: summary from the view's docstring, parameters, bodies, responses."""
+    endpoint = rule.endpoint
+    doc = DESCRIBED.get(endpoint, Doc(()))
+    summary = (inspect.getdoc(app.view_functions[endpoint]) or endpoint).splitlines()[0]
+    versioned = "version" in rule.arguments
+    operation: dict[str, Any] = {
+        "summary": summary,
+        "operationId": endpoint + ("_version" if versioned else ""),
+        "tags": [TAGS.get(endpoint.split(".")[0], endpoint.split(".")[0])],
+        "parameters": _parameters(rule, context, dict(doc.enums)),
+        "responses": _operation_responses(doc, context.auth and is_protected(endpoint)),
+    }
+    if doc.body:
+        refs = [_ref(name + suffix) for name in doc.body for suffix in context.suffixes]
+        media: dict[str, Any] = {"schema": refs[0] if len(refs) == 1 else {"oneOf": refs}}
+        if doc.examples:
+            media["examples"] = context.examples[doc.examples]
+        operation["requestBody"] = {"required": True, "content": {JSON: media}}
+    if context.auth and is_protected(endpoint):
+        operation["security"] = [{"bearerAuth": []}]
+    return operation
+
+
+def _parameters(
+    rule: Rule, context: _Context, enums: dict[str, tuple[str, ...]]
+) -> list[dict[str, Any]]:
+    parameters: list[dict[str, Any]] = []
+    for name in sorted(enums):
+        values = {"type": "string", "enum": list(enums[name])}
+        parameters.append({"in": "path", "name": name, "required": True, "schema": values})
+    if "name" in rule.arguments:
+        names = {"type": "string", "enum": context.names}
+        parameters.append({"in": "path", "name": "name", "required": True, "schema": names})
+    if "version" in rule.arguments:
+        version = {"type": "integer", "minimum": 0}
+        parameters.append({"in": "path", "name": "version", "required": True, "schema": version})
+    parameters.append(
+        {
+            "in": "header",
+            "name": "X-Request-ID",
+            "required": False,
+            "description": "Your id for the request (echoed; a new one is made if absent).",
+            "schema": {"type": "string"},
+        }
+    )
+    return parameters
+
+
+def _operation_responses(doc: Doc, protected: bool) -> dict[str, Any]:
+    """The success body (any of `doc.ok`), each documented error, and the envelope otherwise."""
+    responses: dict[str, Any] = {}
+    if doc.ok:
+        schema = doc.ok[0] if len(doc.ok) == 1 else {"anyOf": list(doc.ok)}
+        responses["200"] = {
+            "description": "OK",
+            "headers": _REQUEST_ID,
+            "content": {media: {"schema": schema} for media in doc.media},
+        }
+    for status in sorted({*doc.errors, *((401,) if protected else ())}):
+        responses[str(status)] = _error(_ERRORS[status], status == 401)
+    responses["default"] = _error("Any other error, in the same envelope.")
+    return responses
+
+
+def _error(description: str, challenge: bool = False) -> dict[str, Any]:
+    headers = dict(_REQUEST_ID)
+    if challenge:
+        headers["WWW-Authenticate"] = {"description": "Bearer", "schema": {"type": "string"}}
+    return {
+        "description": description,
+        "headers": headers,
+        "content": {JSON: {"schema": ERROR_REF}},
+    }

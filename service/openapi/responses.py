@@ -1,0 +1,172 @@
+"""OpenAPI components for what the service answers (JSON Schema; checked by schemathesis).
+
+Prediction bodies are built from the served models' declared outputs, so an output added to a
+model's declaration appears here without a change of code.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from contract.outputs import OutputSpec
+
+STRING = {"type": "string"}
+NUMBER = {"type": "number"}
+VERSIONS = {"type": "object", "additionalProperties": STRING, "description": "Model -> version."}
+_JSON_TYPES = {"float32": "number", "float64": "number", "int64": "integer", "bool": "boolean"}
+
+
+def _object(properties: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
+    described: dict[str, Any] = {
+        "type": "object",
+        "properties": properties,
+        "additionalProperties": False,
+    }
+    if required:
+        described["required"] = required
+    return described
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _value(spec: OutputSpec) -> dict[str, Any]:
+    """JSON Schema of one value of an output (one entry of a [N, k] output)."""
+    if spec.dtype == "string":
+        return {"type": "string", "enum": list(spec.values)} if spec.values else dict(STRING)
+    value: dict[str, Any] = {"type": _JSON_TYPES[spec.dtype]}
+    bounds = {"minimum": spec.minimum, "maximum": spec.maximum}
+    return value | {key: bound for key, bound in bounds.items() if bound is not None}
+
+
+def _per_record(spec: OutputSpec) -> dict[str, Any]:
+    """JSON Schema of one record's value of an output in the row format."""
+    if spec.labels is not None:
+        described = _object({label: _value(spec) for label in spec.labels}, list(spec.labels))
+    elif spec.width is not None:
+        described = {"type": "array", "items": _value(spec)}
+    else:
+        described = _value(spec)
+    return described | {"description": spec.description}
+
+
+def _column(spec: OutputSpec) -> dict[str, Any]:
+    """JSON Schema of an output in the columnar format: one entry per record."""
+    item = _value(spec)
+    if spec.width is not None:
+        item = {"type": "array", "items": item}
+    return {"type": "array", "items": item, "description": spec.description}
+
+
+def _distinct(schemas: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    unique = {json.dumps(s, sort_keys=True): s for s in schemas}
+    return list(unique.values())
+
+
+def response_schemas(outputs: list[OutputSpec], datatypes: list[str]) -> dict[str, dict[str, Any]]:
+    """Name -> JSON Schema of every response body; outputs as the served models declare them."""
+    items = _distinct([_value(spec) for spec in outputs])
+    tensor = _object(
+        {
+            "name": {"type": "string", "enum": [spec.name for spec in outputs]},
+            "datatype": {"type": "string", "enum": datatypes},
+            "shape": {"type": "array", "items": {"type": "integer", "minimum": 0}},
+            "data": {"type": "array", "items": items[0] if len(items) == 1 else {"anyOf": items}},
+        },
+        ["name", "datatype", "shape", "data"],
+    )
+    tensor_metadata = _object(
+        {
+            "name": STRING,
+            "datatype": STRING,
+            "shape": {"type": "array", "items": {"type": "integer"}},
+        },
+        ["name", "datatype", "shape"],
+    )
+    version_status = _object(
+        {
+            "version": STRING,
+            "state": {"type": "string", "enum": ["LOADING", "AVAILABLE", "END"]},
+            "status": _object(
+                {"error_code": STRING, "error_message": STRING}, ["error_code", "error_message"]
+            ),
+            "model": STRING,
+        },
+        ["version", "state", "status"],
+    )
+    return {
+        "Error": _object(
+            {
+                "error": {"type": "string", "description": "One-line summary."},
+                "details": {"type": "object", "description": "Failing fields, by record index."},
+            },
+            ["error", "details"],
+        ),
+        "Prediction": _object({spec.name: _per_record(spec) for spec in outputs}),
+        "PredictRowsResponse": _object(
+            {
+                "predictions": {"type": "array", "items": _ref("Prediction")},
+                "model_versions": VERSIONS,
+            },
+            ["predictions", "model_versions"],
+        ),
+        "PredictColumnsResponse": _object(
+            {
+                "outputs": _object({spec.name: _column(spec) for spec in outputs}),
+                "model_versions": VERSIONS,
+            },
+            ["outputs", "model_versions"],
+        ),
+        "ModelStatus": _object(
+            {"model_version_status": {"type": "array", "items": version_status}},
+            ["model_version_status"],
+        ),
+        "ModelMetadata": _object(
+            {
+                "model_spec": _object(
+                    {"name": STRING, "signature_name": STRING, "version": STRING},
+                    ["name", "signature_name", "version"],
+                ),
+                "metadata": {"type": "object", "description": "Features, outputs, metrics."},
+            },
+            ["model_spec", "metadata"],
+        ),
+        "InferenceResponse": _object(
+            {
+                "model_name": STRING,
+                "model_version": STRING,
+                "id": STRING,
+                "parameters": {"type": "object"},
+                "outputs": {"type": "array", "items": tensor},
+            },
+            ["model_name", "outputs"],
+        ),
+        "V2ModelMetadata": _object(
+            {
+                "name": STRING,
+                "versions": {"type": "array", "items": STRING},
+                "platform": STRING,
+                "inputs": {"type": "array", "items": tensor_metadata},
+                "outputs": {"type": "array", "items": tensor_metadata},
+                "parameters": {"type": "object"},
+            },
+            ["name", "platform", "inputs", "outputs"],
+        ),
+        "V2ServerMetadata": _object(
+            {"name": STRING, "version": STRING, "extensions": {"type": "array", "items": STRING}},
+            ["name", "version", "extensions"],
+        ),
+        "V2ModelReady": _object({"name": STRING, "ready": {"type": "boolean"}}, ["name", "ready"]),
+        "V2Live": _object({"live": {"type": "boolean"}}, ["live"]),
+        "V2Ready": _object({"ready": {"type": "boolean"}}, ["ready"]),
+        "Alive": _object({"status": {"type": "string", "enum": ["alive"]}}, ["status"]),
+        "Ready": _object(
+            {
+                "status": {"type": "string", "enum": ["ready"]},
+                "models": {"type": "object", "additionalProperties": VERSIONS},
+            },
+            ["status", "models"],
+        ),  # fmt: skip
+    }

@@ -1,0 +1,1 @@
+"""Wire protocols over the dataplane: TF Serving REST, Open Inference V2, health, metrics."""

@@ -1,0 +1,137 @@
+"""TensorFlow Serving REST API (/v1): decode the envelope, call the dataplane, encode the outputs.
+
+Row format `{"instances": [record, ...]}` -> `{"predictions": [...]}`; columnar format
+`{"inputs": {feature: [values]}}` -> `{"outputs": {...}}`. Both also name the model versions used.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, request
+
+from contract.metadata import SIGNATURE_NAME, ModelMetadata
+from service.http.errors import NotFound
+from service.http.json_io import json_response
+from service.http.request_body import read_json
+from service.inference.dataplane import Columns, Dataplane, Rows
+from service.inference.prediction import Prediction
+from service.inference.servable import Servable, ServedOutput
+from service.protocols.tf_serving_envelope import parse_envelope
+from service.repository.store import VersionStatus
+
+
+def create_blueprint(dataplane: Dataplane) -> Blueprint:
+    """Return the /v1/models routes bound to one dataplane."""
+    bp = Blueprint("tf_serving", __name__, url_prefix="/v1/models")
+
+    @bp.post("/<model:name>:predict")
+    @bp.post("/<model:name>/versions/<int:version>:predict")
+    def predict_route(name: str, version: int | None = None) -> Response:
+        """Validate the whole request, then score it in one call."""
+        servable = dataplane.servable(name, version)
+        envelope = parse_envelope(read_json(request))
+        if "instances" in envelope:
+            prediction = dataplane.infer(servable, Rows(envelope["instances"]))
+            return json_response(rows_body(servable, prediction))
+        prediction = dataplane.infer(servable, Columns(envelope["inputs"]))
+        return json_response(columns_body(servable, prediction))
+
+    @bp.get("/<model:name>")
+    @bp.get("/<model:name>/versions/<int:version>")
+    def status(name: str, version: int | None = None) -> Response:
+        """Report version states in GetModelStatus's shape."""
+        return json_response({"model_version_status": _statuses(dataplane, name, version)})
+
+    @bp.get("/<model:name>/metadata")
+    @bp.get("/<model:name>/versions/<int:version>/metadata")
+    def metadata(name: str, version: int | None = None) -> Response:
+        """Describe the served versions: features exactly as in metadata.json, outputs, metrics."""
+        return json_response(metadata_body(dataplane.servable(name, version)))
+
+    return bp
+
+
+def v1_order(servable: Servable) -> list[ServedOutput]:
+    """Outputs in /v1 order: per model, the derived answer (the class) before what it comes from."""
+    models = servable.models
+    return sorted(servable.outputs, key=lambda o: (models.index(o.model), o.source is None))
+
+
+def _versions(prediction: Prediction) -> dict[str, str]:
+    return {name: str(v) for name, v in prediction.versions.items()}
+
+
+def rows_body(servable: Servable, prediction: Prediction) -> dict[str, Any]:
+    """Shape one prediction object per record; a labelled output becomes {label: value}."""
+    records: list[dict[str, Any]] = [{} for _ in range(prediction.size)]
+    for output in v1_order(servable):
+        values = prediction.outputs[output.name].tolist()
+        labels = output.spec.labels
+        if labels is not None:
+            values = [dict(zip(labels, row, strict=True)) for row in values]
+        for record, value in zip(records, values, strict=True):
+            record[output.name] = value
+    return {"predictions": records, "model_versions": _versions(prediction)}
+
+
+def columns_body(servable: Servable, prediction: Prediction) -> dict[str, Any]:
+    """Shape one array per output; a [N, k] output is k values per record, in its label order."""
+    outputs = {o.name: prediction.outputs[o.name].tolist() for o in v1_order(servable)}
+    return {"outputs": outputs, "model_versions": _versions(prediction)}
+
+
+def _status_entry(status: VersionStatus) -> dict[str, Any]:
+    code = "UNKNOWN" if status.error else "OK"
+    return {
+        "version": str(status.version),
+        "state": status.state,
+        "status": {"error_code": code, "error_message": status.error},
+    }
+
+
+def _statuses(dataplane: Dataplane, name: str, version: int | None) -> list[dict[str, Any]]:
+    """List version states; for a composite, each component's, marked with its model."""
+    store = dataplane.store
+    if name not in store.servable_names():
+        raise NotFound(f"Unknown model {name!r}", {"models": store.servable_names()})
+    entries = []
+    for component in store.composites.get(name, (name,)):
+        marker = {"model": component} if component != name else {}
+        for status in store.statuses(component):
+            if version is None or status.version == version:
+                entries.append(_status_entry(status) | marker)
+    if not entries:
+        raise NotFound(f"No version {version} of {name!r} is known", {"model": name})
+    return entries
+
+
+def metadata_body(target: Servable) -> dict[str, Any]:
+    """Describe a servable from its artifacts' metadata."""
+    models = [m.metadata for m in target.models]
+    described: dict[str, Any] = {
+        "features": [f.to_json() for f in models[0].features],
+        "prohibited_fields": models[0].prohibited.to_json(),
+        "outputs": [o.to_json() for m in models for o in m.outputs],
+        "versions": {m.name: str(m.version) for m in models},
+        "metrics": {m.name: dict(m.metrics) for m in models},
+        "models": {m.name: _describe(m) for m in models},
+    }
+    for m in models:
+        if m.class_names is not None:
+            described["class_names"] = list(m.class_names)
+    version = "" if target.version is None else str(target.version)
+    spec = {"name": target.name, "signature_name": SIGNATURE_NAME, "version": version}
+    return {"model_spec": spec, "metadata": described}
+
+
+def _describe(metadata: ModelMetadata) -> dict[str, Any]:
+    """Pick the per-model facts a client may want besides features and metrics."""
+    described: dict[str, Any] = {"task": metadata.task, "created_at": metadata.created_at}
+    if metadata.target is not None:
+        described["target"] = dict(metadata.target)
+    if metadata.class_names is not None:
+        described["class_names"] = list(metadata.class_names)
+    described["training"] = dict(metadata.training)
+    described["library_versions"] = dict(metadata.library_versions)
+    return described

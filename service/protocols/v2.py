@@ -1,0 +1,94 @@
+"""Open Inference Protocol (V2, as KServe, MLServer and Triton speak it): a thin adapter.
+
+Each feature column is one input tensor of shape [N]; the tensors become the same columns the
+TF Serving columnar format carries, checked by the same validator and scored by the same core.
+Responses are JSON; a request for binary outputs gets JSON, which V2 clients read as well.
+"""
+
+from __future__ import annotations
+
+from importlib import metadata as package_metadata
+from typing import Any
+
+from flask import Blueprint, Response, request
+
+from service.http.errors import InvalidInput
+from service.http.json_io import decode_json, json_response
+from service.http.request_body import read_json
+from service.inference.dataplane import Columns, Dataplane
+from service.protocols.v2_inputs import parse_request
+from service.protocols.v2_outputs import infer_body, metadata_body, requested_outputs
+
+SERVER_NAME = "underwriting-model-service"
+BINARY_HEADER = "Inference-Header-Content-Length"  # Triton's binary tensor data extension
+
+
+def create_blueprint(dataplane: Dataplane) -> Blueprint:
+    """Return the /v2 routes bound to one dataplane."""
+    bp = Blueprint("v2", __name__, url_prefix="/v2")
+    server = {"name": SERVER_NAME, "version": server_version(), "extensions": []}
+
+    @bp.get("")
+    def server_metadata() -> Response:
+        """Name the server, its version and the protocol extensions it supports (none)."""
+        return json_response(server)
+
+    @bp.get("/health/live")
+    def live() -> Response:
+        """Answer while the worker can serve HTTP."""
+        return json_response({"live": True})
+
+    @bp.get("/health/ready")
+    def ready() -> Response:
+        """Answer 200 once every model is loaded and warm, else 503 saying what is missing."""
+        dataplane.store.require_ready()
+        return json_response({"ready": True})
+
+    @bp.get("/models/<model:name>")
+    @bp.get("/models/<model:name>/versions/<int:version>")
+    def model_metadata(name: str, version: int | None = None) -> Response:
+        """Describe a model's inputs (from its feature declaration) and outputs."""
+        return json_response(metadata_body(dataplane.servable(name, version)))
+
+    @bp.get("/models/<model:name>/ready")
+    @bp.get("/models/<model:name>/versions/<int:version>/ready")
+    def model_ready(name: str, version: int | None = None) -> Response:
+        """Answer 200 if the model (version) is loaded and warm; 404 or 503 otherwise."""
+        dataplane.servable(name, version)
+        return json_response({"name": name, "ready": True})
+
+    @bp.post("/models/<model:name>/infer")
+    @bp.post("/models/<model:name>/versions/<int:version>/infer")
+    def infer(name: str, version: int | None = None) -> Response:
+        """Validate the tensors as columns, then score them in one call."""
+        servable = dataplane.servable(name, version)
+        envelope, columns = parse_request(_read_body(), servable.features)
+        wanted = requested_outputs(envelope, servable)
+        prediction = dataplane.infer(servable, Columns(columns))
+        return json_response(infer_body(servable, prediction, envelope, wanted))
+
+    return bp
+
+
+def server_version() -> str:
+    """Return the installed distribution's version."""
+    try:
+        return package_metadata.version(SERVER_NAME)
+    except package_metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+def _read_body() -> Any:
+    """Parse the JSON body; V2 clients such as tritonclient send it without a Content-Type."""
+    if BINARY_HEADER in request.headers:
+        raise InvalidInput(
+            "Binary tensor data is not supported: send the data as JSON "
+            "(tritonclient: set_data_from_numpy(..., binary_data=False))",
+            {"headers": {BINARY_HEADER: ["Not supported."]}},
+        )
+    if request.headers.get("Content-Type"):
+        return read_json(request)  # a declared type must be JSON (415 otherwise)
+    try:
+        return decode_json(request.get_data(cache=False))
+    except (ValueError, RecursionError) as exc:
+        raise InvalidInput("Malformed JSON in request body", {"json": [str(exc)]}) from None

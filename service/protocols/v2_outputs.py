@@ -1,0 +1,104 @@
+"""Open Inference Protocol (V2) responses: model metadata and inference bodies.
+
+Outputs are whatever the servable's artifacts declare (per model: declared, then derived), each
+with the V2 datatype of its dtype and shape [N] or [N, k]; data is flat, in row-major order.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from service.http.errors import InvalidInput
+from service.inference.prediction import Prediction
+from service.inference.servable import Servable
+from service.protocols.v2_inputs import DATATYPES
+
+# The V2 datatype of each output dtype.
+OUTPUT_DATATYPES = {
+    "float32": "FP32",
+    "float64": "FP64",
+    "int64": "INT64",
+    "bool": "BOOL",
+    "string": "BYTES",
+}
+
+
+def output_specs(servable: Servable) -> list[dict[str, Any]]:
+    """Name, datatype and shape of every output a servable answers with, in response order."""
+    return [
+        {
+            "name": output.name,
+            "datatype": OUTPUT_DATATYPES[output.spec.dtype],
+            "shape": list(output.spec.shape),
+        }
+        for output in servable.outputs
+    ]
+
+
+def requested_outputs(envelope: dict[str, Any], servable: Servable) -> list[str]:
+    """Return the outputs to send: those named in the request, else all."""
+    available = [output.name for output in servable.outputs]
+    wanted = [output["name"] for output in envelope.get("outputs") or []]
+    if unknown := sorted(set(wanted) - set(available)):
+        raise InvalidInput(
+            f"Unknown outputs requested: {', '.join(unknown)} (available: {', '.join(available)})",
+            {"outputs": {name: ["Not an output of this model."] for name in unknown}},
+        )
+    return wanted or available
+
+
+def _parameters(servable: Servable) -> dict[str, Any]:
+    """The model versions behind a name and, for a classifier, the class order."""
+    described: dict[str, Any] = {
+        "model_versions": {n: str(v) for n, v in servable.versions.items()}
+    }
+    for model in servable.models:
+        if model.metadata.class_names is not None:
+            described["class_names"] = list(model.metadata.class_names)
+    return described
+
+
+def model_version(servable: Servable) -> str:
+    """A single model's version; for a composite, its components' (`risk_class:1,...`)."""
+    if servable.version is not None:
+        return str(servable.version)
+    return ",".join(f"{name}:{version}" for name, version in servable.versions.items())
+
+
+def metadata_body(servable: Servable) -> dict[str, Any]:
+    """Describe a servable in V2's model metadata shape."""
+    inputs = [
+        {"name": f.name, "datatype": DATATYPES[f.type][0], "shape": [-1]} for f in servable.features
+    ]
+    return {
+        "name": servable.name,
+        "versions": [] if servable.version is None else [str(servable.version)],
+        "platform": "ensemble" if servable.version is None else "tensorflow_savedmodel",
+        "inputs": inputs,
+        "outputs": output_specs(servable),
+        "parameters": _parameters(servable),
+    }
+
+
+def infer_body(
+    servable: Servable, prediction: Prediction, envelope: dict[str, Any], wanted: list[str]
+) -> dict[str, Any]:
+    """Shape the V2 inference response."""
+    datatypes = {spec["name"]: spec["datatype"] for spec in output_specs(servable)}
+    outputs = []
+    for name in wanted:
+        values = prediction.outputs[name]
+        outputs.append(
+            {
+                "name": name,
+                "datatype": datatypes[name],
+                "shape": list(values.shape),
+                "data": values.ravel().tolist(),
+            }
+        )
+    body: dict[str, Any] = {"model_name": servable.name, "model_version": model_version(servable)}
+    if "id" in envelope:
+        body["id"] = envelope["id"]
+    body["parameters"] = {"model_versions": _parameters(servable)["model_versions"]}
+    body["outputs"] = outputs
+    return body

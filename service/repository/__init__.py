@@ -1,0 +1,1 @@
+"""The model repository as the service sees it: which versions serve, polled and swapped."""

@@ -1,0 +1,1 @@
+"""Request validation built from an artifact's feature declaration (marshmallow, strict types)."""

@@ -1,0 +1,154 @@
+"""Check a whole request against a model's schemas and report every failure at once.
+
+Failures become one `InvalidInput` whose details name each failing record index, field and
+reason: `{"records": {"<index>": {"<field>": ["<reason>", ...]}}}`, plus `{"inputs": {...}}` for
+column-level problems of the columnar format. Validation runs before, and instead of, the model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from marshmallow import Schema, ValidationError
+
+from contract.features import Feature, ProhibitedFields
+from service.http.errors import InvalidInput, PayloadTooLarge
+from service.observability import metrics
+from service.validation.fast_check import Check, columns_check, field_checks, record_check
+from service.validation.schemas import columns_schema, record_schema
+
+_NOT_AN_OBJECT = "Invalid input type."
+_MAX_NAMED = 10  # field names quoted in the one-line summary
+
+
+@dataclass(frozen=True)
+class RequestValidator:
+    """The schemas of one model version and the fields it must refuse by name."""
+
+    rows: Schema
+    columns: Schema
+    declared: frozenset[str]
+    prohibited: dict[str, str]  # field name -> "protected attribute" | "identifier"
+    # Fast acceptance of valid input (validation.fast_check); None: always ask marshmallow.
+    accepts_row: Check | None = None
+    accepts_columns: Check | None = None
+
+    @classmethod
+    def from_declaration(
+        cls, features: tuple[Feature, ...], prohibited_fields: ProhibitedFields
+    ) -> RequestValidator:
+        """Build the row and column schemas from a feature declaration."""
+        names = (*prohibited_fields.identifiers, *prohibited_fields.protected)
+        prohibited = {name: str(prohibited_fields.kind(name)) for name in names}
+        rows = record_schema(features)(many=True)
+        checks = field_checks(rows)
+        return cls(
+            rows=rows,
+            columns=columns_schema(features)(),
+            declared=frozenset(f.name for f in features),
+            prohibited=prohibited,
+            accepts_row=None if checks is None else record_check(checks),
+            accepts_columns=None if checks is None else columns_check(checks),
+        )
+
+    def rows_valid(self, rows: Any, max_records: int) -> list[dict[str, Any]]:
+        """Return the validated records of the row format or raise InvalidInput."""
+        if not isinstance(rows, list) or not rows:
+            reason = "Must be a non-empty array of records."
+            raise InvalidInput("'instances' must be a non-empty array", {"instances": [reason]})
+        _check_count(len(rows), max_records)
+        if self.accepts_row is not None and all(map(self.accepts_row, rows)):
+            return rows
+        try:
+            return list(self.rows.load(rows))
+        except ValidationError as exc:
+            raise self._invalid(len(rows), exc.messages, {}) from None
+
+    def columns_valid(self, columns: Any, max_records: int) -> dict[str, list[Any]]:
+        """Return the validated columns of the columnar format or raise InvalidInput."""
+        if not isinstance(columns, dict) or not columns:
+            reason = "Must be an object: feature name -> array of values."
+            raise InvalidInput("'inputs' must be an object of columns", {"inputs": [reason]})
+        size = max((len(v) for v in columns.values() if isinstance(v, list)), default=0)
+        if size == 0:
+            reason = "Columns must hold at least one value."
+            raise InvalidInput("'inputs' columns are empty", {"inputs": [reason]})
+        _check_count(size, max_records)
+        if self.accepts_columns is not None and self.accepts_columns(columns):
+            return columns
+        try:
+            return dict(self.columns.load(columns))
+        except ValidationError as exc:
+            by_record, by_column = _split_column_errors(exc.messages)
+            raise self._invalid(size, by_record, by_column) from None
+
+    def _invalid(self, size: int, by_record: Any, by_column: dict[str, Any]) -> InvalidInput:
+        """Turn marshmallow's messages into the error envelope and count rejections."""
+        records = {
+            str(i): {f: self._explain(f, m) for f, m in errors.items()}
+            for i, errors in sorted(by_record.items())
+        }
+        columns = {f: self._explain(f, m) for f, m in by_column.items()}
+        failing = {f for errors in records.values() for f in errors} | set(columns)
+        for errors in [*records.values(), columns]:
+            for field in errors:
+                metrics.REJECTED_RECORDS.labels(self._label(field)).inc()
+        details = {"records": records} | ({"inputs": columns} if columns else {})
+        return InvalidInput(self._summary(len(records), size, failing), details)
+
+    def _explain(self, field: str, messages: list[str]) -> list[str]:
+        """Call out prohibited fields by name; make the non-object message say what to send."""
+        if field in self.prohibited:
+            kind = self.prohibited[field]
+            return [f"'{field}' is {_article(kind)} {kind}: it must not be sent and is never used."]
+        if field == "_schema" and messages == [_NOT_AN_OBJECT]:
+            return ["Each record must be a JSON object of feature values."]
+        return messages
+
+    def _label(self, field: str) -> str:
+        """Bound the metric label: declared or prohibited names only."""
+        if field in self.declared or field in self.prohibited or field == "_schema":
+            return field
+        return "_unknown"
+
+    def _summary(self, failed: int, size: int, failing: set[str]) -> str:
+        """Write the one-line summary, naming prohibited fields first."""
+        text = f"Invalid input: {failed} of {size} records failed validation"
+        if failed == 0:
+            text = "Invalid input: the columns do not match the model's features"
+        banned = sorted(f for f in failing if f in self.prohibited)
+        if banned:
+            named = ", ".join(f"'{f}' ({self.prohibited[f]})" for f in banned)
+            text += f"; prohibited fields must not be sent: {named}"
+        others = sorted(failing - set(banned))
+        if others:
+            more = f" and {len(others) - _MAX_NAMED} more" if len(others) > _MAX_NAMED else ""
+            text += f"; fields: {', '.join(others[:_MAX_NAMED])}{more}"
+        return text
+
+
+def _article(kind: str) -> str:
+    return "an" if kind[0] in "aeiou" else "a"
+
+
+def _check_count(size: int, max_records: int) -> None:
+    """Refuse more records than one request may carry (413, before any per-record work)."""
+    if size > max_records:
+        raise PayloadTooLarge(
+            f"Too many records: {size} (at most {max_records} per request)",
+            {"records": size, "max_records": max_records},
+        )
+
+
+def _split_column_errors(messages: Any) -> tuple[dict[int, dict[str, Any]], dict[str, Any]]:
+    """Separate per-value errors (by record index) from whole-column errors."""
+    by_record: dict[int, dict[str, Any]] = {}
+    by_column: dict[str, Any] = {}
+    for field, errors in messages.items():
+        if isinstance(errors, dict):
+            for index, reasons in errors.items():
+                by_record.setdefault(int(index), {})[field] = reasons
+        else:
+            by_column[field] = errors
+    return by_record, by_column

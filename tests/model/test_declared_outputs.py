@@ -1,0 +1,129 @@
+"""Outputs come from the artifact: a model that declares one more output is served with it.
+
+The extra output is added the way a model author would: a network exported with one more
+signature output and a declaration that names it. No service code knows about it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import keras
+import pytest
+import tensorflow as tf
+from service_support import applicant_columns, columns_to_rows
+
+from contract.artifact import read_artifact
+from contract.outputs import OutputSpec
+from training import publish
+from training.export import export_saved_model
+from training.preprocessing import Preprocessor
+from training.tasks import MaxCoverageTask
+
+EXTRA = OutputSpec(
+    "coverage_millions", "float32", (-1,), "Coverage in millions of USD.", minimum=0.0
+)
+
+
+def publish_with_extra_output(source: Path, models_dir: Path) -> None:
+    """Re-export a trained max_coverage with one more output, and publish it as version 1."""
+    task = MaxCoverageTask()
+    network = keras.saving.load_model(source / "model.keras")
+    preprocessor = Preprocessor.load(source)
+
+    def outputs(network_output: tf.Tensor) -> dict[str, tf.Tensor]:
+        served = task.serve(network_output)
+        return served | {EXTRA.name: served["max_coverage"] / 1e6}
+
+    staging = publish.staging_directory(models_dir, "max_coverage")
+    network.save(staging / "model.keras")
+    preprocessor.save(staging)
+    export_saved_model(network, preprocessor, outputs, staging)
+    metadata = read_artifact(source, "max_coverage", 1).metadata
+    declared = dataclasses.replace(metadata, outputs=(*metadata.outputs, EXTRA), version=None)
+    publish.publish(staging, declared)
+
+
+@pytest.fixture(scope="module")
+def extra_client(tiny_models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    from service.app import STORE_KEY, create_app
+    from service.settings import Settings
+
+    models_dir = tmp_path_factory.mktemp("extra-output")
+    shutil.copytree(tiny_models_dir / "risk_class", models_dir / "risk_class")
+    publish_with_extra_output(tiny_models_dir / "max_coverage" / "1", models_dir)
+    app = create_app(Settings(models_dir=models_dir, reload_interval_seconds=3600))
+    store = app.extensions[STORE_KEY]
+    assert store.wait_scanned(120) and store.ready(), store.not_ready_reason("underwriting")
+    yield app.test_client()
+    store.stop()
+
+
+@pytest.fixture(scope="module")
+def columns() -> dict[str, list[Any]]:
+    return applicant_columns(rows=4, seed=21)
+
+
+def test_v1_rows_and_columns_carry_the_declared_output(
+    extra_client: Any, columns: dict[str, list[Any]]
+) -> None:
+    url = "/v1/models/underwriting:predict"
+    rows = extra_client.post(url, json={"instances": columns_to_rows(columns)}).get_json()
+    for prediction in rows["predictions"]:
+        assert list(prediction) == ["risk_class", "probabilities", "max_coverage", EXTRA.name]
+        assert prediction[EXTRA.name] == pytest.approx(prediction["max_coverage"] / 1e6, rel=1e-5)
+    outputs = extra_client.post(url, json={"inputs": columns}).get_json()["outputs"]
+    assert outputs[EXTRA.name] == [p[EXTRA.name] for p in rows["predictions"]]
+
+
+def test_v2_metadata_and_inference_carry_the_declared_output(
+    extra_client: Any, columns: dict[str, list[Any]]
+) -> None:
+    from api_support import v2_request
+
+    metadata = extra_client.get("/v2/models/max_coverage").get_json()
+    assert {"name": EXTRA.name, "datatype": "FP32", "shape": [-1]} in metadata["outputs"]
+    features = extra_client.get("/v1/models/max_coverage/metadata").get_json()
+    assert EXTRA.to_json() in features["metadata"]["outputs"]
+    body = v2_request(columns, features["metadata"]["features"])
+    response = extra_client.post("/v2/models/max_coverage/infer", json=body).get_json()
+    (tensor,) = [o for o in response["outputs"] if o["name"] == EXTRA.name]
+    assert tensor["datatype"] == "FP32" and tensor["shape"] == [4]
+    only = extra_client.post(
+        "/v2/models/underwriting/infer", json=body | {"outputs": [{"name": EXTRA.name}]}
+    ).get_json()
+    assert [o["name"] for o in only["outputs"]] == [EXTRA.name]
+
+
+def test_openapi_describes_the_declared_output(extra_client: Any) -> None:
+    schemas = extra_client.get("/openapi.json").get_json()["components"]["schemas"]
+    described = {"type": "number", "minimum": 0.0, "description": EXTRA.description}
+    assert schemas["Prediction"]["properties"][EXTRA.name] == described
+    columns = schemas["PredictColumnsResponse"]["properties"]["outputs"]["properties"]
+    assert columns[EXTRA.name]["items"] == {"type": "number", "minimum": 0.0}
+    tensor = schemas["InferenceResponse"]["properties"]["outputs"]["items"]["properties"]
+    assert EXTRA.name in tensor["name"]["enum"]
+
+
+def test_a_signature_that_lacks_a_declared_output_is_refused(
+    tiny_models_dir: Path, tmp_path: Path
+) -> None:
+    from service.app import build_store
+    from service.settings import Settings
+
+    source = tiny_models_dir / "max_coverage" / "1"
+    metadata = read_artifact(source, "max_coverage", 1).metadata
+    staging = publish.staging_directory(tmp_path, "max_coverage")
+    for item in source.iterdir():
+        if item.name != "metadata.json":
+            copy = shutil.copytree if item.is_dir() else shutil.copy2
+            copy(item, staging / item.name)
+    publish.publish(staging, dataclasses.replace(metadata, outputs=(*metadata.outputs, EXTRA)))
+    store = build_store(Settings(models_dir=tmp_path, reload_interval_seconds=3600))
+    store.refresh()
+    (status,) = store.statuses("max_coverage")
+    assert status.state == "END" and "coverage_millions" in status.error

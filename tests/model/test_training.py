@@ -1,0 +1,125 @@
+"""The training command end to end: artifacts, metrics, report, versioning, equivalence."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+from csv_files import write_csv
+
+from training.features import CLASS_NAMES, FEATURES
+from training.preprocessing import Preprocessor, to_tensors
+from training.synthetic import generate
+
+CLASSIFIER_METRICS = {"accuracy", "log_loss", "macro_f1", "confusion_matrix", "ece",
+                      "calibration", "bayes_log_loss", "bayes_accuracy", "baseline_log_loss",
+                      "baseline_accuracy"}  # fmt: skip
+REGRESSOR_METRICS = {"mae", "rmse", "r2", "bayes_rmse", "baseline_rmse"}
+
+
+def _metadata(models_dir: Path, name: str, version: int = 1) -> dict:
+    return json.loads((models_dir / name / str(version) / "metadata.json").read_text())
+
+
+def test_both_models_are_published_with_every_metric(trained_models_dir: Path) -> None:
+    risk = _metadata(trained_models_dir, "risk_class")
+    coverage = _metadata(trained_models_dir, "max_coverage")
+    assert CLASSIFIER_METRICS <= risk["metrics"]["test"].keys()
+    assert REGRESSOR_METRICS <= coverage["metrics"]["test"].keys()
+    assert risk["class_names"] == list(CLASS_NAMES)
+    for metadata in (risk, coverage):
+        assert metadata["version"] == 1
+        assert metadata["features"] == [f.to_json() for f in FEATURES]
+        assert metadata["training"]["data"]["fingerprint"].startswith("sha256:")
+        assert {"tensorflow", "keras", "numpy", "python"} <= metadata["library_versions"].keys()
+        assert "race" in metadata["prohibited_fields"]["protected"]
+
+
+def test_metrics_are_consistent_with_the_confusion_matrix(trained_models_dir: Path) -> None:
+    test = _metadata(trained_models_dir, "risk_class")["metrics"]["test"]
+    matrix = np.asarray(test["confusion_matrix"])
+    assert matrix.sum() == test["rows"]
+    assert np.trace(matrix) / matrix.sum() == test["accuracy"]
+    # The Bayes optimum is a floor no model should beat by much on a few thousand rows.
+    assert test["log_loss"] > 0.95 * test["bayes_log_loss"]
+
+
+def test_checksums_cover_every_file(trained_models_dir: Path) -> None:
+    for name in ("risk_class", "max_coverage"):
+        version_dir = trained_models_dir / name / "1"
+        files = _metadata(trained_models_dir, name)["files"]
+        on_disk = {
+            p.relative_to(version_dir).as_posix()
+            for p in version_dir.rglob("*")
+            if p.is_file() and p.name != "metadata.json"
+        }
+        assert set(files) == on_disk
+        for relative, digest in files.items():
+            assert hashlib.sha256((version_dir / relative).read_bytes()).hexdigest() == digest
+
+
+def test_report_and_plots_are_written(trained_models_dir: Path) -> None:
+    risk_dir = trained_models_dir / "risk_class" / "1"
+    coverage_dir = trained_models_dir / "max_coverage" / "1"
+    expected = [risk_dir / "training_curves.png", risk_dir / "reliability.png",
+                risk_dir / "confusion_matrix.png", coverage_dir / "training_curves.png",
+                coverage_dir / "predicted_vs_actual.png"]  # fmt: skip
+    for png in expected:
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", png
+    report = (risk_dir / "report.md").read_text()
+    assert "# risk_class — version 1" in report
+    assert "Bayes optimum" in report and "How the synthetic applicants are generated" in report
+    assert "![reliability diagram](reliability.png)" in report
+
+
+def test_summary_table_is_printed(training_run: tuple[Path, subprocess.CompletedProcess]) -> None:
+    output = training_run[1].stdout
+    assert "Bayes" in output and "baseline" in output
+    assert "training time:" in output
+    assert "log_loss" in output and "rmse" in output
+
+
+def _records(rows: int, seed: int) -> dict[str, np.ndarray]:
+    return generate(rows, seed).features
+
+
+def test_saved_model_equals_the_training_pipeline(trained_models_dir: Path) -> None:
+    columns = _records(64, seed=123)
+    for name, output in (("risk_class", "probabilities"), ("max_coverage", "max_coverage")):
+        version_dir = trained_models_dir / name / "1"
+        network = keras.models.load_model(version_dir / "model.keras")
+        encoded = Preprocessor.load(version_dir).encode_numpy(columns)
+        offline = np.asarray(network(encoded, training=False))
+        if name == "max_coverage":
+            offline = np.maximum(offline[:, 0] * 1_000_000.0, 0.0)
+        signature = tf.saved_model.load(str(version_dir / "saved_model")).signatures[
+            "serving_default"
+        ]
+        served = signature(**to_tensors(columns))[output].numpy()
+        np.testing.assert_allclose(served, offline, rtol=1e-5, atol=1e-3)
+
+
+def _train(*args: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "training", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+
+
+def test_training_on_a_csv_publishes_without_the_bayes_comparison(tmp_path: Path) -> None:
+    path = tmp_path / "applicants.csv"
+    write_csv(path, 1500)
+    models = tmp_path / "models"
+    result = _train("--data", str(path), "--epochs", "2", "--models-dir", str(models))
+    assert result.returncode == 0, result.stderr[-2000:]
+    risk = json.loads((models / "risk_class" / "1" / "metadata.json").read_text())
+    assert risk["training"]["data"]["source"] == "csv"
+    assert "log_loss" in risk["metrics"]["test"]
+    assert "bayes_log_loss" not in risk["metrics"]["test"]
+    report = (models / "risk_class" / "1" / "report.md").read_text()
+    assert "How the synthetic applicants are generated" not in report
+    assert "| log_loss |" in report and "| n/a |" in report

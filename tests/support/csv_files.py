@@ -1,0 +1,30 @@
+"""Generated applicants written as a user's CSV would hold them."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+
+from training.features import CLASS_NAMES, FEATURE_NAMES
+from training.synthetic import generate
+
+
+def write_csv(path: Path, rows: int, seed: int = 3) -> list[dict[str, str]]:
+    """Write generated applicants as a user's CSV would hold them; return the rows."""
+    sample = generate(rows, seed)
+    records = []
+    for i in range(rows):
+        record = {}
+        for name in FEATURE_NAMES:
+            value = sample.features[name][i]
+            record[name] = str(value).lower() if isinstance(value, np.bool_) else str(value)
+        record["risk_class"] = CLASS_NAMES[sample.risk_class[i]]
+        record["max_coverage"] = str(sample.max_coverage[i])
+        records.append(record)
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(records[0]))
+        writer.writeheader()
+        writer.writerows(records)
+    return records

@@ -1,0 +1,185 @@
+"""The model contract: metadata.json parsed into typed objects, checked, sealed and documented."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from paths import REPO
+
+from contract.artifact import is_version_name, list_versions, read_artifact, write_metadata
+from contract.checksums import METADATA_FILE, metadata_digest
+from contract.errors import ContractError
+from contract.metadata import ModelMetadata, Signature, Task
+from contract.outputs import DerivedOutput, OutputSpec
+from training import outputs
+from training.features import CLASS_NAMES, FEATURES, PROHIBITED
+
+TASKS: dict[str, Task] = {"risk_class": "classification", "max_coverage": "regression"}
+
+
+def metadata_of(name: str = "risk_class") -> ModelMetadata:
+    """Metadata as training declares it, without a trained network."""
+    declared = outputs.RISK_CLASS if name == "risk_class" else outputs.MAX_COVERAGE
+    return ModelMetadata(
+        name=name,
+        task=TASKS[name],
+        description="A model.",
+        created_at="2026-12-01T00:00:00Z",
+        features=FEATURES,
+        outputs=declared.outputs,
+        signature=Signature.for_features(FEATURES),
+        prohibited=PROHIBITED,
+        derived_outputs=declared.derived_outputs,
+        class_names=declared.class_names,
+        target=declared.target,
+        metrics={"test": {"accuracy": 0.8}},
+        training={"seed": 1},
+        library_versions={"python": "3.11"},
+        architecture="Dense layers.",
+        version=4,
+    )
+
+
+@pytest.mark.parametrize("task", list(TASKS))
+def test_metadata_survives_a_round_trip_through_json(task: str) -> None:
+    metadata = metadata_of(task)
+    text = json.dumps(metadata.to_json())
+    assert ModelMetadata.from_json(json.loads(text)) == metadata
+
+
+def test_features_keep_their_declared_shape_in_json() -> None:
+    age, sex, treated = (next(f for f in FEATURES if f.name == n) for n in
+                         ("age", "sex", "bp_treatment"))  # fmt: skip
+    assert list(age.to_json()) == ["name", "type", "unit", "minimum", "maximum", "description"]
+    assert list(sex.to_json()) == ["name", "type", "unit", "categories", "description"]
+    assert list(treated.to_json()) == ["name", "type", "unit", "description"]
+
+
+def test_derived_class_takes_the_labels_of_its_source() -> None:
+    metadata = metadata_of("risk_class")
+    (derived,) = metadata.derived_specs()
+    assert (derived.name, derived.dtype, derived.shape) == ("risk_class", "string", (-1,))
+    assert derived.values == CLASS_NAMES
+
+
+def _broken(change: Any) -> dict[str, Any]:
+    raw = copy.deepcopy(metadata_of().to_json())
+    change(raw)
+    return raw
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (lambda m: m.pop("outputs"), "lacks"),
+        (lambda m: m.update(format_version=2), "format_version"),
+        (lambda m: m.update(task="ranking"), "unknown task"),
+        (lambda m: m.update(version="3"), "version"),
+        (lambda m: m["features"][0].update(type="date"), "unknown type"),
+        (lambda m: m["features"][1].pop("categories"), "categories"),
+        (lambda m: m["features"][0].update(minimum="18"), "minimum and maximum"),
+        (lambda m: m["features"].append(dict(m["features"][0])), "more than once"),
+        (lambda m: m["signature"]["inputs"].update(age="float64"), "signature inputs"),
+        (lambda m: m["outputs"][0].update(shape=[3]), "shape"),
+        (lambda m: m["outputs"][0].update(dtype="float16"), "dtype"),
+        (lambda m: m["outputs"][0].update(labels=["a", "b"]), "labels"),
+        (lambda m: m["derived_outputs"][0].update(rule="median"), "unknown rule"),
+        (lambda m: m["derived_outputs"][0].update(source="nothing"), "source"),
+        (lambda m: m.update(class_names=["x", "y", "z"]), "class_names"),
+        (lambda m: m.update(prohibited_fields={"protected": "race"}), "prohibited_fields"),
+    ],
+)
+def test_metadata_that_serving_cannot_rely_on_is_refused(change: Any, reason: str) -> None:
+    with pytest.raises(ContractError, match=reason):
+        ModelMetadata.from_json(_broken(change))
+
+
+def _written(tmp_path: Path, metadata: ModelMetadata) -> Path:
+    version_dir = tmp_path / metadata.name / str(metadata.version)
+    (version_dir / "saved_model").mkdir(parents=True)
+    (version_dir / "saved_model" / "saved_model.pb").write_bytes(b"graph")
+    write_metadata(version_dir, metadata)
+    return version_dir
+
+
+def test_an_artifact_is_read_back_exactly_as_written(tmp_path: Path) -> None:
+    metadata = metadata_of()
+    version_dir = _written(tmp_path, metadata)
+    artifact = read_artifact(version_dir, "risk_class", 4)
+    assert artifact.metadata.features == metadata.features
+    assert artifact.metadata.files.keys() == {"saved_model/saved_model.pb"}
+    assert artifact.signature_path == version_dir / "saved_model"
+
+
+@pytest.mark.parametrize(
+    ("tamper", "reason"),
+    [
+        (lambda d: (d / "saved_model" / "saved_model.pb").write_bytes(b"other"), "sha256"),
+        (lambda d: (d / "saved_model" / "extra.pb").write_bytes(b"x"), "not listed"),
+        (lambda d: (d / "saved_model" / "saved_model.pb").unlink(), "missing"),
+        (lambda d: _edit(d, lambda m: m.update(class_names=CLASS_NAMES[::-1])), "changed after"),
+        (lambda d: (d / METADATA_FILE).write_text("{"), "unreadable"),
+    ],
+)
+def test_a_changed_artifact_is_refused(tmp_path: Path, tamper: Any, reason: str) -> None:
+    version_dir = _written(tmp_path, metadata_of())
+    tamper(version_dir)
+    with pytest.raises(ContractError, match=reason):
+        read_artifact(version_dir, "risk_class", 4)
+
+
+def _edit(version_dir: Path, change: Any) -> None:
+    raw = json.loads((version_dir / METADATA_FILE).read_text())
+    change(raw)
+    (version_dir / METADATA_FILE).write_text(json.dumps(raw))
+
+
+def test_an_artifact_in_another_directory_is_refused(tmp_path: Path) -> None:
+    version_dir = _written(tmp_path, metadata_of())
+    with pytest.raises(ContractError, match="directory"):
+        read_artifact(version_dir, "risk_class", 5)
+
+
+def test_a_resealed_edit_is_read(tmp_path: Path) -> None:
+    version_dir = _written(tmp_path, metadata_of())
+    raw = json.loads((version_dir / METADATA_FILE).read_text())
+    raw["description"] = "Edited, then sealed again."
+    raw["metadata_sha256"] = metadata_digest(raw)
+    (version_dir / METADATA_FILE).write_text(json.dumps(raw))
+    assert read_artifact(version_dir, "risk_class", 4).metadata.description == raw["description"]
+
+
+def test_only_ascii_digit_directories_with_metadata_are_versions(tmp_path: Path) -> None:
+    model_dir = tmp_path / "risk_class"
+    for name in ("1", "12", "²", "٣", "latest", ".tmp-3-abc", "7"):
+        (model_dir / name).mkdir(parents=True)
+        (model_dir / name / METADATA_FILE).write_text("{}")
+    (model_dir / "9").mkdir()  # no metadata.json: incomplete
+    assert list_versions(model_dir) == [12, 7, 1]
+    assert [is_version_name(n) for n in ("0", "42", "²", "٣", "-1", "")] == [
+        True, True, False, False, False, False
+    ]  # fmt: skip
+
+
+def test_models_readme_names_every_key_the_contract_writes() -> None:
+    readme = (REPO / "models" / "README.md").read_text()
+    section = readme[readme.index("## metadata.json (contract)") :]
+    documented = set(re.findall(r'"([a-z_0-9]+)"', section))
+    metadata = metadata_of().to_json()
+    output = OutputSpec("o", "float32", (-1, 2), "d", ("a", "b"), ("x",), 0.0, 1.0, 1.0)
+    derived = DerivedOutput("c", "o", "argmax", "d")
+    written = (
+        set(metadata)
+        | {"metadata_sha256"}
+        | {key for f in FEATURES for key in f.to_json()}
+        | set(PROHIBITED.to_json())
+        | set(Signature.for_features(FEATURES).to_json())
+        | set(output.to_json())
+        | set(derived.to_json())
+    )
+    assert written - documented == set()

@@ -1,0 +1,81 @@
+"""Settings: defaults, SERVICE_* parsing, and failing fast with a message naming the variable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from paths import REPO
+
+from service.settings import Settings, SettingsError, documentation
+
+
+def test_defaults_match_the_documented_contract() -> None:
+    settings = Settings.from_env({})
+    assert (settings.port, settings.workers, settings.max_records) == (8080, 2, 10_000)
+    assert settings.models_dir == Path("models")
+    assert settings.tf_threads == 1
+    assert settings.bind == "0.0.0.0:8080"
+
+
+def test_reads_every_value_from_prefixed_variables() -> None:
+    env = {
+        "SERVICE_PORT": "9000",
+        "SERVICE_WORKERS": "4",
+        "SERVICE_MODELS_DIR": "/srv/models",
+        "SERVICE_MAX_RECORDS": "500",
+        "SERVICE_MAX_BODY_BYTES": "2048",
+        "SERVICE_RELOAD_INTERVAL_SECONDS": "0.5",
+        "SERVICE_TF_THREADS": "2",
+        "SERVICE_LOG_LEVEL": "WARNING",
+        "UNRELATED": "x",
+    }
+    settings = Settings.from_env(env)
+    assert settings.port == 9000 and settings.workers == 4
+    assert settings.models_dir == Path("/srv/models")
+    assert settings.max_records == 500 and settings.max_body_bytes == 2048
+    assert settings.reload_interval_seconds == 0.5 and settings.tf_threads == 2
+    assert settings.log_level == "warning"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        ("SERVICE_PORT", "eighty", "an integer"),
+        ("SERVICE_PORT", "0", "1-65535"),
+        ("SERVICE_PORT", "70000", "1-65535"),
+        ("SERVICE_WORKERS", "0", ">= 1"),
+        ("SERVICE_WORKERS", "1.5", "an integer"),
+        ("SERVICE_MAX_RECORDS", "-1", ">= 1"),
+        ("SERVICE_MAX_BODY_BYTES", "10", ">= 1024"),
+        ("SERVICE_RELOAD_INTERVAL_SECONDS", "0", "> 0"),
+        ("SERVICE_RELOAD_INTERVAL_SECONDS", "nan", "> 0"),
+        ("SERVICE_RELOAD_INTERVAL_SECONDS", "soon", "a number"),
+        ("SERVICE_TF_THREADS", "0", ">= 1"),
+        ("SERVICE_LOG_LEVEL", "loud", "debug | info"),
+    ],
+)
+def test_a_bad_value_fails_fast_naming_variable_and_expectation(
+    variable: str, value: str, expected: str
+) -> None:
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_env({variable: value})
+    assert variable in str(raised.value)
+    assert expected in str(raised.value)
+
+
+def test_every_setting_is_documented() -> None:
+    rows = documentation()
+    assert {variable for variable, _, _ in rows} >= {
+        "SERVICE_PORT",
+        "SERVICE_WORKERS",
+        "SERVICE_MODELS_DIR",
+        "SERVICE_MAX_RECORDS",
+        "SERVICE_MAX_BODY_BYTES",
+        "SERVICE_RELOAD_INTERVAL_SECONDS",
+        "SERVICE_TF_THREADS",
+    }
+    assert all(description for _, _, description in rows)
+    # The README's settings table lists every one of them, so it cannot fall behind the code.
+    readme = (REPO / "README.md").read_text()
+    assert all(f"| `{variable}` |" in readme for variable, _, _ in rows)
