@@ -5,13 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import keras
 import numpy as np
 import tensorflow as tf
-from csv_files import write_csv
+from csv_files import run_training, write_csv
 
 from training.features import CLASS_NAMES, FEATURES
 from training.preprocessing import Preprocessor, to_tensors
@@ -105,16 +104,11 @@ def test_saved_model_equals_the_training_pipeline(trained_models_dir: Path) -> N
         np.testing.assert_allclose(served, offline, rtol=1e-5, atol=1e-3)
 
 
-def _train(*args: str) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "training", *args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
-
-
 def test_training_on_a_csv_publishes_without_the_bayes_comparison(tmp_path: Path) -> None:
     path = tmp_path / "applicants.csv"
     write_csv(path, 1500)
     models = tmp_path / "models"
-    result = _train("--data", str(path), "--epochs", "2", "--models-dir", str(models))
+    result = run_training("--data", str(path), "--epochs", "2", "--models-dir", str(models))
     assert result.returncode == 0, result.stderr[-2000:]
     risk = json.loads((models / "risk_class" / "1" / "metadata.json").read_text())
     assert risk["training"]["data"]["source"] == "csv"

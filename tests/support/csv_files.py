@@ -1,8 +1,10 @@
-"""Generated applicants written as a user's CSV would hold them."""
+"""A user's side of training: generated applicants written as a CSV, and the command run."""
 
 from __future__ import annotations
 
 import csv
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -28,3 +30,9 @@ def write_csv(path: Path, rows: int, seed: int = 3) -> list[dict[str, str]]:
         writer.writeheader()
         writer.writerows(records)
     return records
+
+
+def run_training(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run `python -m training` with these arguments, as a user would."""
+    command = [sys.executable, "-m", "training", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)

@@ -122,13 +122,15 @@ def served(
         assert stop_service(process) == 0, log.read_text(errors="replace")[-3000:]
 
 
-def launch(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    """Start a server in the repository directory, in its own process group (see stop_service)."""
+def launch(
+    command: list[str], env: dict[str, str], log: Path, cwd: Path = REPO
+) -> subprocess.Popen[bytes]:
+    """Start a server (by default in the checkout) in its own process group (see stop_service)."""
     with log.open("ab") as sink:  # a file, not a pipe: a full pipe would block gunicorn
         return subprocess.Popen(
             command,
             env=env,
-            cwd=REPO,
+            cwd=cwd,
             stdout=sink,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: workers can be killed with it

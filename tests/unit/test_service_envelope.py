@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -50,9 +51,20 @@ def test_without_models_the_process_lives_and_says_why_not_ready(empty_app: Any)
     assert_envelope(client.get("/openapi.json"), 503)
 
 
-def test_an_app_without_models_never_imports_tensorflow(empty_app: Any) -> None:
-    empty_app.test_client().post(PREDICT, json={"instances": [{}]})
-    assert "tensorflow" not in sys.modules
+def test_an_app_without_models_never_imports_tensorflow(tmp_path: Path) -> None:
+    # In a fresh process: this one may have TensorFlow from other tiers' collection.
+    script = (
+        "import sys; from service.app import create_app; from service.settings import Settings; "
+        f"app = create_app(Settings(models_dir={str(tmp_path)!r})); "
+        "app.extensions['model_store'].wait_scanned(30); "
+        "app.test_client().post('/v1/models/underwriting:predict', json={'instances': [{}]}); "
+        "print('tensorflow' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "False"  # after the access-log line
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -79,3 +82,19 @@ def test_every_setting_is_documented() -> None:
     # The README's settings table lists every one of them, so it cannot fall behind the code.
     readme = (REPO / "README.md").read_text()
     assert all(f"| `{variable}` |" in readme for variable, _, _ in rows)
+
+
+def test_the_command_prints_its_own_help_with_every_setting() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "service", "--help"],
+        capture_output=True, text=True, timeout=60, check=False, cwd=REPO,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: python -m service")
+    assert "gunicorn --help" in result.stdout and "127.0.0.1:8000" not in result.stdout
+    for variable, default, meaning in documentation():
+        assert variable in result.stdout
+        assert meaning.split()[0] in result.stdout
+        if default:
+            assert f"{variable}  (default: {default})" in result.stdout
+    assert len(documentation()) == len(dataclasses.fields(Settings))

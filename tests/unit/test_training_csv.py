@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import csv
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from csv_files import write_csv
+from csv_files import run_training, write_csv
 
 from training.csv_data import MAX_REPORTED_GROUPS, DataValidationError, Problem, load_csv, report
 from training.features import FEATURE_NAMES
@@ -74,16 +72,11 @@ def test_header_problems_name_protected_and_missing_columns(tmp_path: Path) -> N
     assert "line 1, column race: protected attribute, never a feature" in caught.value.problems
 
 
-def _train(*args: str) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "training", *args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
-
-
 def test_a_bad_file_stops_the_command_before_training(tmp_path: Path) -> None:
     path = tmp_path / "applicants.csv"
     write_csv(path, 150)
     _corrupt(path, {(0, "age"): "old", (4, "diabetes"): "type_3"})
-    result = _train("--data", str(path), "--models-dir", str(tmp_path / "models"))
+    result = run_training("--data", str(path), "--models-dir", str(tmp_path / "models"))
     assert result.returncode == 2
     assert "2 problem(s), nothing was trained" in result.stderr
     assert "column age, 1 row: 'old' is not an integer (line 2)" in result.stderr
@@ -122,9 +115,9 @@ def test_more_kinds_of_problem_than_the_cap_are_counted_not_listed(tmp_path: Pat
 
 
 def test_command_line_errors_exit_non_zero_with_a_message(tmp_path: Path) -> None:
-    result = _train("--data", str(tmp_path / "missing.csv"))
+    result = run_training("--data", str(tmp_path / "missing.csv"))
     assert result.returncode != 0 and "no such file" in result.stderr
-    result = _train("--rows", "0")
+    result = run_training("--rows", "0")
     assert result.returncode != 0 and "positive integer" in result.stderr
 
 
