@@ -13,10 +13,12 @@ from contract.dtypes import TENSOR_DTYPE_BY_FEATURE_TYPE
 from contract.errors import ContractError
 from contract.features import Feature, ProhibitedFields
 from contract.outputs import DerivedOutput, OutputSpec
+from contract.packing import PackedLayout
 
 FORMAT_VERSION = 1
 SIGNATURE_NAME = "serving_default"
 SAVED_MODEL_DIR = "saved_model"
+LITERT_FILE = "model.tflite"
 Task = Literal["classification", "regression"]
 TASKS: tuple[str, ...] = get_args(Task)
 REQUIRED_KEYS = ("format_version", "name", "version", "task", "features", "signature", "outputs")
@@ -42,6 +44,54 @@ class Signature:
 
 
 @dataclass(frozen=True)
+class LiteRTExport:
+    """The LiteRT (TensorFlow Lite) export: where it is, its packed inputs, how it compared.
+
+    `parity` records the publication check against the SavedModel: the probe records scored,
+    the largest absolute difference per output, and whether the classes agreed.
+    """
+
+    path: str
+    signature: str
+    numbers: tuple[str, ...]
+    categories: tuple[str, ...]
+    parity: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def for_features(
+        cls, features: tuple[Feature, ...], parity: Mapping[str, Any] | None = None
+    ) -> LiteRTExport:
+        """Return the export of a model over these features, packed as contract.packing says."""
+        layout = PackedLayout.of(features)
+        return cls(LITERT_FILE, SIGNATURE_NAME, layout.numbers, layout.category_names,
+                   dict(parity or {}))  # fmt: skip
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the metadata.json form."""
+        return {
+            "path": self.path,
+            "signature": self.signature,
+            "inputs": {"numbers": list(self.numbers), "categories": list(self.categories)},
+            "parity": dict(self.parity),
+        }
+
+    @classmethod
+    def from_json(cls, raw: Any) -> LiteRTExport:
+        """Parse metadata.json's `litert`."""
+        inputs = raw.get("inputs") if isinstance(raw, Mapping) else None
+        if not isinstance(inputs, Mapping) or not isinstance(raw.get("path"), str):
+            raise ContractError("litert is not an object with a path and inputs")
+        names: list[list[str]] = [inputs.get("numbers", 0), inputs.get("categories", 0)]
+        if not all(isinstance(n, list) and all(isinstance(x, str) for x in n) for n in names):
+            raise ContractError("litert inputs must list feature names")
+        parity = raw.get("parity", {})
+        if not isinstance(parity, Mapping):
+            raise ContractError("litert parity is not an object")
+        return cls(raw["path"], str(raw.get("signature", SIGNATURE_NAME)), tuple(names[0]),
+                   tuple(names[1]), dict(parity))  # fmt: skip
+
+
+@dataclass(frozen=True)
 class ModelMetadata:
     """Everything a published model version says about itself."""
 
@@ -60,6 +110,7 @@ class ModelMetadata:
     training: Mapping[str, Any] = field(default_factory=dict)
     library_versions: Mapping[str, str] = field(default_factory=dict)
     architecture: str = ""
+    litert: LiteRTExport | None = None
     version: int | None = None  # given at publication
     files: Mapping[str, str] = field(default_factory=dict)  # relative path -> sha256
     format_version: int = FORMAT_VERSION
@@ -96,8 +147,10 @@ class ModelMetadata:
             "training": dict(self.training),
             "library_versions": dict(self.library_versions),
             "architecture": self.architecture,
-            "files": dict(self.files),
         }
+        if self.litert is not None:
+            out["litert"] = self.litert.to_json()
+        out["files"] = dict(self.files)
         return out
 
     @classmethod
@@ -130,6 +183,7 @@ class ModelMetadata:
             training=_mapping(raw, "training"),
             library_versions=_mapping(raw, "library_versions"),
             architecture=str(raw.get("architecture", "")),
+            litert=None if raw.get("litert") is None else LiteRTExport.from_json(raw["litert"]),
             version=_version(raw["version"]),
             files=_mapping(raw, "files"),
         )
@@ -149,6 +203,11 @@ def _check_consistent(metadata: ModelMetadata) -> None:
     if dict(metadata.signature.inputs) != expected:
         differ = sorted(set(metadata.signature.inputs.items()) ^ set(expected.items()))
         raise ContractError(f"signature inputs do not match the declared features: {differ}")
+    if metadata.litert is not None:
+        layout = PackedLayout.of(metadata.features)
+        declared = (metadata.litert.numbers, metadata.litert.categories)
+        if declared != (layout.numbers, layout.category_names):
+            raise ContractError("litert inputs do not pack the declared features")
     labelled = [o.labels for o in metadata.outputs if o.labels is not None]
     if metadata.class_names is not None and tuple(metadata.class_names) not in labelled:
         raise ContractError("class_names match no labelled output")

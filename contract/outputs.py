@@ -19,6 +19,10 @@ class OutputSpec:
     `labels` names the k entries of a [-1, k] output (the class names of probabilities);
     `values` lists the only values a string output takes. `row_sum` states what each record's
     entries add up to (1 for probabilities). The service checks all of these at warm-up.
+    `tolerance` and `relative_tolerance` bound the difference allowed between the export
+    formats (SavedModel and LiteRT) on the same record: |a - b| <= tolerance +
+    relative_tolerance * |a|, as numpy.isclose; publication refuses a version beyond it. (Both
+    compute in float32, so large values can only agree to a few parts in a million.)
     """
 
     name: str
@@ -30,6 +34,8 @@ class OutputSpec:
     minimum: float | None = None
     maximum: float | None = None
     row_sum: float | None = None
+    tolerance: float | None = None
+    relative_tolerance: float | None = None
 
     @property
     def width(self) -> int | None:
@@ -42,7 +48,13 @@ class OutputSpec:
         out["description"] = self.description
         optional = {"labels": self.labels, "values": self.values}
         out |= {key: list(value) for key, value in optional.items() if value is not None}
-        bounds = {"minimum": self.minimum, "maximum": self.maximum, "row_sum": self.row_sum}
+        bounds = {
+            "minimum": self.minimum,
+            "maximum": self.maximum,
+            "row_sum": self.row_sum,
+            "tolerance": self.tolerance,
+            "relative_tolerance": self.relative_tolerance,
+        }
         out |= {key: value for key, value in bounds.items() if value is not None}
         return out
 
@@ -56,6 +68,9 @@ class OutputSpec:
             raise ContractError(f"output {name!r} has unknown dtype {raw.get('dtype')!r}")
         if not (isinstance(shape, list) and shape[:1] == [-1] and len(shape) in (1, 2)):
             raise ContractError(f"output {name!r}: shape must be [-1] or [-1, k], got {shape!r}")
+        for key in ("minimum", "maximum", "row_sum", "tolerance", "relative_tolerance"):
+            if raw.get(key) is not None and type(raw[key]) not in (int, float):
+                raise ContractError(f"output {name!r}: {key} must be a number")
         spec = cls(
             name=name,
             dtype=raw["dtype"],
@@ -66,6 +81,8 @@ class OutputSpec:
             minimum=raw.get("minimum"),
             maximum=raw.get("maximum"),
             row_sum=raw.get("row_sum"),
+            tolerance=raw.get("tolerance"),
+            relative_tolerance=raw.get("relative_tolerance"),
         )
         if spec.labels is not None and len(spec.labels) != spec.width:
             raise ContractError(f"output {name!r}: {len(spec.labels)} labels for shape {shape}")

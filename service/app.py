@@ -12,6 +12,7 @@ from service.http import auth
 from service.http.errors import register_error_handlers
 from service.inference.dataplane import Dataplane
 from service.inference.loader import load_model
+from service.inference.runtimes import Runtime, runtime_named
 from service.inference.servable import Servable, serve
 from service.observability import access_log, http_metrics
 from service.openapi import docs
@@ -31,9 +32,9 @@ class ModelNameConverter(BaseConverter):
     regex = r"[^/:]+"
 
 
-def load_servable(name: str, version: int, path: Path, threads: int = 1) -> Servable:
+def load_servable(name: str, version: int, path: Path, runtime: Runtime) -> Servable:
     """Load one version and compile its runner (the store's loader)."""
-    return serve(name, (load_model(name, version, path, threads),))
+    return serve(name, (load_model(name, version, path, runtime),))
 
 
 def combine(name: str, components: tuple[Servable, ...]) -> Servable:
@@ -47,7 +48,9 @@ def build_store(settings: Settings) -> ModelStore[Servable]:
         settings.models_dir,
         MODEL_NAMES,
         settings.reload_interval_seconds,
-        loader=partial(load_servable, threads=settings.tf_threads),
+        loader=partial(
+            load_servable, runtime=runtime_named(settings.runtime, settings.runtime_threads)
+        ),
         composites=COMPOSITES,
         combine=combine,
     )

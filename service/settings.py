@@ -16,6 +16,7 @@ from typing import Any
 
 PREFIX = "SERVICE_"
 LOG_LEVELS = ("debug", "info", "warning", "error")
+RUNTIMES = ("litert", "tensorflow")
 
 
 class SettingsError(ValueError):
@@ -66,9 +67,15 @@ class Settings:
     reload_interval_seconds: float = _setting(
         10.0, "Seconds between polls of the repository for new versions.", _positive, "> 0"
     )
-    tf_threads: int = _setting(
-        1, "TensorFlow intra-op and inter-op threads per worker.", lambda v: v >= 1, ">= 1"
-    )
+    runtime: str = _setting(
+        "litert", "Model runtime: litert (each version's LiteRT export; no TensorFlow in the "
+        "workers) or tensorflow (the SavedModel; needs the `tensorflow` extra installed).",
+        RUNTIMES.__contains__, " | ".join(RUNTIMES),
+    )  # fmt: skip
+    runtime_threads: int = _setting(
+        1, "Threads the model runtime uses per worker (LiteRT interpreter; TensorFlow intra- "
+        "and inter-op pools).", lambda v: v >= 1, ">= 1",
+    )  # fmt: skip
     worker_timeout_seconds: int = _setting(
         60, "gunicorn restarts a worker busy on one request for longer.", lambda v: v >= 1, ">= 1"
     )
@@ -131,7 +138,7 @@ def _parse(f: Field[Any], raw: str) -> Any:
         raise SettingsError(
             f"{env_var(f.name)}={raw!r} is invalid: expected {_EXPECTED[kind]}"
         ) from None
-    return value.lower() if f.name == "log_level" else value
+    return value.lower() if f.name in ("log_level", "runtime") else value
 
 
 def documentation() -> list[tuple[str, str, str]]:

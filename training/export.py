@@ -1,15 +1,21 @@
-"""Export a fitted network with its preprocessing as a SavedModel serving signature."""
+"""Export a fitted network with its preprocessing: a SavedModel, and the same model for LiteRT.
+
+The SavedModel's signature takes raw columns (TensorFlow Serving clients send those); the LiteRT
+model's takes the packed records (contract.packing) and is converted with TensorFlow's own
+converter, built-in operations only, so the service can run it without TensorFlow.
+"""
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import keras
 import tensorflow as tf
 
-from contract.metadata import SAVED_MODEL_DIR, SIGNATURE_NAME
-from training.preprocessing import Preprocessor, input_signature
+from contract.metadata import LITERT_FILE, SAVED_MODEL_DIR, SIGNATURE_NAME
+from training.preprocessing import Preprocessor, input_signature, packed_signature
 
 # Turns the network's output into the signature's named outputs (in the units clients see).
 ServeOutputs = Callable[[tf.Tensor], dict[str, tf.Tensor]]
@@ -27,3 +33,26 @@ def export_saved_model(
     archive.track(model)
     archive.add_endpoint(name=SIGNATURE_NAME, fn=serve, input_signature=[input_signature()])
     archive.write_out(str(directory / SAVED_MODEL_DIR), verbose=False)
+
+
+def export_litert(
+    model: keras.Model, preprocessor: Preprocessor, outputs: ServeOutputs, directory: Path
+) -> Path:
+    """Write `directory/model.tflite`: the same model over packed records, LiteRT built-ins only."""
+
+    def serve(numbers: tf.Tensor, categories: tf.Tensor) -> dict[str, tf.Tensor]:
+        return outputs(model(preprocessor.encode_packed(numbers, categories), training=False))
+
+    # Through Keras's export archive, so that the converter freezes the network's variables
+    # into constants (a plain tf.Module leaves READ_VARIABLE ops LiteRT cannot initialise).
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint(name=SIGNATURE_NAME, fn=serve, input_signature=packed_signature())
+    with tempfile.TemporaryDirectory(prefix="litert-") as staging:
+        archive.write_out(staging, verbose=False)
+        converter = tf.lite.TFLiteConverter.from_saved_model(staging, [SIGNATURE_NAME])
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]  # no Flex ops
+        converted = converter.convert()
+    path = directory / LITERT_FILE
+    path.write_bytes(converted)
+    return path

@@ -38,6 +38,7 @@ RISK_CLASS = Declaration(
             minimum=0.0,
             maximum=1.0,
             row_sum=1.0,
+            tolerance=1e-5,
         ),
     ),
     derived_outputs=(
@@ -54,6 +55,8 @@ MAX_COVERAGE = Declaration(
             (-1,),
             "Expected maximum coverage in USD, never negative.",
             minimum=0.0,
+            tolerance=10.0,
+            relative_tolerance=2e-6,  # float32: $20 more at the $10M retention limit
         ),
     ),
     target={

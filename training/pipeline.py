@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import platform
 import time
 from collections.abc import Callable
@@ -13,11 +14,11 @@ import numpy as np
 import sklearn
 import tensorflow as tf
 
-from contract.metadata import ModelMetadata, Signature
-from training import networks, plots, publish, report
+from contract.metadata import LiteRTExport, ModelMetadata, Signature
+from training import networks, parity, plots, publish, report
 from training.csv_data import load_csv
 from training.dataset import Dataset, split
-from training.export import export_saved_model
+from training.export import export_litert, export_saved_model
 from training.features import FEATURES, PROHIBITED
 from training.options import TrainingOptions
 from training.preprocessing import Preprocessor
@@ -135,6 +136,12 @@ def train_task(
         fitted.model.save(staging / "model.keras")
         preprocessor.save(staging)
         export_saved_model(fitted.model, preprocessor, task.serve, staging)
+        export_litert(fitted.model, preprocessor, task.serve, staging)
+        checked = parity.check_parity(staging, task.declaration.outputs)
+        print(f"[{task.name}] LiteRT export matches the SavedModel: {checked}", flush=True)
+        metadata = dataclasses.replace(
+            metadata, litert=LiteRTExport.for_features(FEATURES, checked)
+        )
         plots.training_curves(fitted.history, staging / "training_curves.png", task.name)
         task.draw(metrics, test.rows, served, staging)
         rules = RULES_MARKDOWN if data.has_truth else None

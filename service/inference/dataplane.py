@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from service.inference.batch import Batch
 from service.inference.prediction import Prediction, predict
 from service.inference.servable import Servable
 from service.observability import scoring
@@ -46,11 +45,10 @@ class Dataplane:
         """Validate every record (400 naming each failure), then score them in one call."""
         validator = servable.validator
         if isinstance(records, Rows):
-            rows = validator.rows_valid(records.records, self.max_records)
-            batch = Batch.from_rows(rows, servable.layout)
+            batch = servable.packer.rows(validator.rows_valid(records.records, self.max_records))
         else:
             columns = validator.columns_valid(records.columns, self.max_records)
-            batch = Batch.from_columns(columns, servable.layout)
+            batch = servable.packer.columns(columns)
         scoring.record_size(batch.size)
         prediction = predict(servable, batch)
         scoring.record_scored(prediction.size, prediction.versions)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from service.inference.batch import Batch
+from service.inference.packing import Batch
 from service.inference.servable import Servable, ServedOutput
 from service.observability import metrics
 

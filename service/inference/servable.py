@@ -1,7 +1,7 @@
 """What answers requests for one model name: model versions, their outputs and one compiled runner.
 
 A single model is a servable; so is the composite `underwriting`, which scores both models on the
-same batch in one call. Its outputs are whatever the models' artifacts declare, plus the outputs
+same packed batch. Its outputs are whatever the models' artifacts declare, plus the outputs
 derived from them (the predicted class from probabilities). Each servable is warmed up, and its
 outputs checked against their declarations, before it serves.
 """
@@ -15,9 +15,9 @@ import numpy as np
 from contract.errors import ContractError
 from contract.features import Feature
 from contract.outputs import OutputSpec
-from service.inference.batch import Batch, Layout
 from service.inference.loader import LoadedModel
-from service.inference.runner import Runner, compile_runner
+from service.inference.packing import Batch, Packer
+from service.inference.runtimes import Runner
 from service.validation.validator import RequestValidator
 
 
@@ -55,8 +55,8 @@ class Servable:
         return self.models[0].validator
 
     @property
-    def layout(self) -> Layout:
-        return self.models[0].layout
+    def packer(self) -> Packer:
+        return self.models[0].packer
 
     @property
     def features(self) -> tuple[Feature, ...]:
@@ -86,8 +86,10 @@ def serve(name: str, models: tuple[LoadedModel, ...]) -> Servable:
     names = [o.name for m in models for o in (*m.metadata.outputs, *m.metadata.derived_specs())]
     if repeated := sorted({n for n in names if names.count(n) > 1}):
         raise ContractError(f"{described} both declare the outputs {repeated}")
-    probe = warm_up_batch(models[0].metadata.features, models[0].layout)
-    runner = compile_runner(models[0].layout, [m.signature for m in models], probe)
+    if len({m.runtime.name for m in models}) > 1:
+        raise ContractError(f"{described} were loaded by different runtimes")
+    probe = warm_up_batch(models[0].metadata.features, models[0].packer)
+    runner = models[0].runtime.compile(models[0].packer, [m.network for m in models], probe)
     outputs = runner(probe)
     for model in models:
         for spec in model.metadata.outputs:
@@ -95,7 +97,7 @@ def serve(name: str, models: tuple[LoadedModel, ...]) -> Servable:
     return Servable(name=name, models=models, runner=runner)
 
 
-def warm_up_batch(features: tuple[Feature, ...], layout: Layout) -> Batch:
+def warm_up_batch(features: tuple[Feature, ...], packer: Packer) -> Batch:
     """Return two valid records built from the declaration: every minimum, every maximum."""
     low: dict[str, object] = {}
     high: dict[str, object] = {}
@@ -110,7 +112,7 @@ def warm_up_batch(features: tuple[Feature, ...], layout: Layout) -> Batch:
             minimum = f.minimum if f.minimum is not None else 0
             low[f.name] = cast(minimum)
             high[f.name] = cast(f.maximum if f.maximum is not None else minimum)
-    return Batch.from_rows([low, high], layout)
+    return packer.rows([low, high])
 
 
 def _check_output(

@@ -18,9 +18,11 @@ import tensorflow as tf
 from service_support import applicant_columns, columns_to_rows
 
 from contract.artifact import read_artifact
+from contract.metadata import LiteRTExport
 from contract.outputs import OutputSpec
 from training import publish
-from training.export import export_saved_model
+from training.export import export_litert, export_saved_model
+from training.parity import check_parity
 from training.preprocessing import Preprocessor
 from training.tasks import MaxCoverageTask
 
@@ -43,8 +45,11 @@ def publish_with_extra_output(source: Path, models_dir: Path) -> None:
     network.save(staging / "model.keras")
     preprocessor.save(staging)
     export_saved_model(network, preprocessor, outputs, staging)
+    export_litert(network, preprocessor, outputs, staging)
     metadata = read_artifact(source, "max_coverage", 1).metadata
-    declared = dataclasses.replace(metadata, outputs=(*metadata.outputs, EXTRA), version=None)
+    declared_outputs = (*metadata.outputs, EXTRA)
+    litert = LiteRTExport.for_features(metadata.features, check_parity(staging, declared_outputs))
+    declared = dataclasses.replace(metadata, outputs=declared_outputs, litert=litert, version=None)
     publish.publish(staging, declared)
 
 

@@ -15,7 +15,7 @@ from service_support import applicant_columns, make_repository, publish_version,
 
 from contract.checksums import metadata_digest, sha256_file
 from service.app import build_store
-from service.inference.batch import Batch
+from service.inference.packing import Batch
 from service.inference.prediction import predict
 from service.repository.store import ModelStore
 from service.settings import Settings
@@ -27,8 +27,9 @@ def repo(tiny_models_dir: Path, tmp_path: Path) -> Path:
     return make_repository(tiny_models_dir, tmp_path / "models")
 
 
-def store_over(repo: Path, interval: float = 3600.0) -> ModelStore:
-    store = build_store(Settings(models_dir=repo, reload_interval_seconds=interval))
+def store_over(repo: Path, interval: float = 3600.0, runtime: str = "litert") -> ModelStore:
+    settings = Settings(models_dir=repo, reload_interval_seconds=interval, runtime=runtime)
+    store = build_store(settings)
     store.refresh()
     return store
 
@@ -44,7 +45,7 @@ def failures(model: str) -> float:
 
 def one_batch(store: ModelStore) -> Batch:
     rows = [dict(zip(c := applicant_columns(1, 3), (v[0] for v in c.values()), strict=True))]
-    return Batch.from_rows(rows, store.get("underwriting").layout)
+    return store.get("underwriting").packer.rows(rows)
 
 
 def test_serves_the_highest_complete_version_and_ignores_the_rest(
@@ -123,12 +124,16 @@ def test_metadata_edited_after_publication_is_refused(repo: Path, tiny_models_di
     assert "metadata_sha256 mismatch" in store.statuses("risk_class")[0].error
 
 
-def test_a_corrupt_savedmodel_with_matching_checksums_is_refused(
-    repo: Path, tiny_models_dir: Path
+@pytest.mark.parametrize(
+    ("runtime", "model_file"),
+    [("tensorflow", "saved_model/saved_model.pb"), ("litert", "model.tflite")],
+)
+def test_a_corrupt_model_file_with_matching_checksums_is_refused(
+    repo: Path, tiny_models_dir: Path, runtime: str, model_file: str
 ) -> None:
-    store = store_over(repo)
+    store = store_over(repo, runtime=runtime)
     target = publish_version(tiny_models_dir / "max_coverage" / "1", repo, "max_coverage", 2)
-    (target / "saved_model" / "saved_model.pb").write_bytes(b"not a graph")
+    (target / model_file).write_bytes(b"not a model")
     rewrite_checksums(target, lambda metadata: None)
     store.refresh()
     assert store.get("max_coverage").version == 1

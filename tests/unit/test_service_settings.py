@@ -17,7 +17,7 @@ def test_defaults_match_the_documented_contract() -> None:
     settings = Settings.from_env({})
     assert (settings.port, settings.workers, settings.max_records) == (8080, 2, 10_000)
     assert settings.models_dir == Path("models")
-    assert settings.tf_threads == 1
+    assert settings.runtime_threads == 1 and settings.runtime == "litert"
     assert settings.bind == "0.0.0.0:8080"
 
 
@@ -29,7 +29,8 @@ def test_reads_every_value_from_prefixed_variables() -> None:
         "SERVICE_MAX_RECORDS": "500",
         "SERVICE_MAX_BODY_BYTES": "2048",
         "SERVICE_RELOAD_INTERVAL_SECONDS": "0.5",
-        "SERVICE_TF_THREADS": "2",
+        "SERVICE_RUNTIME_THREADS": "2",
+        "SERVICE_RUNTIME": "TensorFlow",
         "SERVICE_LOG_LEVEL": "WARNING",
         "UNRELATED": "x",
     }
@@ -37,7 +38,8 @@ def test_reads_every_value_from_prefixed_variables() -> None:
     assert settings.port == 9000 and settings.workers == 4
     assert settings.models_dir == Path("/srv/models")
     assert settings.max_records == 500 and settings.max_body_bytes == 2048
-    assert settings.reload_interval_seconds == 0.5 and settings.tf_threads == 2
+    assert settings.reload_interval_seconds == 0.5 and settings.runtime_threads == 2
+    assert settings.runtime == "tensorflow"
     assert settings.log_level == "warning"
 
 
@@ -54,7 +56,8 @@ def test_reads_every_value_from_prefixed_variables() -> None:
         ("SERVICE_RELOAD_INTERVAL_SECONDS", "0", "> 0"),
         ("SERVICE_RELOAD_INTERVAL_SECONDS", "nan", "> 0"),
         ("SERVICE_RELOAD_INTERVAL_SECONDS", "soon", "a number"),
-        ("SERVICE_TF_THREADS", "0", ">= 1"),
+        ("SERVICE_RUNTIME_THREADS", "0", ">= 1"),
+        ("SERVICE_RUNTIME", "onnx", "litert | tensorflow"),
         ("SERVICE_LOG_LEVEL", "loud", "debug | info"),
     ],
 )
@@ -76,7 +79,8 @@ def test_every_setting_is_documented() -> None:
         "SERVICE_MAX_RECORDS",
         "SERVICE_MAX_BODY_BYTES",
         "SERVICE_RELOAD_INTERVAL_SECONDS",
-        "SERVICE_TF_THREADS",
+        "SERVICE_RUNTIME",
+        "SERVICE_RUNTIME_THREADS",
     }
     assert all(description for _, _, description in rows)
     # The operations manual lists every one of them, so it cannot fall behind the code.

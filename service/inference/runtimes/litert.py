@@ -1,0 +1,142 @@
+"""The LiteRT runtime: each artifact's `model.tflite`, run without TensorFlow.
+
+Records arrive packed as the export takes them (float32 numbers, int32 category indices). Each
+model keeps two interpreters: one sized once for single records, the common request, and one
+resized for batches, because resizing costs more than a single record's whole inference.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from ai_edge_litert.interpreter import Interpreter
+
+from contract.artifact import Artifact
+from contract.errors import ContractError
+from contract.features import Feature
+from contract.metadata import ModelMetadata
+from contract.packing import CATEGORIES_INPUT, NUMBERS_INPUT
+from service.inference.packing import Batch, NumbersAndIndices, Packer
+from service.inference.runtimes import Runner
+
+_INPUTS = (NUMBERS_INPUT, CATEGORIES_INPUT)  # the order of Batch.arrays
+_DTYPES = (np.float32, np.int32)
+
+
+@dataclass
+class _Sized:
+    """One interpreter, its input and output tensor indices, and the batch size it is set for."""
+
+    interpreter: Interpreter
+    inputs: tuple[int, ...]
+    outputs: dict[str, int]
+    rows: int = field(default=-1)
+
+    def run(self, arrays: tuple[np.ndarray, ...], rows: int) -> dict[str, np.ndarray]:
+        if rows != self.rows:
+            for index, array in zip(self.inputs, arrays, strict=True):
+                self.interpreter.resize_tensor_input(index, array.shape, strict=False)
+            self.interpreter.allocate_tensors()
+            self.rows = rows
+        for index, array in zip(self.inputs, arrays, strict=True):
+            self.interpreter.set_tensor(index, array)
+        self.interpreter.invoke()
+        return {name: self.interpreter.get_tensor(index) for name, index in self.outputs.items()}
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    """A model's two interpreters: for single records and for batches."""
+
+    single: _Sized
+    batch: _Sized
+
+    def run(self, batch: Batch) -> dict[str, np.ndarray]:
+        sized = self.single if batch.size == 1 else self.batch
+        return sized.run(batch.arrays, batch.size)
+
+
+class LiteRT:
+    """Runs the LiteRT export of each model (TensorFlow Lite's runtime, built-in ops only)."""
+
+    name = "litert"
+
+    def __init__(self, threads: int) -> None:
+        self.threads = threads
+
+    def packer(self, features: tuple[Feature, ...]) -> Packer:
+        return NumbersAndIndices.of(features)
+
+    def load(self, artifact: Artifact) -> Any:
+        """Open the export twice; check its signature against the declaration."""
+        metadata = artifact.metadata
+        if metadata.litert is None:
+            raise ContractError(f"{artifact.name} v{artifact.version} has no LiteRT export")
+        path = str(artifact.path / metadata.litert.path)
+        return _Loaded(self._open(path, metadata, rows=1), self._open(path, metadata, rows=-1))
+
+    def _open(self, path: str, metadata: ModelMetadata, rows: int) -> _Sized:
+        assert metadata.litert is not None
+        try:
+            interpreter = Interpreter(model_path=path, num_threads=self.threads)
+            inputs, outputs = _signature_details(interpreter, metadata.litert.signature)
+        except (ValueError, RuntimeError) as exc:
+            raise ContractError(f"unreadable LiteRT export: {exc}") from None
+        _check_signature(inputs, outputs, metadata)
+        sized = _Sized(
+            interpreter,
+            tuple(int(inputs[name]["index"]) for name in _INPUTS),
+            {name: int(detail["index"]) for name, detail in outputs.items()},
+        )
+        if rows > 0:  # size it once, now
+            widths = [int(inputs[name]["shape_signature"][1]) for name in _INPUTS]
+            empty = (np.zeros((rows, w), d) for w, d in zip(widths, _DTYPES, strict=True))
+            sized.run(tuple(empty), rows)
+        return sized
+
+    def compile(self, packer: Packer, networks: Sequence[Any], probe: Batch) -> Runner:
+        """Run every model's interpreter on the same packed arrays; merge their outputs."""
+        loaded = tuple(networks)
+
+        def run(batch: Batch) -> dict[str, np.ndarray]:
+            outputs: dict[str, np.ndarray] = {}
+            for network in loaded:
+                outputs |= network.run(batch)
+            return outputs
+
+        return run
+
+
+def _signature_details(
+    interpreter: Interpreter, signature: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Read a signature's input and output tensors by name.
+
+    The signature runner is dropped before returning: while it lives, the interpreter refuses
+    to resize its tensors (it counts the runner as a reference to its buffers).
+    """
+    runner = interpreter.get_signature_runner(signature)
+    return runner.get_input_details(), runner.get_output_details()
+
+
+def _check_signature(
+    inputs: dict[str, Any], outputs: dict[str, Any], metadata: ModelMetadata
+) -> None:
+    """Refuse an export whose inputs or outputs differ from what the declaration says."""
+    assert metadata.litert is not None
+    widths = {NUMBERS_INPUT: len(metadata.litert.numbers),
+              CATEGORIES_INPUT: len(metadata.litert.categories)}  # fmt: skip
+    found = {name: int(d["shape_signature"][-1]) for name, d in inputs.items()}
+    if found != widths:
+        raise ContractError(f"LiteRT inputs {found} do not pack the declared features {widths}")
+    kinds = tuple(np.dtype(inputs[name]["dtype"]) for name in _INPUTS)
+    if kinds != tuple(np.dtype(d) for d in _DTYPES):
+        raise ContractError(f"LiteRT inputs are {kinds}, not float32 numbers and int32 indices")
+    dtypes = {name: np.dtype(d["dtype"]).name for name, d in outputs.items()}
+    declared = {o.name: o.dtype for o in metadata.outputs}
+    if dtypes != declared:
+        differ = sorted(set(dtypes.items()) ^ set(declared.items()))
+        raise ContractError(f"LiteRT outputs do not match the declared outputs: {differ}")

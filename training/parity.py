@@ -1,0 +1,96 @@
+"""Publication's check that the two export formats give the same answers.
+
+A probe set (generated applicants plus every declared minimum and maximum) is scored through the
+SavedModel and through the LiteRT model. Each output may differ by at most its declared
+tolerance (absolute plus relative, as numpy.isclose), and the predicted class (argmax) must
+agree wherever the top two probabilities are further apart than the absolute tolerance. The
+measured figures go into metadata.json.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+from ai_edge_litert.interpreter import Interpreter
+
+from contract.metadata import LITERT_FILE, SAVED_MODEL_DIR, SIGNATURE_NAME
+from contract.outputs import OutputSpec
+from training.features import FEATURES
+from training.preprocessing import pack_numpy, to_tensors
+from training.synthetic import generate
+
+PROBE_ROWS = 10_000
+PROBE_SEED = 20_261_201  # a seed no training run uses by default
+
+
+class ExportMismatch(ValueError):
+    """The LiteRT export disagrees with the SavedModel beyond a declared tolerance."""
+
+
+def probe_columns(rows: int = PROBE_ROWS, seed: int = PROBE_SEED) -> dict[str, np.ndarray]:
+    """Generated applicants, then one record of every minimum and one of every maximum."""
+    columns = dict(generate(rows, seed).features)
+    for f in FEATURES:
+        extremes: list[Any]
+        if f.type == "category":
+            extremes = [(f.categories or ("",))[0], (f.categories or ("",))[-1]]
+        elif f.type == "boolean":
+            extremes = [False, True]
+        else:
+            extremes = [f.minimum, f.maximum]
+        added = np.asarray(extremes, dtype=columns[f.name].dtype)
+        columns[f.name] = np.concatenate([columns[f.name], added])
+    return columns
+
+
+def _saved_model_outputs(directory: Path, columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    signature = tf.saved_model.load(str(directory / SAVED_MODEL_DIR)).signatures[SIGNATURE_NAME]
+    return {name: value.numpy() for name, value in signature(**to_tensors(columns)).items()}
+
+
+def _litert_outputs(directory: Path, columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    runner = Interpreter(model_path=str(directory / LITERT_FILE)).get_signature_runner(
+        SIGNATURE_NAME
+    )
+    numbers, categories = pack_numpy(columns)
+    return dict(runner(numbers=numbers, categories=categories))
+
+
+def check_parity(directory: Path, outputs: tuple[OutputSpec, ...]) -> dict[str, Any]:
+    """Score the probe through both exports; return the figures or raise ExportMismatch."""
+    columns = probe_columns()
+    expected = _saved_model_outputs(directory, columns)
+    actual = _litert_outputs(directory, columns)
+    differences: dict[str, float] = {}
+    problems = []
+    for spec in outputs:
+        reference = expected[spec.name].astype(np.float64)
+        # NaN compares as a difference, never as agreement.
+        gaps = np.nan_to_num(np.abs(reference - actual[spec.name]), nan=np.inf)
+        allowed = (spec.tolerance or 0.0) + (spec.relative_tolerance or 0.0) * np.abs(reference)
+        differences[spec.name] = float(np.max(gaps))
+        if spec.tolerance is not None and (gaps > allowed).any():
+            worst = int(np.argmax(gaps - allowed))
+            problems.append(
+                f"{spec.name} differs by {gaps.flat[worst]:g} at {reference.flat[worst]:g} "
+                f"(allowed {allowed.flat[worst]:g})"
+            )
+    parity: dict[str, Any] = {
+        "probe_records": len(columns["age"]),
+        "max_abs_difference": differences,
+    }
+    for spec in outputs:
+        if spec.labels is not None:
+            ordered = np.sort(expected[spec.name], axis=1)
+            clear = ordered[:, -1] - ordered[:, -2] > (spec.tolerance or 0.0)
+            agree = expected[spec.name].argmax(axis=1) == actual[spec.name].argmax(axis=1)
+            parity["classes_identical"] = bool(agree[clear].all())
+            parity["near_ties_excluded"] = int((~clear).sum())
+            if not parity["classes_identical"]:
+                problems.append(f"{int((~agree & clear).sum())} records change class")
+    if problems:
+        raise ExportMismatch("LiteRT export disagrees with the SavedModel: " + "; ".join(problems))
+    return parity
