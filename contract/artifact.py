@@ -80,9 +80,16 @@ def read_artifact(path: Path, name: str, version: int) -> Artifact:
 
 
 def write_metadata(directory: Path, metadata: ModelMetadata) -> ModelMetadata:
-    """Record the sha256 of every file in `directory`, then write the sealed metadata.json."""
+    """Record the sha256 of every file in `directory`, then write the sealed metadata.json.
+
+    What is written must read back as itself: a declaration the service would refuse (a
+    signature path outside the version, a derived output without its source) fails here, at
+    publication, not later in every worker.
+    """
     sealed = replace(metadata, files=file_checksums(directory))
     content = sealed.to_json()
+    if ModelMetadata.from_json(content) != sealed:
+        raise ContractError(f"{sealed.name}: metadata does not read back as written")
     content[DIGEST_KEY] = metadata_digest(content)
     (directory / METADATA_FILE).write_text(json.dumps(content, indent=2) + "\n", encoding="utf-8")
     return sealed

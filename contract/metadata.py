@@ -5,6 +5,7 @@ models/README.md documents the format; a test checks that it lists every key wri
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
@@ -12,16 +13,20 @@ from typing import Any, Literal, get_args
 from contract.dtypes import TENSOR_DTYPE_BY_FEATURE_TYPE
 from contract.errors import ContractError
 from contract.features import Feature, ProhibitedFields
+from contract.formats import CURRENT_FORMAT, upgrade
 from contract.outputs import DerivedOutput, OutputSpec
 from contract.packing import PackedLayout
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = CURRENT_FORMAT
 SIGNATURE_NAME = "serving_default"
 SAVED_MODEL_DIR = "saved_model"
 LITERT_FILE = "model.tflite"
 Task = Literal["classification", "regression"]
 TASKS: tuple[str, ...] = get_args(Task)
-REQUIRED_KEYS = ("format_version", "name", "version", "task", "features", "signature", "outputs")
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")  # one path segment, not "." or ".."
+REQUIRED_KEYS = (
+    "format_version", "name", "version", "task", "features", "signature", "outputs", "files"
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -81,6 +86,8 @@ class LiteRTExport:
         inputs = raw.get("inputs") if isinstance(raw, Mapping) else None
         if not isinstance(inputs, Mapping) or not isinstance(raw.get("path"), str):
             raise ContractError("litert is not an object with a path and inputs")
+        if not _PLAIN_NAME.fullmatch(raw["path"]):
+            raise ContractError(f"litert path {raw['path']!r} is not a file name in the version")
         names: list[list[str]] = [inputs.get("numbers", 0), inputs.get("categories", 0)]
         if not all(isinstance(n, list) and all(isinstance(x, str) for x in n) for n in names):
             raise ContractError("litert inputs must list feature names")
@@ -158,6 +165,7 @@ class ModelMetadata:
         """Parse metadata.json's content, refusing anything serving could not rely on."""
         if not isinstance(raw, Mapping):
             raise ContractError("metadata.json is not an object")
+        raw = upgrade(raw)
         if missing := [key for key in REQUIRED_KEYS if key not in raw]:
             raise ContractError(f"metadata.json lacks {missing}")
         if raw["format_version"] != FORMAT_VERSION:
@@ -178,7 +186,7 @@ class ModelMetadata:
             prohibited=ProhibitedFields.from_json(raw.get("prohibited_fields")),
             derived_outputs=derived,
             class_names=_class_names(raw),
-            target=raw.get("target"),
+            target=_optional_mapping(raw, "target"),
             metrics=_mapping(raw, "metrics"),
             training=_mapping(raw, "training"),
             library_versions=_mapping(raw, "library_versions"),
@@ -213,9 +221,16 @@ def _check_consistent(metadata: ModelMetadata) -> None:
         raise ContractError("class_names match no labelled output")
 
 
+def _optional_mapping(raw: Mapping[str, Any], key: str) -> dict[str, Any] | None:
+    return None if raw.get(key) is None else _mapping(raw, key)
+
+
 def _signature(raw: Any) -> Signature:
     if not isinstance(raw, Mapping) or not isinstance(raw.get("inputs"), Mapping):
         raise ContractError("signature is not an object with inputs")
+    path = raw.get("path", SAVED_MODEL_DIR)
+    if not isinstance(path, str) or not _PLAIN_NAME.fullmatch(path):
+        raise ContractError(f"signature path {path!r} is not a directory name in the version")
     return Signature(str(raw.get("path", SAVED_MODEL_DIR)), str(raw.get("name", SIGNATURE_NAME)),
                      dict(raw["inputs"]))  # fmt: skip
 

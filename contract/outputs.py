@@ -6,10 +6,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from contract.dtypes import NUMPY_DTYPES
 from contract.errors import ContractError
 
 DerivationRule = Literal["argmax"]
+# What a signature may return: numbers. Strings (a class name) are derived by the service.
+NUMERIC_DTYPES = ("float32", "float64", "int64", "bool")
 
 
 @dataclass(frozen=True)
@@ -64,9 +65,14 @@ class OutputSpec:
         if not isinstance(raw, Mapping) or not isinstance(raw.get("name"), str):
             raise ContractError(f"output {raw!r} is not an object with a name")
         name, shape = raw["name"], raw.get("shape")
-        if raw.get("dtype") not in NUMPY_DTYPES:
-            raise ContractError(f"output {name!r} has unknown dtype {raw.get('dtype')!r}")
-        if not (isinstance(shape, list) and shape[:1] == [-1] and len(shape) in (1, 2)):
+        if raw.get("dtype") not in NUMERIC_DTYPES:
+            raise ContractError(
+                f"output {name!r}: dtype {raw.get('dtype')!r} is not one of {NUMERIC_DTYPES} "
+                "(a class is declared as a derived output)"
+            )
+        if not (isinstance(shape, list) and shape[:1] == [-1] and len(shape) in (1, 2)) or (
+            len(shape) == 2 and (type(shape[1]) is not int or shape[1] < 1)
+        ):
             raise ContractError(f"output {name!r}: shape must be [-1] or [-1, k], got {shape!r}")
         for key in ("minimum", "maximum", "row_sum", "tolerance", "relative_tolerance"):
             if raw.get(key) is not None and type(raw[key]) not in (int, float):

@@ -14,7 +14,7 @@ from service.inference.dataplane import Dataplane
 from service.inference.loader import load_model
 from service.inference.runtimes import Runtime, runtime_named
 from service.inference.servable import Servable, serve
-from service.observability import access_log, http_metrics
+from service.observability import access_log, http_metrics, scoring
 from service.openapi import docs
 from service.protocols import health, metrics, tf_serving, v2
 from service.repository.store import ModelStore
@@ -64,7 +64,7 @@ def create_app(
     if store is None:
         store = build_store(settings)
         store.start()
-    dataplane = Dataplane(store, settings.max_records)
+    dataplane = Dataplane(store, settings.max_records, on_scored=scoring.record_scored)
     app = Flask(__name__, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.url_map.converters["model"] = ModelNameConverter
@@ -73,7 +73,7 @@ def create_app(
     http_metrics.install(app)
     access_log.install(app)  # before auth: a refused request still gets an id and a log line
     keys_required = auth.install(app, settings)
-    app.register_blueprint(health.create_blueprint(store))
+    app.register_blueprint(health.create_blueprint(dataplane))
     app.register_blueprint(tf_serving.create_blueprint(dataplane))
     app.register_blueprint(v2.create_blueprint(dataplane))
     app.register_blueprint(metrics.create_blueprint())

@@ -46,7 +46,7 @@ def on_starting(server: Any) -> None:
     path = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
     path.mkdir(parents=True, exist_ok=True)
     # Only our files, whatever dir was given: prometheus_client's, and the model store's claims
-    # on refused versions (service.model_store.REFUSAL_SUFFIX; not imported: it loads the app).
+    # on refused versions (service.repository.store.REFUSAL_SUFFIX; not imported: it loads Flask).
     for pattern in ("*.db", "*.refused"):
         for stale in path.glob(pattern):
             stale.unlink()

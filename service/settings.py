@@ -1,7 +1,7 @@
 """Service settings: one frozen object read from `SERVICE_*` environment variables.
 
-Every field is documented here (and in the README); a bad value stops start-up with a message
-that names the variable, the value and what was expected.
+Every field is documented here (and in docs/operations.md); a bad value stops start-up with a
+message that names the variable, the value and what was expected.
 """
 
 from __future__ import annotations
@@ -142,5 +142,5 @@ def _parse(f: Field[Any], raw: str) -> Any:
 
 
 def documentation() -> list[tuple[str, str, str]]:
-    """Return (variable, default, description) for every setting (the README's table shows them)."""
+    """Return (variable, default, description) for every setting (docs/operations.md shows them)."""
     return [(env_var(f.name), str(f.default), f.metadata["doc"]) for f in fields(Settings)]

@@ -11,7 +11,7 @@ import csv
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ LABEL_COLUMNS = ("risk_class", "max_coverage")
 MIN_ROWS = 100  # train, validation and test splits each need rows
 MAX_REPORTED_GROUPS = 50  # lines of the grouped report; the total is always given
 LINES_PER_GROUP = 5  # line numbers quoted per kind of problem
+MAX_KEPT = 1_000  # problems kept one by one; the rest are only counted
 _INTEGER = re.compile(r"[+-]?\d+")
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
@@ -60,40 +61,69 @@ class CellError(ValueError):
         self.kind, self.value = kind, value
 
 
-class DataValidationError(ValueError):
-    """The file has problems; `problems` lists every one as 'line N, column C: reason'."""
+@dataclass
+class _Group:
+    """One kind of problem in one column: the first instance, how many, their first lines."""
 
-    def __init__(self, path: Path, found: list[Problem]) -> None:
-        self.found = found
-        self.problems = [str(p) for p in found]
+    first: Problem
+    count: int = 0
+    lines: list[int] = field(default_factory=list)
+
+
+class Problems:
+    """Every problem counted by column and kind; only the first ones kept whole.
+
+    Memory stays bounded whatever the file: a group keeps its first line numbers, and
+    `kept` the first MAX_KEPT problems themselves.
+    """
+
+    def __init__(self) -> None:
+        self.total = 0
+        self.kept: list[Problem] = []
+        self.groups: dict[tuple[str | None, str], _Group] = {}
+
+    def add(self, problem: Problem) -> None:
+        self.total += 1
+        if len(self.kept) < MAX_KEPT:
+            self.kept.append(problem)
+        group = self.groups.setdefault((problem.column, problem.kind), _Group(problem))
+        group.count += 1
+        if problem.line is not None and len(group.lines) < LINES_PER_GROUP:
+            group.lines.append(problem.line)
+
+    def __bool__(self) -> bool:
+        return self.total > 0
+
+
+class DataValidationError(ValueError):
+    """The file has problems; `problems` lists the first MAX_KEPT as 'line N, column C: reason'."""
+
+    def __init__(self, path: Path, found: Problems) -> None:
+        self.total = found.total
+        self.problems = [str(p) for p in found.kept]
         super().__init__(report(path, found))
 
 
-def report(path: Path, found: list[Problem]) -> str:
+def report(path: Path, found: Problems) -> str:
     """Summarise problems by column and kind: counts and the first lines, capped in length."""
-    groups: dict[tuple[str | None, str], list[Problem]] = {}
-    for problem in found:
-        groups.setdefault((problem.column, problem.kind), []).append(problem)
-    lines = [f"{path}: {len(found):,} problem(s), nothing was trained:"]
-    for members in list(groups.values())[:MAX_REPORTED_GROUPS]:
-        lines.append("  " + _group_line(members))
+    groups = list(found.groups.values())
+    lines = [f"{path}: {found.total:,} problem(s), nothing was trained:"]
+    lines += ["  " + _group_line(group) for group in groups[:MAX_REPORTED_GROUPS]]
     if len(groups) > MAX_REPORTED_GROUPS:
         lines.append(f"  ... and {len(groups) - MAX_REPORTED_GROUPS:,} more kinds of problem")
-    lines.append(f"{len(found):,} problem(s) in total.")
+    lines.append(f"{found.total:,} problem(s) in total.")
     return "\n".join(lines)
 
 
-def _group_line(members: list[Problem]) -> str:
+def _group_line(group: _Group) -> str:
     """One kind of problem in one column: how many rows, an example, the first line numbers."""
-    first = members[0]
-    numbers = [p.line for p in members if p.line is not None]
-    if not numbers:
+    first = group.first
+    if not group.lines:
         return str(first)
     where = f"column {first.column}" if first.column is not None else "row length"
-    count = f"{len(members):,} row{'s' if len(members) > 1 else ''}"
-    shown = ", ".join(str(n) for n in numbers[:LINES_PER_GROUP])
-    more = len(numbers) - LINES_PER_GROUP
-    lines = f"line {shown}" + (f" and {more:,} more" if more > 0 else "")
+    count = f"{group.count:,} row{'s' if group.count > 1 else ''}"
+    more = group.count - len(group.lines)
+    lines = f"line {', '.join(map(str, group.lines))}" + (f" and {more:,} more" if more else "")
     example = first.kind if first.value is None else f"{first.value} {first.kind}"
     return f"{where}, {count}: {example} ({lines})"
 
@@ -146,27 +176,27 @@ def _parse_label(column: str, text: str) -> Any:
     return value
 
 
-def _header_problems(header: list[str]) -> list[Problem]:
+def _header_problems(header: list[str], problems: Problems) -> None:
     expected = [f.name for f in FEATURES] + list(LABEL_COLUMNS)
-    problems = [Problem(1, c, "missing") for c in expected if c not in header]
+    for column in expected:
+        if column not in header:
+            problems.add(Problem(1, column, "missing"))
     for column in header:
         kind = PROHIBITED.kind(column)
         if kind is not None:
-            problems.append(Problem(1, column, f"{kind}, never a feature"))
+            problems.add(Problem(1, column, f"{kind}, never a feature"))
         elif column not in expected:
-            problems.append(Problem(1, column, "unknown column"))
-    duplicates = sorted({c for c in header if header.count(c) > 1})
-    problems += [Problem(1, c, "appears more than once") for c in duplicates]
-    return problems
+            problems.add(Problem(1, column, "unknown column"))
+    for column in sorted({c for c in header if header.count(c) > 1}):
+        problems.add(Problem(1, column, "appears more than once"))
 
 
-def _parse_rows(reader: Any, header: list[str]) -> tuple[dict[str, list[Any]], list[Problem]]:
+def _parse_rows(reader: Any, header: list[str], problems: Problems) -> dict[str, list[Any]]:
     columns: dict[str, list[Any]] = {c: [] for c in header}
-    problems: list[Problem] = []
     for line_number, row in enumerate(reader, start=2):
         if len(row) != len(header):
             kind = f"cells, expected {len(header)}"
-            problems.append(Problem(line_number, None, kind, str(len(row))))
+            problems.add(Problem(line_number, None, kind, str(len(row))))
             continue
         for column, text in zip(header, row, strict=True):
             try:
@@ -176,21 +206,19 @@ def _parse_rows(reader: Any, header: list[str]) -> tuple[dict[str, list[Any]], l
                 value = _parse_feature(feature, text) if feature else _parse_label(column, text)
                 columns[column].append(value)
             except CellError as error:
-                problems.append(Problem(line_number, column, error.kind, error.value))
-    return columns, problems
+                problems.add(Problem(line_number, column, error.kind, error.value))
+    return columns
 
 
-def _coverage_problems(risk_classes: list[int]) -> list[Problem]:
+def _coverage_problems(risk_classes: list[int], problems: Problems) -> None:
     """Enough rows to fill three splits, and every risk class present to learn it."""
-    problems = []
     if len(risk_classes) < MIN_ROWS:
         kind = f"data rows; training needs at least {MIN_ROWS}"
-        problems.append(Problem(None, None, kind, f"the file has {len(risk_classes)}"))
+        problems.add(Problem(None, None, kind, f"the file has {len(risk_classes)}"))
     missing = [name for i, name in enumerate(CLASS_NAMES) if i not in set(risk_classes)]
     if risk_classes and missing:
         kind = f"no row is {', '.join(missing)}; every class must appear"
-        problems.append(Problem(None, "risk_class", kind))
-    return problems
+        problems.add(Problem(None, "risk_class", kind))
 
 
 def load_csv(path: Path) -> Dataset:
@@ -198,11 +226,12 @@ def load_csv(path: Path) -> Dataset:
     with path.open(newline="") as handle:
         reader = csv.reader(handle)
         header = next(reader, [])
-        problems = _header_problems(header)
+        problems = Problems()
+        _header_problems(header, problems)
         if problems:
             raise DataValidationError(path, problems)
-        columns, problems = _parse_rows(reader, header)
-    problems += _coverage_problems(columns["risk_class"])
+        columns = _parse_rows(reader, header, problems)
+    _coverage_problems(columns["risk_class"], problems)
     if problems:
         raise DataValidationError(path, problems)
     features = {f.name: np.asarray(columns[f.name], dtype=numpy_dtype(f.type)) for f in FEATURES}

@@ -126,6 +126,9 @@ def train_task(
     )
     # Evaluate exactly what the signature will serve.
     served = {k: np.asarray(v) for k, v in task.serve(fitted.model(test.x, training=False)).items()}
+    declared = [o.name for o in task.declaration.outputs]
+    if sorted(served) != sorted(declared):
+        raise ValueError(f"{task.name} serves {sorted(served)} but declares {sorted(declared)}")
     print(f"[{task.name}] fitting the gradient-boosting baseline", flush=True)
     metrics = task.metrics(test.rows, served, task.baseline(train, test, options.seed))
     architecture = _architecture(task, fitted.model, preprocessor)

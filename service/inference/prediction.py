@@ -11,7 +11,8 @@ from service.inference.packing import Batch
 from service.inference.servable import Servable, ServedOutput
 from service.observability import metrics
 
-# The output whose values the coverage histogram observes (a metrics contract).
+# The outputs the class-mix counter and the coverage histogram observe (a metrics contract).
+CLASS_OUTPUT = "risk_class"
 COVERAGE_OUTPUT = "max_coverage"
 
 
@@ -45,11 +46,12 @@ def predict(servable: Servable, batch: Batch) -> Prediction:
 
 
 def _argmax(output: ServedOutput, source: np.ndarray) -> np.ndarray:
-    """Return the label of the largest entry per record and count the class mix."""
+    """Return the label of the largest entry per record; count the class mix of risk_class."""
     index = source.argmax(axis=1)
-    counts = np.bincount(index, minlength=len(output.labels)).tolist()
-    version = str(output.model.version)
-    for label, count in zip(output.labels.tolist(), counts, strict=True):
-        if count:
-            metrics.RISK_CLASS_PREDICTIONS.labels(version, label).inc(count)
+    if output.name == CLASS_OUTPUT:
+        counts = np.bincount(index, minlength=len(output.labels)).tolist()
+        version = str(output.model.version)
+        for label, count in zip(output.labels.tolist(), counts, strict=True):
+            if count:
+                metrics.RISK_CLASS_PREDICTIONS.labels(version, label).inc(count)
     return output.labels[index]

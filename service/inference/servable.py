@@ -42,13 +42,19 @@ class Servable:
     name: str
     models: tuple[LoadedModel, ...]
     runner: Runner
-    # Derived once here rather than on every request. Outputs: per model, declared then derived.
+    # Derived once here rather than on every request. Outputs: per model, declared then derived;
+    # answer_first: per model, each derived output (the class) before the one it comes from.
     versions: dict[str, int] = field(init=False)
     outputs: tuple[ServedOutput, ...] = field(init=False)
+    answer_first: tuple[ServedOutput, ...] = field(init=False)
 
     def __post_init__(self) -> None:
+        outputs = tuple(o for m in self.models for o in _outputs(m))
+        position = {id(m): i for i, m in enumerate(self.models)}
+        ordered = sorted(outputs, key=lambda o: (position[id(o.model)], o.source is None))
         object.__setattr__(self, "versions", {m.name: m.version for m in self.models})
-        object.__setattr__(self, "outputs", tuple(o for m in self.models for o in _outputs(m)))
+        object.__setattr__(self, "outputs", outputs)
+        object.__setattr__(self, "answer_first", tuple(ordered))
 
     @property
     def validator(self) -> RequestValidator:

@@ -30,7 +30,6 @@ from service.openapi.requests import (
     request_schemas,
 )
 from service.openapi.responses import response_schemas
-from service.protocols.tf_serving import v1_order
 from service.protocols.v2 import SERVER_NAME, server_version
 from service.protocols.v2_outputs import OUTPUT_DATATYPES
 from service.settings import Settings
@@ -170,7 +169,7 @@ def _responses(serving: dict[str, Servable]) -> dict[str, dict[str, Any]]:
     """Response bodies over the union of the served outputs, in /v1 order."""
     outputs: dict[str, OutputSpec] = {}
     for servable in serving.values():
-        outputs |= {o.name: o.spec for o in v1_order(servable) if o.name not in outputs}
+        outputs |= {o.name: o.spec for o in servable.answer_first if o.name not in outputs}
     datatypes = list(dict.fromkeys(OUTPUT_DATATYPES[o.dtype] for o in outputs.values()))
     return response_schemas(list(outputs.values()), datatypes)
 

@@ -12,7 +12,6 @@ from typing import Any
 from contract.outputs import OutputSpec
 
 STRING = {"type": "string"}
-NUMBER = {"type": "number"}
 VERSIONS = {"type": "object", "additionalProperties": STRING, "description": "Model -> version."}
 _JSON_TYPES = {"float32": "number", "float64": "number", "int64": "integer", "bool": "boolean"}
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 from flask import Blueprint, Response
 
 from service.http.json_io import json_response
-from service.inference.servable import Servable
-from service.repository.store import ModelStore
+from service.inference.dataplane import Dataplane
 
 
-def create_blueprint(store: ModelStore[Servable]) -> Blueprint:
-    """Return the /healthz and /readyz routes for one store."""
+def create_blueprint(dataplane: Dataplane) -> Blueprint:
+    """Return the /healthz and /readyz routes for one dataplane."""
     bp = Blueprint("health", __name__)
 
     @bp.get("/healthz")
@@ -21,7 +20,7 @@ def create_blueprint(store: ModelStore[Servable]) -> Blueprint:
     @bp.get("/readyz")
     def readyz() -> Response:
         """Answer 200 with the serving versions, or 503 saying what is missing."""
-        serving = store.require_ready()
+        serving = dataplane.ready()
         versions = {n: {m: str(v) for m, v in s.versions.items()} for n, s in serving.items()}
         return json_response({"status": "ready", "models": versions})
 

@@ -16,7 +16,7 @@ from service.http.json_io import json_response
 from service.http.request_body import read_json
 from service.inference.dataplane import Columns, Dataplane, Rows
 from service.inference.prediction import Prediction
-from service.inference.servable import Servable, ServedOutput
+from service.inference.servable import Servable
 from service.protocols.tf_serving_envelope import parse_envelope
 from service.repository.store import VersionStatus
 
@@ -52,12 +52,6 @@ def create_blueprint(dataplane: Dataplane) -> Blueprint:
     return bp
 
 
-def v1_order(servable: Servable) -> list[ServedOutput]:
-    """Outputs in /v1 order: per model, the derived answer (the class) before what it comes from."""
-    models = servable.models
-    return sorted(servable.outputs, key=lambda o: (models.index(o.model), o.source is None))
-
-
 def _versions(prediction: Prediction) -> dict[str, str]:
     return {name: str(v) for name, v in prediction.versions.items()}
 
@@ -65,7 +59,7 @@ def _versions(prediction: Prediction) -> dict[str, str]:
 def rows_body(servable: Servable, prediction: Prediction) -> dict[str, Any]:
     """Shape one prediction object per record; a labelled output becomes {label: value}."""
     records: list[dict[str, Any]] = [{} for _ in range(prediction.size)]
-    for output in v1_order(servable):
+    for output in servable.answer_first:
         values = prediction.outputs[output.name].tolist()
         labels = output.spec.labels
         if labels is not None:
@@ -77,7 +71,7 @@ def rows_body(servable: Servable, prediction: Prediction) -> dict[str, Any]:
 
 def columns_body(servable: Servable, prediction: Prediction) -> dict[str, Any]:
     """Shape one array per output; a [N, k] output is k values per record, in its label order."""
-    outputs = {o.name: prediction.outputs[o.name].tolist() for o in v1_order(servable)}
+    outputs = {o.name: prediction.outputs[o.name].tolist() for o in servable.answer_first}
     return {"outputs": outputs, "model_versions": _versions(prediction)}
 
 
@@ -92,15 +86,11 @@ def _status_entry(status: VersionStatus) -> dict[str, Any]:
 
 def _statuses(dataplane: Dataplane, name: str, version: int | None) -> list[dict[str, Any]]:
     """List version states; for a composite, each component's, marked with its model."""
-    store = dataplane.store
-    if name not in store.servable_names():
-        raise NotFound(f"Unknown model {name!r}", {"models": store.servable_names()})
     entries = []
-    for component in store.composites.get(name, (name,)):
+    for component, status in dataplane.statuses(name):
         marker = {"model": component} if component != name else {}
-        for status in store.statuses(component):
-            if version is None or status.version == version:
-                entries.append(_status_entry(status) | marker)
+        if version is None or status.version == version:
+            entries.append(_status_entry(status) | marker)
     if not entries:
         raise NotFound(f"No version {version} of {name!r} is known", {"model": name})
     return entries

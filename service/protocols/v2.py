@@ -41,7 +41,7 @@ def create_blueprint(dataplane: Dataplane) -> Blueprint:
     @bp.get("/health/ready")
     def ready() -> Response:
         """Answer 200 once every model is loaded and warm, else 503 saying what is missing."""
-        dataplane.store.require_ready()
+        dataplane.ready()
         return json_response({"ready": True})
 
     @bp.get("/models/<model:name>")

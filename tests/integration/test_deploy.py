@@ -2,7 +2,7 @@
 
 A missing tool is a failure when the CI environment variable is set, and a skip (with the way to
 install it) otherwise. Metric names used by the dashboard and the alerts are checked against the
-metric objects the service defines (service/metrics.py).
+metric objects the service defines (service/observability/metrics.py).
 """
 
 from __future__ import annotations
@@ -161,7 +161,7 @@ def promql_metric_names(expr: str) -> set[str]:
 
 
 def exported_metric_names() -> set[str]:
-    """Sample names the service exposes, from the metric objects in service.metrics."""
+    """Sample names the service exposes, from its metric objects (service.observability.metrics)."""
     from prometheus_client.metrics import MetricWrapperBase
 
     import service.observability.metrics as metrics_module

@@ -7,6 +7,7 @@ signature output and a declaration that names it. No service code knows about it
 from __future__ import annotations
 
 import dataclasses
+import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,7 @@ import tensorflow as tf
 from service_support import applicant_columns, columns_to_rows
 
 from contract.artifact import read_artifact
+from contract.checksums import metadata_digest
 from contract.metadata import LiteRTExport
 from contract.outputs import OutputSpec
 from training import publish
@@ -132,3 +134,41 @@ def test_a_signature_that_lacks_a_declared_output_is_refused(
     store.refresh()
     (status,) = store.statuses("max_coverage")
     assert status.state == "END" and "coverage_millions" in status.error
+
+
+def _as_format_1(version_dir: Path) -> None:
+    """Rewrite a version's metadata.json as format 1 published it (and seal it again)."""
+    path = version_dir / "metadata.json"
+    raw = json.loads(path.read_text())
+    raw["format_version"] = 1
+    for key in ("derived_outputs", "litert"):
+        raw.pop(key)
+    raw["outputs"] = [
+        {k: o[k] for k in ("name", "dtype", "shape", "description")} for o in raw["outputs"]
+    ]
+    raw["metadata_sha256"] = metadata_digest(raw)
+    path.write_text(json.dumps(raw))
+
+
+def test_a_version_published_in_format_1_is_still_served(
+    tiny_models_dir: Path, tmp_path: Path
+) -> None:
+    from service.app import STORE_KEY, build_store, create_app
+    from service.settings import Settings
+
+    for name in ("risk_class", "max_coverage"):
+        shutil.copytree(tiny_models_dir / name, tmp_path / name)
+        _as_format_1(tmp_path / name / "1")
+    settings = Settings(models_dir=tmp_path, reload_interval_seconds=3600, runtime="tensorflow")
+    app = create_app(settings)
+    assert app.extensions[STORE_KEY].wait_scanned(120)
+    record = columns_to_rows(applicant_columns(rows=1, seed=3))
+    response = app.test_client().post("/v1/models/underwriting:predict", json={"instances": record})
+    assert response.status_code == 200, response.get_json()
+    (prediction,) = response.get_json()["predictions"]
+    assert list(prediction) == ["risk_class", "probabilities", "max_coverage"]
+    app.extensions[STORE_KEY].stop()
+    # LiteRT needs the export format 1 never had: refused, saying so.
+    store = build_store(Settings(models_dir=tmp_path, reload_interval_seconds=3600))
+    store.refresh()
+    assert "has no LiteRT export" in store.statuses("risk_class")[0].error

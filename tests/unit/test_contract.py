@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import re
 from pathlib import Path
@@ -77,7 +78,7 @@ def _broken(change: Any) -> dict[str, Any]:
     ("change", "reason"),
     [
         (lambda m: m.pop("outputs"), "lacks"),
-        (lambda m: m.update(format_version=2), "format_version"),
+        (lambda m: m.update(format_version=3), "format_version"),
         (lambda m: m.update(task="ranking"), "unknown task"),
         (lambda m: m.update(version="3"), "version"),
         (lambda m: m["features"][0].update(type="date"), "unknown type"),
@@ -92,11 +93,43 @@ def _broken(change: Any) -> dict[str, Any]:
         (lambda m: m["derived_outputs"][0].update(source="nothing"), "source"),
         (lambda m: m.update(class_names=["x", "y", "z"]), "class_names"),
         (lambda m: m.update(prohibited_fields={"protected": "race"}), "prohibited_fields"),
+        (lambda m: m.pop("files"), "lacks"),
+        (lambda m: m.update(target="USD"), "target"),
+        (lambda m: m["signature"].update(path="../../etc"), "signature path"),
+        (lambda m: m["signature"].update(path="."), "signature path"),
+        (lambda m: m["outputs"][0].update(dtype="string"), "derived output"),
+        (lambda m: m["outputs"][0].update(shape=[-1, 0]), "shape"),
+        (lambda m: m["outputs"][0].update(minimum="0"), "minimum must be a number"),
+        (lambda m: m.update(litert={"path": "/tmp/x.tflite", "inputs": {}}), "litert"),
     ],
 )
 def test_metadata_that_serving_cannot_rely_on_is_refused(change: Any, reason: str) -> None:
     with pytest.raises(ContractError, match=reason):
         ModelMetadata.from_json(_broken(change))
+
+
+def as_format_1(metadata: ModelMetadata) -> dict[str, Any]:
+    """The same metadata as format 1 wrote it: outputs without labels or bounds, nothing derived."""
+    raw = metadata.to_json()
+    raw["format_version"] = 1
+    for key in ("derived_outputs", "litert"):
+        raw.pop(key, None)
+    raw["outputs"] = [
+        {k: o[k] for k in ("name", "dtype", "shape", "description")} for o in raw["outputs"]
+    ]
+    return raw
+
+
+def test_format_1_metadata_is_read_with_its_conventions_declared() -> None:
+    classifier = ModelMetadata.from_json(as_format_1(metadata_of("risk_class")))
+    assert classifier.format_version == 2
+    (probabilities,) = classifier.outputs
+    assert probabilities.labels == CLASS_NAMES and probabilities.row_sum == 1.0
+    assert [d.name for d in classifier.derived_outputs] == ["risk_class"]
+    assert classifier.derived_specs()[0].values == CLASS_NAMES
+    regressor = ModelMetadata.from_json(as_format_1(metadata_of("max_coverage")))
+    assert regressor.outputs[0].minimum == 0.0 and regressor.derived_outputs == ()
+    assert regressor.litert is None
 
 
 def _written(tmp_path: Path, metadata: ModelMetadata) -> Path:
@@ -183,3 +216,13 @@ def test_models_readme_names_every_key_the_contract_writes() -> None:
         | set(derived.to_json())
     )
     assert written - documented == set()
+
+
+def test_metadata_the_service_would_refuse_is_not_written(tmp_path: Path) -> None:
+    metadata = metadata_of()
+    broken = dataclasses.replace(
+        metadata, derived_outputs=(DerivedOutput("risk_class", "missing", "argmax", "d"),)
+    )
+    with pytest.raises(ContractError, match="source"):
+        _written(tmp_path, broken)
+    assert not (tmp_path / "risk_class" / "4" / METADATA_FILE).exists()

@@ -9,7 +9,15 @@ import numpy as np
 import pytest
 from csv_files import run_training, write_csv
 
-from training.csv_data import MAX_REPORTED_GROUPS, DataValidationError, Problem, load_csv, report
+from training.csv_data import (
+    MAX_KEPT,
+    MAX_REPORTED_GROUPS,
+    DataValidationError,
+    Problem,
+    Problems,
+    load_csv,
+    report,
+)
 from training.features import FEATURE_NAMES
 from training.synthetic import generate
 
@@ -95,7 +103,8 @@ def test_thousands_of_bad_rows_are_reported_grouped_and_short(tmp_path: Path) ->
     _corrupt(path, bad)
     with pytest.raises(DataValidationError) as caught:
         load_csv(path)
-    assert len(caught.value.problems) == len(bad)
+    assert caught.value.total == len(bad)
+    assert len(caught.value.problems) == MAX_KEPT  # the rest are counted, not kept
     message = str(caught.value).splitlines()
     assert message[0].endswith(f"{len(bad):,} problem(s), nothing was trained:")
     assert message[-1] == f"{len(bad):,} problem(s) in total."
@@ -108,7 +117,9 @@ def test_thousands_of_bad_rows_are_reported_grouped_and_short(tmp_path: Path) ->
 
 
 def test_more_kinds_of_problem_than_the_cap_are_counted_not_listed(tmp_path: Path) -> None:
-    found = [Problem(line, "age", f"kind {line}", "'x'") for line in range(2, 80)]
+    found = Problems()
+    for line in range(2, 80):
+        found.add(Problem(line, "age", f"kind {line}", "'x'"))
     message = report(tmp_path / "a.csv", found).splitlines()
     assert len(message) == MAX_REPORTED_GROUPS + 3
     assert message[-2] == f"  ... and {78 - MAX_REPORTED_GROUPS} more kinds of problem"

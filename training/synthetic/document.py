@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from training.features import CLASS_NAMES
 from training.guidelines import (
     COVERAGE_CAP,
     INCOME_MULTIPLE_65_PLUS,
@@ -82,7 +83,7 @@ def risk_class_section(
     debits: tuple[Impairment, ...] = DEBITS, knock_outs: tuple[KnockOut, ...] = KNOCK_OUTS
 ) -> str:
     """The numerical rating method: debits, knock-outs and the ordered logit."""
-    declined = (1 - LABEL_NOISE) * KNOCK_OUT_PROBABILITIES[2] + LABEL_NOISE / 3
+    declined = (1 - LABEL_NOISE) * KNOCK_OUT_PROBABILITIES[-1] + LABEL_NOISE / len(CLASS_NAMES)
     midpoints = [100 * np.exp(cut / LOGIT_SLOPE) for cut in CUTPOINTS]
     return f"""### Risk class: the numerical rating method
 Every applicant starts at a mortality of 100% of standard; each impairment adds debits
@@ -103,6 +104,13 @@ replaced by a class drawn uniformly (underwriters' judgement and clerical noise)
 70% are standard, 22% substandard and 8% declined."""
 
 
+def _class_shares() -> str:
+    return ", ".join(
+        f"{name} {factor:.0%}"
+        for name, factor in zip(CLASS_NAMES, CLASS_COVERAGE_FACTORS, strict=True)
+    )
+
+
 def coverage_section() -> str:
     """Financial underwriting: the income multiples and the steps to the offered amount."""
     return f"""### Maximum coverage: financial underwriting
@@ -114,7 +122,7 @@ def coverage_section() -> str:
 1. Capacity is the larger of the income multiple for the age (table) times annual income, and
    {NET_WORTH_FRACTION:.0%} of (positive) net worth.
 2. Existing coverage is subtracted; the result is never below $0.
-3. Standard gets it all, substandard {CLASS_COVERAGE_FACTORS[1]:.0%}, decline $0.
+3. Each class gets its share of it: {_class_shares()}.
 4. The amount is capped at ${COVERAGE_CAP:,.0f}, then rounded down to ${COVERAGE_STEP:,.0f}s.
 
 The expected coverage of an applicant weighs each class's amount by its true probability."""
