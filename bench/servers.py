@@ -14,7 +14,12 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = "python:service.gunicorn_config"
-APPS = {"floor": "bench.floor_app:app", "service": "service.wsgi:app"}
+# name -> (WSGI app, SERVICE_RUNTIME); the floor ignores the runtime.
+APPS = {
+    "floor": ("bench.floor_app:app", "litert"),
+    "litert": ("service.wsgi:app", "litert"),
+    "tensorflow": ("service.wsgi:app", "tensorflow"),
+}
 
 
 @dataclass
@@ -29,6 +34,10 @@ class Server:
     def worker_memory_mib(self, field: str) -> list[float]:
         """Return each worker's `Rss` or `Pss` (shared pages split between sharers), in MiB."""
         return [_smaps_kib(pid, field) / 1024 for pid in _children(self.process.pid)]
+
+    def worker_cpu_seconds(self) -> float:
+        """Return the CPU time (user + system) all workers have used so far."""
+        return sum(_cpu_seconds(pid) for pid in _children(self.process.pid))
 
     def stop(self) -> None:
         """SIGTERM the master (graceful), then make sure its process group is gone."""
@@ -52,9 +61,10 @@ def start(name: str, port: int, workers: int, models_dir: Path, log: Path) -> Se
         "SERVICE_WORKERS": str(workers),
         "SERVICE_MODELS_DIR": str(models_dir),
         "SERVICE_LOG_LEVEL": "warning",
+        "SERVICE_RUNTIME": APPS[name][1],
     }
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)  # the config makes a fresh one per server
-    command = [sys.executable, "-m", "gunicorn", "-c", CONFIG, APPS[name]]
+    command = [sys.executable, "-m", "gunicorn", "-c", CONFIG, APPS[name][0]]
     started = time.monotonic()
     with log.open("ab") as sink:
         process = subprocess.Popen(
@@ -94,3 +104,9 @@ def _smaps_kib(pid: int, field: str) -> int:
         if line.startswith(f"{field}:"):
             return int(line.split()[1])
     return 0
+
+
+def _cpu_seconds(pid: int) -> float:
+    """Return utime + stime of a process from /proc/<pid>/stat, in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

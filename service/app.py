@@ -14,7 +14,7 @@ from service.inference.dataplane import Dataplane
 from service.inference.loader import load_model
 from service.inference.runtimes import Runtime, runtime_named
 from service.inference.servable import Servable, serve
-from service.observability import access_log, http_metrics, scoring
+from service.observability import request_hooks, scoring
 from service.openapi import docs
 from service.protocols import health, metrics, tf_serving, v2
 from service.repository.store import ModelStore
@@ -70,8 +70,7 @@ def create_app(
     app.url_map.converters["model"] = ModelNameConverter
     app.extensions[STORE_KEY] = store
     register_error_handlers(app)
-    http_metrics.install(app)
-    access_log.install(app)  # before auth: a refused request still gets an id and a log line
+    request_hooks.install(app)  # before auth: a refused request still gets an id and a log line
     keys_required = auth.install(app, settings)
     app.register_blueprint(health.create_blueprint(dataplane))
     app.register_blueprint(tf_serving.create_blueprint(dataplane))

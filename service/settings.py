@@ -19,6 +19,23 @@ LOG_LEVELS = ("debug", "info", "warning", "error")
 RUNTIMES = ("litert", "tensorflow")
 
 
+# Sync workers answer one request at a time: two per CPU keep every core busy while one worker
+# waits on a client, for ~45 MiB each (LiteRT; measured in docs/performance.md).
+WORKERS_PER_CPU = 2
+
+
+def available_cpus(cpu_max: Path = Path("/sys/fs/cgroup/cpu.max")) -> int:
+    """CPUs this process may use: its affinity, and a cgroup v2 CPU quota if one is set."""
+    cpus = len(os.sched_getaffinity(0))
+    try:
+        quota, period = cpu_max.read_text().split()[:2]
+        if quota != "max":  # e.g. "150000 100000": a container limited to 1.5 CPUs
+            cpus = min(cpus, max(1, math.ceil(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass
+    return cpus
+
+
 class SettingsError(ValueError):
     """A `SERVICE_*` environment variable holds a value the service cannot use."""
 
@@ -53,7 +70,11 @@ class Settings:
 
     host: str = _setting("0.0.0.0", "Address gunicorn binds to.", bool, "a host name or address")
     port: int = _setting(8080, "TCP port gunicorn binds to.", lambda v: 0 < v < 65536, "1-65535")
-    workers: int = _setting(2, "gunicorn sync worker processes.", lambda v: v >= 1, ">= 1")
+    workers: int = _setting(
+        WORKERS_PER_CPU * available_cpus(), f"gunicorn sync worker processes (default: "
+        f"{WORKERS_PER_CPU} per CPU the process may use, counting a container's CPU limit).",
+        lambda v: v >= 1, ">= 1",
+    )  # fmt: skip
     models_dir: Path = _setting(
         Path("models"), "Model repository, laid out <dir>/<model>/<version>/.", bool, "a path"
     )

@@ -53,6 +53,12 @@ class UnsupportedMediaType(ServiceError):
     status = 415
 
 
+class ModelFailure(ServiceError):
+    """A model gave an answer that breaks its declaration (logged; the client sees a 500)."""
+
+    status = 500
+
+
 class NotReady(ServiceError):
     """No usable model version is loaded (yet)."""
 

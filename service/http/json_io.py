@@ -1,4 +1,9 @@
-"""JSON responses and request bodies, encoded and decoded strictly and fast."""
+"""JSON responses and request bodies, encoded fast and decoded strictly.
+
+Responses are written by orjson (compact, UTF-8; about a tenth of the standard library's time).
+Request bodies are read by the standard library with two refusals JSON parsers usually skip: NaN
+and Infinity literals, and a key repeated in one object (parsers silently keep one of them).
+"""
 
 from __future__ import annotations
 
@@ -6,15 +11,21 @@ import json
 from collections import Counter
 from typing import Any
 
+import orjson
 from flask import Response
 
 JSON_MIMETYPE = "application/json"
-_encoder = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+# marshmallow keys some messages by list index (an int); JSON keys are strings, as json made them.
+_OPTIONS = orjson.OPT_NON_STR_KEYS
 
 
 def json_response(payload: Any, status: int = 200) -> Response:
-    """Serialise `payload` compactly (no key sorting: it costs time on large batches)."""
-    return Response(_encoder.encode(payload), status=status, mimetype=JSON_MIMETYPE)
+    """Serialise `payload` compactly (no key sorting: it costs time on large batches).
+
+    orjson writes NaN and Infinity as null; the payloads never hold them (model outputs are
+    checked finite before they get here).
+    """
+    return Response(orjson.dumps(payload, option=_OPTIONS), status=status, mimetype=JSON_MIMETYPE)
 
 
 def _reject_constant(name: str) -> float:

@@ -29,7 +29,11 @@ class Batch:
 
 
 class Packer(Protocol):
-    """Packs validated records (rows or equally long columns) for one runtime."""
+    """Packs validated records (rows or equally long columns) for one runtime.
+
+    Records and columns are read by feature name only (`row[name]`), so dicts and the typed
+    decoder's structs pack alike.
+    """
 
     def rows(self, rows: Sequence[Mapping[str, Any]]) -> Batch:
         """Pack validated records."""
@@ -66,7 +70,7 @@ class DtypeGroups:
             )
             for dtype, names in self.groups
         )
-        return Batch(arrays, _length(columns))
+        return Batch(arrays, len(columns[self.groups[0][1][0]]))
 
 
 @dataclass(frozen=True)
@@ -93,7 +97,7 @@ class NumbersAndIndices:
         return Batch((numbers, categories.reshape(len(rows), len(pairs))), len(rows))
 
     def columns(self, columns: Mapping[str, Sequence[Any]]) -> Batch:
-        size = _length(columns)
+        size = len(columns[(self.numbers or self.categories)[0]])
         numbers = np.empty((size, len(self.numbers)), dtype=np.float32)
         for j, name in enumerate(self.numbers):
             numbers[:, j] = columns[name]
@@ -101,7 +105,3 @@ class NumbersAndIndices:
         for j, (name, index) in enumerate(zip(self.categories, self.indices, strict=True)):
             categories[:, j] = [index[value] for value in columns[name]]
         return Batch((numbers, categories), size)
-
-
-def _length(columns: Mapping[str, Sequence[Any]]) -> int:
-    return len(next(iter(columns.values()))) if columns else 0

@@ -85,6 +85,9 @@ def observe_many(histogram: Histogram, values: np.ndarray) -> None:
     locked write to a memory-mapped file, which for a 10,000-record request costs ~50 ms. This
     reaches into the histogram's children (private), falling back to plain `observe` if they moved.
     """
+    if len(values) == 1:  # a single record: one plain observation is cheaper
+        histogram.observe(float(values[0]))
+        return
     bounds = getattr(histogram, "_upper_bounds", None)
     buckets = getattr(histogram, "_buckets", None)
     total = getattr(histogram, "_sum", None)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from service.observability import access_log, metrics
-from service.observability.http_metrics import route_label
+from flask import request
+
+from service.observability import access_log, http_metrics
 
 
 def record_scored(size: int, versions: dict[str, int]) -> None:
     """Observe the request's record count by route; tell the access log what was scored."""
-    metrics.REQUEST_RECORDS.labels(route_label()).observe(size)
-    access_log.note_prediction(size, versions)
+    current = request._get_current_object()  # type: ignore[attr-defined]
+    http_metrics.observe_records(http_metrics.route_label(current), size)
+    access_log.note_prediction(current.environ, size, versions)

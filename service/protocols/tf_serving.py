@@ -6,6 +6,7 @@ Row format `{"instances": [record, ...]}` -> `{"predictions": [...]}`; columnar 
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from flask import Blueprint, Response, request
@@ -13,12 +14,13 @@ from flask import Blueprint, Response, request
 from contract.metadata import SIGNATURE_NAME, ModelMetadata
 from service.http.errors import NotFound
 from service.http.json_io import json_response
-from service.http.request_body import read_json
+from service.http.request_body import parse_json, read_body
 from service.inference.dataplane import Columns, Dataplane, Rows
 from service.inference.prediction import Prediction
 from service.inference.servable import Servable
-from service.protocols.tf_serving_envelope import parse_envelope
+from service.protocols.tf_serving_envelope import FastEnvelope, parse_envelope
 from service.repository.store import VersionStatus
+from service.validation.typed import TypedRecords
 
 
 def create_blueprint(dataplane: Dataplane) -> Blueprint:
@@ -30,11 +32,15 @@ def create_blueprint(dataplane: Dataplane) -> Blueprint:
     def predict_route(name: str, version: int | None = None) -> Response:
         """Validate the whole request, then score it in one call."""
         servable = dataplane.servable(name, version)
-        envelope = parse_envelope(read_json(request))
-        if "instances" in envelope:
-            prediction = dataplane.infer(servable, Rows(envelope["instances"]))
+        body = read_body(request)
+        records = _typed(servable, dataplane.max_records).decode(body)
+        if records is None:  # invalid, or outside the typed route: the strict route decides
+            envelope = parse_envelope(parse_json(body))
+            records = Rows(envelope["instances"]) if "instances" in envelope else None
+            records = records or Columns(envelope["inputs"])
+        prediction = dataplane.infer(servable, records)
+        if isinstance(records, Rows):
             return json_response(rows_body(servable, prediction))
-        prediction = dataplane.infer(servable, Columns(envelope["inputs"]))
         return json_response(columns_body(servable, prediction))
 
     @bp.get("/<model:name>")
@@ -50,6 +56,23 @@ def create_blueprint(dataplane: Dataplane) -> Blueprint:
         return json_response(metadata_body(dataplane.servable(name, version)))
 
     return bp
+
+
+class _Strict:
+    """Stands in for the typed decoder where a declaration cannot be compiled: always declines."""
+
+    def decode(self, body: bytes) -> None:
+        return None
+
+
+def _typed(servable: Servable, max_records: int) -> FastEnvelope | _Strict:
+    """The typed decoder of a servable's declaration, compiled once per declaration."""
+    return _decoder(servable.validator.typed, max_records)
+
+
+@cache
+def _decoder(typed: TypedRecords | None, max_records: int) -> FastEnvelope | _Strict:
+    return _Strict() if typed is None else FastEnvelope(typed, max_records)
 
 
 def _versions(prediction: Prediction) -> dict[str, str]:

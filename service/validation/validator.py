@@ -17,6 +17,7 @@ from service.http.errors import InvalidInput, PayloadTooLarge
 from service.observability import metrics
 from service.validation.fast_check import Check, columns_check, field_checks, record_check
 from service.validation.schemas import columns_schema, record_schema
+from service.validation.typed import TypedRecords
 
 _NOT_AN_OBJECT = "Invalid input type."
 _MAX_NAMED = 10  # field names quoted in the one-line summary
@@ -33,6 +34,8 @@ class RequestValidator:
     # Fast acceptance of valid input (validation.fast_check); None: always ask marshmallow.
     accepts_row: Check | None = None
     accepts_columns: Check | None = None
+    # The same declaration as msgspec types, for protocols that decode and check in one pass.
+    typed: TypedRecords | None = None
 
     @classmethod
     def from_declaration(
@@ -50,6 +53,7 @@ class RequestValidator:
             prohibited=prohibited,
             accepts_row=None if checks is None else record_check(checks),
             accepts_columns=None if checks is None else columns_check(checks),
+            typed=TypedRecords.of(features),
         )
 
     def rows_valid(self, rows: Any, max_records: int) -> list[dict[str, Any]]:

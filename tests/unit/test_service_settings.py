@@ -10,12 +10,13 @@ from pathlib import Path
 import pytest
 from paths import REPO
 
-from service.settings import Settings, SettingsError, documentation
+from service.settings import Settings, SettingsError, available_cpus, documentation
 
 
 def test_defaults_match_the_documented_contract() -> None:
     settings = Settings.from_env({})
-    assert (settings.port, settings.workers, settings.max_records) == (8080, 2, 10_000)
+    assert (settings.port, settings.max_records) == (8080, 10_000)
+    assert settings.workers == 2 * available_cpus()
     assert settings.models_dir == Path("models")
     assert settings.runtime_threads == 1 and settings.runtime == "litert"
     assert settings.bind == "0.0.0.0:8080"
@@ -102,3 +103,15 @@ def test_the_command_prints_its_own_help_with_every_setting() -> None:
         if default:
             assert f"{variable}  (default: {default})" in result.stdout
     assert len(documentation()) == len(dataclasses.fields(Settings))
+
+
+@pytest.mark.parametrize(
+    ("cpu_max", "expected"),
+    [("max 100000", None), ("100000 100000", 1), ("150000 100000", 2), ("50000 100000", 1)],
+)
+def test_the_cpus_available_follow_a_container_quota(
+    tmp_path: Path, cpu_max: str, expected: int | None
+) -> None:
+    (tmp_path / "cpu.max").write_text(cpu_max + "\n")
+    affinity = available_cpus(tmp_path / "missing")
+    assert available_cpus(tmp_path / "cpu.max") == min(affinity, expected or affinity)

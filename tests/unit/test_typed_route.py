@@ -1,0 +1,115 @@
+"""The typed route (msgspec) accepts exactly the bodies the strict route accepts, and means them
+the same way; it never decides a refusal, it hands those to marshmallow to explain."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from declared_values import JSON_VALUES, invalid_value, record
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from service.http.errors import InvalidInput, PayloadTooLarge
+from service.http.request_body import parse_json
+from service.inference.dataplane import Columns, Rows
+from service.protocols.tf_serving_envelope import FastEnvelope, parse_envelope
+from service.validation.validator import RequestValidator
+from training.features import FEATURES, PROHIBITED
+
+MAX_RECORDS = 5
+DECLARED = [f.to_json() for f in FEATURES]
+VALIDATOR = RequestValidator.from_declaration(FEATURES, PROHIBITED)
+assert VALIDATOR.typed is not None
+TYPED = FastEnvelope(VALIDATOR.typed, MAX_RECORDS)
+
+
+def strict(body: bytes) -> list[dict[str, Any]] | dict[str, list[Any]] | None:
+    """What the strict route accepts (the records it validated), or None if it refuses."""
+    try:
+        envelope = parse_envelope(parse_json(body))
+        if "instances" in envelope:
+            return VALIDATOR.rows_valid(envelope["instances"], MAX_RECORDS)
+        return VALIDATOR.columns_valid(envelope["inputs"], MAX_RECORDS)
+    except (InvalidInput, PayloadTooLarge):
+        return None
+
+
+def as_dicts(found: Rows | Columns) -> list[dict[str, Any]] | dict[str, list[Any]]:
+    names = [f.name for f in FEATURES]
+    if isinstance(found, Rows):
+        return [{n: r[n] for n in names} for r in found.records]
+    return {n: list(found.columns[n]) for n in names}
+
+
+def assert_same_route(body: bytes) -> None:
+    expected, found = strict(body), TYPED.decode(body)
+    if found is not None:
+        assert expected is not None, "the typed route accepted what the strict route refuses"
+        assert as_dicts(found) == expected  # numbers compare equal whether int or float
+    elif expected is not None:
+        pytest.fail("a valid body left the typed route")
+
+
+@settings(max_examples=200, deadline=None)
+@given(rows=st.lists(record(DECLARED), min_size=1, max_size=MAX_RECORDS + 1))
+def test_valid_rows_take_the_typed_route(rows: list[dict[str, Any]]) -> None:
+    assert_same_route(json.dumps({"instances": rows}).encode())
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data(), value=JSON_VALUES)
+def test_any_wrong_value_leaves_the_typed_route(data: st.DataObject, value: Any) -> None:
+    row = data.draw(record(DECLARED))
+    feature = data.draw(st.sampled_from(DECLARED))
+    row[feature["name"]] = data.draw(st.one_of(st.just(value), invalid_value(feature)))
+    assert_same_route(json.dumps({"instances": [row]}).encode())
+
+
+@settings(max_examples=100, deadline=None)
+@given(data=st.data(), size=st.integers(1, MAX_RECORDS + 1))
+def test_columns_take_the_typed_route_only_when_valid(data: st.DataObject, size: int) -> None:
+    rows = [data.draw(record(DECLARED)) for _ in range(size)]
+    columns = {f["name"]: [r[f["name"]] for r in rows] for f in DECLARED}
+    if data.draw(st.booleans()):
+        feature = data.draw(st.sampled_from(DECLARED))
+        columns[feature["name"]][-1] = data.draw(invalid_value(feature))
+    if data.draw(st.booleans()):
+        columns[data.draw(st.sampled_from(DECLARED))["name"]].append(rows[0][DECLARED[0]["name"]])
+    assert_same_route(json.dumps({"inputs": columns}).encode())
+
+
+def _valid_body() -> tuple[dict[str, Any], bytes]:
+    row = {f["name"]: f.get("minimum", (f.get("categories") or [False])[0]) for f in DECLARED}
+    return row, json.dumps({"instances": [row]}).encode()
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda b: b.replace(b'"age": ', b'"age": 40, "age": ', 1),  # a repeated record key
+        lambda b: b.replace(b'{"instances"', b'{"instances": [], "instances"', 1),
+        lambda b: b.replace(b'"instances"', b'"signature_name": "x", "instances"', 1),
+        lambda b: b.replace(b'"age": 18', b'"age": 18.0', 1),
+        lambda b: b.replace(b'"age": 18', b'"age": true', 1),
+        lambda b: b.replace(b'"age": 18', b'"age": null', 1),
+        lambda b: b.replace(b'"age": 18', b'"age": NaN', 1),
+        lambda b: b.replace(b'"age": 18, ', b"", 1),
+        lambda b: b.replace(b'"age": 18', b'"age": 18, "race": "x"', 1),
+        lambda b: b.replace(b'"sex": "female"', b'"sex": "Female"', 1),
+        lambda b: b.replace(b"]}", b'], "inputs": {}}', 1),
+    ],
+)
+def test_bodies_the_strict_route_refuses_never_take_the_typed_route(edit: Any) -> None:
+    _, body = _valid_body()
+    assert TYPED.decode(body) is not None
+    assert TYPED.decode(edit(body)) is None
+    assert strict(edit(body)) is None
+
+
+def test_an_oddly_spaced_valid_body_is_still_accepted_by_the_strict_route() -> None:
+    _, body = _valid_body()
+    spaced = body.replace(b'": ', b'" : ')
+    assert TYPED.decode(spaced) is None  # the key count cannot be trusted: the strict route
+    assert strict(spaced) is not None  # decides, and accepts it
