@@ -4,11 +4,13 @@
 #   docker run -p 8080:8080 underwriting-model-service
 #
 # Stages:
-#   deps     a virtualenv with the serving dependencies only (`pip install .`, no extras);
-#            the runtime stage copies it as is.
-#   models   adds the `train` extra on top of deps and trains the default models, unless the
-#            build context's models/ already holds a version of each (then those are used).
-#   runtime  python:3.11-slim + the deps virtualenv + the models, as a non-root user.
+#   deps     a virtualenv with the serving dependencies only (`pip install .`, no extras: the
+#            LiteRT runtime, no TensorFlow); the runtime stage copies it as is.
+#   models   adds the `train` extra (TensorFlow, Keras, scikit-learn) on top of deps and trains
+#            the default models, unless the build context's models/ already holds a version of
+#            each (then those are used).
+#   runtime  python:3.11-slim + the deps virtualenv + the models, as a non-root user. It serves
+#            with SERVICE_RUNTIME=litert; the tensorflow runtime needs the `tensorflow` extra.
 #
 # New model versions are deployed by mounting a model repository at /models (a volume): the
 # service polls it and swaps to the highest complete version without a restart.
@@ -18,9 +20,8 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1
 WORKDIR /src
-# Dependencies first, from pyproject.toml alone, so editing the code does not reinstall
-# TensorFlow: empty package directories give an installable distribution with the same
-# dependency list.
+# Dependencies first, from pyproject.toml alone, so editing the code does not reinstall them:
+# empty package directories give an installable distribution with the same dependency list.
 COPY pyproject.toml README.md ./
 RUN mkdir contract service training \
     && python -m venv /opt/venv \
@@ -53,9 +54,6 @@ LABEL org.opencontainers.image.title="underwriting-model-service" \
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
-    TF_CPP_MIN_LOG_LEVEL=2 \
-    TF_ENABLE_ONEDNN_OPTS=0 \
-    KERAS_HOME=/tmp/.keras \
     PROMETHEUS_MULTIPROC_DIR=/tmp/prometheus-multiproc \
     SERVICE_PORT=8080 \
     SERVICE_MODELS_DIR=/models
@@ -72,6 +70,6 @@ VOLUME ["/models"]
 WORKDIR /home/app
 USER 10001:10001
 EXPOSE 8080
-HEALTHCHECK --interval=30s --timeout=5s --start-period=120s --retries=3 \
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('SERVICE_PORT', '8080'), timeout=4)"]
 CMD ["gunicorn", "-c", "python:service.gunicorn_config", "service.wsgi:app"]

@@ -86,6 +86,7 @@ def measure(server: servers.Server, bodies: dict[int, Path], args: argparse.Name
         "ready_seconds": server.ready_seconds,
         "worker_rss_mib": server.worker_memory_mib("Rss"),
         "worker_pss_mib": server.worker_memory_mib("Pss"),
+        "worker_peak_rss_mib": server.worker_peak_rss_mib(),
         "points": points,
     }
 
@@ -125,10 +126,12 @@ def report(results: dict[str, dict]) -> str:
     lines.append("")
     for name in ("floor", *services):
         r = results[name]
-        rss = ", ".join(f"{v:.0f}" for v in r["worker_rss_mib"])
-        pss = ", ".join(f"{v:.0f}" for v in r["worker_pss_mib"])
+        rss, pss, peak = (
+            ", ".join(f"{v:.0f}" for v in r[key])
+            for key in ("worker_rss_mib", "worker_pss_mib", "worker_peak_rss_mib")
+        )
         lines.append(f"{name:10} start-up to ready {r['ready_seconds']:.2f} s; worker RSS {rss} "
-                     f"MiB, PSS {pss} MiB")  # fmt: skip
+                     f"MiB (peak {peak}), PSS {pss} MiB")  # fmt: skip
     return "\n".join([*lines, "", *targets(results)])
 
 

@@ -35,6 +35,10 @@ class Server:
         """Return each worker's `Rss` or `Pss` (shared pages split between sharers), in MiB."""
         return [_smaps_kib(pid, field) / 1024 for pid in _children(self.process.pid)]
 
+    def worker_peak_rss_mib(self) -> list[float]:
+        """Return each worker's highest resident size so far (VmHWM), in MiB."""
+        return [_status_kib(pid, "VmHWM") / 1024 for pid in _children(self.process.pid)]
+
     def worker_cpu_seconds(self) -> float:
         """Return the CPU time (user + system) all workers have used so far."""
         return sum(_cpu_seconds(pid) for pid in _children(self.process.pid))
@@ -110,3 +114,11 @@ def _cpu_seconds(pid: int) -> float:
     """Return utime + stime of a process from /proc/<pid>/stat, in seconds."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _status_kib(pid: int, field: str) -> int:
+    """Return one field of /proc/<pid>/status (e.g. VmHWM) in KiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1])
+    return 0

@@ -76,6 +76,8 @@ def read_artifact(path: Path, name: str, version: int) -> Artifact:
             f"metadata names {metadata.name} v{metadata.version}, directory {name}/{version}"
         )
     verify_files(path, metadata.files, strict_under=metadata.signature.path)
+    if metadata.litert is not None and metadata.litert.path not in metadata.files:
+        raise ContractError(f"the LiteRT export {metadata.litert.path} is not among the files")
     return Artifact(path, metadata)
 
 

@@ -6,6 +6,7 @@ message that names the variable, the value and what was expected.
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import os
 import re
@@ -57,6 +58,12 @@ def split_keys(text: str) -> list[str]:
     return [key.strip() for key in re.split(r"[,\n]", text) if key.strip()]
 
 
+def _runtime_installed(name: str) -> bool:
+    """A known runtime whose library can be imported (checked without importing it)."""
+    library = {"litert": "ai_edge_litert", "tensorflow": "tensorflow"}.get(name)
+    return library is not None and importlib.util.find_spec(library) is not None
+
+
 def _keys_file_ok(path: str) -> bool:
     try:
         return path == "" or bool(split_keys(Path(path).read_text(encoding="utf-8")))
@@ -91,7 +98,8 @@ class Settings:
     runtime: str = _setting(
         "litert", "Model runtime: litert (each version's LiteRT export; no TensorFlow in the "
         "workers) or tensorflow (the SavedModel; needs the `tensorflow` extra installed).",
-        RUNTIMES.__contains__, " | ".join(RUNTIMES),
+        _runtime_installed, f"{' | '.join(RUNTIMES)}, with its library installed (the "
+        "tensorflow runtime: pip install '.[tensorflow]')",
     )  # fmt: skip
     runtime_threads: int = _setting(
         1, "Threads the model runtime uses per worker (LiteRT interpreter; TensorFlow intra- "

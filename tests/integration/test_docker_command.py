@@ -28,7 +28,7 @@ from test_deploy import dockerfile_stages
 
 IMAGE_VENV_BIN = "/opt/venv/bin"
 # The variables whose image value is a path or port of the container; each is replaced locally.
-LOCAL_OVERRIDES = ("PROMETHEUS_MULTIPROC_DIR", "SERVICE_MODELS_DIR", "SERVICE_PORT", "KERAS_HOME")
+LOCAL_OVERRIDES = ("PROMETHEUS_MULTIPROC_DIR", "SERVICE_MODELS_DIR", "SERVICE_PORT")
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,6 @@ def local_env(image: Image, root: Path, models_dir: Path, port: int) -> dict[str
     metrics_dir.mkdir()  # the image creates it in a RUN step
     local |= {
         "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
-        "KERAS_HOME": str(root / ".keras"),
         "SERVICE_MODELS_DIR": str(models_dir),
         "SERVICE_PORT": str(port),
         "SERVICE_HOST": "127.0.0.1",  # loopback only here

@@ -15,7 +15,7 @@ from paths import REPO
 from contract.artifact import is_version_name, list_versions, read_artifact, write_metadata
 from contract.checksums import METADATA_FILE, metadata_digest
 from contract.errors import ContractError
-from contract.metadata import ModelMetadata, Signature, Task
+from contract.metadata import LiteRTExport, ModelMetadata, Signature, Task
 from contract.outputs import DerivedOutput, OutputSpec
 from training import outputs
 from training.features import CLASS_NAMES, FEATURES, PROHIBITED
@@ -42,6 +42,7 @@ def metadata_of(name: str = "risk_class") -> ModelMetadata:
         training={"seed": 1},
         library_versions={"python": "3.11"},
         architecture="Dense layers.",
+        litert=LiteRTExport.for_features(FEATURES, {"probe_records": 10}),
         version=4,
     )
 
@@ -136,6 +137,7 @@ def _written(tmp_path: Path, metadata: ModelMetadata) -> Path:
     version_dir = tmp_path / metadata.name / str(metadata.version)
     (version_dir / "saved_model").mkdir(parents=True)
     (version_dir / "saved_model" / "saved_model.pb").write_bytes(b"graph")
+    (version_dir / "model.tflite").write_bytes(b"flatbuffer")
     write_metadata(version_dir, metadata)
     return version_dir
 
@@ -145,7 +147,7 @@ def test_an_artifact_is_read_back_exactly_as_written(tmp_path: Path) -> None:
     version_dir = _written(tmp_path, metadata)
     artifact = read_artifact(version_dir, "risk_class", 4)
     assert artifact.metadata.features == metadata.features
-    assert artifact.metadata.files.keys() == {"saved_model/saved_model.pb"}
+    assert artifact.metadata.files.keys() == {"saved_model/saved_model.pb", "model.tflite"}
     assert artifact.signature_path == version_dir / "saved_model"
 
 
@@ -157,6 +159,7 @@ def test_an_artifact_is_read_back_exactly_as_written(tmp_path: Path) -> None:
         (lambda d: (d / "saved_model" / "saved_model.pb").unlink(), "missing"),
         (lambda d: _edit(d, lambda m: m.update(class_names=CLASS_NAMES[::-1])), "changed after"),
         (lambda d: (d / METADATA_FILE).write_text("{"), "unreadable"),
+        (lambda d: _edit(d, _drop_tflite), "not among the files"),
     ],
 )
 def test_a_changed_artifact_is_refused(tmp_path: Path, tamper: Any, reason: str) -> None:
@@ -164,6 +167,12 @@ def test_a_changed_artifact_is_refused(tmp_path: Path, tamper: Any, reason: str)
     tamper(version_dir)
     with pytest.raises(ContractError, match=reason):
         read_artifact(version_dir, "risk_class", 4)
+
+
+def _drop_tflite(raw: dict[str, Any]) -> None:
+    """Unlist the LiteRT file and seal the metadata again, as a careless edit might."""
+    del raw["files"]["model.tflite"]
+    raw["metadata_sha256"] = metadata_digest(raw)
 
 
 def _edit(version_dir: Path, change: Any) -> None:
@@ -214,6 +223,8 @@ def test_models_readme_names_every_key_the_contract_writes() -> None:
         | set(Signature.for_features(FEATURES).to_json())
         | set(output.to_json())
         | set(derived.to_json())
+        | set(metadata["litert"])
+        | set(metadata["litert"]["inputs"])
     )
     assert written - documented == set()
 

@@ -24,3 +24,12 @@ def test_the_image_copies_every_packaged_package() -> None:
     dockerfile = (REPO / "Dockerfile").read_text()
     copied = set(re.findall(r"^COPY (\w+)/ \1/$", dockerfile, flags=re.MULTILINE))
     assert packaged() <= copied
+
+
+def test_the_serving_install_has_no_tensorflow() -> None:
+    config = tomllib.loads((REPO / "pyproject.toml").read_text())
+    serving = " ".join(config["project"]["dependencies"]).lower()
+    assert "tensorflow" not in serving and "keras" not in serving
+    assert "ai-edge-litert" in serving
+    extras = config["project"]["optional-dependencies"]
+    assert any(d.startswith("tensorflow") for d in extras["tensorflow"])
