@@ -25,7 +25,13 @@ def json_response(payload: Any, status: int = 200) -> Response:
     orjson writes NaN and Infinity as null; the payloads never hold them (model outputs are
     checked finite before they get here).
     """
-    return Response(orjson.dumps(payload, option=_OPTIONS), status=status, mimetype=JSON_MIMETYPE)
+    try:
+        body = orjson.dumps(payload, option=_OPTIONS)
+    except orjson.JSONEncodeError:
+        # orjson stops at 64-bit integers; a client can put a larger one in a URL (a version
+        # number) that an error message repeats back. The standard library writes any int.
+        body = json.dumps(payload, separators=(",", ":"), default=str).encode()
+    return Response(body, status=status, mimetype=JSON_MIMETYPE)
 
 
 def _reject_constant(name: str) -> float:

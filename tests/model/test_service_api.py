@@ -176,3 +176,21 @@ def test_metrics_endpoint_exposes_the_contract_metrics(
     ):
         assert name in text
     assert 'route="/v1/models/<model:name>:predict"' in text
+
+
+@pytest.mark.parametrize(
+    "method, url",
+    [
+        ("get", "/v1/models/risk_class/versions/{}"),
+        ("get", "/v1/models/risk_class/versions/{}/metadata"),
+        ("post", "/v1/models/risk_class/versions/{}:predict"),
+        ("get", "/v2/models/risk_class/versions/{}"),
+        ("get", "/v2/models/risk_class/versions/{}/ready"),
+        ("post", "/v2/models/risk_class/versions/{}/infer"),
+    ],
+)
+def test_a_version_beyond_64_bits_is_a_clear_404(client: Any, method: str, url: str) -> None:
+    version = 2**64
+    response = getattr(client, method)(url.format(version), json={"inputs": [], "instances": []})
+    assert response.status_code == 404, response.get_data(as_text=True)
+    assert str(version) in response.get_json()["error"]
