@@ -7,14 +7,68 @@ from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
 from contract.errors import ContractError
+from contract.measures import MEASURES  # what a risk direction may be conditioned on
 
 FeatureType = Literal["integer", "number", "boolean", "category"]
 FEATURE_TYPES: tuple[str, ...] = get_args(FeatureType)
+Role = Literal["medical", "behavioural", "financial", "demographic"]
+ROLES: tuple[str, ...] = get_args(Role)
+Worse = Literal["higher", "lower", "later"]
+
+
+@dataclass(frozen=True)
+class Risk:
+    """Which way a feature's values get worse, where underwriting manuals agree.
+
+    `worse` is "higher" (a number, or true, is worse the higher it is), "lower", or "later"
+    (a category is worse the later it comes in `order`, which lists them best first). The
+    direction may hold only where a derived measure is at least a threshold (`where`: BMI 25
+    and over, for height and weight). `reason` is the wording of the reason code an adverse
+    decision gives for this feature; compliance staff edit it, not the model.
+    """
+
+    worse: Worse
+    order: tuple[str, ...] | None = None
+    where: tuple[str, float] | None = None  # (measure, at least)
+    reason: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the metadata.json form, omitting keys that do not apply."""
+        out: dict[str, Any] = {"worse": self.worse}
+        if self.order is not None:
+            out["order"] = list(self.order)
+        if self.where is not None:
+            out["where"] = {"measure": self.where[0], "at_least": self.where[1]}
+        out["reason"] = self.reason
+        return out
+
+    @classmethod
+    def from_json(cls, raw: Any, feature: str) -> Risk:
+        """Parse a feature's `risk`."""
+        if not isinstance(raw, Mapping) or raw.get("worse") not in get_args(Worse):
+            raise ContractError(f"feature {feature!r}: risk needs worse: higher, lower or later")
+        order, where = raw.get("order"), raw.get("where")
+        if order is not None and not (
+            isinstance(order, list) and all(isinstance(o, str) for o in order)
+        ):
+            raise ContractError(f"feature {feature!r}: risk order must list category names")
+        if where is not None and not (
+            isinstance(where, Mapping)
+            and where.get("measure") in MEASURES
+            and type(where.get("at_least")) in (int, float)
+        ):
+            raise ContractError(f"feature {feature!r}: risk where must name a measure and a bound")
+        return cls(
+            worse=raw["worse"],
+            order=None if order is None else tuple(order),
+            where=None if where is None else (where["measure"], where["at_least"]),
+            reason=str(raw.get("reason", "")),
+        )
 
 
 @dataclass(frozen=True)
 class Feature:
-    """One applicant field: its type, unit, valid range or categories, and meaning."""
+    """One applicant field: type, unit, valid range or categories, meaning, role and risk."""
 
     name: str
     type: FeatureType
@@ -23,6 +77,8 @@ class Feature:
     minimum: float | None = None
     maximum: float | None = None
     categories: tuple[str, ...] | None = None
+    role: Role | None = None
+    risk: Risk | None = None
 
     def to_json(self) -> dict[str, Any]:
         """Return the metadata.json form, omitting keys that do not apply."""
@@ -34,6 +90,10 @@ class Feature:
         if self.categories is not None:
             out["categories"] = list(self.categories)
         out["description"] = self.description
+        if self.role is not None:
+            out["role"] = self.role
+        if self.risk is not None:
+            out["risk"] = self.risk.to_json()
         return out
 
     @classmethod
@@ -52,6 +112,17 @@ class Feature:
         bounds = [raw.get(key) for key in ("minimum", "maximum")]
         if not all(b is None or type(b) in (int, float) for b in bounds):
             raise ContractError(f"feature {name!r}: minimum and maximum must be numbers")
+        if raw.get("role") is not None and raw.get("role") not in ROLES:
+            raise ContractError(f"feature {name!r} has unknown role {raw.get('role')!r}")
+        risk = None if raw.get("risk") is None else Risk.from_json(raw["risk"], name)
+        if risk is not None and (risk.worse == "later") != (kind == "category"):
+            raise ContractError(f"feature {name!r}: only categories get worse 'later'")
+        if (
+            risk is not None
+            and risk.order is not None
+            and sorted(risk.order) != sorted(categories or ())
+        ):
+            raise ContractError(f"feature {name!r}: risk order must list every category once")
         return cls(
             name=name,
             type=kind,
@@ -60,6 +131,8 @@ class Feature:
             minimum=bounds[0],
             maximum=bounds[1],
             categories=None if categories is None else tuple(categories),
+            role=raw.get("role"),
+            risk=risk,
         )
 
 

@@ -117,6 +117,7 @@ class ModelMetadata:
     training: Mapping[str, Any] = field(default_factory=dict)
     library_versions: Mapping[str, str] = field(default_factory=dict)
     architecture: str = ""
+    inputs: tuple[str, ...] = ()  # the features the model reads (empty: all of them)
     litert: LiteRTExport | None = None
     version: int | None = None  # given at publication
     files: Mapping[str, str] = field(default_factory=dict)  # relative path -> sha256
@@ -125,6 +126,10 @@ class ModelMetadata:
     def output(self, name: str) -> OutputSpec:
         """Return the declared output called `name`."""
         return next(o for o in self.outputs if o.name == name)
+
+    def reads(self) -> tuple[str, ...]:
+        """The features the model reads: its declared inputs, or every feature."""
+        return self.inputs or tuple(f.name for f in self.features)
 
     def derived_specs(self) -> tuple[OutputSpec, ...]:
         """Describe each derived output as an output."""
@@ -155,6 +160,8 @@ class ModelMetadata:
             "library_versions": dict(self.library_versions),
             "architecture": self.architecture,
         }
+        if self.inputs:
+            out["inputs"] = list(self.inputs)
         if self.litert is not None:
             out["litert"] = self.litert.to_json()
         out["files"] = dict(self.files)
@@ -191,6 +198,7 @@ class ModelMetadata:
             training=_mapping(raw, "training"),
             library_versions=_mapping(raw, "library_versions"),
             architecture=str(raw.get("architecture", "")),
+            inputs=tuple(_names(raw, "inputs")),
             litert=None if raw.get("litert") is None else LiteRTExport.from_json(raw["litert"]),
             version=_version(raw["version"]),
             files=_mapping(raw, "files"),
@@ -207,6 +215,8 @@ def _check_consistent(metadata: ModelMetadata) -> None:
     ):
         if repeated := sorted({n for n in names if names.count(n) > 1}):
             raise ContractError(f"{kind} names appear more than once: {repeated}")
+    if unknown := sorted(set(metadata.inputs) - {f.name for f in metadata.features}):
+        raise ContractError(f"inputs name undeclared features: {unknown}")
     expected = Signature.for_features(metadata.features).inputs
     if dict(metadata.signature.inputs) != expected:
         differ = sorted(set(metadata.signature.inputs.items()) ^ set(expected.items()))
@@ -233,6 +243,13 @@ def _signature(raw: Any) -> Signature:
         raise ContractError(f"signature path {path!r} is not a directory name in the version")
     return Signature(str(raw.get("path", SAVED_MODEL_DIR)), str(raw.get("name", SIGNATURE_NAME)),
                      dict(raw["inputs"]))  # fmt: skip
+
+
+def _names(raw: Mapping[str, Any], key: str) -> list[str]:
+    names = _list(raw, key)
+    if not all(isinstance(name, str) for name in names):
+        raise ContractError(f"{key} must list names")
+    return names
 
 
 def _list(raw: Mapping[str, Any], key: str) -> list[Any]:

@@ -141,9 +141,11 @@ def _parse_number(text: str) -> float:
 
 
 def _parse_boolean(text: str) -> bool:
-    if text not in ("true", "false"):
+    """true or false in any case (pandas writes True and False); never 1, 0, yes or no."""
+    word = text.lower()
+    if word not in ("true", "false"):
         raise CellError("is not a boolean (write true or false)", repr(text))
-    return text == "true"
+    return word == "true"
 
 
 def _parse_feature(feature: Feature, text: str) -> Any:

@@ -1,39 +1,139 @@
 """The applicant feature declaration: the one place features are defined.
 
 Everything else derives from it: the synthetic generator's columns, CSV validation, the
-in-model preprocessing, and (through metadata.json) the service's request schemas.
+in-model preprocessing and the networks' monotone constraints (each feature's role and risk
+direction), the behaviour audit, and (through metadata.json) the service's request schemas and
+reason codes. Categories of a feature with a risk direction are ordered best to worst in `order`.
 """
 
 from __future__ import annotations
 
-from contract.features import Feature, ProhibitedFields
+from contract.features import Feature, ProhibitedFields, Risk, Worse
+
+# BMI at which build starts to cost (the rating table debits from 30; the direction holds from
+# 25, where underwriting manuals agree more weight is worse).
+BMI_RISK_FROM = 25.0
+_BUILD = ("bmi", BMI_RISK_FROM)
+
+
+def _worse(
+    reason: str,
+    worse: Worse = "higher",
+    order: tuple[str, ...] | None = None,
+    where: tuple[str, float] | None = None,
+) -> Risk:
+    return Risk(worse=worse, order=order, where=where, reason=reason)
+
 
 FEATURES: tuple[Feature, ...] = (
-    Feature("age", "integer", "years", "Age at last birthday.", 18, 85),
+    Feature("age", "integer", "years", "Age at last birthday.", 18, 85, role="demographic"),
     Feature(
         "sex",
         "category",
         "",
         "Sex at birth, as used in mortality tables.",
         categories=("female", "male"),
+        role="demographic",
     ),
-    Feature("height_cm", "number", "cm", "Measured height.", 120.0, 220.0),
-    Feature("weight_kg", "number", "kg", "Measured weight.", 35.0, 250.0),
+    Feature(
+        "height_cm",
+        "number",
+        "cm",
+        "Measured height.",
+        120.0,
+        220.0,
+        role="medical",
+        risk=_worse("Build: weight high for height", "lower", where=_BUILD),
+    ),
+    Feature(
+        "weight_kg",
+        "number",
+        "kg",
+        "Measured weight.",
+        35.0,
+        250.0,
+        role="medical",
+        risk=_worse("Build: weight high for height", where=_BUILD),
+    ),
     Feature(
         "tobacco_use",
         "category",
         "",
         "Tobacco or nicotine use and time since quitting.",
         categories=("never", "former_over_5y", "former_1_5y", "current"),
+        role="behavioural",
+        risk=_worse(
+            "Tobacco or nicotine use",
+            "later",
+            order=("never", "former_over_5y", "former_1_5y", "current"),
+        ),
     ),
-    Feature("systolic_bp", "integer", "mmHg", "Systolic blood pressure at the exam.", 80, 240),
-    Feature("diastolic_bp", "integer", "mmHg", "Diastolic blood pressure at the exam.", 40, 150),
-    Feature("bp_treatment", "boolean", "", "Currently treated for high blood pressure."),
-    Feature("total_cholesterol", "number", "mg/dL", "Total serum cholesterol.", 90.0, 450.0),
-    Feature("hdl_cholesterol", "number", "mg/dL", "HDL cholesterol.", 15.0, 130.0),
-    Feature("hba1c", "number", "%", "Glycated haemoglobin (HbA1c).", 3.5, 15.0),
     Feature(
-        "diabetes", "category", "", "Diagnosed diabetes.", categories=("none", "type_1", "type_2")
+        "systolic_bp",
+        "integer",
+        "mmHg",
+        "Systolic blood pressure at the exam.",
+        80,
+        240,
+        role="medical",
+        risk=_worse("Systolic blood pressure above the standard range"),
+    ),
+    Feature(
+        "diastolic_bp",
+        "integer",
+        "mmHg",
+        "Diastolic blood pressure at the exam.",
+        40,
+        150,
+        role="medical",
+        risk=_worse("Diastolic blood pressure above the standard range"),
+    ),
+    Feature(
+        "bp_treatment",
+        "boolean",
+        "",
+        "Currently treated for high blood pressure.",
+        role="medical",
+        risk=_worse("Treatment for high blood pressure"),
+    ),
+    Feature(
+        "total_cholesterol",
+        "number",
+        "mg/dL",
+        "Total serum cholesterol.",
+        90.0,
+        450.0,
+        role="medical",
+        risk=_worse("Cholesterol ratio above the standard range"),
+    ),
+    Feature(
+        "hdl_cholesterol",
+        "number",
+        "mg/dL",
+        "HDL cholesterol.",
+        15.0,
+        130.0,
+        role="medical",
+        risk=_worse("Cholesterol ratio above the standard range", "lower"),
+    ),
+    Feature(
+        "hba1c",
+        "number",
+        "%",
+        "Glycated haemoglobin (HbA1c).",
+        3.5,
+        15.0,
+        role="medical",
+        risk=_worse("Blood sugar (HbA1c) above the standard range"),
+    ),
+    Feature(
+        "diabetes",
+        "category",
+        "",
+        "Diagnosed diabetes.",
+        categories=("none", "type_1", "type_2"),
+        role="medical",
+        risk=_worse("Diagnosed diabetes", "later", order=("none", "type_2", "type_1")),
     ),
     Feature(
         "family_history_count",
@@ -42,6 +142,8 @@ FEATURES: tuple[Feature, ...] = (
         "Parents or siblings with cardiovascular disease or cancer before age 60.",
         0,
         6,
+        role="medical",
+        risk=_worse("Family history of early heart disease or cancer"),
     ),
     Feature(
         "cardiac_history",
@@ -49,6 +151,12 @@ FEATURES: tuple[Feature, ...] = (
         "",
         "Most recent coronary event (heart attack, bypass, stent).",
         categories=("none", "event_over_5y", "event_within_5y"),
+        role="medical",
+        risk=_worse(
+            "History of heart disease",
+            "later",
+            order=("none", "event_over_5y", "event_within_5y"),
+        ),
     ),
     Feature(
         "cancer_history",
@@ -56,6 +164,12 @@ FEATURES: tuple[Feature, ...] = (
         "",
         "Cancer history other than basal-cell skin cancer.",
         categories=("none", "remission_over_5y", "remission_under_5y", "active"),
+        role="medical",
+        risk=_worse(
+            "History of cancer",
+            "later",
+            order=("none", "remission_over_5y", "remission_under_5y", "active"),
+        ),
     ),
     Feature(
         "alcohol_drinks_per_week",
@@ -64,6 +178,8 @@ FEATURES: tuple[Feature, ...] = (
         "Standard alcoholic drinks per week.",
         0,
         100,
+        role="behavioural",
+        risk=_worse("Alcohol consumption"),
     ),
     Feature(
         "dui_count_5y",
@@ -72,6 +188,8 @@ FEATURES: tuple[Feature, ...] = (
         "Driving-under-the-influence convictions in the last 5 years.",
         0,
         10,
+        role="behavioural",
+        risk=_worse("Driving under the influence convictions"),
     ),
     Feature(
         "moving_violations_3y",
@@ -80,6 +198,8 @@ FEATURES: tuple[Feature, ...] = (
         "Moving traffic violations in the last 3 years.",
         0,
         20,
+        role="behavioural",
+        risk=_worse("Motor vehicle record"),
     ),
     Feature(
         "occupation_hazard",
@@ -87,19 +207,43 @@ FEATURES: tuple[Feature, ...] = (
         "",
         "Hazard class of the main occupation.",
         categories=("low", "moderate", "high"),
+        role="behavioural",
+        risk=_worse("Hazardous occupation", "later", order=("low", "moderate", "high")),
     ),
     Feature(
         "hazardous_avocation",
         "boolean",
         "",
         "Takes part in aviation, climbing, diving, motor racing or similar.",
+        role="behavioural",
+        risk=_worse("Hazardous sports or activities"),
     ),
     Feature(
-        "annual_income", "number", "USD", "Earned annual income before tax.", 0.0, 10_000_000.0
+        "annual_income",
+        "number",
+        "USD",
+        "Earned annual income before tax.",
+        0.0,
+        10_000_000.0,
+        role="financial",
     ),
-    Feature("net_worth", "number", "USD", "Assets minus liabilities.", -5_000_000.0, 200_000_000.0),
     Feature(
-        "existing_coverage", "number", "USD", "Life insurance already in force.", 0.0, 50_000_000.0
+        "net_worth",
+        "number",
+        "USD",
+        "Assets minus liabilities.",
+        -5_000_000.0,
+        200_000_000.0,
+        role="financial",
+    ),
+    Feature(
+        "existing_coverage",
+        "number",
+        "USD",
+        "Life insurance already in force.",
+        0.0,
+        50_000_000.0,
+        role="financial",
     ),
 )
 

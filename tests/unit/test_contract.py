@@ -15,6 +15,7 @@ from paths import REPO
 from contract.artifact import is_version_name, list_versions, read_artifact, write_metadata
 from contract.checksums import METADATA_FILE, metadata_digest
 from contract.errors import ContractError
+from contract.features import Feature
 from contract.metadata import LiteRTExport, ModelMetadata, Signature, Task
 from contract.outputs import DerivedOutput, OutputSpec
 from training import outputs
@@ -57,9 +58,31 @@ def test_metadata_survives_a_round_trip_through_json(task: str) -> None:
 def test_features_keep_their_declared_shape_in_json() -> None:
     age, sex, treated = (next(f for f in FEATURES if f.name == n) for n in
                          ("age", "sex", "bp_treatment"))  # fmt: skip
-    assert list(age.to_json()) == ["name", "type", "unit", "minimum", "maximum", "description"]
-    assert list(sex.to_json()) == ["name", "type", "unit", "categories", "description"]
-    assert list(treated.to_json()) == ["name", "type", "unit", "description"]
+    start = ["name", "type", "unit"]
+    assert list(age.to_json()) == [*start, "minimum", "maximum", "description", "role"]
+    assert list(sex.to_json()) == [*start, "categories", "description", "role"]
+    assert list(treated.to_json()) == [*start, "description", "role", "risk"]
+    assert list(treated.to_json()["risk"]) == ["worse", "reason"]
+
+
+def test_risk_directions_are_declared_and_checked() -> None:
+    by_name = {f.name: f for f in FEATURES}
+    assert by_name["annual_income"].risk is None and by_name["annual_income"].role == "financial"
+    diabetes = by_name["diabetes"].risk
+    assert diabetes is not None and diabetes.order == ("none", "type_2", "type_1")
+    weight = by_name["weight_kg"].risk
+    assert weight is not None and weight.where == ("bmi", 25.0) and weight.reason
+    raw = by_name["diabetes"].to_json()
+    for broken, reason in [
+        ({"worse": "higher"}, "only categories"),
+        ({"worse": "later", "order": ["none", "type_1"]}, "every category"),
+        ({"worse": "sideways"}, "worse"),
+        ({"worse": "later", "where": {"measure": "iq", "at_least": 1}}, "where"),
+    ]:
+        with pytest.raises(ContractError, match=reason):
+            Feature.from_json(raw | {"risk": broken})
+    with pytest.raises(ContractError, match="role"):
+        Feature.from_json(raw | {"role": "astrological"})
 
 
 def test_derived_class_takes_the_labels_of_its_source() -> None:
@@ -225,6 +248,8 @@ def test_models_readme_names_every_key_the_contract_writes() -> None:
         | set(derived.to_json())
         | set(metadata["litert"])
         | set(metadata["litert"]["inputs"])
+        | {key for f in FEATURES if f.risk for key in f.risk.to_json()}
+        | {"measure", "at_least"}
     )
     assert written - documented == set()
 

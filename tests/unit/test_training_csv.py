@@ -146,3 +146,21 @@ def test_too_few_rows_or_a_missing_class_is_refused(tmp_path: Path) -> None:
         "the file has 60 data rows; training needs at least 100",
         "column risk_class: no row is substandard; every class must appear",
     ]
+
+
+def test_booleans_are_read_as_pandas_writes_them_and_nothing_else(tmp_path: Path) -> None:
+    path = tmp_path / "applicants.csv"
+    records = write_csv(path, 150)
+    _corrupt(path, {(0, "bp_treatment"): "True", (1, "bp_treatment"): "FALSE",
+                    (2, "hazardous_avocation"): "tRuE"})  # fmt: skip
+    data = load_csv(path)
+    assert data.features["bp_treatment"][:2].tolist() == [True, False]
+    assert bool(data.features["hazardous_avocation"][2]) is True
+    assert records  # the rest as written
+    for text in ("1", "0", "yes", "no", "T", "t", " true"):
+        _corrupt(path, {(0, "bp_treatment"): text})
+        with pytest.raises(DataValidationError) as caught:
+            load_csv(path)
+        assert caught.value.problems == [
+            f"line 2, column bp_treatment: {text!r} is not a boolean (write true or false)"
+        ]
