@@ -22,6 +22,7 @@ class Dataset:
     source: str  # "synthetic" or "csv"
     true_probabilities: np.ndarray | None = None
     expected_coverage: np.ndarray | None = None
+    knocked_out: np.ndarray | None = None  # the generator's knock-outs (synthetic data only)
 
     def __len__(self) -> int:
         return len(self.risk_class)
@@ -44,6 +45,7 @@ class Dataset:
             expected_coverage=None
             if self.expected_coverage is None
             else self.expected_coverage[rows],
+            knocked_out=None if self.knocked_out is None else self.knocked_out[rows],
         )
 
     def fingerprint(self) -> str:

@@ -66,6 +66,7 @@ def classifier_metrics(
     probabilities: np.ndarray,
     true_probabilities: np.ndarray | None,
     baseline_probabilities: np.ndarray,
+    knocked_out: np.ndarray | None = None,
 ) -> dict[str, object]:
     """All classifier metrics named in metadata.json under metrics.test."""
     predicted = probabilities.argmax(axis=1)
@@ -83,6 +84,12 @@ def classifier_metrics(
     if true_probabilities is not None:
         metrics["bayes_log_loss"] = log_loss(labels, true_probabilities)
         metrics["bayes_accuracy"] = accuracy(labels, true_probabilities)
+    if knocked_out is not None and true_probabilities is not None and knocked_out.any():
+        # The applicants the rules decline outright, whatever else: learned without thresholds.
+        ko = knocked_out
+        metrics["knock_out_rows"] = int(ko.sum())
+        metrics["knock_out_log_loss"] = log_loss(labels[ko], probabilities[ko])
+        metrics["knock_out_bayes_log_loss"] = log_loss(labels[ko], true_probabilities[ko])
     return metrics
 
 

@@ -15,7 +15,9 @@ import keras
 import tensorflow as tf
 
 from contract.metadata import LITERT_FILE, SAVED_MODEL_DIR, SIGNATURE_NAME
-from training.preprocessing import Preprocessor, input_signature, packed_signature
+from training.networks import inputs_of
+from training.packing import input_signature, packed_signature
+from training.preprocessing import Preprocessor
 
 # Turns the network's output into the signature's named outputs (in the units clients see).
 ServeOutputs = Callable[[tf.Tensor], dict[str, tf.Tensor]]
@@ -27,7 +29,7 @@ def export_saved_model(
     """Write `directory/saved_model` with one raw-columns-in signature."""
 
     def serve(columns: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
-        return outputs(model(preprocessor.encode(columns), training=False))
+        return outputs(model(inputs_of(model, preprocessor.encode(columns)), training=False))
 
     archive = keras.export.ExportArchive()
     archive.track(model)
@@ -41,7 +43,8 @@ def export_litert(
     """Write `directory/model.tflite`: the same model over packed records, LiteRT built-ins only."""
 
     def serve(numbers: tf.Tensor, categories: tf.Tensor) -> dict[str, tf.Tensor]:
-        return outputs(model(preprocessor.encode_packed(numbers, categories), training=False))
+        encoded = preprocessor.encode_packed(numbers, categories)
+        return outputs(model(inputs_of(model, encoded), training=False))
 
     # Through Keras's export archive, so that the converter freezes the network's variables
     # into constants (a plain tf.Module leaves READ_VARIABLE ops LiteRT cannot initialise).

@@ -19,7 +19,7 @@ from ai_edge_litert.interpreter import Interpreter
 from contract.metadata import LITERT_FILE, SAVED_MODEL_DIR, SIGNATURE_NAME
 from contract.outputs import OutputSpec
 from training.features import FEATURES
-from training.preprocessing import pack_numpy, to_tensors
+from training.packing import pack_numpy, to_tensors
 from training.synthetic import generate
 
 PROBE_ROWS = 10_000

@@ -5,9 +5,10 @@ from __future__ import annotations
 import dataclasses
 import platform
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import keras
 import numpy as np
@@ -15,22 +16,26 @@ import sklearn
 import tensorflow as tf
 
 from contract.metadata import LiteRTExport, ModelMetadata, Signature
-from training import networks, parity, plots, publish, report
+from training import audit, networks, parity, plots, publish, report
 from training.csv_data import load_csv
 from training.dataset import Dataset, split
 from training.export import export_litert, export_saved_model
 from training.features import FEATURES, PROHIBITED
+from training.networks import inputs_of
 from training.options import TrainingOptions
-from training.preprocessing import Preprocessor
-from training.synthetic import RULES_MARKDOWN, generate
+from training.preprocessing import RISK_COLUMNS, Preprocessor
+from training.synthetic import RULES_MARKDOWN, generate, knock_outs
 from training.tasks import TASKS, ModelTask, Split
 
+# A held-out sample from a seed no training run draws from, for the targets (synthetic only).
+FRESH_ROWS = 50_000
+FRESH_SEED_OFFSET = 1_000_003
+AUDIT_APPLICANTS = 10_000  # base applicants of the behaviour audit: >= 10,000 pairs per factor
 
-def load_dataset(options: TrainingOptions) -> Dataset:
-    """The user's CSV if given, else the seeded synthetic generator."""
-    if options.data is not None:
-        return load_csv(options.data)
-    sample = generate(options.rows, options.seed)
+
+def synthetic(rows: int, seed: int) -> Dataset:
+    """A labelled synthetic sample, with its truth."""
+    sample = generate(rows, seed)
     return Dataset(
         features=sample.features,
         risk_class=sample.risk_class,
@@ -38,26 +43,32 @@ def load_dataset(options: TrainingOptions) -> Dataset:
         source="synthetic",
         true_probabilities=sample.true_probabilities,
         expected_coverage=sample.expected_coverage,
+        knocked_out=knock_outs(sample.features),
     )
 
 
-def _architecture(task: ModelTask, model: keras.Model, p: Preprocessor) -> str:
+def load_dataset(options: TrainingOptions) -> Dataset:
+    """The user's CSV if given, else the seeded synthetic generator."""
+    if options.data is not None:
+        return load_csv(options.data)
+    return synthetic(options.rows, options.seed)
+
+
+def _architecture(task: ModelTask, model: keras.Model) -> str:
     """Describe the network and preprocessing for the report and metadata."""
-    units = ", ".join(
-        str(layer.units)
-        for layer in model.layers
-        if getattr(layer, "activation", None) is keras.activations.relu
-    )
+    trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+    units = ", ".join(str(u) for u in networks.RISK_UNITS)
     return (
-        f"Keras {keras.__version__}, {model.count_params():,} parameters: "
-        f"{task.structure.format(units=units)}. Adam (lr 1e-3, reduced on plateau), batch "
-        f"{task.batch_size}, early stopping on validation loss (patience {networks.PATIENCE}, "
-        f"best weights restored).\n\nPreprocessing, inside the SavedModel signature: derived "
-        f"BMI, total/HDL cholesterol ratio and financial capacity (the guidelines' income "
-        f"multiple by age or half of net worth, less cover in force, within the retention "
-        f"limit); numeric values and signed log1p of money amounts standardised with "
-        f"training-split statistics ({len(p.means)} columns, in preprocessing.json); booleans "
-        f"as 0/1; categories one-hot."
+        f"Keras {keras.__version__}, {model.count_params():,} parameters ({trainable:,} "
+        f"trained here): {task.structure.format(units=units)}. Adam, learning rate reduced on "
+        f"plateau, batch {task.batch_size}, early stopping on validation loss (patience "
+        f"{networks.PATIENCE}, best weights restored).\n\nReads {task.reads}.\n\n"
+        f"Preprocessing, inside both exports: the risk block ({len(RISK_COLUMNS)} columns, each "
+        f"rising as the applicant gets worse: oriented and standardised measurements, log(1 + x) "
+        f"of the non-negative ones, the total/HDL cholesterol ratio, BMI above 25, flags, "
+        f"categories as cumulative indicators over their best-to-worst order); the context "
+        f"(age, sex, BMI below 25); money (age and the financial features, clipped at their "
+        f"declared limits)."
     )
 
 
@@ -85,7 +96,7 @@ def _metadata(
         derived_outputs=declared.derived_outputs,
         class_names=declared.class_names,
         target=declared.target,
-        metrics={"test": metrics},
+        metrics=metrics,
         training={
             "seed": options.seed,
             "rows": {key: len(s.rows) for key, s in splits.items()},
@@ -102,6 +113,7 @@ def _metadata(
             "scikit-learn": sklearn.__version__,
         },
         architecture=architecture,
+        inputs=task.inputs,
     )
 
 
@@ -111,32 +123,44 @@ def train_task(
     data: Dataset,
     splits: dict[str, Split],
     preprocessor: Preprocessor,
+    trained: dict[str, keras.Model],
 ) -> ModelMetadata:
     """Fit one network, evaluate it beside Bayes and gradient boosting, and publish it."""
     train, validation, test = splits["train"], splits["validation"], splits["test"]
     started = time.perf_counter()
     print(f"[{task.name}] fitting on {len(train.rows):,} rows", flush=True)
     keras.utils.set_random_seed(options.seed)  # each model reproducible on its own
+    model = task.build(train.x, trained)
     fitted = networks.fit(
-        task.build(train.x.shape[1], preprocessor),
-        (train.x, task.labels(train.rows)),
-        (validation.x, task.labels(validation.rows)),
+        model,
+        (inputs_of(model, train.x), task.labels(train.rows)),
+        (inputs_of(model, validation.x), task.labels(validation.rows)),
         options.epochs,
         task.batch_size,
     )
+    trained[task.name] = fitted.model
+    score = _scorer(task, fitted.model, preprocessor)
     # Evaluate exactly what the signature will serve.
-    served = {k: np.asarray(v) for k, v in task.serve(fitted.model(test.x, training=False)).items()}
+    served = dict(score(test.rows.features))
     declared = [o.name for o in task.declaration.outputs]
     if sorted(served) != sorted(declared):
         raise ValueError(f"{task.name} serves {sorted(served)} but declares {sorted(declared)}")
     print(f"[{task.name}] fitting the gradient-boosting baseline", flush=True)
-    metrics = task.metrics(test.rows, served, task.baseline(train, test, options.seed))
-    architecture = _architecture(task, fitted.model, preprocessor)
+    baseline = task.baseline(train, options.seed)
+    metrics: dict[str, Any] = {"test": task.metrics(test.rows, served, baseline(test.x))}
+    fresh = splits.get("fresh")
+    if fresh is not None:
+        fresh_served = dict(score(fresh.rows.features))
+        metrics["fresh"] = task.metrics(fresh.rows, fresh_served, baseline(fresh.x))
+    print(f"[{task.name}] auditing its behaviour on paired applicants", flush=True)
+    base = (fresh or test).rows.take(np.arange(min(AUDIT_APPLICANTS, len((fresh or test).rows))))
+    metrics["audit"] = task.audit(score, base.features)
+    architecture = _architecture(task, fitted.model)
     seconds = time.perf_counter() - started
     metadata = _metadata(task, data, splits, options, metrics, architecture, fitted, seconds)
     staging = publish.staging_directory(options.models_dir, task.name)
     try:
-        fitted.model.save(staging / "model.keras")
+        networks.without_optimizer(fitted.model).save(staging / "model.keras")
         preprocessor.save(staging)
         export_saved_model(fitted.model, preprocessor, task.serve, staging)
         export_litert(fitted.model, preprocessor, task.serve, staging)
@@ -146,7 +170,7 @@ def train_task(
             metadata, litert=LiteRTExport.for_features(FEATURES, checked)
         )
         plots.training_curves(fitted.history, staging / "training_curves.png", task.name)
-        task.draw(metrics, test.rows, served, staging)
+        task.draw(metrics["test"], test.rows, served, staging)
         rules = RULES_MARKDOWN if data.has_truth else None
         target, sealed = publish.publish(staging, metadata, _report_writer(rules))
     except BaseException:
@@ -154,6 +178,17 @@ def train_task(
         raise
     print(f"[{task.name}] published {target}", flush=True)
     return sealed
+
+
+def _scorer(task: ModelTask, model: keras.Model, preprocessor: Preprocessor) -> audit.Scorer:
+    """Raw columns -> the outputs the signature serves, through the model and preprocessing."""
+
+    def score(columns: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        encoded = preprocessor.encode_numpy(columns)
+        outputs = task.serve(model.predict(inputs_of(model, encoded), batch_size=8192, verbose=0))
+        return {name: np.asarray(values) for name, values in outputs.items()}
+
+    return score
 
 
 def _report_writer(rules: str | None) -> Callable[[Path, ModelMetadata], None]:
@@ -170,7 +205,10 @@ def run(options: TrainingOptions, data: Dataset | None = None) -> list[ModelMeta
     print(f"data: {len(data):,} rows from {data.source}", flush=True)
     parts = dict(zip(("train", "validation", "test"), split(data, options.seed), strict=True))
     preprocessor = Preprocessor().fit(parts["train"].features)
+    if data.has_truth and options.data is None:
+        parts["fresh"] = synthetic(FRESH_ROWS, options.seed + FRESH_SEED_OFFSET)
     splits = {k: Split(rows, preprocessor.encode_numpy(rows.features)) for k, rows in parts.items()}
-    results = [train_task(task, options, data, splits, preprocessor) for task in TASKS]
+    trained: dict[str, keras.Model] = {}
+    results = [train_task(task, options, data, splits, preprocessor, trained) for task in TASKS]
     print(report.console_summary(results, time.perf_counter() - started), flush=True)
     return results

@@ -1,49 +1,53 @@
-"""The two models as task descriptions: what each network learns, serves, is judged by and declares.
+"""The two models as task descriptions: what each network reads, learns, serves and declares.
 
-`training.pipeline.run` loops over TASKS; everything that differs between the classifier and the
-regressor is here, once.
+`training.pipeline.run` loops over TASKS in order (the coverage model is built on the trained
+classifier); everything that differs between the two models is here, once.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from contract.metadata import Task
-from training import baselines, evaluation, networks, outputs, plots
+from training import audit, baselines, evaluation, networks, outputs, plots
 from training.dataset import Dataset
-from training.features import CLASS_NAMES
+from training.features import CLASS_NAMES, FEATURES
 from training.outputs import Declaration
-from training.preprocessing import Preprocessor
+
+Encoded = dict[str, np.ndarray]
 
 
 @dataclass(frozen=True)
 class Split:
-    """One split's rows and their encoded network input."""
+    """One split's rows and their encoded network inputs (the preprocessing's blocks)."""
 
     rows: Dataset
-    x: np.ndarray
+    x: Encoded
 
 
 class ModelTask(ABC):
-    """One model to train: its network, its target, its served outputs, metrics and plots."""
+    """One model to train: its inputs, network, target, served outputs, metrics and plots."""
 
     name: ClassVar[str]
     task: ClassVar[Task]
     description: ClassVar[str]
-    structure: ClassVar[str]  # the network in words; {units} is replaced by the hidden widths
+    structure: ClassVar[str]  # the network in words, for the report and metadata
+    inputs: ClassVar[tuple[str, ...]]  # the features it reads, and why, in `reads`
+    reads: ClassVar[str]
     batch_size: ClassVar[int]
     declaration: ClassVar[Declaration]
 
     @abstractmethod
-    def build(self, width: int, preprocessor: Preprocessor) -> keras.Model:
-        """Return the compiled network over `width` encoded columns."""
+    def build(self, x: Encoded, trained: dict[str, keras.Model]) -> keras.Model:
+        """Return the compiled network for these inputs (and the models trained before it)."""
 
     @abstractmethod
     def labels(self, rows: Dataset) -> np.ndarray:
@@ -54,8 +58,12 @@ class ModelTask(ABC):
         """Turn the network's output into the signature's outputs (the units clients see)."""
 
     @abstractmethod
-    def baseline(self, train: Split, test: Split, seed: int) -> np.ndarray:
-        """Fit the gradient-boosting peer on the same rows and predict the test split."""
+    def baseline(self, train: Split, seed: int) -> Callable[[Encoded], np.ndarray]:
+        """Fit the gradient-boosting peer on the same inputs; return its predictions' maker."""
+
+    @abstractmethod
+    def audit(self, score: audit.Scorer, base: audit.Columns) -> dict[str, Any]:
+        """Check the served outputs' behaviour on paired applicants (training/audit.py)."""
 
     @abstractmethod
     def metrics(self, test: Dataset, served: dict[str, np.ndarray], baseline: np.ndarray) -> dict:
@@ -66,6 +74,10 @@ class ModelTask(ABC):
         """Write the task's plots into the version directory."""
 
 
+def _flat(x: Encoded, blocks: tuple[str, ...]) -> np.ndarray:
+    return np.concatenate([x[block] for block in blocks], axis=1)
+
+
 class RiskClassTask(ModelTask):
     """The classifier: probabilities of standard, substandard and decline."""
 
@@ -73,14 +85,21 @@ class RiskClassTask(ModelTask):
     task = "classification"
     description = "Probabilities of the underwriting risk classes for one applicant."
     structure = (
-        "Dense({units}, ReLU) hidden layers -> softmax over the 3 risk classes; sparse "
-        "categorical cross-entropy"
+        "a latent risk score from positive-weight layers ({units} units, ReLU and min(x, 0)) "
+        "over the risk factors, the context (age, sex, BMI below 25) entering the first layer "
+        "only; a cumulative logit over the ordered classes with a learned noise floor; "
+        "cross-entropy. Monotone by construction in every declared risk direction"
+    )
+    inputs = tuple(f.name for f in FEATURES if f.role != "financial")
+    reads = (
+        "medical, behavioural and demographic features: money never decides the risk class, so "
+        "income, net worth and cover in force are not inputs at all"
     )
     batch_size = networks.CLASSIFIER_BATCH_SIZE
     declaration = outputs.RISK_CLASS
 
-    def build(self, width: int, preprocessor: Preprocessor) -> keras.Model:
-        return networks.build_classifier(width, len(CLASS_NAMES))
+    def build(self, x: Encoded, trained: dict[str, keras.Model]) -> keras.Model:
+        return networks.build_classifier(x["risk"].shape[1], x["context"].shape[1])
 
     def labels(self, rows: Dataset) -> np.ndarray:
         return rows.risk_class
@@ -88,15 +107,19 @@ class RiskClassTask(ModelTask):
     def serve(self, network_output: tf.Tensor) -> dict[str, tf.Tensor]:
         return {"probabilities": network_output}
 
-    def baseline(self, train: Split, test: Split, seed: int) -> np.ndarray:
-        return baselines.baseline_probabilities(
-            train.x, train.rows.risk_class, test.x, seed, len(CLASS_NAMES)
-        )
+    def baseline(self, train: Split, seed: int) -> Callable[[Encoded], np.ndarray]:
+        blocks = ("risk", "context")
+        x, y = _flat(train.x, blocks), train.rows.risk_class
+        predict = baselines.baseline_probabilities(x, y, seed, len(CLASS_NAMES))
+        return lambda encoded: predict(_flat(encoded, blocks))
+
+    def audit(self, score: audit.Scorer, base: audit.Columns) -> dict[str, Any]:
+        return {"risk_factors": audit.risk_factors(score, base), "money": audit.money(score, base)}
 
     def metrics(self, test: Dataset, served: dict[str, np.ndarray], baseline: np.ndarray) -> dict:
         probabilities = served["probabilities"].astype(np.float64)
         return evaluation.classifier_metrics(
-            test.risk_class, probabilities, test.true_probabilities, baseline
+            test.risk_class, probabilities, test.true_probabilities, baseline, test.knocked_out
         )
 
     def draw(self, metrics: dict, test: Dataset, served: dict[str, np.ndarray], to: Path) -> None:
@@ -105,24 +128,30 @@ class RiskClassTask(ModelTask):
 
 
 class MaxCoverageTask(ModelTask):
-    """The regressor: the expected maximum coverage in dollars, monotone in income."""
+    """The regressor: the expected maximum coverage in dollars, from the classifier's classes."""
 
     name = "max_coverage"
     task = "regression"
     description = "Maximum life coverage, in dollars, that underwriting would offer."
     structure = (
-        "coverage / $1M = sum_j a_j(context) * phi_j(income) + b(context), linear output, "
-        "squared error. context: Dense({units}, ReLU) layers on every encoded column except the "
-        "three income columns (income, log income, financial capacity); a_j >= 0 (softplus); "
-        "phi_j: two blocks of non-negative-weight Dense units with ReLU and min(x, 0) "
-        "activations, so predicted coverage never falls as income rises (guaranteed by "
-        "construction)"
+        "coverage = sum over classes of P(class) x min(capacity x factor(class), retention "
+        "limit), less a learned rounding allowance, floored at 0; P from the trained risk_class "
+        "network (frozen, its very weights); factors standard >= substandard, decline 0; "
+        "capacity from the financial guidelines (income multiple by age, share of net worth, "
+        "less cover in force) with positive weights on income and wealth and a negative one on "
+        "cover in force; squared error on coverage in $M"
+    )
+    inputs = tuple(f.name for f in FEATURES)
+    reads = (
+        "every feature: the risk factors through the classifier, so a worse risk can only lower "
+        "the offer, and money through the guidelines' capacity, clipped at its declared limits"
     )
     batch_size = networks.REGRESSOR_BATCH_SIZE
     declaration = outputs.MAX_COVERAGE
 
-    def build(self, width: int, preprocessor: Preprocessor) -> keras.Model:
-        return networks.build_regressor(width, preprocessor.income_indices())
+    def build(self, x: Encoded, trained: dict[str, keras.Model]) -> keras.Model:
+        classifier = trained[RiskClassTask.name]
+        return networks.build_regressor(classifier, x["risk"].shape[1], x["context"].shape[1])
 
     def labels(self, rows: Dataset) -> np.ndarray:
         return rows.max_coverage / outputs.COVERAGE_SCALE
@@ -132,8 +161,17 @@ class MaxCoverageTask(ModelTask):
         dollars = network_output[:, 0] * outputs.COVERAGE_SCALE
         return {"max_coverage": tf.maximum(dollars, 0.0)}
 
-    def baseline(self, train: Split, test: Split, seed: int) -> np.ndarray:
-        return baselines.baseline_coverage(train.x, train.rows.max_coverage, test.x, seed)
+    def baseline(self, train: Split, seed: int) -> Callable[[Encoded], np.ndarray]:
+        blocks = ("risk", "context", "money")
+        predict = baselines.baseline_coverage(_flat(train.x, blocks), train.rows.max_coverage, seed)
+        return lambda encoded: predict(_flat(encoded, blocks))
+
+    def audit(self, score: audit.Scorer, base: audit.Columns) -> dict[str, Any]:
+        return {
+            "risk_factors": audit.risk_factors(score, base),
+            "money": audit.money(score, base),
+            "coverage_limits": audit.coverage_limits(score, base),
+        }
 
     def metrics(self, test: Dataset, served: dict[str, np.ndarray], baseline: np.ndarray) -> dict:
         predicted = served["max_coverage"].astype(np.float64)
@@ -142,11 +180,8 @@ class MaxCoverageTask(ModelTask):
         )
 
     def draw(self, metrics: dict, test: Dataset, served: dict[str, np.ndarray], to: Path) -> None:
-        plots.predicted_vs_actual(
-            test.max_coverage,
-            served["max_coverage"].astype(np.float64),
-            to / "predicted_vs_actual.png",
-        )
+        predicted = served["max_coverage"].astype(np.float64)
+        plots.predicted_vs_actual(test.max_coverage, predicted, to / "predicted_vs_actual.png")
 
 
 TASKS: tuple[ModelTask, ...] = (RiskClassTask(), MaxCoverageTask())

@@ -141,6 +141,8 @@ def metadata_body(target: Servable) -> dict[str, Any]:
 def _describe(metadata: ModelMetadata) -> dict[str, Any]:
     """Pick the per-model facts a client may want besides features and metrics."""
     described: dict[str, Any] = {"task": metadata.task, "created_at": metadata.created_at}
+    # Which declared features the model reads: the risk class reads no financial feature.
+    described["reads"] = list(metadata.reads())
     if metadata.target is not None:
         described["target"] = dict(metadata.target)
     if metadata.class_names is not None:

@@ -36,7 +36,7 @@ EXTRA = OutputSpec(
 def publish_with_extra_output(source: Path, models_dir: Path) -> None:
     """Re-export a trained max_coverage with one more output, and publish it as version 1."""
     task = MaxCoverageTask()
-    network = keras.saving.load_model(source / "model.keras")
+    network = keras.saving.load_model(source / "model.keras", compile=False)
     preprocessor = Preprocessor.load(source)
 
     def outputs(network_output: tf.Tensor) -> dict[str, tf.Tensor]:

@@ -146,6 +146,16 @@ def test_metadata_carries_the_declaration_exactly(client: Any, service_models_di
     assert metadata["metrics"] == {"risk_class": on_disk["metrics"]}
     assert metadata["versions"] == {"risk_class": "1"}
     assert metadata["prohibited_fields"] == on_disk["prohibited_fields"]
+    assert metadata["models"]["risk_class"]["reads"] == on_disk["inputs"]
+
+
+def test_metadata_says_the_risk_class_reads_no_money(client: Any) -> None:
+    body = client.get("/v1/models/underwriting/metadata").get_json()["metadata"]
+    roles = {f["name"]: f["role"] for f in body["features"]}
+    money = {name for name, role in roles.items() if role == "financial"}
+    assert money == {"annual_income", "net_worth", "existing_coverage"}
+    assert not money & set(body["models"]["risk_class"]["reads"])
+    assert money <= set(body["models"]["max_coverage"]["reads"])
 
 
 def test_composite_metadata_describes_both_models(client: Any) -> None:

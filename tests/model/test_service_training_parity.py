@@ -11,6 +11,7 @@ from service_support import applicant_columns
 
 from contract.dtypes import numpy_dtype
 from training.features import FEATURES
+from training.networks import inputs_of
 from training.outputs import COVERAGE_SCALE
 from training.preprocessing import Preprocessor
 
@@ -19,8 +20,8 @@ def training_side(version_dir: Path, columns: dict[str, list[Any]]) -> np.ndarra
     """Score raw columns the way training does: its preprocessing, then the Keras network."""
     arrays = {f.name: np.asarray(columns[f.name], dtype=numpy_dtype(f.type)) for f in FEATURES}
     encoded = Preprocessor.load(version_dir).encode_numpy(arrays)
-    network = keras.saving.load_model(version_dir / "model.keras")
-    return np.asarray(network(encoded, training=False), dtype=np.float64)
+    network = keras.saving.load_model(version_dir / "model.keras", compile=False)
+    return np.asarray(network(inputs_of(network, encoded), training=False), dtype=np.float64)
 
 
 def test_service_predictions_equal_the_training_pipeline(

@@ -13,7 +13,9 @@ import tensorflow as tf
 from csv_files import run_training, write_csv
 
 from training.features import CLASS_NAMES, FEATURES
-from training.preprocessing import Preprocessor, to_tensors
+from training.networks import inputs_of
+from training.packing import to_tensors
+from training.preprocessing import Preprocessor
 from training.synthetic import generate
 
 CLASSIFIER_METRICS = {"accuracy", "log_loss", "macro_f1", "confusion_matrix", "ece",
@@ -92,9 +94,9 @@ def test_saved_model_equals_the_training_pipeline(trained_models_dir: Path) -> N
     columns = _records(64, seed=123)
     for name, output in (("risk_class", "probabilities"), ("max_coverage", "max_coverage")):
         version_dir = trained_models_dir / name / "1"
-        network = keras.models.load_model(version_dir / "model.keras")
+        network = keras.models.load_model(version_dir / "model.keras", compile=False)
         encoded = Preprocessor.load(version_dir).encode_numpy(columns)
-        offline = np.asarray(network(encoded, training=False))
+        offline = np.asarray(network(inputs_of(network, encoded), training=False))
         if name == "max_coverage":
             offline = np.maximum(offline[:, 0] * 1_000_000.0, 0.0)
         signature = tf.saved_model.load(str(version_dir / "saved_model")).signatures[

@@ -1,0 +1,61 @@
+"""The behaviour audit finds reversals when there are some (and none when there are none)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from contract.measures import bmi
+from training import audit
+from training.synthetic import generate
+
+BASE = generate(500, seed=9).features
+
+
+def _probabilities(non_standard: np.ndarray) -> np.ndarray:
+    p = np.clip(non_standard, 0.0, 1.0)
+    return np.stack([1 - p, p / 2, p / 2], axis=1)
+
+
+def test_a_scorer_that_prefers_high_blood_pressure_is_caught() -> None:
+    def score(columns: audit.Columns) -> dict[str, np.ndarray]:
+        systolic = np.asarray(columns["systolic_bp"], dtype=float)
+        return {"probabilities": _probabilities(1.0 - (systolic - 80) / 160)}
+
+    found = audit.risk_factors(score, BASE)
+    assert found["systolic_bp"]["worst_non_standard_fall"] > 0.1
+    assert found["diastolic_bp"]["worst_non_standard_fall"] == 0.0
+    assert audit.reversals(found) >= 1
+
+
+def test_coverage_rising_with_a_worse_category_or_falling_with_income_is_caught() -> None:
+    def score(columns: audit.Columns) -> dict[str, np.ndarray]:
+        smoker = np.asarray(columns["tobacco_use"]) == "current"
+        income = np.asarray(columns["annual_income"], dtype=float)
+        return {"max_coverage": 1e6 + 5e5 * smoker - 0.01 * income}
+
+    risk = audit.risk_factors(score, BASE)
+    assert risk["tobacco_use"]["worst_coverage_rise"] == 5e5
+    money = audit.money(score, BASE)
+    assert money["annual_income"]["worst_coverage_reversal"] > audit.COVERAGE_TOLERANCE
+    assert money["existing_coverage"]["worst_coverage_reversal"] == 0.0
+
+
+def test_a_monotone_scorer_passes_and_build_is_swept_above_the_threshold() -> None:
+    seen: list[np.ndarray] = []
+
+    def score(columns: audit.Columns) -> dict[str, np.ndarray]:
+        seen.append(bmi(columns))
+        return {"probabilities": _probabilities(np.maximum(bmi(columns) - 25, 0) / 40)}
+
+    found = audit.risk_factors(score, BASE)
+    assert audit.reversals(found) == 0
+    weight_sweep = seen[[f for f in found].index("weight_kg")]
+    assert weight_sweep.min() >= 25 - 1e-9  # the direction is declared only from BMI 25 up
+
+
+def test_the_cap_check_counts_coverage_above_the_limit() -> None:
+    def score(columns: audit.Columns) -> dict[str, np.ndarray]:
+        return {"max_coverage": np.asarray(columns["net_worth"], dtype=float)}
+
+    limits = audit.coverage_limits(score, BASE)
+    assert limits["above_cap"] >= len(BASE["age"])  # every rich twin is over the limit
