@@ -10,6 +10,7 @@ from typing import Any
 
 from contract.outputs import DerivedOutput, OutputSpec
 from training.features import CLASS_NAMES
+from training.guidelines import COVERAGE_CAP
 
 # The regressor learns coverage in millions of dollars: a linear transform keeps the MSE fit an
 # estimate of the conditional mean (what minimises RMSE); log1p would estimate a geometric mean and
@@ -53,8 +54,9 @@ MAX_COVERAGE = Declaration(
             "max_coverage",
             "float32",
             (-1,),
-            "Expected maximum coverage in USD, never negative.",
+            "Expected maximum coverage in USD: never negative, never above the retention limit.",
             minimum=0.0,
+            maximum=COVERAGE_CAP,
             tolerance=10.0,
             relative_tolerance=2e-6,  # float32: $20 more at the $10M retention limit
         ),
@@ -62,6 +64,6 @@ MAX_COVERAGE = Declaration(
     target={
         "name": "max_coverage",
         "unit": "USD",
-        "transform": f"network output x {COVERAGE_SCALE:,.0f}, floored at 0",
+        "transform": f"network output x {COVERAGE_SCALE:,.0f}, within [0, {COVERAGE_CAP:,.0f}]",
     },
 )

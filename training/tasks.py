@@ -159,7 +159,8 @@ class MaxCoverageTask(ModelTask):
     def serve(self, network_output: tf.Tensor) -> dict[str, tf.Tensor]:
         # Undo the target transform here, so clients only ever see dollars.
         dollars = network_output[:, 0] * outputs.COVERAGE_SCALE
-        return {"max_coverage": tf.maximum(dollars, 0.0)}
+        # The network already keeps within [0, cap]; the clip makes float32 rounding agree.
+        return {"max_coverage": tf.clip_by_value(dollars, 0.0, outputs.COVERAGE_CAP)}
 
     def baseline(self, train: Split, seed: int) -> Callable[[Encoded], np.ndarray]:
         blocks = ("risk", "context", "money")

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from ai_edge_litert.interpreter import Interpreter
 
+from contract.artifact import read_artifact
 from training import audit
 from training.features import FEATURES
 from training.guidelines import COVERAGE_CAP
@@ -107,6 +108,13 @@ def test_coverage_stays_within_the_retention_limit(
     limits = audit.coverage_limits(coverage, applicants)
     assert limits["above_cap"] == 0 and limits["below_zero"] == 0
     assert limits["highest"] <= COVERAGE_CAP
+
+
+def test_the_artifact_records_the_retention_limit(trained_models_dir: Path) -> None:
+    """The service refuses a model whose output breaks its declared bounds, so declare them."""
+    artifact = read_artifact(trained_models_dir / "max_coverage" / "1", "max_coverage", 1)
+    declared = artifact.metadata.outputs[0]
+    assert (declared.minimum, declared.maximum) == (0.0, COVERAGE_CAP)
 
 
 def test_near_certain_declines_get_next_to_no_cover(
