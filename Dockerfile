@@ -8,7 +8,7 @@
 #            LiteRT runtime, no TensorFlow); the runtime stage copies it as is.
 #   models   adds the `train` extra (TensorFlow, Keras, scikit-learn) on top of deps and trains
 #            the default models, unless the build context's models/ already holds a version of
-#            each (then those are used).
+#            each (then those are used); publishes the shipped decision policy if none is there.
 #   runtime  python:3.11-slim + the deps virtualenv + the models, as a non-root user. It serves
 #            with SERVICE_RUNTIME=litert; the tensorflow runtime needs the `tensorflow` extra.
 #
@@ -23,11 +23,12 @@ WORKDIR /src
 # Dependencies first, from pyproject.toml alone, so editing the code does not reinstall them:
 # empty package directories give an installable distribution with the same dependency list.
 COPY pyproject.toml README.md ./
-RUN mkdir contract service training \
+RUN mkdir contract policy service training \
     && python -m venv /opt/venv \
     && /opt/venv/bin/pip install --no-cache-dir . \
-    && rm -rf contract service training build ./*.egg-info
+    && rm -rf contract policy service training build ./*.egg-info
 COPY contract/ contract/
+COPY policy/ policy/
 COPY service/ service/
 COPY training/ training/
 RUN /opt/venv/bin/pip install --no-cache-dir --no-deps --force-reinstall . \
@@ -46,6 +47,7 @@ RUN if ls models/risk_class/*/metadata.json >/dev/null 2>&1 \
     else \
         /opt/venv/bin/python -m training --models-dir models; \
     fi \
+    && /opt/venv/bin/python -m policy publish --if-none --models-dir models \
     && find models -mindepth 2 -maxdepth 2 -name '.tmp-*' -exec rm -rf {} +
 
 FROM python:3.11-slim AS runtime
@@ -56,17 +58,20 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PROMETHEUS_MULTIPROC_DIR=/tmp/prometheus-multiproc \
     SERVICE_PORT=8080 \
-    SERVICE_MODELS_DIR=/models
+    SERVICE_MODELS_DIR=/models \
+    SERVICE_DECISIONS_DATABASE=/var/lib/underwriting/decisions.sqlite3
 # A fixed numeric uid/gid so Kubernetes can verify runAsNonRoot.
 RUN groupadd --system --gid 10001 app \
     && useradd --system --uid 10001 --gid app --home-dir /home/app --create-home \
         --shell /usr/sbin/nologin app \
-    && mkdir -p /tmp/prometheus-multiproc \
-    && chown app:app /tmp/prometheus-multiproc
+    && mkdir -p /tmp/prometheus-multiproc /var/lib/underwriting \
+    && chown app:app /tmp/prometheus-multiproc /var/lib/underwriting
 COPY --from=deps /opt/venv /opt/venv
 # Root-owned and read-only for the service user: the service only reads the model repository.
 COPY --from=models /src/models /models
-VOLUME ["/models"]
+# The decision records (SQLite) live on their own volume; set SERVICE_DECISIONS_DATABASE_URL to
+# keep them in PostgreSQL instead (required when several pods serve).
+VOLUME ["/models", "/var/lib/underwriting"]
 WORKDIR /home/app
 USER 10001:10001
 EXPOSE 8080

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 # The model repository: SERVICE_MODELS_DIR when set (what the service reads), else ./models.
 MODELS_DIR ?= $(or $(SERVICE_MODELS_DIR),models)
-SYSTEM_PACKAGES := prometheus wrk
+SYSTEM_PACKAGES := prometheus wrk postgresql
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export TF_ENABLE_ONEDNN_OPTS ?= 0
 
@@ -26,6 +26,7 @@ models: install
 	else \
 	  $(BIN)/python -m training --models-dir $(MODELS_DIR); \
 	fi
+	$(BIN)/python -m policy publish --if-none --models-dir $(MODELS_DIR)
 
 ## Always train a new version.
 train: install

@@ -48,14 +48,14 @@ def is_version_name(name: str) -> bool:
     return name.isascii() and name.isdigit()
 
 
-def list_versions(model_dir: Path) -> list[int]:
-    """Return the complete versions of one model (those with metadata.json), highest first."""
+def list_versions(model_dir: Path, marker: str = METADATA_FILE) -> list[int]:
+    """Return the complete versions (those holding `marker`: metadata.json), highest first."""
     if not model_dir.is_dir():
         return []
     versions = [
         int(p.name)
         for p in model_dir.iterdir()
-        if is_version_name(p.name) and p.is_dir() and (p / METADATA_FILE).is_file()
+        if is_version_name(p.name) and p.is_dir() and (p / marker).is_file()
     ]
     return sorted(versions, reverse=True)
 
@@ -78,6 +78,8 @@ def read_artifact(path: Path, name: str, version: int) -> Artifact:
     verify_files(path, metadata.files, strict_under=metadata.signature.path)
     if metadata.litert is not None and metadata.litert.path not in metadata.files:
         raise ContractError(f"the LiteRT export {metadata.litert.path} is not among the files")
+    if metadata.explain is not None and metadata.explain.litert not in metadata.files:
+        raise ContractError(f"the explain export {metadata.explain.litert} is not among the files")
     return Artifact(path, metadata)
 
 

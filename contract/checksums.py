@@ -38,7 +38,12 @@ def metadata_digest(metadata: Mapping[str, Any]) -> str:
     Canonical: keys sorted, separators "," and ":", UTF-8. An edit of metadata.json after
     publication (class order, ranges) then fails like a changed file.
     """
-    content = {key: value for key, value in metadata.items() if key != DIGEST_KEY}
+    return sealed_digest(metadata, DIGEST_KEY)
+
+
+def sealed_digest(document: Mapping[str, Any], key: str) -> str:
+    """Return the sha256 of a JSON document without its digest `key`, in canonical JSON."""
+    content = {name: value for name, value in document.items() if name != key}
     canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 

@@ -24,13 +24,16 @@ class Risk:
     (a category is worse the later it comes in `order`, which lists them best first). The
     direction may hold only where a derived measure is at least a threshold (`where`: BMI 25
     and over, for height and weight). `reason` is the wording of the reason code an adverse
-    decision gives for this feature; compliance staff edit it, not the model.
+    decision gives for this feature; compliance staff edit it, not the model. `reference` is a
+    number's best-risk value: a value no worse than it is never a reason (categories: the first
+    in `order`; flags: false; a conditioned direction: its measure at the bound).
     """
 
     worse: Worse
     order: tuple[str, ...] | None = None
     where: tuple[str, float] | None = None  # (measure, at least)
     reason: str = ""
+    reference: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         """Return the metadata.json form, omitting keys that do not apply."""
@@ -40,6 +43,8 @@ class Risk:
         if self.where is not None:
             out["where"] = {"measure": self.where[0], "at_least": self.where[1]}
         out["reason"] = self.reason
+        if self.reference is not None:
+            out["reference"] = self.reference
         return out
 
     @classmethod
@@ -58,11 +63,15 @@ class Risk:
             and type(where.get("at_least")) in (int, float)
         ):
             raise ContractError(f"feature {feature!r}: risk where must name a measure and a bound")
+        reference = raw.get("reference")
+        if reference is not None and type(reference) not in (int, float):
+            raise ContractError(f"feature {feature!r}: risk reference must be a number")
         return cls(
             worse=raw["worse"],
             order=None if order is None else tuple(order),
             where=None if where is None else (where["measure"], where["at_least"]),
             reason=str(raw.get("reason", "")),
+            reference=reference,
         )
 
 
@@ -123,6 +132,10 @@ class Feature:
             and sorted(risk.order) != sorted(categories or ())
         ):
             raise ContractError(f"feature {name!r}: risk order must list every category once")
+        if risk is not None and kind == "boolean" and risk.worse != "higher":
+            raise ContractError(f"feature {name!r}: a flag is worse when true (worse: higher)")
+        if risk is not None and risk.reference is not None and kind not in ("integer", "number"):
+            raise ContractError(f"feature {name!r}: only numbers declare a risk reference")
         return cls(
             name=name,
             type=kind,

@@ -5,6 +5,7 @@ models/README.md documents the format; a test checks that it lists every key wri
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -12,6 +13,7 @@ from typing import Any, Literal, get_args
 
 from contract.dtypes import TENSOR_DTYPE_BY_FEATURE_TYPE
 from contract.errors import ContractError
+from contract.explanations import Explanation
 from contract.features import Feature, ProhibitedFields
 from contract.formats import CURRENT_FORMAT, upgrade
 from contract.outputs import DerivedOutput, OutputSpec
@@ -119,6 +121,9 @@ class ModelMetadata:
     architecture: str = ""
     inputs: tuple[str, ...] = ()  # the features the model reads (empty: all of them)
     litert: LiteRTExport | None = None
+    explain: Explanation | None = None  # reason attributions inside both exports
+    # Each number's [lowest, highest] among the training rows: beyond them the model extrapolates.
+    training_ranges: Mapping[str, tuple[float, float]] = field(default_factory=dict)
     version: int | None = None  # given at publication
     files: Mapping[str, str] = field(default_factory=dict)  # relative path -> sha256
     format_version: int = FORMAT_VERSION
@@ -164,6 +169,10 @@ class ModelMetadata:
             out["inputs"] = list(self.inputs)
         if self.litert is not None:
             out["litert"] = self.litert.to_json()
+        if self.explain is not None:
+            out["explain"] = self.explain.to_json()
+        if self.training_ranges:
+            out["training_ranges"] = {k: list(v) for k, v in self.training_ranges.items()}
         out["files"] = dict(self.files)
         return out
 
@@ -200,11 +209,33 @@ class ModelMetadata:
             architecture=str(raw.get("architecture", "")),
             inputs=tuple(_names(raw, "inputs")),
             litert=None if raw.get("litert") is None else LiteRTExport.from_json(raw["litert"]),
+            explain=None if raw.get("explain") is None else Explanation.from_json(raw["explain"]),
+            training_ranges=_ranges(raw.get("training_ranges", {})),
             version=_version(raw["version"]),
             files=_mapping(raw, "files"),
         )
         _check_consistent(metadata)
         return metadata
+
+
+def _ranges(raw: Any) -> dict[str, tuple[float, float]]:
+    """Parse `training_ranges`: feature -> [lowest, highest], finite, lowest <= highest."""
+    if not isinstance(raw, Mapping):
+        raise ContractError("training_ranges is not an object")
+    ranges = {}
+    for name, bounds in raw.items():
+        numeric = (
+            isinstance(bounds, list)
+            and len(bounds) == 2
+            and all(
+                isinstance(b, (int, float)) and not isinstance(b, bool) and math.isfinite(b)
+                for b in bounds
+            )
+        )
+        if not numeric or bounds[0] > bounds[1]:
+            raise ContractError(f"training_ranges[{name!r}] is not [lowest, highest]")
+        ranges[str(name)] = (float(bounds[0]), float(bounds[1]))
+    return ranges
 
 
 def _check_consistent(metadata: ModelMetadata) -> None:
@@ -226,9 +257,25 @@ def _check_consistent(metadata: ModelMetadata) -> None:
         declared = (metadata.litert.numbers, metadata.litert.categories)
         if declared != (layout.numbers, layout.category_names):
             raise ContractError("litert inputs do not pack the declared features")
+    if metadata.explain is not None:
+        _check_explain(metadata, metadata.explain)
+    numbers = {f.name for f in metadata.features if f.type in ("integer", "number")}
+    if stray := sorted(set(metadata.training_ranges) - numbers):
+        raise ContractError(f"training_ranges name features that are not numbers: {stray}")
     labelled = [o.labels for o in metadata.outputs if o.labels is not None]
     if metadata.class_names is not None and tuple(metadata.class_names) not in labelled:
         raise ContractError("class_names match no labelled output")
+
+
+def _check_explain(metadata: ModelMetadata, explain: Explanation) -> None:
+    """Attributions only for features with a risk direction; targets sum declared classes."""
+    directed = {f.name for f in metadata.features if f.risk is not None}
+    if undirected := sorted(set(explain.features) - directed):
+        raise ContractError(f"explain attributes features without a risk direction: {undirected}")
+    classes = set(metadata.class_names or ())
+    for name, summed in explain.targets.items():
+        if unknown := sorted(set(summed) - classes):
+            raise ContractError(f"explain target {name!r} sums undeclared classes {unknown}")
 
 
 def _optional_mapping(raw: Mapping[str, Any], key: str) -> dict[str, Any] | None:

@@ -8,21 +8,24 @@ from pathlib import Path
 from flask import Flask
 from werkzeug.routing import BaseConverter
 
+from contract.errors import ContractError
+from policy.document import POLICY_FILE, POLICY_NAME, Policy, read_policy
+from service.dataplane import Dataplane
+from service.decisions.records import RecordStore, open_store
 from service.http import auth
 from service.http.errors import register_error_handlers
-from service.inference.dataplane import Dataplane
 from service.inference.loader import load_model
 from service.inference.runtimes import Runtime, runtime_named
 from service.inference.servable import Servable, serve
 from service.observability import request_hooks, scoring
 from service.openapi import docs
-from service.protocols import health, metrics, tf_serving, v2
+from service.protocols import decisions, health, metrics, tf_serving, v2
 from service.repository.store import ModelStore
 from service.settings import Settings
 
 MODEL_NAMES = ("risk_class", "max_coverage")
-# The composite runs both models on the same validated batch.
-COMPOSITES = {"underwriting": MODEL_NAMES}
+# The composite runs both models on the same validated batch and decides with the policy.
+COMPOSITES = {"underwriting": (*MODEL_NAMES, POLICY_NAME)}
 STORE_KEY = "model_store"
 
 
@@ -32,39 +35,68 @@ class ModelNameConverter(BaseConverter):
     regex = r"[^/:]+"
 
 
-def load_servable(name: str, version: int, path: Path, runtime: Runtime) -> Servable:
-    """Load one version and compile its runner (the store's loader)."""
+def load_servable(name: str, version: int, path: Path, runtime: Runtime) -> Servable | Policy:
+    """Load one version: a model, compiled and warmed up, or the policy (the store's loader)."""
+    if name == POLICY_NAME:
+        return read_policy(path, version)
     return serve(name, (load_model(name, version, path, runtime),))
 
 
-def combine(name: str, components: tuple[Servable, ...]) -> Servable:
-    """Build a composite over its components' models (the store's combiner)."""
-    return serve(name, tuple(model for c in components for model in c.models))
+def combine(name: str, components: tuple[Servable | Policy, ...]) -> Servable:
+    """Build a composite over its components' models, deciding with the policy among them."""
+    models = tuple(m for c in components if isinstance(c, Servable) for m in c.models)
+    policies = [c for c in components if isinstance(c, Policy)]
+    policy = policies[0] if policies else None
+    if policy is not None:
+        explains = [(m.metadata, m.metadata.explain) for m in models if m.metadata.explain]
+        if not explains:
+            raise ContractError(f"{name}: no model has an explain signature to give reasons")
+        metadata, explanation = explains[0]
+        policy.check_against(metadata.features, explanation.features)
+    return serve(name, models, policy)
 
 
-def build_store(settings: Settings) -> ModelStore[Servable]:
+def build_store(settings: Settings) -> ModelStore[Servable | Policy]:
     """Return a (not yet started) store over the settings' model repository."""
     return ModelStore(
         settings.models_dir,
-        MODEL_NAMES,
+        (*MODEL_NAMES, POLICY_NAME),
         settings.reload_interval_seconds,
         loader=partial(
             load_servable, runtime=runtime_named(settings.runtime, settings.runtime_threads)
         ),
         composites=COMPOSITES,
         combine=combine,
+        markers={POLICY_NAME: POLICY_FILE},
+    )
+
+
+def build_recorder(settings: Settings) -> RecordStore:
+    """The decision record store the settings name (it connects on first use, in the worker)."""
+    return open_store(
+        settings.decisions_path(),
+        settings.decisions_database_url,
+        settings.decisions_retention_days,
+        settings.decisions_sync,
     )
 
 
 def create_app(
-    settings: Settings | None = None, store: ModelStore[Servable] | None = None
+    settings: Settings | None = None,
+    store: ModelStore[Servable | Policy] | None = None,
+    recorder: RecordStore | None = None,
 ) -> Flask:
     """Build the service; starts loading models in the background unless given a store."""
     settings = settings or Settings.from_env()
     if store is None:
         store = build_store(settings)
         store.start()
-    dataplane = Dataplane(store, settings.max_records, on_scored=scoring.record_scored)
+    dataplane = Dataplane(
+        store,
+        settings.max_records,
+        on_scored=scoring.record_scored,
+        recorder=recorder or build_recorder(settings),
+    )
     app = Flask(__name__, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.url_map.converters["model"] = ModelNameConverter
@@ -75,6 +107,7 @@ def create_app(
     app.register_blueprint(health.create_blueprint(dataplane))
     app.register_blueprint(tf_serving.create_blueprint(dataplane))
     app.register_blueprint(v2.create_blueprint(dataplane))
+    app.register_blueprint(decisions.create_blueprint(dataplane))
     app.register_blueprint(metrics.create_blueprint())
     app.register_blueprint(docs.create_blueprint(store, settings, keys_required))
     return app

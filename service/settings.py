@@ -124,6 +124,31 @@ class Settings:
         "", "File of API keys (comma- or newline-separated), e.g. a container secret; adds to "
         "SERVICE_API_KEYS.", _keys_file_ok, "a readable file holding at least one key",
     )  # fmt: skip
+    decisions_database: str = _setting(
+        "", "SQLite file of the decision records (WAL mode; its directory must be writable and "
+        "shared by the workers). Unset: decisions/decisions.sqlite3 beside the model repository. "
+        "Ignored when SERVICE_DECISIONS_DATABASE_URL is set.", lambda v: True, "a path",
+    )  # fmt: skip
+    decisions_database_url: str = _setting(
+        "", "PostgreSQL URL of the decision records, e.g. postgresql://user:pass@host/db. "
+        "Unset: SQLite.", lambda v: v == "" or v.startswith(("postgresql://", "postgres://")),
+        "postgresql://...", secret=True,
+    )  # fmt: skip
+    decisions_retention_days: int = _setting(
+        3650, "Days a decision record is kept; older ones are purged, the chain re-anchored.",
+        lambda v: v >= 1, ">= 1",
+    )  # fmt: skip
+    decisions_sync: str = _setting(
+        "normal", "SQLite durability: normal (a committed decision survives any process crash) "
+        "or full (also a power loss, at an fsync per commit).", ("normal", "full").__contains__,
+        "normal | full",
+    )  # fmt: skip
+
+    def decisions_path(self) -> Path:
+        """The SQLite file of the decision records."""
+        if self.decisions_database:
+            return Path(self.decisions_database)
+        return Path(self.models_dir).absolute().parent / "decisions" / "decisions.sqlite3"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -167,7 +192,7 @@ def _parse(f: Field[Any], raw: str) -> Any:
         raise SettingsError(
             f"{env_var(f.name)}={raw!r} is invalid: expected {_EXPECTED[kind]}"
         ) from None
-    return value.lower() if f.name in ("log_level", "runtime") else value
+    return value.lower() if f.name in ("log_level", "runtime", "decisions_sync") else value
 
 
 def documentation() -> list[tuple[str, str, str]]:

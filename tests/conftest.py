@@ -70,7 +70,11 @@ def train_into(models_dir: Path, rows: int = FIXTURE_ROWS, epochs: int = FIXTURE
     """Run the real training command, as a user would, into models_dir."""
     command = [sys.executable, "-m", "training", "--rows", str(rows), "--epochs", str(epochs),
                "--seed", str(seed), "--models-dir", str(models_dir)]  # fmt: skip
-    return subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)
+    trained = subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)
+    if trained.returncode == 0:  # and the shipped decision policy, as `make run` publishes it
+        policy = [sys.executable, "-m", "policy", "publish", "--models-dir", str(models_dir)]
+        subprocess.run(policy, capture_output=True, text=True, timeout=60, check=True)
+    return trained
 
 
 @pytest.fixture(scope="session")
@@ -93,12 +97,14 @@ def trained_models_dir(training_run: tuple[Path, subprocess.CompletedProcess[str
 @pytest.fixture(scope="session")
 def tiny_models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Version 1 of both models from a tiny in-process training run (read-only: copy it)."""
+    from policy.publish import DEFAULT_SOURCE, publish
     from training.options import TrainingOptions
     from training.pipeline import run
 
     models_dir = tmp_path_factory.mktemp("tiny-models")
     with contextlib.redirect_stdout(io.StringIO()):
         run(TrainingOptions(models_dir, rows=TINY_ROWS, seed=TINY_SEED, epochs=TINY_EPOCHS))
+    publish(DEFAULT_SOURCE, models_dir)
     return models_dir
 
 

@@ -1,12 +1,16 @@
 """The behaviour audit: applicants that differ in one factor, as an actuary checks a rating engine.
 
 For every feature with a declared risk direction, each base applicant is moved across the
-factor's whole declared range, best to worst (categories through their order, flags from false
-to true, BMI-conditioned height and weight only where BMI stays at or above the threshold). A
-reversal is a worse value that lowers P(non-standard) or P(decline) by more than 0.001, or that
-raises the coverage by more than a dollar (float32 at $10M). Money is swept the same way:
-coverage must not fall with income or net worth nor rise with cover in force, and the risk
-class must not move at all. The models are checked through `Scorer`, which is what they serve.
+factor's whole declared range, best to worst: categories through their order, flags from false
+to true, numbers through both ends of the range and random values between them drawn for each
+applicant (so 10,000 applicants cover a range densely, not at a few shared points), BMI-
+conditioned height and weight only where BMI stays at or above the threshold. A reversal is a
+worse value that lowers P(non-standard) or P(decline) by more than float32 rounding, or that
+raises the coverage by more than a dollar (float32 at $10M). Money is swept the same way, on a
+signed log scale (most applicants' money is far below the declared maxima): coverage must not
+fall with income or net worth nor rise with cover in force, and the class must not move at all.
+Each factor must also matter: its worst value raises the risk on average. The models are
+checked through `Scorer`, which is what they serve.
 """
 
 from __future__ import annotations
@@ -18,15 +22,17 @@ import numpy as np
 
 from contract.features import Feature
 from contract.measures import MEASURES
-from training.features import FEATURES
-from training.guidelines import COVERAGE_CAP
+from training.features import FEATURES, FEATURES_BY_NAME
+from training.guidelines import COVERAGE_CAP, MONEY_MOVES
 
 Columns = dict[str, np.ndarray]
 Scorer = Callable[[Columns], Mapping[str, np.ndarray]]  # columns -> the served outputs
 GRID = 8  # values per factor and applicant: GRID - 1 pairs each
-PROBABILITY_TOLERANCE = 1e-3
+PROBABILITY_TOLERANCE = 1e-6  # float32 rounding of a probability near 1
 COVERAGE_TOLERANCE = 1.0  # dollars
-MONEY = {"annual_income": "rises", "net_worth": "rises", "existing_coverage": "falls"}
+MIN_PAIRS = 10_000  # pairs of different values per factor
+MONEY_UNIT = 1_000.0  # the signed log scale's unit: dollars below it are one step
+_SEED = 20_261_202
 
 
 def _repeat(base: Columns, times: int) -> Columns:
@@ -34,7 +40,14 @@ def _repeat(base: Columns, times: int) -> Columns:
     return {name: np.repeat(values, times) for name, values in base.items()}
 
 
-def _grid(feature: Feature, base: Columns) -> np.ndarray:
+def _spread(lows: np.ndarray, highs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """[n, GRID] per applicant: its low, sorted random values between, its high."""
+    inner = np.sort(rng.random((len(lows), GRID - 2)), axis=1)
+    steps = np.concatenate([np.zeros((len(lows), 1)), inner, np.ones((len(lows), 1))], axis=1)
+    return lows[:, None] + (highs - lows)[:, None] * steps
+
+
+def _grid(feature: Feature, base: Columns, rng: np.random.Generator) -> np.ndarray:
     """[n, GRID] values of one factor per applicant, best to worst."""
     n = len(base["age"])
     risk = feature.risk
@@ -48,8 +61,7 @@ def _grid(feature: Feature, base: Columns) -> np.ndarray:
     lows, highs = np.full(n, low), np.full(n, high)
     if risk.where is not None:
         lows, highs = _within_measure(feature, base, risk.where, lows, highs)
-    steps = np.linspace(0.0, 1.0, GRID)[None, :]
-    values = lows[:, None] + (highs - lows)[:, None] * steps
+    values = _spread(lows, highs, rng)
     if risk.worse == "lower":
         values = values[:, ::-1]
     if feature.type == "integer":
@@ -81,41 +93,63 @@ def _sweep(score: Scorer, base: Columns, name: str, grid: np.ndarray) -> Mapping
             for k, v in score(columns).items()}  # fmt: skip
 
 
+def _pairs(grid: np.ndarray) -> int:
+    """Consecutive pairs whose values differ (a collapsed range checks nothing)."""
+    return int(np.sum(grid[:, 1:] != grid[:, :-1]))
+
+
 def _worst_fall(values: np.ndarray) -> float:
     """The largest drop between consecutive grid values (0 if none)."""
     return float(max(0.0, -np.min(np.diff(values, axis=1))))
 
 
+def _mean_rise(values: np.ndarray) -> float:
+    """How much the worst value raises the output over the best, on average over applicants."""
+    return float(np.mean(values[:, -1] - values[:, 0]))
+
+
 def risk_factors(score: Scorer, base: Columns) -> dict[str, dict[str, Any]]:
-    """Per directed factor: pairs checked and the worst reversal of each output."""
+    """Per directed factor: pairs checked, the worst reversal of each output, the mean effect."""
+    rng = np.random.default_rng(_SEED)
     found: dict[str, dict[str, Any]] = {}
     for feature in FEATURES:
         if feature.risk is None:
             continue
-        grid = _grid(feature, base)
+        grid = _grid(feature, base, rng)
         outputs = _sweep(score, base, feature.name, grid)
-        result: dict[str, Any] = {"pairs": int(grid.shape[0] * (grid.shape[1] - 1))}
+        result: dict[str, Any] = {"pairs": _pairs(grid)}
         if "probabilities" in outputs:
             p = outputs["probabilities"].astype(np.float64)
             result["worst_non_standard_fall"] = _worst_fall(1.0 - p[..., 0])
             result["worst_decline_fall"] = _worst_fall(p[..., -1])
+            result["mean_non_standard_rise"] = _mean_rise(1.0 - p[..., 0])
         if "max_coverage" in outputs:
-            result["worst_coverage_rise"] = _worst_fall(-outputs["max_coverage"].astype(float))
+            coverage = outputs["max_coverage"].astype(np.float64)
+            result["worst_coverage_rise"] = _worst_fall(-coverage)
+            result["mean_coverage_fall"] = _mean_rise(-coverage)
         found[feature.name] = result
     return found
 
 
+def _signed_log(dollars: np.ndarray) -> np.ndarray:
+    return np.sign(dollars) * np.log1p(np.abs(dollars) / MONEY_UNIT)
+
+
+def _from_signed_log(t: np.ndarray) -> np.ndarray:
+    return np.sign(t) * MONEY_UNIT * np.expm1(np.abs(t))
+
+
 def money(score: Scorer, base: Columns) -> dict[str, dict[str, Any]]:
     """Per financial feature: coverage moves only the way the guidelines say; the class never."""
+    rng = np.random.default_rng(_SEED + 1)
     found: dict[str, dict[str, Any]] = {}
-    for name, way in MONEY.items():
-        feature = next(f for f in FEATURES if f.name == name)
-        low, high = float(feature.minimum or 0.0), float(feature.maximum or 0.0)
-        # Geometric steps: most applicants' money sits far below the declared maximum.
-        steps = np.concatenate([[0.0], np.geomspace(1e3, max(high - low, 1e3), GRID - 1)])
-        grid = np.tile(low + steps, (len(base["age"]), 1))
+    n = len(base["age"])
+    for name, way in MONEY_MOVES.items():
+        feature = FEATURES_BY_NAME[name]
+        low, high = _signed_log(np.asarray([feature.minimum or 0.0, feature.maximum or 0.0]))
+        grid = _from_signed_log(_spread(np.full(n, low), np.full(n, high), rng))
         outputs = _sweep(score, base, name, grid)
-        result: dict[str, Any] = {"pairs": int(grid.shape[0] * (grid.shape[1] - 1))}
+        result: dict[str, Any] = {"pairs": _pairs(grid)}
         if "max_coverage" in outputs:
             coverage = outputs["max_coverage"].astype(np.float64)
             wrong = -coverage if way == "rises" else coverage
@@ -131,8 +165,7 @@ def coverage_limits(score: Scorer, base: Columns) -> dict[str, Any]:
     """Coverage on the applicants and on the richest possible versions of them."""
     rich = dict(base)
     for name in ("annual_income", "net_worth"):
-        feature = next(f for f in FEATURES if f.name == name)
-        rich[name] = np.full(len(base["age"]), float(feature.maximum or 0.0))
+        rich[name] = np.full(len(base["age"]), float(FEATURES_BY_NAME[name].maximum or 0.0))
     rich["existing_coverage"] = np.zeros(len(base["age"]))
     coverage = np.concatenate(
         [np.asarray(score(columns)["max_coverage"], np.float64) for columns in (base, rich)]
@@ -145,12 +178,12 @@ def coverage_limits(score: Scorer, base: Columns) -> dict[str, Any]:
     }
 
 
-def reversals(found: dict[str, dict[str, Any]]) -> int:
+def reversals(found: Mapping[str, Mapping[str, Any]]) -> int:
     """How many factors show a reversal beyond the tolerances."""
     count = 0
     for result in found.values():
         for key, value in result.items():
-            if key.endswith("_fall") and value > PROBABILITY_TOLERANCE:
+            if key.endswith("_fall") and key.startswith("worst") and value > PROBABILITY_TOLERANCE:
                 count += 1
             if (
                 key in ("worst_coverage_rise", "worst_coverage_reversal")
@@ -160,3 +193,18 @@ def reversals(found: dict[str, dict[str, Any]]) -> int:
             if key == "largest_probability_change" and value != 0.0:
                 count += 1
     return count
+
+
+def failures(audited: Mapping[str, Any]) -> list[str]:
+    """Why a model's audit forbids publishing it (empty: it may be published)."""
+    problems = []
+    for section in ("risk_factors", "money"):
+        for name, result in audited.get(section, {}).items():
+            if reversals({name: result}):
+                problems.append(f"{name}: reversal {dict(result)}")
+            if result["pairs"] < MIN_PAIRS:
+                problems.append(f"{name}: only {result['pairs']:,} pairs (at least {MIN_PAIRS:,})")
+    limits = audited.get("coverage_limits")
+    if limits and (limits["above_cap"] or limits["below_zero"]):
+        problems.append(f"coverage outside [0, cap]: {dict(limits)}")
+    return problems

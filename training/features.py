@@ -21,10 +21,14 @@ def _worse(
     worse: Worse = "higher",
     order: tuple[str, ...] | None = None,
     where: tuple[str, float] | None = None,
+    reference: float | None = None,
 ) -> Risk:
-    return Risk(worse=worse, order=order, where=where, reason=reason)
+    return Risk(worse=worse, order=order, where=where, reason=reason, reference=reference)
 
 
+# A number's `reference` is its best-risk value, where reasons are measured from: the limits of
+# a preferred-risk class (blood pressure 130/85, HbA1c 5.6%, total cholesterol 200 and HDL 50,
+# 14 drinks a week, two moving violations). Values no worse than it are never a reason.
 FEATURES: tuple[Feature, ...] = (
     Feature("age", "integer", "years", "Age at last birthday.", 18, 85, role="demographic"),
     Feature(
@@ -76,7 +80,7 @@ FEATURES: tuple[Feature, ...] = (
         80,
         240,
         role="medical",
-        risk=_worse("Systolic blood pressure above the standard range"),
+        risk=_worse("Systolic blood pressure above the standard range", reference=130),
     ),
     Feature(
         "diastolic_bp",
@@ -86,7 +90,7 @@ FEATURES: tuple[Feature, ...] = (
         40,
         150,
         role="medical",
-        risk=_worse("Diastolic blood pressure above the standard range"),
+        risk=_worse("Diastolic blood pressure above the standard range", reference=85),
     ),
     Feature(
         "bp_treatment",
@@ -104,7 +108,7 @@ FEATURES: tuple[Feature, ...] = (
         90.0,
         450.0,
         role="medical",
-        risk=_worse("Cholesterol ratio above the standard range"),
+        risk=_worse("Cholesterol ratio above the standard range", reference=200.0),
     ),
     Feature(
         "hdl_cholesterol",
@@ -114,7 +118,7 @@ FEATURES: tuple[Feature, ...] = (
         15.0,
         130.0,
         role="medical",
-        risk=_worse("Cholesterol ratio above the standard range", "lower"),
+        risk=_worse("Cholesterol ratio above the standard range", "lower", reference=50.0),
     ),
     Feature(
         "hba1c",
@@ -124,7 +128,7 @@ FEATURES: tuple[Feature, ...] = (
         3.5,
         15.0,
         role="medical",
-        risk=_worse("Blood sugar (HbA1c) above the standard range"),
+        risk=_worse("Blood sugar (HbA1c) above the standard range", reference=5.6),
     ),
     Feature(
         "diabetes",
@@ -143,7 +147,7 @@ FEATURES: tuple[Feature, ...] = (
         0,
         6,
         role="medical",
-        risk=_worse("Family history of early heart disease or cancer"),
+        risk=_worse("Family history of early heart disease or cancer", reference=0),
     ),
     Feature(
         "cardiac_history",
@@ -179,7 +183,7 @@ FEATURES: tuple[Feature, ...] = (
         0,
         100,
         role="behavioural",
-        risk=_worse("Alcohol consumption"),
+        risk=_worse("Alcohol consumption", reference=14),
     ),
     Feature(
         "dui_count_5y",
@@ -189,7 +193,7 @@ FEATURES: tuple[Feature, ...] = (
         0,
         10,
         role="behavioural",
-        risk=_worse("Driving under the influence convictions"),
+        risk=_worse("Driving under the influence convictions", reference=0),
     ),
     Feature(
         "moving_violations_3y",
@@ -199,7 +203,7 @@ FEATURES: tuple[Feature, ...] = (
         0,
         20,
         role="behavioural",
-        risk=_worse("Motor vehicle record"),
+        risk=_worse("Motor vehicle record", reference=2),
     ),
     Feature(
         "occupation_hazard",

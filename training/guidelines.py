@@ -11,3 +11,8 @@ INCOME_MULTIPLES = ((40, 30.0), (50, 20.0), (60, 15.0), (65, 10.0))
 INCOME_MULTIPLE_65_PLUS = 5.0
 NET_WORTH_FRACTION = 0.5
 COVERAGE_CAP = 10_000_000.0  # the company's retention limit per life
+
+# How each financial feature moves the cover the guidelines allow, everything else equal.
+MONEY_MOVES = {"annual_income": "rises", "net_worth": "rises", "existing_coverage": "falls"}
+# The coverage model's money block, by name (its capacity layer reads columns by these names).
+MONEY_COLUMNS = ("age", *MONEY_MOVES)

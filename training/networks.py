@@ -28,6 +28,7 @@ from training.guidelines import (
     COVERAGE_CAP,
     INCOME_MULTIPLE_65_PLUS,
     INCOME_MULTIPLES,
+    MONEY_COLUMNS,
     NET_WORTH_FRACTION,
 )
 from training.outputs import COVERAGE_SCALE
@@ -137,8 +138,12 @@ class Capacity(keras.layers.Layer):
         )
 
     def call(self, money: Any) -> Any:
-        age = money[:, 0]
-        income, net_worth, existing = (money[:, i] / COVERAGE_SCALE for i in (1, 2, 3))
+        column = MONEY_COLUMNS.index
+        age = money[:, column("age")]
+        income, net_worth, existing = (
+            money[:, column(name)] / COVERAGE_SCALE
+            for name in ("annual_income", "net_worth", "existing_coverage")
+        )
         edges = keras.ops.convert_to_tensor([float(below) for below, _ in INCOME_MULTIPLES])
         multiples = [m for _, m in INCOME_MULTIPLES] + [INCOME_MULTIPLE_65_PLUS]
         steps = [b - a for a, b in zip(multiples, multiples[1:], strict=False)]
@@ -184,7 +189,7 @@ def build_regressor(classifier: keras.Model, risk_width: int, context_width: int
     classifier.trainable = False
     risk = keras.Input(shape=(risk_width,), name="risk")
     context = keras.Input(shape=(context_width,), name="context")
-    money = keras.Input(shape=(4,), name="money")
+    money = keras.Input(shape=(len(MONEY_COLUMNS),), name="money")
     probabilities = classifier({"risk": risk, "context": context})
     coverage = ClassCoverage(name="scaled_coverage")([probabilities, Capacity()(money)])
     model = keras.Model(

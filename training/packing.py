@@ -59,8 +59,8 @@ def pack_tensors(columns: Mapping[str, tf.Tensor]) -> tuple[tf.Tensor, tf.Tensor
     for name, vocabulary in LAYOUT.categories:
         matches = tf.equal(tf.expand_dims(columns[name], 1), tf.constant(vocabulary))
         found = tf.argmax(tf.cast(matches, tf.int32), axis=1, output_type=tf.int32)
-        # -1 one-hot encodes to zeros: an unknown category moves no weight (validation refuses
-        # it before it gets here in the service).
+        # -1: the preprocessing rates an unknown directed category as its worst level (the
+        # service's validation refuses it before it gets here).
         indices.append(tf.where(tf.reduce_any(matches, axis=1), found, -1))
     return numbers, tf.stack(indices, axis=1)
 

@@ -16,8 +16,10 @@ import numpy as np
 import tensorflow as tf
 from ai_edge_litert.interpreter import Interpreter
 
+from contract.explanations import DIFFERENCE_OUTPUT, Explanation
 from contract.metadata import LITERT_FILE, SAVED_MODEL_DIR, SIGNATURE_NAME
 from contract.outputs import OutputSpec
+from training.explain import midpoints
 from training.features import FEATURES
 from training.packing import pack_numpy, to_tensors
 from training.synthetic import generate
@@ -94,3 +96,38 @@ def check_parity(directory: Path, outputs: tuple[OutputSpec, ...]) -> dict[str, 
     if problems:
         raise ExportMismatch("LiteRT export disagrees with the SavedModel: " + "; ".join(problems))
     return parity
+
+
+EXPLAIN_PROBE_ROWS = 2_000
+# The differences agree as the probabilities do. Attributions can differ more: where a unit sits
+# at exactly 0 on a path point, float rounding decides its slope (ReLU's derivative jumps), which
+# moves one of the path's steps; each format stays complete on its own.
+DIFFERENCE_TOLERANCE = 1e-5
+ATTRIBUTION_TOLERANCE = 2e-3
+
+
+def check_explain_parity(directory: Path, declared: Explanation) -> dict[str, Any]:
+    """Explain the probe's first records through both exports; return the largest differences."""
+    columns = {name: values[:EXPLAIN_PROBE_ROWS] for name, values in probe_columns().items()}
+    alphas = np.asarray(midpoints(declared.steps))
+    signature = tf.saved_model.load(str(directory / SAVED_MODEL_DIR)).signatures[declared.signature]
+    expected = {k: v.numpy() for k, v in signature(**to_tensors(columns), alphas=alphas).items()}
+    runner = Interpreter(model_path=str(directory / declared.litert)).get_signature_runner(
+        declared.signature
+    )
+    numbers, categories = pack_numpy(columns)
+    actual = runner(numbers=numbers, categories=categories, alphas=alphas)
+    gaps = {n: np.abs(expected[n] - actual[n]) for n in [*declared.targets, DIFFERENCE_OUTPUT]}
+    difference = float(np.max(gaps.pop(DIFFERENCE_OUTPUT)))
+    attribution = max(float(np.max(gap)) for gap in gaps.values())
+    # NaN fails both comparisons.
+    if not (difference <= DIFFERENCE_TOLERANCE and attribution <= ATTRIBUTION_TOLERANCE):
+        raise ExportMismatch(
+            f"LiteRT explain differs from the SavedModel's: difference by {difference:g} "
+            f"(allowed {DIFFERENCE_TOLERANCE:g}), attributions by {attribution:g} "
+            f"(allowed {ATTRIBUTION_TOLERANCE:g})"
+        )
+    return {
+        "probe_records": len(numbers),
+        "max_abs_difference": {"difference": difference, "attributions": attribution},
+    }

@@ -16,11 +16,13 @@ import sklearn
 import tensorflow as tf
 
 from contract.metadata import LiteRTExport, ModelMetadata, Signature
-from training import audit, networks, parity, plots, publish, report
+from policy.decide import decide, straight_through
+from policy.publish import DEFAULT_SOURCE, load_source
+from training import audit, explain, networks, parity, plots, publish, reasons, report, targets
 from training.csv_data import load_csv
 from training.dataset import Dataset, split
-from training.export import export_litert, export_saved_model
-from training.features import FEATURES, PROHIBITED
+from training.export import export_explain_litert, export_litert, export_saved_model
+from training.features import BMI_RISK_FROM, FEATURES, PROHIBITED
 from training.networks import inputs_of
 from training.options import TrainingOptions
 from training.preprocessing import RISK_COLUMNS, Preprocessor
@@ -65,10 +67,10 @@ def _architecture(task: ModelTask, model: keras.Model) -> str:
         f"{networks.PATIENCE}, best weights restored).\n\nReads {task.reads}.\n\n"
         f"Preprocessing, inside both exports: the risk block ({len(RISK_COLUMNS)} columns, each "
         f"rising as the applicant gets worse: oriented and standardised measurements, log(1 + x) "
-        f"of the non-negative ones, the total/HDL cholesterol ratio, BMI above 25, flags, "
-        f"categories as cumulative indicators over their best-to-worst order); the context "
-        f"(age, sex, BMI below 25); money (age and the financial features, clipped at their "
-        f"declared limits)."
+        f"of the non-negative ones, the total/HDL cholesterol ratio, BMI above {BMI_RISK_FROM:g}, "
+        f"flags, categories as cumulative indicators over their best-to-worst order); the context "
+        f"(age, sex, BMI below {BMI_RISK_FROM:g}); money (age and the financial features, "
+        f"clipped at their declared limits)."
     )
 
 
@@ -114,7 +116,18 @@ def _metadata(
         },
         architecture=architecture,
         inputs=task.inputs,
+        training_ranges=_training_ranges(splits["train"].rows),
     )
+
+
+def _training_ranges(rows: Dataset) -> dict[str, tuple[float, float]]:
+    """Each declared number's lowest and highest value among the training rows."""
+    ranges = {}
+    for feature in FEATURES:
+        if feature.type in ("integer", "number"):
+            values = np.asarray(rows.features[feature.name], dtype=np.float64)
+            ranges[feature.name] = (float(values.min()), float(values.max()))
+    return ranges
 
 
 def train_task(
@@ -149,12 +162,25 @@ def train_task(
     baseline = task.baseline(train, options.seed)
     metrics: dict[str, Any] = {"test": task.metrics(test.rows, served, baseline(test.x))}
     fresh = splits.get("fresh")
+    judged, judged_served = test, served  # what the targets are judged on
     if fresh is not None:
-        fresh_served = dict(score(fresh.rows.features))
-        metrics["fresh"] = task.metrics(fresh.rows, fresh_served, baseline(fresh.x))
+        judged, judged_served = fresh, dict(score(fresh.rows.features))
+        metrics["fresh"] = task.metrics(fresh.rows, judged_served, baseline(fresh.x))
+    if task.declaration.class_names is not None:
+        metrics["policy"] = _policy_mix(test.rows, served, task.declaration.class_names, train.rows)
     print(f"[{task.name}] auditing its behaviour on paired applicants", flush=True)
-    base = (fresh or test).rows.take(np.arange(min(AUDIT_APPLICANTS, len((fresh or test).rows))))
-    metrics["audit"] = task.audit(score, base.features)
+    metrics["audit"] = task.audit(
+        score, _audit_base(judged.rows, options.seed).features,
+        _scorer(task, fitted.model, preprocessor, guarded=False),
+    )  # fmt: skip
+    if problems := audit.failures(metrics["audit"]):
+        raise PublicationRefused(f"{task.name} not published: " + "; ".join(problems))
+    explainer = task.explainer(fitted.model, preprocessor)
+    explain_checks: dict[str, Any] = {}
+    if explainer is not None:
+        print(f"[{task.name}] checking its reasons on the adverse applicants", flush=True)
+        classify = (lambda columns: score(columns)["probabilities"]) if data.has_truth else None
+        explain_checks = _check_reasons(explainer, judged, judged_served, classify)
     architecture = _architecture(task, fitted.model)
     seconds = time.perf_counter() - started
     metadata = _metadata(task, data, splits, options, metrics, architecture, fitted, seconds)
@@ -162,13 +188,18 @@ def train_task(
     try:
         networks.without_optimizer(fitted.model).save(staging / "model.keras")
         preprocessor.save(staging)
-        export_saved_model(fitted.model, preprocessor, task.serve, staging)
+        export_saved_model(fitted.model, preprocessor, task.serve, staging, explainer)
         export_litert(fitted.model, preprocessor, task.serve, staging)
+        if explainer is not None:
+            export_explain_litert(fitted.model, explainer, staging)
         checked = parity.check_parity(staging, task.declaration.outputs)
         print(f"[{task.name}] LiteRT export matches the SavedModel: {checked}", flush=True)
         metadata = dataclasses.replace(
             metadata, litert=LiteRTExport.for_features(FEATURES, checked)
         )
+        if explainer is not None:
+            explain_checks["parity"] = parity.check_explain_parity(staging, explain.declaration())
+            metadata = dataclasses.replace(metadata, explain=explain.declaration(explain_checks))
         plots.training_curves(fitted.history, staging / "training_curves.png", task.name)
         task.draw(metrics["test"], test.rows, served, staging)
         rules = RULES_MARKDOWN if data.has_truth else None
@@ -180,12 +211,69 @@ def train_task(
     return sealed
 
 
-def _scorer(task: ModelTask, model: keras.Model, preprocessor: Preprocessor) -> audit.Scorer:
-    """Raw columns -> the outputs the signature serves, through the model and preprocessing."""
+class PublicationRefused(RuntimeError):
+    """A trained model broke a rule the audit or the reasons' checks hold it to: not published."""
+
+
+def _check_reasons(
+    explainer: explain.Explainer,
+    judged: Split,
+    served: dict[str, np.ndarray],
+    classify: reasons.Classify | None,
+) -> dict[str, Any]:
+    """The explain function's gradient against TensorFlow's, completeness and faithfulness."""
+    sample = slice(0, explain.GRADIENT_CHECK_ROWS)
+    checks: dict[str, Any] = {
+        "gradient_max_difference": explain.check_gradient(
+            explainer, judged.x["risk"][sample], judged.x["context"][sample]
+        )
+    }
+    checks |= reasons.quality(
+        explainer, judged.rows.features, served["probabilities"], explain.declaration(), classify
+    )
+    problems = []
+    if not checks["gradient_max_difference"] <= explain.GRADIENT_TOLERANCE:
+        problems.append(f"explain gradient off by {checks['gradient_max_difference']:g}")
+    if checks["complete_share"] < targets.COMPLETE_SHARE:
+        problems.append(f"only {checks['complete_share']:.2%} of reasons complete")
+    if problems:
+        raise PublicationRefused("risk_class not published: " + "; ".join(problems))
+    return checks
+
+
+def _policy_mix(
+    rows: Dataset, served: dict[str, np.ndarray], class_names: tuple[str, ...], train: Dataset
+) -> dict[str, Any]:
+    """The shipped decision policy's outcome mix and straight-through rate on the test split."""
+    policy = load_source(DEFAULT_SOURCE)
+    decisions = decide(
+        policy, rows.features, class_names, served["probabilities"], None, None,
+        _training_ranges(train),
+    )  # fmt: skip
+    rules: dict[str, int] = {}
+    for fired in decisions.rules:
+        for kind in {rule["rule"] for rule in fired}:
+            rules[kind] = rules.get(kind, 0) + 1
+    return {"source": DEFAULT_SOURCE.name, **straight_through(decisions), "rules_fired": rules}
+
+
+def _audit_base(rows: Dataset, seed: int) -> Dataset:
+    """AUDIT_APPLICANTS base applicants from held-out rows (drawn again if there are fewer)."""
+    if len(rows) >= AUDIT_APPLICANTS:
+        return rows.take(np.arange(AUDIT_APPLICANTS))
+    rng = np.random.default_rng(seed)
+    return rows.take(rng.choice(len(rows), AUDIT_APPLICANTS, replace=True))
+
+
+def _scorer(
+    task: ModelTask, model: keras.Model, preprocessor: Preprocessor, guarded: bool = True
+) -> audit.Scorer:
+    """Raw columns -> the outputs the signature serves (or the network's own, unguarded)."""
+    outputs_of = task.serve if guarded else task.unguarded
 
     def score(columns: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         encoded = preprocessor.encode_numpy(columns)
-        outputs = task.serve(model.predict(inputs_of(model, encoded), batch_size=8192, verbose=0))
+        outputs = outputs_of(model.predict(inputs_of(model, encoded), batch_size=8192, verbose=0))
         return {name: np.asarray(values) for name, values in outputs.items()}
 
     return score

@@ -27,6 +27,7 @@ import tensorflow as tf
 
 from contract.features import Feature
 from training.features import FEATURES
+from training.guidelines import MONEY_COLUMNS
 from training.packing import LAYOUT, pack_numpy, pack_tensors
 
 PREPROCESSING_FILE = "preprocessing.json"
@@ -51,7 +52,36 @@ _THRESHOLDS = sorted({f.risk.where for f in _DIRECTED if f.risk and f.risk.where
 _UNDIRECTED = tuple(f for f in FEATURES if f.risk is None and f.role != "financial")
 _CONTEXT_NUMBERS = tuple(f for f in _UNDIRECTED if f.type in ("integer", "number"))
 _CONTEXT_CATEGORIES = tuple(f for f in _UNDIRECTED if f.type == "category")
-MONEY_COLUMNS = ("age", *(f.name for f in FEATURES if f.role == "financial"))
+
+
+def _check_declaration() -> None:
+    """Refuse a declaration this encoding would get wrong, rather than train it backwards.
+
+    The encoding knows three things beyond the declaration: the cholesterol ratio is total over
+    HDL (rising with risk only if total is worse higher and HDL worse lower), build is the one
+    conditioned direction (BMI from its bound: weight worse higher, height worse lower), and the
+    money block holds exactly the financial features.
+    """
+    directions = {f.name: f.risk.worse if f.risk else None for f in FEATURES}
+    if (directions.get("total_cholesterol"), directions.get("hdl_cholesterol")) != (
+        "higher",
+        "lower",
+    ):
+        raise ValueError("the cholesterol ratio needs total worse higher and HDL worse lower")
+    conditioned = {f.name: f.risk for f in FEATURES if f.risk is not None and f.risk.where}
+    if len(_THRESHOLDS) > 1 or any(m != "bmi" for m, _ in _THRESHOLDS):
+        raise ValueError(f"one BMI bound may condition a direction, not {_THRESHOLDS}")
+    if conditioned and {n: r.worse for n, r in conditioned.items()} != {
+        "weight_kg": "higher",
+        "height_cm": "lower",
+    }:
+        raise ValueError("only weight (worse higher) and height (worse lower) depend on BMI")
+    financial = {f.name for f in FEATURES if f.role == "financial"}
+    if financial != set(MONEY_COLUMNS[1:]):
+        raise ValueError(f"the money block reads {MONEY_COLUMNS[1:]}, declared {financial}")
+
+
+_check_declaration()
 
 # Scaled columns, in block order; the statistics of each are fitted on the training split.
 RISK_SCALED = (
@@ -111,14 +141,16 @@ def _context_raw(numbers: tf.Tensor) -> tf.Tensor:
 def _cumulative(categories: tf.Tensor, feature: Feature) -> tf.Tensor:
     """Indicators "at least this bad", one per level after the best, via one-hot of the index.
 
-    An index of -1 (a category the SavedModel did not recognise) gives no indicator at all.
+    An index of -1 (a category the SavedModel's signature did not recognise: TensorFlow Serving
+    clients skip the service's validation) is rated as the worst level, never as the best.
     """
     declared = feature.categories or ()
     order = _order(feature)
     rank = [order.index(category) for category in declared]
     table = [[1.0 if r >= level else 0.0 for level in range(1, len(order))] for r in rank]
     index = categories[:, LAYOUT.category_names.index(feature.name)]
-    return tf.one_hot(index, len(declared), dtype=tf.float32) @ tf.constant(table)
+    unknown = tf.cast(index < 0, tf.float32)[:, None]
+    return tf.one_hot(index, len(declared), dtype=tf.float32) @ tf.constant(table) + unknown
 
 
 def _money(numbers: tf.Tensor) -> tf.Tensor:
@@ -188,4 +220,6 @@ class Preprocessor:
     def load(cls, directory: Path) -> Preprocessor:
         """Read the statistics written by `save`."""
         payload = json.loads((directory / PREPROCESSING_FILE).read_text())
+        if not all(std > 0 for std in payload["stds"].values()):
+            raise ValueError(f"{directory / PREPROCESSING_FILE}: a scale is not positive")
         return cls(means=payload["means"], stds=payload["stds"])

@@ -16,8 +16,10 @@ ACCURACY_GAP_POINTS = 0.4
 ECE_LIMIT = 0.006
 KNOCK_OUT_LOG_LOSS_RATIO = 1.10
 REGRESSOR_RMSE_RATIO = 1.02
-MIN_PAIRS = 10_000
 TRAINING_SECONDS = 180.0
+COMPLETE_SHARE = 0.999  # reasons whose attributions add up to the difference they explain
+FAITHFUL_SHARE = 0.80  # adverse applicants whose top reason is among their 3 largest debits
+KEPT_SHARE = 1.0  # a factor worsened into the largest debit is among the reasons: always
 
 Row = tuple[str, str, str, str, str]  # metric, model, Bayes, baseline, verdict
 
@@ -95,27 +97,59 @@ def _verdict(metric: str, metrics: dict[str, Any]) -> str:
     return _met(ok, ", ".join(parts))
 
 
-def audit_rows(found: dict[str, Any]) -> list[tuple[str, str, str, str]]:
-    """(factor, pairs, worst reversal, verdict) per checked factor of a behaviour audit."""
+def audit_rows(found: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
+    """(factor, pairs, mean effect, worst reversal, verdict) per factor of a behaviour audit."""
     rows = []
     for section in ("risk_factors", "money"):
         for name, result in found.get(section, {}).items():
-            worst = {k: v for k, v in result.items() if k != "pairs"}
-            bad = audit.reversals({name: result}) > 0 or result["pairs"] < MIN_PAIRS
-            shown = ", ".join(f"{k.replace('_', ' ')} {v:.3g}" for k, v in worst.items())
-            rows.append((name, f"{result['pairs']:,}", shown, "MISSED" if bad else "met"))
+            means = {k: v for k, v in result.items() if k.startswith("mean_")}
+            worst = {k: v for k, v in result.items() if k != "pairs" and k not in means}
+            bad = bool(audit.failures({section: {name: result}}))
+            rows.append((
+                name, f"{result['pairs']:,}", _shown(means) or "n/a", _shown(worst),
+                "MISSED" if bad else "met",
+            ))  # fmt: skip
     return rows
+
+
+def _shown(values: dict[str, float]) -> str:
+    return ", ".join(f"{k.replace('_', ' ')} {v:.3g}" for k, v in values.items())
 
 
 def audit_summary(found: dict[str, Any]) -> str:
     """One line: reversals over how many pairs, and the coverage limit if checked."""
     results = {**found.get("risk_factors", {}), **found.get("money", {})}
     pairs = min(r["pairs"] for r in results.values())
+    short = sum(r["pairs"] < audit.MIN_PAIRS for r in results.values())
     text = (
         f"{audit.reversals(results)} reversals beyond tolerance over {len(results)} factors "
-        f"(at least {pairs:,} pairs each)"
+        f"(at least {pairs:,} pairs each"
+        + (f"; {short} short of {audit.MIN_PAIRS:,}" if short else "")
+        + ")"
     )
     limits = found.get("coverage_limits")
     if limits:
         text += f"; {limits['above_cap']} of {limits['records']:,} coverages above the cap"
     return text
+
+
+def reasons_rows(checks: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    """(check, measured, verdict) rows for the reasons' quality."""
+    rows = [(
+        "complete (attributions add up to the difference, within tolerance)",
+        f"{checks['complete_share']:.2%} of {checks['adverse_records']:,}",
+        _met(checks["complete_share"] >= COMPLETE_SHARE, f"target {COMPLETE_SHARE:.1%}"),
+    )]  # fmt: skip
+    if "faithful_share" in checks:
+        rows.append((
+            "faithful (top reason among the 3 largest true debits)",
+            f"{checks['faithful_share']:.2%} of {checks['faithfulness_judged']:,}",
+            _met(checks["faithful_share"] >= FAITHFUL_SHARE, f"target {FAITHFUL_SHARE:.0%}"),
+        ))  # fmt: skip
+    if "largest_debit_kept_share" in checks:
+        rows.append((
+            "paired (a factor worsened into the largest debit is among the reasons)",
+            f"{checks['largest_debit_kept_share']:.2%} of {checks['largest_debit_judged']:,}",
+            _met(checks["largest_debit_kept_share"] >= KEPT_SHARE, f"target {KEPT_SHARE:.0%}"),
+        ))  # fmt: skip
+    return rows

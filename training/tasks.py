@@ -19,8 +19,10 @@ import tensorflow as tf
 from contract.metadata import Task
 from training import audit, baselines, evaluation, networks, outputs, plots
 from training.dataset import Dataset
-from training.features import CLASS_NAMES, FEATURES
+from training.explain import Explainer
+from training.features import BMI_RISK_FROM, CLASS_NAMES, FEATURES
 from training.outputs import Declaration
+from training.preprocessing import Preprocessor
 
 Encoded = dict[str, np.ndarray]
 
@@ -57,13 +59,26 @@ class ModelTask(ABC):
     def serve(self, network_output: tf.Tensor) -> dict[str, tf.Tensor]:
         """Turn the network's output into the signature's outputs (the units clients see)."""
 
+    def unguarded(self, network_output: tf.Tensor) -> dict[str, tf.Tensor]:
+        """The outputs before any safety clip in `serve`: what the audit holds to the limits."""
+        return self.serve(network_output)
+
+    def explainer(self, model: keras.Model, preprocessor: Preprocessor) -> Explainer | None:
+        """The reason attributions exported beside the model, if it gives reasons."""
+        return None
+
     @abstractmethod
     def baseline(self, train: Split, seed: int) -> Callable[[Encoded], np.ndarray]:
         """Fit the gradient-boosting peer on the same inputs; return its predictions' maker."""
 
     @abstractmethod
-    def audit(self, score: audit.Scorer, base: audit.Columns) -> dict[str, Any]:
-        """Check the served outputs' behaviour on paired applicants (training/audit.py)."""
+    def audit(
+        self, score: audit.Scorer, base: audit.Columns, unguarded: audit.Scorer
+    ) -> dict[str, Any]:
+        """Check the outputs' behaviour on paired applicants (training/audit.py).
+
+        `score` gives the served outputs, `unguarded` the network's own (see `unguarded`).
+        """
 
     @abstractmethod
     def metrics(self, test: Dataset, served: dict[str, np.ndarray], baseline: np.ndarray) -> dict:
@@ -86,9 +101,9 @@ class RiskClassTask(ModelTask):
     description = "Probabilities of the underwriting risk classes for one applicant."
     structure = (
         "a latent risk score from positive-weight layers ({units} units, ReLU and min(x, 0)) "
-        "over the risk factors, the context (age, sex, BMI below 25) entering the first layer "
-        "only; a cumulative logit over the ordered classes with a learned noise floor; "
-        "cross-entropy. Monotone by construction in every declared risk direction"
+        f"over the risk factors, the context (age, sex, BMI below {BMI_RISK_FROM:g}) entering "
+        "the first layer only; a cumulative logit over the ordered classes with a learned noise "
+        "floor; cross-entropy. Monotone by construction in every declared risk direction"
     )
     inputs = tuple(f.name for f in FEATURES if f.role != "financial")
     reads = (
@@ -107,13 +122,18 @@ class RiskClassTask(ModelTask):
     def serve(self, network_output: tf.Tensor) -> dict[str, tf.Tensor]:
         return {"probabilities": network_output}
 
+    def explainer(self, model: keras.Model, preprocessor: Preprocessor) -> Explainer | None:
+        return Explainer(model, preprocessor)
+
     def baseline(self, train: Split, seed: int) -> Callable[[Encoded], np.ndarray]:
         blocks = ("risk", "context")
         x, y = _flat(train.x, blocks), train.rows.risk_class
         predict = baselines.baseline_probabilities(x, y, seed, len(CLASS_NAMES))
         return lambda encoded: predict(_flat(encoded, blocks))
 
-    def audit(self, score: audit.Scorer, base: audit.Columns) -> dict[str, Any]:
+    def audit(
+        self, score: audit.Scorer, base: audit.Columns, unguarded: audit.Scorer
+    ) -> dict[str, Any]:
         return {"risk_factors": audit.risk_factors(score, base), "money": audit.money(score, base)}
 
     def metrics(self, test: Dataset, served: dict[str, np.ndarray], baseline: np.ndarray) -> dict:
@@ -156,10 +176,14 @@ class MaxCoverageTask(ModelTask):
     def labels(self, rows: Dataset) -> np.ndarray:
         return rows.max_coverage / outputs.COVERAGE_SCALE
 
-    def serve(self, network_output: tf.Tensor) -> dict[str, tf.Tensor]:
+    def unguarded(self, network_output: tf.Tensor) -> dict[str, tf.Tensor]:
         # Undo the target transform here, so clients only ever see dollars.
-        dollars = network_output[:, 0] * outputs.COVERAGE_SCALE
-        # The network already keeps within [0, cap]; the clip makes float32 rounding agree.
+        return {"max_coverage": network_output[:, 0] * outputs.COVERAGE_SCALE}
+
+    def serve(self, network_output: tf.Tensor) -> dict[str, tf.Tensor]:
+        # The network keeps within [0, cap] itself (the audit checks it unguarded); the clip
+        # makes float32 rounding agree with the declared bounds.
+        dollars = self.unguarded(network_output)["max_coverage"]
         return {"max_coverage": tf.clip_by_value(dollars, 0.0, outputs.COVERAGE_CAP)}
 
     def baseline(self, train: Split, seed: int) -> Callable[[Encoded], np.ndarray]:
@@ -167,11 +191,13 @@ class MaxCoverageTask(ModelTask):
         predict = baselines.baseline_coverage(_flat(train.x, blocks), train.rows.max_coverage, seed)
         return lambda encoded: predict(_flat(encoded, blocks))
 
-    def audit(self, score: audit.Scorer, base: audit.Columns) -> dict[str, Any]:
+    def audit(
+        self, score: audit.Scorer, base: audit.Columns, unguarded: audit.Scorer
+    ) -> dict[str, Any]:
         return {
             "risk_factors": audit.risk_factors(score, base),
             "money": audit.money(score, base),
-            "coverage_limits": audit.coverage_limits(score, base),
+            "coverage_limits": audit.coverage_limits(unguarded, base),
         }
 
     def metrics(self, test: Dataset, served: dict[str, np.ndarray], baseline: np.ndarray) -> dict:

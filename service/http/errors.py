@@ -65,6 +65,12 @@ class NotReady(ServiceError):
     status = 503
 
 
+class NotRecorded(ServiceError):
+    """A decision could not be written to the record store, so it is not given."""
+
+    status = 503
+
+
 def error_response(status: int, message: str, details: dict[str, Any] | None = None) -> Response:
     """Render the error envelope."""
     return json_response({"error": message, "details": details or {}}, status)

@@ -10,9 +10,14 @@ from typing import Any
 
 from contract.artifact import Artifact, read_artifact
 from contract.metadata import ModelMetadata
+from policy.document import REQUESTED_COVERAGE
 from service.inference.packing import Packer
-from service.inference.runtimes import Runtime
+from service.inference.runtimes import Explain, Runtime
 from service.validation.validator import RequestValidator
+
+# Optional fields any record may carry besides the features: the service's request contract,
+# used by models that decide (the amount applied for) and ignored by the others.
+REQUEST_FIELDS = (REQUESTED_COVERAGE,)
 
 
 @dataclass(frozen=True)
@@ -25,6 +30,7 @@ class LoadedModel:
     validator: RequestValidator
     packer: Packer
     features_key: str  # equal keys <=> identical feature declarations
+    explainer: Explain | None = None  # the explain signature, for a model that declares one
 
     @property
     def name(self) -> str:
@@ -43,13 +49,18 @@ def load_model(name: str, version: int, path: Path, runtime: Runtime) -> LoadedM
     """Verify checksums and the declaration, then load the network in the runtime."""
     artifact = read_artifact(path, name, version)
     metadata = artifact.metadata
+    network = runtime.load(artifact)
+    packer = runtime.packer(metadata.features)
     return LoadedModel(
         artifact=artifact,
-        network=runtime.load(artifact),
+        network=network,
         runtime=runtime,
-        validator=RequestValidator.from_declaration(metadata.features, metadata.prohibited),
-        packer=runtime.packer(metadata.features),
+        validator=RequestValidator.from_declaration(
+            metadata.features, metadata.prohibited, optional=REQUEST_FIELDS
+        ),
+        packer=packer,
         features_key=_features_key(metadata),
+        explainer=runtime.explainer(artifact, network, packer),
     )
 
 

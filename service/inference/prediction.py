@@ -28,6 +28,7 @@ class Prediction:
     size: int
     versions: dict[str, int]
     outputs: dict[str, np.ndarray]  # in the servable's output order
+    decisions: list[dict[str, Any]] | None = None  # per record, for a servable with a policy
 
 
 @cache

@@ -15,7 +15,8 @@ import numpy as np
 from contract.errors import ContractError
 from contract.features import Feature
 from contract.outputs import OutputSpec
-from service.inference.loader import LoadedModel
+from policy.document import Policy
+from service.inference.loader import REQUEST_FIELDS, LoadedModel
 from service.inference.packing import Batch, Packer
 from service.inference.runtimes import Runner
 from service.validation.validator import RequestValidator
@@ -42,6 +43,7 @@ class Servable:
     name: str
     models: tuple[LoadedModel, ...]
     runner: Runner
+    policy: Policy | None = None  # the decision policy, for a servable that decides
     # Derived once here rather than on every request. Outputs: per model, declared then derived;
     # answer_first: per model, each derived output (the class) before the one it comes from.
     versions: dict[str, int] = field(init=False)
@@ -52,13 +54,26 @@ class Servable:
         outputs = tuple(o for m in self.models for o in _outputs(m))
         position = {id(m): i for i, m in enumerate(self.models)}
         ordered = sorted(outputs, key=lambda o: (position[id(o.model)], o.source is None))
-        object.__setattr__(self, "versions", {m.name: m.version for m in self.models})
+        versions = {m.name: m.version for m in self.models}
+        if self.policy is not None:
+            versions |= self.policy.versions
+        object.__setattr__(self, "versions", versions)
         object.__setattr__(self, "outputs", outputs)
         object.__setattr__(self, "answer_first", tuple(ordered))
 
     @property
     def validator(self) -> RequestValidator:
         return self.models[0].validator
+
+    @property
+    def request_fields(self) -> tuple[Feature, ...]:
+        """What a request's records may carry: the features, then the optional request fields."""
+        return self.features + REQUEST_FIELDS
+
+    @property
+    def explained(self) -> LoadedModel | None:
+        """The model whose explain signature gives reasons (the classifier), if any."""
+        return next((m for m in self.models if m.explainer is not None), None)
 
     @property
     def packer(self) -> Packer:
@@ -84,7 +99,7 @@ def _outputs(model: LoadedModel) -> list[ServedOutput]:
     return outputs
 
 
-def serve(name: str, models: tuple[LoadedModel, ...]) -> Servable:
+def serve(name: str, models: tuple[LoadedModel, ...], policy: Policy | None = None) -> Servable:
     """Compile and warm up the runner for one model or a composite of models."""
     described = ", ".join(f"{m.name} v{m.version}" for m in models)
     if len({m.features_key for m in models}) > 1:
@@ -100,7 +115,7 @@ def serve(name: str, models: tuple[LoadedModel, ...]) -> Servable:
     for model in models:
         for spec in model.metadata.outputs:
             _check_output(model, spec, outputs.get(spec.name), probe.size)
-    return Servable(name=name, models=models, runner=runner)
+    return Servable(name=name, models=models, runner=runner, policy=policy)
 
 
 def warm_up_batch(features: tuple[Feature, ...], packer: Packer) -> Batch:

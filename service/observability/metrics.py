@@ -77,6 +77,20 @@ MODEL_LOAD_FAILURES = Counter(
     ["model"],
 )
 
+DECISIONS = Counter(
+    "underwriting_decisions",
+    "Decisions given, by policy version and outcome (accept, refer, decline).",
+    ["policy_version", "outcome"],
+)
+DECISION_RECORD_FAILURES = Counter(
+    "underwriting_decision_record_failures",
+    "Requests whose decisions could not be recorded (answered 503, nothing given).",
+)
+INCOMPLETE_EXPLANATIONS = Counter(
+    "underwriting_incomplete_explanations",
+    "Adverse decisions whose attributions missed the completeness tolerance after a retry.",
+)
+
 
 def observe_many(histogram: Histogram, values: np.ndarray) -> None:
     """Observe a whole batch at once: one write per bucket instead of one per value.

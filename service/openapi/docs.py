@@ -13,6 +13,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app
 from swagger_ui_bundle import swagger_ui_path
 
+from policy.document import Policy
 from service.http.errors import NotFound
 from service.http.json_io import JSON_MIMETYPE
 from service.inference.servable import Servable
@@ -33,7 +34,9 @@ PAGE = """<!DOCTYPE html>
 """
 
 
-def create_blueprint(store: ModelStore[Servable], settings: Settings, auth: bool) -> Blueprint:
+def create_blueprint(
+    store: ModelStore[Servable | Policy], settings: Settings, auth: bool
+) -> Blueprint:
     """Return the /openapi.json and /docs routes; `auth` says whether API keys are required."""
     bp = Blueprint("api_docs", __name__)
     documents: dict[Any, bytes] = {}  # one entry: the document of the current snapshot
@@ -41,7 +44,7 @@ def create_blueprint(store: ModelStore[Servable], settings: Settings, auth: bool
     @bp.get("/openapi.json")
     def openapi() -> Response:
         """Describe every route in OpenAPI 3, with the served models' request schemas."""
-        serving = store.serving()
+        serving = {n: s for n, s in store.serving().items() if isinstance(s, Servable)}
         key = tuple((name, tuple(s.versions.items())) for name, s in serving.items())
         body = documents.get(key)
         if body is None:

@@ -40,16 +40,17 @@ _ARGUMENT = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")  # werkzeug's <converter:name
 _ERRORS = {
     400: "Invalid input: every failing field, by record index or input name.",
     401: "Missing or invalid API key.",
-    404: "Unknown model, or version not loaded.",
+    404: "Unknown model or request id, or version not loaded.",
     413: "Too many records or too large a body.",
     415: "The body is not declared as JSON.",
-    503: "The model is not loaded yet.",
+    503: "The model is not loaded yet, or a decision could not be recorded (none is given).",
 }
 # What GET /docs needs, and their media types (fixed: the platform's mime tables differ).
 SWAGGER_ASSETS = {"swagger-ui-bundle.js": "text/javascript", "swagger-ui.css": "text/css"}
 TAGS = {
     "tf_serving": "TensorFlow Serving REST (/v1)",
     "v2": "Open Inference Protocol (/v2)",
+    "decisions": "Decision records",
     "health": "Health",
     "metrics": "Metrics",
     "api_docs": "API documentation",
@@ -84,6 +85,13 @@ DESCRIBED: dict[str, Doc] = {
         errors=(400, 404, 413, 415, 503),
         examples="v1",
     ),
+    "tf_serving.explain_route": Doc(
+        (_ref("Explanations"),),
+        body=("PredictRowsRequest", "PredictColumnsRequest"),
+        errors=(400, 404, 413, 415, 503),
+        examples="v1",
+    ),
+    "decisions.decisions": Doc((_ref("DecisionRecords"),), errors=(404,)),
     "tf_serving.status": Doc((_ref("ModelStatus"),), errors=(404,)),
     "tf_serving.metadata": Doc((_ref("ModelMetadata"),), errors=MODEL_ERRORS),
     "v2.server_metadata": Doc((_ref("V2ServerMetadata"),)),
@@ -126,11 +134,12 @@ def build(app: Flask, serving: dict[str, Servable], settings: Settings, auth: bo
     groups = _declarations(serving)
     for suffix, servable in groups:
         schemas = request_schemas(
-            servable.validator, servable.features, settings.max_records, suffix
+            servable.validator, servable.request_fields, settings.max_records, suffix
         )
         for name, schema in schemas.items():
             spec.components.schema(name, schema=schema)
-    for name, described in _responses(serving).items():
+    decides = any(s.policy is not None for s in serving.values())
+    for name, described in _responses(serving, decides).items():
         spec.components.schema(name, component=described)
     if auth:
         spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
@@ -165,13 +174,13 @@ def _declarations(serving: dict[str, Servable]) -> list[tuple[str, Servable]]:
     return [(f"_{servable.name}", servable) for servable in distinct.values()]
 
 
-def _responses(serving: dict[str, Servable]) -> dict[str, dict[str, Any]]:
+def _responses(serving: dict[str, Servable], decides: bool) -> dict[str, dict[str, Any]]:
     """Response bodies over the union of the served outputs, in /v1 order."""
     outputs: dict[str, OutputSpec] = {}
     for servable in serving.values():
         outputs |= {o.name: o.spec for o in servable.answer_first if o.name not in outputs}
     datatypes = list(dict.fromkeys(OUTPUT_DATATYPES[o.dtype] for o in outputs.values()))
-    return response_schemas(list(outputs.values()), datatypes)
+    return response_schemas(list(outputs.values()), datatypes, decides)
 
 
 def _examples(features: tuple[Feature, ...]) -> dict[str, dict[str, Any]]:
@@ -219,6 +228,11 @@ def _parameters(
     if "name" in rule.arguments:
         names = {"type": "string", "enum": context.names}
         parameters.append({"in": "path", "name": "name", "required": True, "schema": names})
+    if "request_id" in rule.arguments:
+        request_id = {"type": "string", "minLength": 1, "maxLength": 128}
+        parameters.append({"in": "path", "name": "request_id", "required": True,
+                           "description": "The X-Request-ID of the predict request.",
+                           "schema": request_id})  # fmt: skip
     if "version" in rule.arguments:
         version = {"type": "integer", "minimum": 0}
         parameters.append({"in": "path", "name": "version", "required": True, "schema": version})

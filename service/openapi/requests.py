@@ -66,6 +66,7 @@ def request_schemas(
     """Name -> marshmallow schema of every request body a model with this declaration takes."""
     record, columns = type(validator.rows), type(validator.columns)
     signature = PredictRequest._declared_fields["signature_name"]
+    explain = PredictRequest._declared_fields["explain"]
     instances = fields.List(
         fields.Nested(record), required=True, validate=validate.Length(1, max_records)
     )
@@ -77,12 +78,17 @@ def request_schemas(
     named |= {f"V2Input_{f.name}": schema for f, schema in zip(features, tensors, strict=True)}
     named |= {
         "PredictRowsRequest": StrictSchema.from_dict(
-            {"signature_name": signature, "instances": instances}, name=f"PredictRows{suffix}"
+            {"signature_name": signature, "instances": instances, "explain": explain},
+            name=f"PredictRows{suffix}",
         ),
         "PredictColumnsRequest": StrictSchema.from_dict(
-            {"signature_name": signature, "inputs": fields.Nested(columns, required=True)},
+            {
+                "signature_name": signature,
+                "inputs": fields.Nested(columns, required=True),
+                "explain": explain,
+            },
             name=f"PredictColumns{suffix}",
-        ),
+        ),  # fmt: skip
         "InferenceRequest": StrictSchema.from_dict(envelope, name=f"InferenceRequest{suffix}"),
     }
     return {name + suffix: schema for name, schema in named.items()}

@@ -64,12 +64,108 @@ def _distinct(schemas: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return list(unique.values())
 
 
-def response_schemas(outputs: list[OutputSpec], datatypes: list[str]) -> dict[str, dict[str, Any]]:
+NUMBER = {"type": "number"}
+NULLABLE_NUMBER = {"type": "number", "nullable": True}
+DECISION_OUTPUT = "decision"
+
+
+def decision_schemas() -> dict[str, dict[str, Any]]:
+    """The decision a deciding model gives per record, its reasons and its stored record."""
+    reason = {
+        "type": "object",
+        "properties": {
+            "code": STRING,
+            "feature": {"type": "string", "description": "A feature with a risk direction."},
+            "text": {"type": "string", "description": "The policy's wording for it."},
+            "value": {"description": "The applicant's own value (the item of information)."},
+            "contribution": NULLABLE_NUMBER
+            | {
+                "description": "How much it raised the explained probability above the "
+                "applicant's best-risk reference; null for a knock-out when reasons were skipped."
+            },
+            "related": {"type": "object", "description": "Other features sharing the code."},
+        },
+        "required": ["code", "feature", "text", "value", "contribution"],
+        "additionalProperties": False,
+    }
+    rule = {
+        "type": "object",
+        "properties": {"rule": {"type": "string",
+                                "enum": ["knock_out", "out_of_range", "confidence", "face_amount"]},
+                       "code": STRING, "text": STRING},
+        "required": ["rule", "code", "text"],
+        "description": "A policy rule that fired, with what it compared.",
+    }  # fmt: skip
+    decision = _object(
+        {
+            "outcome": {"type": "string", "enum": ["accept", "refer", "decline"]},
+            "risk_class": STRING,
+            "offer": NULLABLE_NUMBER | {"description": "Coverage offered, in dollars."},
+            "reasons": {"type": "array", "items": _ref("Reason"), "maxItems": 4},
+            "reasons_complete": {"type": "boolean", "nullable": True},
+            "rules": {"type": "array", "items": _ref("DecisionRule")},
+            "policy_version": {"type": "integer"},
+        },
+        ["outcome", "risk_class", "offer", "reasons", "reasons_complete", "rules",
+         "policy_version"],
+    )  # fmt: skip
+    stored = _object(
+        {
+            "sequence": {"type": "integer"},
+            "request_id": STRING,
+            "index": {"type": "integer"},
+            "decided_at": {"type": "string", "format": "date-time"},
+            "model_versions": {"type": "object", "additionalProperties": {"type": "integer"}},
+            "fingerprint": {"type": "string", "description": "sha256 of the applicant's record."},
+            "decision": _ref("Decision"),
+            "previous_hash": STRING,
+            "hash": STRING,
+        },
+        ["sequence", "request_id", "index", "decided_at", "model_versions", "fingerprint",
+         "decision", "previous_hash", "hash"],
+    )  # fmt: skip
+    target = _object(
+        {"difference": NUMBER, "attributions": {"type": "object", "additionalProperties": NUMBER}},
+        ["difference", "attributions"],
+    )
+    explained = _object(
+        {
+            "targets": {"type": "object", "additionalProperties": target},
+            "complete": {"type": "boolean"},
+            "steps": {"type": "integer"},
+        },
+        ["targets", "complete", "steps"],
+    )
+    return {
+        "Reason": reason,
+        "DecisionRule": rule,
+        "Decision": decision,
+        "DecisionRecords": _object(
+            {"request_id": STRING, "decisions": {"type": "array", "items": stored}},
+            ["request_id", "decisions"],
+        ),
+        "Explanations": _object(
+            {"explanations": {"type": "array", "items": explained}, "model_versions": VERSIONS},
+            ["explanations", "model_versions"],
+        ),
+    }
+
+
+def response_schemas(
+    outputs: list[OutputSpec], datatypes: list[str], decides: bool = False
+) -> dict[str, dict[str, Any]]:
     """Name -> JSON Schema of every response body; outputs as the served models declare them."""
-    items = _distinct([_value(spec) for spec in outputs])
+    items = _distinct([_value(spec) for spec in outputs] + ([STRING] if decides else []))
+    names = [spec.name for spec in outputs] + ([DECISION_OUTPUT] if decides else [])
+    datatypes = list(dict.fromkeys(datatypes + (["BYTES"] if decides else [])))
+    per_record = {spec.name: _per_record(spec) for spec in outputs}
+    columns = {spec.name: _column(spec) for spec in outputs}
+    if decides:
+        per_record[DECISION_OUTPUT] = _ref("Decision")
+        columns[DECISION_OUTPUT] = {"type": "array", "items": _ref("Decision")}
     tensor = _object(
         {
-            "name": {"type": "string", "enum": [spec.name for spec in outputs]},
+            "name": {"type": "string", "enum": names},
             "datatype": {"type": "string", "enum": datatypes},
             "shape": {"type": "array", "items": {"type": "integer", "minimum": 0}},
             "data": {"type": "array", "items": items[0] if len(items) == 1 else {"anyOf": items}},
@@ -81,6 +177,7 @@ def response_schemas(outputs: list[OutputSpec], datatypes: list[str]) -> dict[st
             "name": STRING,
             "datatype": STRING,
             "shape": {"type": "array", "items": {"type": "integer"}},
+            "parameters": {"type": "object", "description": "optional: true for request fields."},
         },
         ["name", "datatype", "shape"],
     )
@@ -103,7 +200,8 @@ def response_schemas(outputs: list[OutputSpec], datatypes: list[str]) -> dict[st
             },
             ["error", "details"],
         ),
-        "Prediction": _object({spec.name: _per_record(spec) for spec in outputs}),
+        **decision_schemas(),
+        "Prediction": _object(per_record),
         "PredictRowsResponse": _object(
             {
                 "predictions": {"type": "array", "items": _ref("Prediction")},
@@ -113,7 +211,7 @@ def response_schemas(outputs: list[OutputSpec], datatypes: list[str]) -> dict[st
         ),
         "PredictColumnsResponse": _object(
             {
-                "outputs": _object({spec.name: _column(spec) for spec in outputs}),
+                "outputs": _object(columns),
                 "model_versions": VERSIONS,
             },
             ["outputs", "model_versions"],

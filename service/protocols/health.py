@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, Response
 
+from service.dataplane import Dataplane
 from service.http.json_io import json_response
-from service.inference.dataplane import Dataplane
 
 
 def create_blueprint(dataplane: Dataplane) -> Blueprint:

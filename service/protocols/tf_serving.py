@@ -12,10 +12,11 @@ from typing import Any
 from flask import Blueprint, Response, request
 
 from contract.metadata import SIGNATURE_NAME, ModelMetadata
+from service.dataplane import Columns, Dataplane, Rows
+from service.http import request_id
 from service.http.errors import NotFound
 from service.http.json_io import json_response
 from service.http.request_body import parse_json, read_body
-from service.inference.dataplane import Columns, Dataplane, Rows
 from service.inference.prediction import Prediction
 from service.inference.servable import Servable
 from service.protocols.tf_serving_envelope import FastEnvelope, parse_envelope
@@ -32,16 +33,21 @@ def create_blueprint(dataplane: Dataplane) -> Blueprint:
     def predict_route(name: str, version: int | None = None) -> Response:
         """Validate the whole request, then score it in one call."""
         servable = dataplane.servable(name, version)
-        body = read_body(request)
-        records = _typed(servable, dataplane.max_records).decode(body)
-        if records is None:  # invalid, or outside the typed route: the strict route decides
-            envelope = parse_envelope(parse_json(body))
-            records = Rows(envelope["instances"]) if "instances" in envelope else None
-            records = records or Columns(envelope["inputs"])
-        prediction = dataplane.infer(servable, records)
+        records, explain = _records(servable, dataplane.max_records, read_body(request))
+        prediction = dataplane.infer(servable, records, request_id.current(), explain)
         if isinstance(records, Rows):
             return json_response(rows_body(servable, prediction))
         return json_response(columns_body(servable, prediction))
+
+    @bp.post("/<model:name>:explain")
+    @bp.post("/<model:name>/versions/<int:version>:explain")
+    def explain_route(name: str, version: int | None = None) -> Response:
+        """Attributions of every directed feature for every record (KServe V1 `:explain`)."""
+        servable = dataplane.servable(name, version)
+        records, _ = _records(servable, dataplane.max_records, read_body(request))
+        explanations = dataplane.explain(servable, records)
+        versions = {n: str(v) for n, v in servable.versions.items()}
+        return json_response({"explanations": explanations, "model_versions": versions})
 
     @bp.get("/<model:name>")
     @bp.get("/<model:name>/versions/<int:version>")
@@ -58,10 +64,20 @@ def create_blueprint(dataplane: Dataplane) -> Blueprint:
     return bp
 
 
+def _records(servable: Servable, max_records: int, body: bytes) -> tuple[Rows | Columns, bool]:
+    """The request's records and whether it wants reasons: the typed route, else the strict."""
+    decoded = _typed(servable, max_records).decode(body)
+    if decoded is not None:
+        return decoded
+    envelope = parse_envelope(parse_json(body))  # invalid, or outside the typed route
+    rows = Rows(envelope["instances"]) if "instances" in envelope else None
+    return rows or Columns(envelope["inputs"]), envelope.get("explain", True)
+
+
 class _Strict:
     """Stands in for the typed decoder where a declaration cannot be compiled: always declines."""
 
-    def decode(self, body: bytes) -> None:
+    def decode(self, body: bytes) -> tuple[Rows | Columns, bool] | None:
         return None
 
 
@@ -73,6 +89,9 @@ def _typed(servable: Servable, max_records: int) -> FastEnvelope | _Strict:
 @cache
 def _decoder(typed: TypedRecords | None, max_records: int) -> FastEnvelope | _Strict:
     return _Strict() if typed is None else FastEnvelope(typed, max_records)
+
+
+DECISION = "decision"  # the key of each record's decision, for a servable with a policy
 
 
 def _versions(prediction: Prediction) -> dict[str, str]:
@@ -89,12 +108,17 @@ def rows_body(servable: Servable, prediction: Prediction) -> dict[str, Any]:
             values = [dict(zip(labels, row, strict=True)) for row in values]
         for record, value in zip(records, values, strict=True):
             record[output.name] = value
+    if prediction.decisions is not None:
+        for record, decision in zip(records, prediction.decisions, strict=True):
+            record[DECISION] = decision
     return {"predictions": records, "model_versions": _versions(prediction)}
 
 
 def columns_body(servable: Servable, prediction: Prediction) -> dict[str, Any]:
     """Shape one array per output; a [N, k] output is k values per record, in its label order."""
     outputs = {o.name: prediction.outputs[o.name].tolist() for o in servable.answer_first}
+    if prediction.decisions is not None:
+        outputs[DECISION] = prediction.decisions
     return {"outputs": outputs, "model_versions": _versions(prediction)}
 
 

@@ -8,9 +8,9 @@ import msgspec
 from marshmallow import ValidationError, fields, validate, validates_schema
 
 from contract.metadata import SIGNATURE_NAME
+from service.dataplane import Columns, Rows
 from service.http.errors import InvalidInput
-from service.inference.dataplane import Columns, Rows
-from service.validation.schemas import StrictSchema
+from service.validation.schemas import StrictBoolean, StrictSchema
 from service.validation.typed import TypedRecords, bounded_list
 
 
@@ -20,6 +20,9 @@ class PredictRequest(StrictSchema):
     signature_name = fields.String(validate=validate.Equal(SIGNATURE_NAME))
     instances = fields.Raw(metadata={"description": "Applicant records (row format)."})
     inputs = fields.Raw(metadata={"description": "Feature name -> list of values (columnar)."})
+    explain = StrictBoolean(
+        metadata={"description": "false: skip the model's reason attributions (bulk scoring)."}
+    )
 
     @validates_schema
     def _exactly_one(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -62,6 +65,7 @@ def _plain_envelope(payload: Any) -> bool:
         and payload.keys() <= _ENVELOPE_KEYS
         and ("instances" in payload) != ("inputs" in payload)
         and payload.get("signature_name", SIGNATURE_NAME) == SIGNATURE_NAME
+        and type(payload.get("explain", True)) is bool
     )
 
 
@@ -91,17 +95,21 @@ class FastEnvelope:
 
     def __init__(self, typed: TypedRecords, max_records: int) -> None:
         signature = ("signature_name", Literal[SIGNATURE_NAME] | msgspec.UnsetType, msgspec.UNSET)
+        explain = ("explain", bool | msgspec.UnsetType, msgspec.UNSET)
         records = bounded_list(typed.record, max_records)
-        rows = msgspec.defstruct("Rows", [("instances", records), signature],
+        rows = msgspec.defstruct("Rows", [("instances", records), signature, explain],
                                  forbid_unknown_fields=True)  # fmt: skip
-        columns = msgspec.defstruct("Columns", [("inputs", typed.columns(max_records)), signature],
-                                    forbid_unknown_fields=True)  # fmt: skip
+        columns = msgspec.defstruct(
+            "Columns",
+            [("inputs", typed.columns(max_records)), signature, explain],
+            forbid_unknown_fields=True,
+        )
         self._rows: msgspec.json.Decoder[Any] = msgspec.json.Decoder(rows)
         self._columns: msgspec.json.Decoder[Any] = msgspec.json.Decoder(columns)
         self._width = typed.width
 
-    def decode(self, body: bytes) -> Rows | Columns | None:
-        """Return the validated records, or None if the strict route must decide."""
+    def decode(self, body: bytes) -> tuple[Rows | Columns, bool] | None:
+        """Return the validated records and the explain flag, or None for the strict route."""
         try:
             if b'"instances"' in body:
                 envelope = self._rows.decode(body)
@@ -118,4 +126,6 @@ class FastEnvelope:
         except (msgspec.ValidationError, msgspec.DecodeError):
             return None
         keys += envelope.signature_name is not msgspec.UNSET
-        return found if body.count(b'":') == keys else None
+        explained = envelope.explain is msgspec.UNSET or envelope.explain
+        keys += envelope.explain is not msgspec.UNSET
+        return (found, explained) if body.count(b'":') == keys else None

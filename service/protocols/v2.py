@@ -12,10 +12,11 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 
+from service.dataplane import Columns, Dataplane
+from service.http import request_id
 from service.http.errors import InvalidInput
 from service.http.json_io import decode_json, json_response
 from service.http.request_body import read_json
-from service.inference.dataplane import Columns, Dataplane
 from service.protocols.v2_inputs import parse_request
 from service.protocols.v2_outputs import infer_body, metadata_body, requested_outputs
 
@@ -62,9 +63,15 @@ def create_blueprint(dataplane: Dataplane) -> Blueprint:
     def infer(name: str, version: int | None = None) -> Response:
         """Validate the tensors as columns, then score them in one call."""
         servable = dataplane.servable(name, version)
-        envelope, columns = parse_request(_read_body(), servable.features)
+        envelope, columns = parse_request(_read_body(), servable.request_fields)
         wanted = requested_outputs(envelope, servable)
-        prediction = dataplane.infer(servable, Columns(columns))
+        explain = (envelope.get("parameters") or {}).get("explain", True)
+        if type(explain) is not bool:
+            raise InvalidInput(
+                "Invalid inference request: parameters.explain must be true or false",
+                {"parameters": {"explain": ["Not a boolean."]}},
+            )
+        prediction = dataplane.infer(servable, Columns(columns), request_id.current(), explain)
         return json_response(infer_body(servable, prediction, envelope, wanted))
 
     return bp

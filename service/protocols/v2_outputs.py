@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
 from service.http.errors import InvalidInput
 from service.inference.prediction import Prediction
 from service.inference.servable import Servable
@@ -23,9 +25,12 @@ OUTPUT_DATATYPES = {
 }
 
 
+DECISION = "decision"  # a deciding servable's extra output: one JSON object per record
+
+
 def output_specs(servable: Servable) -> list[dict[str, Any]]:
     """Name, datatype and shape of every output a servable answers with, in response order."""
-    return [
+    specs = [
         {
             "name": output.name,
             "datatype": OUTPUT_DATATYPES[output.spec.dtype],
@@ -33,11 +38,14 @@ def output_specs(servable: Servable) -> list[dict[str, Any]]:
         }
         for output in servable.outputs
     ]
+    if servable.policy is not None:
+        specs.append({"name": DECISION, "datatype": "BYTES", "shape": [-1]})
+    return specs
 
 
 def requested_outputs(envelope: dict[str, Any], servable: Servable) -> list[str]:
     """Return the outputs to send: those named in the request, else all."""
-    available = [output.name for output in servable.outputs]
+    available = [spec["name"] for spec in output_specs(servable)]
     wanted = [output["name"] for output in envelope.get("outputs") or []]
     if unknown := sorted(set(wanted) - set(available)):
         raise InvalidInput(
@@ -67,9 +75,12 @@ def model_version(servable: Servable) -> str:
 
 def metadata_body(servable: Servable) -> dict[str, Any]:
     """Describe a servable in V2's model metadata shape."""
-    inputs = [
+    inputs: list[dict[str, Any]] = [
         {"name": f.name, "datatype": DATATYPES[f.type][0], "shape": [-1]} for f in servable.features
     ]
+    for optional in servable.request_fields[len(servable.features) :]:
+        inputs.append({"name": optional.name, "datatype": DATATYPES[optional.type][0],
+                       "shape": [-1], "parameters": {"optional": True}})  # fmt: skip
     return {
         "name": servable.name,
         "versions": [] if servable.version is None else [str(servable.version)],
@@ -87,6 +98,10 @@ def infer_body(
     datatypes = {spec["name"]: spec["datatype"] for spec in output_specs(servable)}
     outputs = []
     for name in wanted:
+        if name == DECISION and prediction.decisions is not None:
+            data = [orjson.dumps(d).decode() for d in prediction.decisions]
+            outputs.append({"name": name, "datatype": "BYTES", "shape": [len(data)], "data": data})
+            continue
         values = prediction.outputs[name]
         outputs.append(
             {

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Generic, Protocol, TypeVar
 
 from contract.artifact import list_versions
+from contract.checksums import METADATA_FILE
 from service.http.errors import NotFound, NotReady
 from service.observability import metrics
 
@@ -54,7 +55,8 @@ class ModelStore(Generic[S]):
     """Holds the serving snapshot (models and composites) and keeps it current.
 
     `loader(name, version, path)` loads one version; `combine(name, components)` builds a
-    composite from its components' servables. Both raise to refuse.
+    composite from its components' servables. Both raise to refuse. A version directory is
+    complete when it holds its name's marker file (`markers`; metadata.json by default).
     """
 
     def __init__(
@@ -65,6 +67,7 @@ class ModelStore(Generic[S]):
         loader: Callable[[str, int, Path], S],
         composites: Mapping[str, tuple[str, ...]],
         combine: Callable[[str, tuple[S, ...]], S],
+        markers: Mapping[str, str] | None = None,
     ) -> None:
         self.models_dir = models_dir
         self.names = names
@@ -72,6 +75,7 @@ class ModelStore(Generic[S]):
         self.interval = interval
         self._loader = loader
         self._combine = combine
+        self._markers = dict(markers or {})
         self._serving: dict[str, S] = {}  # replaced whole, never mutated
         self._composed_from: dict[str, tuple[S, ...]] = {}
         self._refused: dict[tuple[str, int], str] = {}
@@ -121,7 +125,8 @@ class ModelStore(Generic[S]):
     def _newest(self, name: str) -> S | None:
         """Try versions from the highest down, stopping at the one already serving."""
         current = self._serving.get(name)
-        for version in list_versions(self.models_dir / name):
+        marker = self._markers.get(name, METADATA_FILE)
+        for version in list_versions(self.models_dir / name, marker):
             if current is not None and version == current.version:
                 return None
             if (name, version) not in self._refused:

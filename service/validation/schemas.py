@@ -66,8 +66,8 @@ class Category(fields.Field):
         return value
 
 
-def feature_field(feature: Feature) -> fields.Field:
-    """Build the strict field for one declared feature (required, not nullable)."""
+def feature_field(feature: Feature, required: bool = True) -> fields.Field:
+    """Build the strict field for one declared feature (required unless said, never null)."""
     kind = feature.type
     described = (("description", feature.description), ("unit", feature.unit))
     metadata = {key: text for key, text in described if text}
@@ -82,7 +82,7 @@ def feature_field(feature: Feature) -> fields.Field:
         "boolean": StrictBoolean,
         "category": Category,
     }[kind]
-    return field_class(required=True, validate=validators, metadata=metadata)
+    return field_class(required=required, validate=validators, metadata=metadata)
 
 
 class StrictSchema(Schema):
@@ -92,9 +92,12 @@ class StrictSchema(Schema):
         unknown = RAISE
 
 
-def record_schema(features: tuple[Feature, ...], name: str = "Record") -> type[Schema]:
-    """Return the schema of one applicant record (row format)."""
+def record_schema(
+    features: tuple[Feature, ...], name: str = "Record", optional: tuple[Feature, ...] = ()
+) -> type[Schema]:
+    """Return the schema of one applicant record (row format), optional request fields too."""
     declared = {f.name: feature_field(f) for f in features}
+    declared |= {f.name: feature_field(f, required=False) for f in optional}
     return StrictSchema.from_dict(declared, name=name)
 
 
@@ -118,9 +121,12 @@ class _Columns(StrictSchema):
             )  # fmt: skip
 
 
-def columns_schema(features: tuple[Feature, ...], name: str = "Columns") -> type[Schema]:
+def columns_schema(
+    features: tuple[Feature, ...], name: str = "Columns", optional: tuple[Feature, ...] = ()
+) -> type[Schema]:
     """Return the schema of the columnar form: one list of values per declared feature."""
     declared: dict[str, fields.Field] = {
         f.name: fields.List(feature_field(f), required=True) for f in features
     }
+    declared |= {f.name: fields.List(feature_field(f), required=False) for f in optional}
     return _Columns.from_dict(declared, name=name)

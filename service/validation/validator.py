@@ -39,17 +39,27 @@ class RequestValidator:
 
     @classmethod
     def from_declaration(
-        cls, features: tuple[Feature, ...], prohibited_fields: ProhibitedFields
+        cls,
+        features: tuple[Feature, ...],
+        prohibited_fields: ProhibitedFields,
+        optional: tuple[Feature, ...] = (),
     ) -> RequestValidator:
-        """Build the row and column schemas from a feature declaration."""
+        """Build the row and column schemas from a feature declaration.
+
+        `optional` fields (a decision's requested amount) are request fields, not features: the
+        fast checks and typed decoder accept records without them and leave the others to
+        marshmallow, which checks them like any declared field.
+        """
         names = (*prohibited_fields.identifiers, *prohibited_fields.protected)
         prohibited = {name: str(prohibited_fields.kind(name)) for name in names}
         rows = record_schema(features)(many=True)
         checks = field_checks(rows)
+        if optional:
+            rows = record_schema(features, optional=optional)(many=True)
         return cls(
             rows=rows,
-            columns=columns_schema(features)(),
-            declared=frozenset(f.name for f in features),
+            columns=columns_schema(features, optional=optional)(),
+            declared=frozenset(f.name for f in (*features, *optional)),
             prohibited=prohibited,
             accepts_row=None if checks is None else record_check(checks),
             accepts_columns=None if checks is None else columns_check(checks),

@@ -40,7 +40,8 @@ def test_make_run_serves_the_models_dir_the_service_setting_names(
     try:
         wait_ready(f"http://127.0.0.1:{port}", timeout=120)
         ready = requests.get(f"http://127.0.0.1:{port}/readyz", timeout=5).json()
-        assert ready["models"]["underwriting"] == {"risk_class": "3", "max_coverage": "3"}
+        assert ready["models"]["underwriting"] == {"risk_class": "3", "max_coverage": "3",
+                                                   "underwriting_policy": "1"}  # fmt: skip
     finally:
         stop_service(process)
     assert f"found trained versions in {models_dir}" in log.read_text()

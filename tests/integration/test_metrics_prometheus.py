@@ -189,6 +189,7 @@ def test_prometheus_holds_exactly_the_requests_sent(
     assert prometheus.by('underwriting_model_info{job="underwriting"}', "model") == {
         "risk_class": 1.0,
         "max_coverage": 1.0,
+        "underwriting_policy": 1.0,
     }
 
 

@@ -97,7 +97,9 @@ def test_new_version_is_served_without_a_failed_request(
         published = time.monotonic()
         for name in ("risk_class", "max_coverage"):
             publish_version(tiny_models_dir / name / "1", server.models_dir, name, 2)
-        switched = load.wait_for_versions({"risk_class": "2", "max_coverage": "2"}, streak=20)
+        switched = load.wait_for_versions(
+            {"risk_class": "2", "max_coverage": "2", "underwriting_policy": "1"}, streak=20
+        )
         took = time.monotonic() - published
     finally:
         load.stop()

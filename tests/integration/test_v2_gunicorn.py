@@ -22,7 +22,7 @@ from service_support import (
 from tritonclient.utils import InferenceServerException
 
 NUMPY = {"INT64": np.int64, "FP64": np.float64, "BOOL": np.bool_, "BYTES": np.object_}
-OUTPUTS = ("probabilities", "risk_class", "max_coverage")
+OUTPUTS = ("probabilities", "risk_class", "max_coverage", "decision")
 
 
 @dataclass
@@ -59,6 +59,8 @@ def triton_inputs(metadata: dict[str, Any], columns: dict[str, list[Any]]) -> li
     """Build one InferInput per input the model's V2 metadata lists, from numpy arrays."""
     inputs = []
     for spec in metadata["inputs"]:
+        if spec.get("parameters", {}).get("optional"):
+            continue  # a request field (the requested amount): none is sent here
         values: np.ndarray = np.array(columns[spec["name"]], dtype=NUMPY[spec["datatype"]])
         tensor = triton.InferInput(spec["name"], list(values.shape), spec["datatype"])
         tensor.set_data_from_numpy(values, binary_data=False)
@@ -74,7 +76,9 @@ def test_stock_triton_client_health_and_metadata(client: Any, service_models_dir
     assert not client.is_model_ready("risk_class", model_version="2")
     metadata = client.get_model_metadata("underwriting", headers=AUTH)
     features = declared_features(service_models_dir)
-    assert [spec["name"] for spec in metadata["inputs"]] == [f["name"] for f in features]
+    assert [spec["name"] for spec in metadata["inputs"]] == [f["name"] for f in features] + [
+        "requested_coverage"
+    ]
     assert [spec["name"] for spec in metadata["outputs"]] == list(OUTPUTS)
 
 
@@ -104,6 +108,8 @@ def test_stock_triton_client_infers_what_the_tf_serving_route_predicts(
     np.testing.assert_array_equal(result.as_numpy("probabilities"), v1["probabilities"])
     assert result.as_numpy("risk_class").tolist() == v1["risk_class"]
     np.testing.assert_array_equal(result.as_numpy("max_coverage"), v1["max_coverage"])
+    decisions = [json.loads(d) for d in result.as_numpy("decision").tolist()]
+    assert decisions == v1["decision"]
 
 
 def test_stock_triton_client_defaults_and_model_versions(

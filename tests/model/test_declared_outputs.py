@@ -62,6 +62,7 @@ def extra_client(tiny_models_dir: Path, tmp_path_factory: pytest.TempPathFactory
 
     models_dir = tmp_path_factory.mktemp("extra-output")
     shutil.copytree(tiny_models_dir / "risk_class", models_dir / "risk_class")
+    shutil.copytree(tiny_models_dir / "underwriting_policy", models_dir / "underwriting_policy")
     publish_with_extra_output(tiny_models_dir / "max_coverage" / "1", models_dir)
     app = create_app(Settings(models_dir=models_dir, reload_interval_seconds=3600))
     store = app.extensions[STORE_KEY]
@@ -81,7 +82,9 @@ def test_v1_rows_and_columns_carry_the_declared_output(
     url = "/v1/models/underwriting:predict"
     rows = extra_client.post(url, json={"instances": columns_to_rows(columns)}).get_json()
     for prediction in rows["predictions"]:
-        assert list(prediction) == ["risk_class", "probabilities", "max_coverage", EXTRA.name]
+        assert list(prediction) == [
+            "risk_class", "probabilities", "max_coverage", EXTRA.name, "decision",
+        ]  # fmt: skip
         assert prediction[EXTRA.name] == pytest.approx(prediction["max_coverage"] / 1e6, rel=1e-5)
     outputs = extra_client.post(url, json={"inputs": columns}).get_json()["outputs"]
     assert outputs[EXTRA.name] == [p[EXTRA.name] for p in rows["predictions"]]
@@ -141,8 +144,8 @@ def _as_format_1(version_dir: Path) -> None:
     path = version_dir / "metadata.json"
     raw = json.loads(path.read_text())
     raw["format_version"] = 1
-    for key in ("derived_outputs", "litert"):
-        raw.pop(key)
+    for key in ("derived_outputs", "litert", "explain", "training_ranges", "inputs"):
+        raw.pop(key, None)
     raw["outputs"] = [
         {k: o[k] for k in ("name", "dtype", "shape", "description")} for o in raw["outputs"]
     ]
@@ -159,14 +162,23 @@ def test_a_version_published_in_format_1_is_still_served(
     for name in ("risk_class", "max_coverage"):
         shutil.copytree(tiny_models_dir / name, tmp_path / name)
         _as_format_1(tmp_path / name / "1")
+    shutil.copytree(tiny_models_dir / "underwriting_policy", tmp_path / "underwriting_policy")
     settings = Settings(models_dir=tmp_path, reload_interval_seconds=3600, runtime="tensorflow")
     app = create_app(settings)
     assert app.extensions[STORE_KEY].wait_scanned(120)
     record = columns_to_rows(applicant_columns(rows=1, seed=3))
-    response = app.test_client().post("/v1/models/underwriting:predict", json={"instances": record})
-    assert response.status_code == 200, response.get_json()
-    (prediction,) = response.get_json()["predictions"]
-    assert list(prediction) == ["risk_class", "probabilities", "max_coverage"]
+    client = app.test_client()
+    for name, outputs in (("risk_class", ["risk_class", "probabilities"]),
+                          ("max_coverage", ["max_coverage"])):  # fmt: skip
+        response = client.post(f"/v1/models/{name}:predict", json={"instances": record})
+        assert response.status_code == 200, response.get_json()
+        (prediction,) = response.get_json()["predictions"]
+        assert list(prediction) == outputs
+    # Format 1 had no explain signature: it cannot give an adverse decision's reasons, so the
+    # policy does not decide with it (and says why) rather than decide without reasons.
+    refused = client.post("/v1/models/underwriting:predict", json={"instances": record})
+    assert refused.status_code == 503
+    assert "no model has an explain signature" in refused.get_json()["error"]
     app.extensions[STORE_KEY].stop()
     # LiteRT needs the export format 1 never had: refused, saying so.
     store = build_store(Settings(models_dir=tmp_path, reload_interval_seconds=3600))

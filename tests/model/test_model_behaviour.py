@@ -30,7 +30,9 @@ SEED = 31_337  # not a training seed
 
 def litert_scorer(version_dir: Path) -> audit.Scorer:
     """Score raw columns with a version's LiteRT export, packed as the service packs them."""
-    runner = Interpreter(model_path=str(version_dir / "model.tflite")).get_signature_runner()
+    runner = Interpreter(model_path=str(version_dir / "model.tflite")).get_signature_runner(
+        "serving_default"
+    )
 
     def score(columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         numbers, categories = pack_numpy(columns)
@@ -82,6 +84,15 @@ def test_a_worse_factor_never_lowers_the_risk(risk_audit: dict[str, Any], factor
 
 
 @pytest.mark.parametrize("factor", DIRECTED)
+def test_every_factor_matters(
+    risk_audit: dict[str, Any], coverage_audit: dict[str, Any], factor: str
+) -> None:
+    """Monotone is not enough: a model that ignored a factor would pass the tests above."""
+    assert risk_audit[factor]["mean_non_standard_rise"] > 0.01
+    assert coverage_audit[factor]["mean_coverage_fall"] > 0.0
+
+
+@pytest.mark.parametrize("factor", DIRECTED)
 def test_a_worse_factor_never_raises_the_offer(coverage_audit: dict[str, Any], factor: str) -> None:
     found = coverage_audit[factor]
     assert found["pairs"] >= 10_000
@@ -110,6 +121,29 @@ def test_coverage_stays_within_the_retention_limit(
     assert limits["highest"] <= COVERAGE_CAP
 
 
+def test_the_network_itself_stays_within_the_retention_limit(
+    trained_models_dir: Path, applicants: dict[str, np.ndarray]
+) -> None:
+    """Before the signature's clip: the limit is the network's, the clip only rounds."""
+    import keras
+
+    from training.networks import inputs_of
+    from training.outputs import COVERAGE_SCALE
+    from training.preprocessing import Preprocessor
+
+    version = trained_models_dir / "max_coverage" / "1"
+    network = keras.models.load_model(version / "model.keras", compile=False)
+    preprocessor = Preprocessor.load(version)
+
+    def unguarded(columns: audit.Columns) -> dict[str, np.ndarray]:
+        encoded = inputs_of(network, preprocessor.encode_numpy(columns))
+        millions = network.predict(encoded, batch_size=8192, verbose=0)[:, 0]
+        return {"max_coverage": millions.astype(np.float64) * COVERAGE_SCALE}
+
+    limits = audit.coverage_limits(unguarded, applicants)
+    assert limits["above_cap"] == 0 and limits["below_zero"] == 0
+
+
 def test_the_artifact_records_the_retention_limit(trained_models_dir: Path) -> None:
     """The service refuses a model whose output breaks its declared bounds, so declare them."""
     artifact = read_artifact(trained_models_dir / "max_coverage" / "1", "max_coverage", 1)
@@ -132,9 +166,7 @@ def test_near_certain_declines_get_next_to_no_cover(
     assert np.median(offered[certain] / np.maximum(standard_offer[certain], 1.0)) < 0.05
 
 
-def test_knock_outs_are_rated_as_declines(
-    classifier: audit.Scorer, applicants: dict[str, np.ndarray]
-) -> None:
+def test_knock_outs_are_rated_as_declines(classifier: audit.Scorer) -> None:
     """Learned from the data alone: the network is never told the rules' thresholds."""
     sample = generate(50_000, SEED + 1)
     knocked = knock_outs(sample.features)

@@ -41,7 +41,8 @@ def test_readyz_names_the_serving_versions(client: Any) -> None:
         "models": {
             "risk_class": {"risk_class": "1"},
             "max_coverage": {"max_coverage": "1"},
-            "underwriting": {"risk_class": "1", "max_coverage": "1"},
+            "underwriting_policy": {"underwriting_policy": "1"},
+            "underwriting": {"risk_class": "1", "max_coverage": "1", "underwriting_policy": "1"},
         },
     }
 
@@ -52,10 +53,11 @@ def test_underwriting_rows_give_one_prediction_per_applicant(
     response = post(client, PREDICT.format("underwriting"), {"instances": rows})
     assert response.status_code == 200
     body = response.get_json()
-    assert body["model_versions"] == {"risk_class": "1", "max_coverage": "1"}
+    assert body["model_versions"] == {"risk_class": "1", "max_coverage": "1",
+                                      "underwriting_policy": "1"}  # fmt: skip
     assert len(body["predictions"]) == len(rows)
     for prediction in body["predictions"]:
-        assert set(prediction) == {"risk_class", "probabilities", "max_coverage"}
+        assert set(prediction) == {"risk_class", "probabilities", "max_coverage", "decision"}
         assert list(prediction["probabilities"]) == CLASS_NAMES
         assert sum(prediction["probabilities"].values()) == pytest.approx(1, abs=1e-5)
         top = max(prediction["probabilities"], key=prediction["probabilities"].get)
@@ -70,8 +72,9 @@ def test_columnar_form_gives_the_same_numbers_as_rows(
     response = post(client, PREDICT.format("underwriting"), {"inputs": columns})
     assert response.status_code == 200
     outputs = response.get_json()["outputs"]
-    assert set(outputs) == {"risk_class", "probabilities", "max_coverage"}
+    assert set(outputs) == {"risk_class", "probabilities", "max_coverage", "decision"}
     expected = by_rows["predictions"]
+    assert outputs["decision"] == [p["decision"] for p in expected]
     assert outputs["risk_class"] == [p["risk_class"] for p in expected]
     assert outputs["probabilities"] == [list(p["probabilities"].values()) for p in expected]
     assert outputs["max_coverage"] == [p["max_coverage"] for p in expected]
@@ -126,6 +129,7 @@ def test_composite_status_lists_each_component(client: Any) -> None:
     assert [(s["model"], s["version"], s["state"]) for s in statuses] == [
         ("risk_class", "1", "AVAILABLE"),
         ("max_coverage", "1", "AVAILABLE"),
+        ("underwriting_policy", "1", "AVAILABLE"),
     ]
 
 

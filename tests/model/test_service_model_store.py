@@ -20,6 +20,8 @@ from service.inference.prediction import predict
 from service.repository.store import ModelStore
 from service.settings import Settings
 
+POLICY = {"underwriting_policy": 1}  # the shipped policy, published with every repository
+
 
 @pytest.fixture
 def repo(tiny_models_dir: Path, tmp_path: Path) -> Path:
@@ -57,7 +59,7 @@ def test_serves_the_highest_complete_version_and_ignores_the_rest(
     (repo / "risk_class" / "5").mkdir()  # no metadata.json: not a complete version
     shutil.copytree(source, repo / "risk_class" / "latest")  # not an integer
     store = store_over(repo)
-    assert versions(store)["underwriting"] == {"risk_class": 3, "max_coverage": 1}
+    assert versions(store)["underwriting"] == {"risk_class": 3, "max_coverage": 1, **POLICY}
     assert store.ready()
 
 
@@ -70,9 +72,9 @@ def test_new_version_swaps_in_and_in_flight_requests_keep_theirs(
     for name in ("risk_class", "max_coverage"):
         publish_version(tiny_models_dir / name / "1", repo, name, 2)
     store.refresh()
-    assert store.get("underwriting").versions == {"risk_class": 2, "max_coverage": 2}
+    assert store.get("underwriting").versions == {"risk_class": 2, "max_coverage": 2, **POLICY}
     old = predict(before, batch)  # a request that took v1 before the swap finishes on v1
-    assert old.versions == {"risk_class": 1, "max_coverage": 1}
+    assert old.versions == {"risk_class": 1, "max_coverage": 1, **POLICY}
     new = predict(store.get("underwriting"), batch)
     assert new.outputs["probabilities"] == pytest.approx(old.outputs["probabilities"])
     info = {"model": "risk_class", "version": "2"}
@@ -158,7 +160,7 @@ def test_the_composite_follows_a_component_published_alone(
     store = store_over(repo)
     publish_version(tiny_models_dir / "max_coverage" / "1", repo, "max_coverage", 2)
     store.refresh()
-    assert store.get("underwriting").versions == {"risk_class": 1, "max_coverage": 2}
+    assert store.get("underwriting").versions == {"risk_class": 1, "max_coverage": 2, **POLICY}
 
 
 def test_a_component_that_no_longer_pairs_keeps_the_previous_composite_serving(
@@ -173,7 +175,7 @@ def test_a_component_that_no_longer_pairs_keeps_the_previous_composite_serving(
     rewrite_checksums(target, describe_age_differently)
     store.refresh()
     assert store.get("risk_class").version == 2
-    assert store.get("underwriting").versions == {"risk_class": 1, "max_coverage": 1}
+    assert store.get("underwriting").versions == {"risk_class": 1, "max_coverage": 1, **POLICY}
     assert store.ready()
     assert predict(store.get("underwriting"), one_batch(store)).size == 1
 

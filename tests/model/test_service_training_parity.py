@@ -11,6 +11,7 @@ from service_support import applicant_columns
 
 from contract.dtypes import numpy_dtype
 from training.features import FEATURES
+from training.guidelines import COVERAGE_CAP
 from training.networks import inputs_of
 from training.outputs import COVERAGE_SCALE
 from training.preprocessing import Preprocessor
@@ -33,7 +34,7 @@ def test_service_predictions_equal_the_training_pipeline(
     outputs = response.get_json()["outputs"]
     probabilities = training_side(service_models_dir / "risk_class" / "1", columns)
     scaled = training_side(service_models_dir / "max_coverage" / "1", columns)[:, 0]
-    coverage = np.maximum(scaled * COVERAGE_SCALE, 0.0)
+    coverage = np.clip(scaled * COVERAGE_SCALE, 0.0, COVERAGE_CAP)
     np.testing.assert_allclose(outputs["probabilities"], probabilities, rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(outputs["max_coverage"], coverage, rtol=1e-4, atol=0.5)
     names = ["standard", "substandard", "decline"]

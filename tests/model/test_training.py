@@ -13,7 +13,9 @@ import tensorflow as tf
 from csv_files import run_training, write_csv
 
 from training.features import CLASS_NAMES, FEATURES
+from training.guidelines import COVERAGE_CAP
 from training.networks import inputs_of
+from training.outputs import COVERAGE_SCALE
 from training.packing import to_tensors
 from training.preprocessing import Preprocessor
 from training.synthetic import generate
@@ -98,7 +100,7 @@ def test_saved_model_equals_the_training_pipeline(trained_models_dir: Path) -> N
         encoded = Preprocessor.load(version_dir).encode_numpy(columns)
         offline = np.asarray(network(inputs_of(network, encoded), training=False))
         if name == "max_coverage":
-            offline = np.maximum(offline[:, 0] * 1_000_000.0, 0.0)
+            offline = np.clip(offline[:, 0] * COVERAGE_SCALE, 0.0, COVERAGE_CAP)
         signature = tf.saved_model.load(str(version_dir / "saved_model")).signatures[
             "serving_default"
         ]

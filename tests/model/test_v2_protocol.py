@@ -14,7 +14,7 @@ from service_support import TEST_MAX_RECORDS, applicant_columns, declared_featur
 INFER = "/v2/models/{}/infer"
 CLASS_NAMES = ["standard", "substandard", "decline"]
 OUTPUTS = {
-    "underwriting": ["probabilities", "risk_class", "max_coverage"],
+    "underwriting": ["probabilities", "risk_class", "max_coverage", "decision"],
     "risk_class": ["probabilities", "risk_class"],
     "max_coverage": ["max_coverage"],
 }
@@ -62,11 +62,13 @@ def test_model_metadata_comes_from_the_declaration(
     expected = {"integer": "INT64", "number": "FP64", "boolean": "BOOL", "category": "BYTES"}
     assert body["inputs"] == [
         {"name": f["name"], "datatype": expected[f["type"]], "shape": [-1]} for f in features
-    ]
+    ] + [{"name": "requested_coverage", "datatype": "FP64", "shape": [-1],
+          "parameters": {"optional": True}}]  # fmt: skip
     assert [o["name"] for o in body["outputs"]] == OUTPUTS[name]
     if name == "underwriting":
         assert body["versions"] == [] and body["platform"] == "ensemble"
-        assert body["parameters"]["model_versions"] == {"risk_class": "1", "max_coverage": "1"}
+        assert body["parameters"]["model_versions"] == {"risk_class": "1", "max_coverage": "1",
+                                                        "underwriting_policy": "1"}  # fmt: skip
     else:
         assert body["versions"] == ["1"] and body["platform"] == "tensorflow_savedmodel"
         assert client.get(f"/v2/models/{name}/versions/1").get_json() == body
@@ -102,9 +104,10 @@ def test_infer_matches_the_tf_serving_route(
     assert response.status_code == 200, response.get_json()
     body = response.get_json()
     assert body["model_name"] == "underwriting"
-    assert body["model_version"] == "risk_class:1,max_coverage:1"
+    assert body["model_version"] == "risk_class:1,max_coverage:1,underwriting_policy:1"
     assert body["id"] == "req-42"
-    assert body["parameters"]["model_versions"] == {"risk_class": "1", "max_coverage": "1"}
+    assert body["parameters"]["model_versions"] == {"risk_class": "1", "max_coverage": "1",
+                                                    "underwriting_policy": "1"}  # fmt: skip
     outputs = {o["name"]: o for o in body["outputs"]}
     assert list(outputs) == OUTPUTS["underwriting"]
     n = len(columns["age"])
@@ -113,8 +116,10 @@ def test_infer_matches_the_tf_serving_route(
         "probabilities": ([n, 3], "FP32"),
         "risk_class": ([n], "BYTES"),
         "max_coverage": ([n], "FP32"),
+        "decision": ([n], "BYTES"),
     }
     v1 = client.post("/v1/models/underwriting:predict", json={"inputs": columns}).get_json()
+    assert [json.loads(d) for d in outputs["decision"]["data"]] == v1["outputs"]["decision"]
     flat = [p for row in v1["outputs"]["probabilities"] for p in row]
     assert outputs["probabilities"]["data"] == flat
     assert outputs["risk_class"]["data"] == v1["outputs"]["risk_class"]

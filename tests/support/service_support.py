@@ -20,6 +20,8 @@ import requests
 from paths import REPO
 
 from contract.checksums import metadata_digest
+from policy.publish import DEFAULT_SOURCE
+from policy.publish import publish as publish_policy
 
 MODEL_NAMES = ("risk_class", "max_coverage")
 # The limits of the test app (conftest's `app`), small so that 413s are cheap to provoke.
@@ -47,6 +49,7 @@ def make_repository(trained: Path, models_dir: Path, versions: tuple[int, ...] =
         (models_dir / name).mkdir(parents=True, exist_ok=True)
         for version in versions:
             publish_version(trained / name / "1", models_dir, name, version)
+    publish_policy(DEFAULT_SOURCE, models_dir)
     return models_dir
 
 

@@ -59,3 +59,52 @@ def test_the_cap_check_counts_coverage_above_the_limit() -> None:
 
     limits = audit.coverage_limits(score, BASE)
     assert limits["above_cap"] >= len(BASE["age"])  # every rich twin is over the limit
+
+
+def test_a_reversal_in_a_narrow_band_is_found_between_the_ends() -> None:
+    def score(columns: audit.Columns) -> dict[str, np.ndarray]:
+        systolic = np.asarray(columns["systolic_bp"], dtype=float)
+        band = (systolic >= 127) & (systolic <= 147)  # rated better than its neighbours
+        return {"probabilities": _probabilities((systolic - 80) / 160 - 0.2 * band)}
+
+    found = audit.risk_factors(score, BASE)
+    assert found["systolic_bp"]["worst_non_standard_fall"] > 0.1
+
+
+def test_a_lower_is_worse_factor_is_swept_from_high_to_low() -> None:
+    def score(columns: audit.Columns) -> dict[str, np.ndarray]:
+        hdl = np.asarray(columns["hdl_cholesterol"], dtype=float)
+        return {"probabilities": _probabilities(hdl / 130)}  # wrongly: more HDL, more risk
+
+    found = audit.risk_factors(score, BASE)
+    assert found["hdl_cholesterol"]["worst_non_standard_fall"] > 0.1
+    assert found["hdl_cholesterol"]["mean_non_standard_rise"] < 0  # best to worst lowers it
+
+
+def test_money_moving_the_class_or_cover_in_force_raising_coverage_is_caught() -> None:
+    def score(columns: audit.Columns) -> dict[str, np.ndarray]:
+        wealth = np.asarray(columns["net_worth"], dtype=float)
+        existing = np.asarray(columns["existing_coverage"], dtype=float)
+        dip = (wealth > 1e6) & (wealth < 1.5e7)  # a band of positive wealth offered nothing
+        return {
+            "probabilities": _probabilities(np.full(len(wealth), 0.2) + 1e-9 * wealth),
+            "max_coverage": np.where(dip, 0.0, 1e6) + 0.01 * existing,
+        }
+
+    money = audit.money(score, BASE)
+    assert money["net_worth"]["largest_probability_change"] > 0
+    assert money["net_worth"]["worst_coverage_reversal"] == 1e6
+    assert money["existing_coverage"]["worst_coverage_reversal"] > audit.COVERAGE_TOLERANCE
+    assert audit.reversals(money) == 3
+
+
+def test_pairs_count_only_values_that_differ_and_a_shortfall_forbids_publishing() -> None:
+    def score(columns: audit.Columns) -> dict[str, np.ndarray]:
+        return {"probabilities": _probabilities(np.full(len(columns["age"]), 0.3))}
+
+    found = audit.risk_factors(score, BASE)
+    assert found["bp_treatment"]["pairs"] == len(BASE["age"])  # false -> true, once each
+    assert found["systolic_bp"]["pairs"] <= 7 * len(BASE["age"])
+    problems = audit.failures({"risk_factors": found})
+    assert any("only" in p and "pairs" in p for p in problems)  # 500 applicants: too few
+    assert found["tobacco_use"]["mean_non_standard_rise"] == 0.0  # flat: no factor matters

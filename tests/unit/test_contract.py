@@ -15,6 +15,7 @@ from paths import REPO
 from contract.artifact import is_version_name, list_versions, read_artifact, write_metadata
 from contract.checksums import METADATA_FILE, metadata_digest
 from contract.errors import ContractError
+from contract.explanations import Explanation
 from contract.features import Feature
 from contract.metadata import LiteRTExport, ModelMetadata, Signature, Task
 from contract.outputs import DerivedOutput, OutputSpec
@@ -22,6 +23,16 @@ from training import outputs
 from training.features import CLASS_NAMES, FEATURES, PROHIBITED
 
 TASKS: dict[str, Task] = {"risk_class": "classification", "max_coverage": "regression"}
+
+
+EXPLANATION = Explanation(
+    features=("systolic_bp", "hba1c"),
+    targets={"non_standard": ("substandard", "decline"), "decline": ("decline",)},
+    steps=50,
+    relative_tolerance=0.02,
+    absolute_tolerance=1e-3,
+    checks={"complete_share": 1.0},
+)
 
 
 def metadata_of(name: str = "risk_class") -> ModelMetadata:
@@ -250,6 +261,8 @@ def test_models_readme_names_every_key_the_contract_writes() -> None:
         | set(metadata["litert"]["inputs"])
         | {key for f in FEATURES if f.risk for key in f.risk.to_json()}
         | {"measure", "at_least"}
+        | set(EXPLANATION.to_json())
+        | set(EXPLANATION.to_json()["tolerance"])
     )
     assert written - documented == set()
 
@@ -262,3 +275,44 @@ def test_metadata_the_service_would_refuse_is_not_written(tmp_path: Path) -> Non
     with pytest.raises(ContractError, match="source"):
         _written(tmp_path, broken)
     assert not (tmp_path / "risk_class" / "4" / METADATA_FILE).exists()
+
+
+def test_an_explain_declaration_reads_back_and_judges_completeness() -> None:
+    metadata = dataclasses.replace(metadata_of(), explain=EXPLANATION)
+    again = ModelMetadata.from_json(json.loads(json.dumps(metadata.to_json())))
+    assert again.explain == EXPLANATION
+    assert EXPLANATION.complete(0.30, 0.305)  # 0.005 <= 0.001 + 0.02 * 0.305
+    assert not EXPLANATION.complete(0.28, 0.305)
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"features": ["sex"]}, "without a risk direction"),
+        ({"targets": {"bad": ["platinum"]}}, "undeclared classes"),
+        ({"targets": {"difference": ["decline"]}}, "may not be called"),
+        ({"steps": 0}, "steps"),
+        ({"steps": 50.0}, "steps"),
+        ({"tolerance": {"relative": 2, "absolute": 0}}, "[0, 1)"),
+        ({"tolerance": {"relative": True, "absolute": 0}}, "numbers"),
+        ({"features": []}, "list feature names"),
+    ],
+)
+def test_a_bad_explain_declaration_is_refused(change: dict[str, Any], message: str) -> None:
+    raw = dataclasses.replace(metadata_of(), explain=EXPLANATION).to_json()
+    raw["explain"] |= change
+    with pytest.raises(ContractError, match=re.escape(message)):
+        ModelMetadata.from_json(raw)
+
+
+def test_a_risk_reference_is_a_number_of_a_number_feature() -> None:
+    systolic = next(f for f in FEATURES if f.name == "systolic_bp").to_json()
+    assert systolic["risk"]["reference"] == 130
+    assert Feature.from_json(systolic).risk.reference == 130  # type: ignore[union-attr]
+    flag = next(f for f in FEATURES if f.type == "boolean").to_json()
+    with pytest.raises(ContractError, match="only numbers declare a risk reference"):
+        Feature.from_json(flag | {"risk": flag["risk"] | {"reference": 1}})
+    with pytest.raises(ContractError, match="a flag is worse when true"):
+        Feature.from_json(flag | {"risk": flag["risk"] | {"worse": "lower"}})
+    with pytest.raises(ContractError, match="reference must be a number"):
+        Feature.from_json(systolic | {"risk": systolic["risk"] | {"reference": "130"}})

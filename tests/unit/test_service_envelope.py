@@ -42,7 +42,8 @@ def test_without_models_the_process_lives_and_says_why_not_ready(empty_app: Any)
     assert client.get("/healthz").status_code == 200
     ready = assert_envelope(client.get("/readyz"), 503)
     assert "no version found" in ready["error"]
-    assert set(ready["details"]["models"]) == {"risk_class", "max_coverage", "underwriting"}
+    names = {"risk_class", "max_coverage", "underwriting_policy", "underwriting"}
+    assert set(ready["details"]["models"]) == names
     for name in ("underwriting", "risk_class", "max_coverage"):
         response = client.post(f"/v1/models/{name}:predict", json={"instances": [{}]})
         assert "no version found" in assert_envelope(response, 503)["error"]

@@ -34,13 +34,14 @@ CUTPOINTS = (5.7692, 9.9791)
 LABEL_NOISE = 0.03  # chance the label is uniformly random: clerical and judgement noise
 KNOCK_OUT_PROBABILITIES = (0.0, 0.005, 0.995)  # before label noise; 0.975 decline after it
 
-BMI = Measure("BMI", "unit", bmi)
+BMI = Measure("BMI", "unit", bmi, reads=("height_cm", "weight_kg"))
 SYSTOLIC = Measure.column("systolic_bp", "systolic", "mmHg")
 DIASTOLIC = Measure.column("diastolic_bp", "diastolic", "mmHg")
 CHOLESTEROL_RATIO = Measure(
     "total/HDL ratio",
     "unit of ratio",
     lambda f: number(f, "total_cholesterol") / number(f, "hdl_cholesterol"),
+    reads=("total_cholesterol", "hdl_cholesterol"),
 )
 HBA1C = Measure.column("hba1c", "HbA1c", "point", suffix="%")
 RELATIVES = Measure.column("family_history_count", "family history", "relative")
@@ -153,6 +154,22 @@ def mortality_multiple(features: Columns, table: tuple[Impairment, ...] = DEBITS
 def knock_outs(features: Columns, rules: tuple[KnockOut, ...] = KNOCK_OUTS) -> np.ndarray:
     """Return which applicants an underwriter declines outright, whatever their other debits."""
     return np.logical_or.reduce([rule.holds(features) for rule in rules])
+
+
+def debits_with_knock_outs(
+    features: Columns, table: tuple[Impairment, ...] = DEBITS
+) -> dict[str, np.ndarray]:
+    """Each impairment's debits, infinite where a knock-out about its columns holds.
+
+    What an applicant's reasons are judged against: a knock-out outranks every debit.
+    """
+    debits = rating_debits(features, table)
+    for rule in KNOCK_OUTS:
+        holds = rule.holds(features)
+        for impairment in table:
+            if impairment.reads() & rule.reads():
+                debits[impairment.name] = np.where(holds, np.inf, debits[impairment.name])
+    return debits
 
 
 def class_probabilities(features: Columns) -> np.ndarray:

@@ -36,11 +36,12 @@ class Measure:
     unit: str  # what one unit is: "unit", "mmHg", "point of HbA1c"
     values: Callable[[Columns], np.ndarray]
     suffix: str = ""  # written after a threshold: "%" for HbA1c
+    reads: tuple[str, ...] = ()  # the columns it is computed from
 
     @classmethod
     def column(cls, name: str, label: str, unit: str, suffix: str = "") -> Measure:
         """Measure a declared numeric or boolean column as it is."""
-        return cls(label, unit, lambda columns: number(columns, name), suffix)
+        return cls(label, unit, lambda columns: number(columns, name), suffix, (name,))
 
     def at(self, threshold: float) -> str:
         """Write a threshold in the measure's own terms: `8%`, `135`."""
@@ -161,6 +162,10 @@ class Impairment:
         n = len(next(iter(columns.values())))
         return sum((rule.debits(columns) for rule in self.rules), np.zeros(n))
 
+    def reads(self) -> set[str]:
+        """The columns its rules read."""
+        return {name for rule in self.rules for name in _reads(rule)}
+
     def describe(self) -> str:
         """Say every rule, marking the age-weighted ones."""
         return "; ".join(
@@ -227,6 +232,10 @@ class KnockOut:
             result &= np.logical_or.reduce([c.holds(columns) for c in self.any_of])
         return result
 
+    def reads(self) -> set[str]:
+        """The columns of its `all_of` conditions: what the knock-out is about."""
+        return {name for condition in self.all_of for name in _reads(condition)}
+
     def describe(self) -> str:
         """Say it: `cardiac history is event_within_5y together with A, B or C`."""
         words = " and ".join(c.describe() for c in self.all_of)
@@ -237,3 +246,10 @@ class KnockOut:
             )
             words += f" together with {either}"
         return words
+
+
+def _reads(part: Rule | Condition) -> tuple[str, ...]:
+    """The columns a rule or condition reads."""
+    if isinstance(part, (Slopes, AtLeast)):
+        return part.measure.reads
+    return (part.column,)

@@ -16,6 +16,8 @@ from contract.features import Feature
 from service.inference.packing import Batch, Packer
 
 Runner = Callable[[Batch], dict[str, np.ndarray]]
+# A model's explain signature: (packed batch, the path's points) -> attributions and differences.
+Explain = Callable[[Batch, np.ndarray], dict[str, np.ndarray]]
 
 
 class Runtime(Protocol):
@@ -31,6 +33,9 @@ class Runtime(Protocol):
 
     def compile(self, packer: Packer, networks: Sequence[Any], probe: Batch) -> Runner:
         """Return the function that scores a packed batch with all the networks at once."""
+
+    def explainer(self, artifact: Artifact, network: Any, packer: Packer) -> Explain | None:
+        """Load the version's explain signature, if it declares one (refuse: ContractError)."""
 
 
 def runtime_named(name: str, threads: int) -> Runtime:

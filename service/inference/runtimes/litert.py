@@ -16,11 +16,12 @@ from ai_edge_litert.interpreter import Interpreter
 
 from contract.artifact import Artifact
 from contract.errors import ContractError
+from contract.explanations import ALPHAS_INPUT, DIFFERENCE_OUTPUT
 from contract.features import Feature
 from contract.metadata import ModelMetadata
 from contract.packing import CATEGORIES_INPUT, NUMBERS_INPUT
 from service.inference.packing import Batch, NumbersAndIndices, Packer
-from service.inference.runtimes import Runner
+from service.inference.runtimes import Explain, Runner
 
 _INPUTS = (NUMBERS_INPUT, CATEGORIES_INPUT)  # the order of Batch.arrays
 _DTYPES = (np.float32, np.int32)
@@ -96,6 +97,35 @@ class LiteRT:
             empty = (np.zeros((rows, w), d) for w, d in zip(widths, _DTYPES, strict=True))
             sized.run(tuple(empty), rows)
         return sized
+
+    def explainer(self, artifact: Artifact, network: Any, packer: Packer) -> Explain | None:
+        """Open the explain export (its own file) behind its signature runner."""
+        explain = artifact.metadata.explain
+        if explain is None:
+            return None
+        try:
+            interpreter = Interpreter(
+                model_path=str(artifact.path / explain.litert), num_threads=self.threads
+            )
+            runner = interpreter.get_signature_runner(explain.signature)
+            inputs, outputs = runner.get_input_details(), runner.get_output_details()
+        except (ValueError, RuntimeError) as exc:
+            raise ContractError(f"unreadable explain export: {exc}") from None
+        expected = {*explain.targets, DIFFERENCE_OUTPUT}
+        if set(inputs) != {*_INPUTS, ALPHAS_INPUT} or set(outputs) != expected:
+            raise ContractError(
+                f"explain export takes {sorted(inputs)} and gives {sorted(outputs)}; "
+                f"declared: {sorted(expected)}"
+            )
+        width = len(explain.features)
+        if any(int(outputs[t]["shape_signature"][-1]) != width for t in explain.targets):
+            raise ContractError(f"explain attributions are not {width} features wide")
+
+        def run(batch: Batch, alphas: np.ndarray) -> dict[str, np.ndarray]:
+            numbers, categories = batch.arrays
+            return dict(runner(numbers=numbers, categories=categories, alphas=alphas))
+
+        return run
 
     def compile(self, packer: Packer, networks: Sequence[Any], probe: Batch) -> Runner:
         """Run every model's interpreter on the same packed arrays; merge their outputs."""

@@ -20,7 +20,7 @@ from contract.errors import ContractError
 from contract.features import Feature
 from contract.metadata import ModelMetadata
 from service.inference.packing import Batch, DtypeGroups, Packer
-from service.inference.runtimes import Runner
+from service.inference.runtimes import Explain, Runner
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +104,28 @@ class TensorFlow:
 
         function = tf.function(fused, input_signature=specs, autograph=False)
         return _fastest(tf, function.get_concrete_function(), probe)
+
+    def explainer(self, artifact: Artifact, network: Any, packer: Packer) -> Explain | None:
+        """The SavedModel's explain signature, over the batch's columns."""
+        explain = artifact.metadata.explain
+        if explain is None:
+            return None
+        assert isinstance(packer, DtypeGroups) and isinstance(network, _Loaded)
+        if explain.signature not in network.root.signatures:
+            raise ContractError(f"SavedModel has no signature {explain.signature!r}")
+        signature = network.root.signatures[explain.signature]
+        tf = tensorflow()
+
+        def run(batch: Batch, alphas: np.ndarray) -> dict[str, np.ndarray]:
+            columns = {
+                name: tf.constant(group[:, j])
+                for (_, names), group in zip(packer.groups, batch.arrays, strict=True)
+                for j, name in enumerate(names)
+            }
+            outputs = signature(**columns, alphas=tf.constant(alphas))
+            return {name: value.numpy() for name, value in outputs.items()}
+
+        return run
 
 
 def _check_signature(signature: Any, metadata: ModelMetadata) -> None:

@@ -1,0 +1,48 @@
+"""`python -m policy`: check a policy source file, or publish it as the next version.
+
+    python -m policy check [FILE]
+    python -m policy publish [FILE] [--models-dir DIR] [--if-none]
+
+FILE defaults to the shipped policy (policy/underwriting.json). `--if-none` publishes only when
+the repository holds no policy version yet (what `make run` does).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from contract.errors import ContractError
+from policy.publish import DEFAULT_SOURCE, current, load_source, publish
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m policy", description=__doc__.splitlines()[0])
+    parser.add_argument("command", choices=["check", "publish"])
+    parser.add_argument("source", nargs="?", type=Path, default=DEFAULT_SOURCE)
+    parser.add_argument(
+        "--models-dir", type=Path, default=Path(os.environ.get("SERVICE_MODELS_DIR", "models"))
+    )
+    parser.add_argument("--if-none", action="store_true", help="only if no version exists")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "check":
+            policy = load_source(args.source)
+            print(f"{args.source}: valid ({len(policy.knock_outs)} knock-outs, "
+                  f"{len(policy.wording)} reason wordings)")  # fmt: skip
+            return 0
+        if args.if_none and (existing := current(args.models_dir)) is not None:
+            print(f"policy: version {existing} found in {args.models_dir}/, not publishing")
+            return 0
+        target, policy = publish(args.source, args.models_dir)
+    except (ContractError, OSError, ValueError) as exc:
+        print(f"policy {args.source}: {exc}", file=sys.stderr)
+        return 2
+    print(f"published {policy.name} version {policy.version} to {target}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

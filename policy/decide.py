@@ -1,0 +1,141 @@
+"""Apply a policy to scored records: an outcome, the class, an offer and the rules that fired.
+
+Precedence, per record: a knock-out that declines decides; doubt about the model (a value outside
+the training ranges, or a top class probability below the threshold) refers instead of trusting
+its class; otherwise the model's class gives the outcome, made at least as severe as any
+knock-out that refers; an acceptance whose requested amount exceeds the offer or the
+accelerated-underwriting limit is referred. Vectorised: a batch of 10,000 costs a few arrays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from policy.document import KnockOut, Policy
+
+SEVERITY = {"accept": 0, "refer": 1, "decline": 2}
+_BY_SEVERITY = np.asarray(["accept", "refer", "decline"], dtype=object)
+
+
+@dataclass(frozen=True)
+class Decisions:
+    """The decisions for N records, as arrays, and each record's fired rules."""
+
+    outcome: np.ndarray  # object [N]: accept | refer | decline
+    risk_class: np.ndarray  # object [N]: the model's class
+    offer: np.ndarray  # float64 [N]: NaN where there is none (declined, or no coverage model)
+    rules: list[list[dict[str, Any]]]  # per record: each fired rule, as the response shows it
+    knocked_out: list[list[KnockOut]]  # per record: the knock-outs that fired, in policy order
+
+    def standard_acceptance(self, standard: str) -> np.ndarray:
+        """True where the outcome needs no reasons: accepted at the best class."""
+        return (self.outcome == "accept") & (self.risk_class == standard)
+
+
+def decide(
+    policy: Policy,
+    columns: Mapping[str, Sequence[Any] | np.ndarray],
+    class_names: Sequence[str],
+    probabilities: np.ndarray,
+    coverage: np.ndarray | None,
+    requested: np.ndarray | None,
+    training_ranges: Mapping[str, tuple[float, float]],
+) -> Decisions:
+    """Decide every record; `requested` is NaN where a record asked for no amount."""
+    size = len(probabilities)
+    labels = np.asarray(class_names, dtype=object)
+    index = probabilities.argmax(axis=1)
+    risk_class = labels[index]
+    model = np.asarray([SEVERITY[policy.outcomes.get(c, "refer")] for c in class_names])[index]
+    rules: list[list[dict[str, Any]]] = [[] for _ in range(size)]
+    knocked_out: list[list[KnockOut]] = [[] for _ in range(size)]
+    knock_severity = np.zeros(size, dtype=np.int64)
+    for rule in policy.knock_outs:
+        for i in np.flatnonzero(_fires(rule, columns[rule.feature])):
+            knock_severity[i] = max(knock_severity[i], SEVERITY[rule.outcome])
+            knocked_out[i].append(rule)
+            value = _plain(columns[rule.feature][int(i)])
+            rules[i].append({"rule": "knock_out", **rule.wording.to_json(),
+                             "feature": rule.feature, "value": value})  # fmt: skip
+    doubt = np.zeros(size, dtype=bool)
+    for name, (low, high) in training_ranges.items():
+        if name not in columns:
+            continue
+        values = np.asarray(columns[name], dtype=np.float64)
+        for i in np.flatnonzero((values < low) | (values > high)):
+            doubt[i] = True
+            rules[i].append({"rule": "out_of_range", **policy.out_of_range.to_json(),
+                             "feature": name, "value": _plain(columns[name][int(i)]),
+                             "range": [low, high]})  # fmt: skip
+    top = probabilities.max(axis=1)
+    unsure = top < policy.minimum_top_probability
+    for i in np.flatnonzero(unsure):
+        rules[i].append({"rule": "confidence", **policy.confidence.to_json(),
+                         "top_probability": round(float(top[i]), 4),
+                         "threshold": policy.minimum_top_probability})  # fmt: skip
+    doubt_severity = np.maximum(
+        np.where(doubt, SEVERITY[policy.out_of_range_outcome], 0),
+        np.where(unsure, SEVERITY[policy.confidence_outcome], 0),
+    )
+    severity = np.where(doubt | unsure, doubt_severity, model)
+    severity = np.maximum(severity, knock_severity)
+    declined_by_rule = knock_severity == SEVERITY["decline"]
+    severity = np.where(declined_by_rule, SEVERITY["decline"], severity)
+    offer = np.full(size, np.nan)
+    if coverage is not None:
+        stepped = np.floor(np.asarray(coverage, np.float64) / policy.offer_step) * policy.offer_step
+        offer = np.minimum(stepped, policy.accelerated_limit)
+    if requested is not None:
+        asked = np.asarray(requested, dtype=np.float64)
+        accepted = severity == SEVERITY["accept"]
+        above_limit = accepted & (asked > policy.accelerated_limit)
+        above_offer = accepted & ~above_limit & (asked > offer)
+        for mask, wording, bound, key in (
+            (above_limit, policy.above_limit, np.full(size, policy.accelerated_limit), "limit"),
+            (above_offer, policy.above_offer, offer, "offer"),
+        ):
+            for i in np.flatnonzero(mask):
+                rules[i].append({"rule": "face_amount", **wording.to_json(),
+                                 "requested": float(asked[i]), key: float(bound[i])})  # fmt: skip
+        severity = np.where(above_limit | above_offer, SEVERITY["refer"], severity)
+    offer = np.where(severity == SEVERITY["decline"], np.nan, offer)
+    return Decisions(_BY_SEVERITY[severity], risk_class, offer, rules, knocked_out)
+
+
+def _fires(rule: KnockOut, values: Sequence[Any] | np.ndarray) -> np.ndarray:
+    """Where one knock-out's condition holds."""
+    if rule.comparison == "in":
+        assert isinstance(rule.bound, tuple)
+        return np.isin(np.asarray(values, dtype=object), rule.bound)
+    numbers = np.asarray(values, dtype=np.float64)
+    bound = float(rule.bound)  # type: ignore[arg-type]
+    match rule.comparison:
+        case "above":
+            return numbers > bound
+        case "at_least":
+            return numbers >= bound
+        case "below":
+            return numbers < bound
+        case _:
+            return numbers <= bound
+
+
+def _plain(value: Any) -> Any:
+    """A NumPy scalar as the plain Python value JSON carries."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def straight_through(decisions: Decisions) -> dict[str, Any]:
+    """The outcome mix of a set of decisions and the share accepted without an underwriter."""
+    size = len(decisions.outcome)
+    mix = {o: int(np.sum(decisions.outcome == o)) for o in ("accept", "refer", "decline")}
+    return {
+        "records": size,
+        "outcomes": mix,
+        "straight_through_rate": (mix["accept"] + mix["decline"]) / size if size else 0.0,
+        "acceptance_rate": mix["accept"] / size if size else 0.0,
+    }

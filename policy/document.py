@@ -1,0 +1,287 @@
+"""The policy document: what it may say, how it is parsed, sealed and read back.
+
+A published version lives in `<models>/underwriting_policy/<version>/policy.json`, sealed like a
+model's metadata (`policy_sha256`: the sha256 of its canonical JSON without that key), so an edit
+after publication is refused and the previous version keeps deciding.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from contract.checksums import sealed_digest
+from contract.errors import ContractError
+from contract.features import Feature
+
+POLICY_NAME = "underwriting_policy"
+POLICY_FILE = "policy.json"
+DIGEST_KEY = "policy_sha256"
+FORMAT_VERSION = 1
+Outcome = Literal["accept", "refer", "decline"]
+OUTCOMES: tuple[Outcome, ...] = ("accept", "refer", "decline")
+# A knock-out compares a feature's value with one of these.
+COMPARISONS = ("above", "at_least", "below", "at_most", "in")
+MAXIMUM_REASONS = 4  # New York and Washington cap an adverse decision's reasons at four
+# A request field, not a feature: the amount applied for, which the face-amount rule reads.
+REQUESTED_COVERAGE = Feature(
+    "requested_coverage",
+    "number",
+    "USD",
+    "Optional: the face amount applied for. A model with a decision policy (underwriting) "
+    "refers an acceptance above its offer or the accelerated-underwriting limit; the others "
+    "do not read it.",
+    0.0,
+    1e9,
+)
+
+
+@dataclass(frozen=True)
+class Wording:
+    """A reason or rule as the applicant reads it: a code and its text."""
+
+    code: str
+    text: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"code": self.code, "text": self.text}
+
+
+@dataclass(frozen=True)
+class KnockOut:
+    """A declared condition on one feature that decides (or refers) whatever the model says."""
+
+    wording: Wording
+    feature: str
+    comparison: str  # one of COMPARISONS
+    bound: float | tuple[str, ...]
+    outcome: Outcome
+
+    def to_json(self) -> dict[str, Any]:
+        bound = list(self.bound) if isinstance(self.bound, tuple) else self.bound
+        return {**self.wording.to_json(), "feature": self.feature, self.comparison: bound,
+                "outcome": self.outcome}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A parsed policy version: outcomes per class, rules in order of precedence, reason wording."""
+
+    name: str
+    description: str
+    outcomes: Mapping[str, Outcome]  # model class -> outcome
+    knock_outs: tuple[KnockOut, ...]
+    minimum_top_probability: float
+    confidence: Wording
+    confidence_outcome: Outcome
+    out_of_range: Wording
+    out_of_range_outcome: Outcome
+    accelerated_limit: float
+    offer_step: float
+    above_offer: Wording
+    above_limit: Wording
+    maximum_reasons: int
+    minimum_contribution: float
+    wording: Mapping[str, Wording]  # feature -> reason code and text
+    version: int | None = None
+    created_at: str = ""
+    digest: str = ""
+
+    @property
+    def versions(self) -> dict[str, int]:
+        """Its name and version, as a model store lists what it serves."""
+        return {self.name: self.version or 0}
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the policy.json form without its digest."""
+        return {
+            "format_version": FORMAT_VERSION,
+            "name": self.name,
+            "version": self.version,
+            "created_at": self.created_at,
+            "description": self.description,
+            "outcomes": dict(self.outcomes),
+            "knock_outs": [k.to_json() for k in self.knock_outs],
+            "confidence": {"minimum_top_probability": self.minimum_top_probability,
+                           "outcome": self.confidence_outcome, **self.confidence.to_json()},
+            "out_of_range": {"outcome": self.out_of_range_outcome, **self.out_of_range.to_json()},
+            "face_amount": {"accelerated_limit": self.accelerated_limit,
+                            "offer_step": self.offer_step,
+                            "above_offer": self.above_offer.to_json(),
+                            "above_limit": self.above_limit.to_json()},
+            "reasons": {"maximum": self.maximum_reasons,
+                        "minimum_contribution": self.minimum_contribution,
+                        "wording": {name: w.to_json() for name, w in self.wording.items()}},
+        }  # fmt: skip
+
+    def check_against(self, features: tuple[Feature, ...], directed: tuple[str, ...]) -> None:
+        """Refuse a policy that names undeclared features or lacks wording for a reason."""
+        declared = {f.name: f for f in features}
+        for rule in self.knock_outs:
+            feature = declared.get(rule.feature)
+            if feature is None:
+                raise ContractError(f"knock-out {rule.wording.code} names unknown {rule.feature!r}")
+            if (rule.comparison == "in") != (feature.type == "category"):
+                raise ContractError(
+                    f"knock-out {rule.wording.code}: {rule.comparison!r} does not apply to "
+                    f"{feature.type} {rule.feature!r}"
+                )
+            if rule.comparison == "in" and isinstance(rule.bound, tuple):
+                if unknown := sorted(set(rule.bound) - set(feature.categories or ())):
+                    raise ContractError(f"knock-out {rule.wording.code}: unknown {unknown}")
+        if missing := sorted(set(directed) - set(self.wording)):
+            raise ContractError(f"the policy has no reason wording for {missing}")
+        if stray := sorted(set(self.wording) - set(directed)):
+            raise ContractError(f"reason wording for features that cannot be reasons: {stray}")
+
+    @classmethod
+    def from_json(cls, raw: Any) -> Policy:
+        """Parse a policy (a source file or a published version), refusing anything unclear."""
+        document = _Reader(raw, "policy")
+        outcomes = document.mapping("outcomes")
+        for label, outcome in outcomes.items():
+            _outcome(outcome, f"outcomes.{label}")
+        confidence = document.reader("confidence")
+        out_of_range = document.reader("out_of_range")
+        face = document.reader("face_amount")
+        reasons = document.reader("reasons")
+        wording = reasons.mapping("wording")
+        maximum = reasons.integer("maximum")
+        if not 1 <= maximum <= MAXIMUM_REASONS:
+            raise ContractError(f"reasons.maximum must be 1 to {MAXIMUM_REASONS}")
+        threshold = confidence.number("minimum_top_probability")
+        if not 0 <= threshold <= 1:
+            raise ContractError("confidence.minimum_top_probability must lie in [0, 1]")
+        limit, step = face.number("accelerated_limit"), face.number("offer_step")
+        if not (limit > 0 and step > 0):
+            raise ContractError("face_amount limit and offer_step must be positive")
+        return cls(
+            name=document.text("name"),
+            description=document.text("description", required=False),
+            outcomes={str(k): _outcome(v, f"outcomes.{k}") for k, v in outcomes.items()},
+            knock_outs=tuple(_knock_out(r, i) for i, r in enumerate(document.list("knock_outs"))),
+            minimum_top_probability=threshold,
+            confidence=confidence.wording(),
+            confidence_outcome=_outcome(confidence.raw.get("outcome"), "confidence.outcome"),
+            out_of_range=out_of_range.wording(),
+            out_of_range_outcome=_outcome(out_of_range.raw.get("outcome"), "out_of_range.outcome"),
+            accelerated_limit=limit,
+            offer_step=step,
+            above_offer=face.reader("above_offer").wording(),
+            above_limit=face.reader("above_limit").wording(),
+            maximum_reasons=maximum,
+            minimum_contribution=reasons.number("minimum_contribution"),
+            wording={
+                str(name): _Reader(w, f"reasons.wording.{name}").wording()
+                for name, w in wording.items()
+            },
+            version=document.raw.get("version"),
+            created_at=str(document.raw.get("created_at", "")),
+            digest=str(document.raw.get(DIGEST_KEY, "")),
+        )
+
+
+def read_policy(path: Path, version: int | None = None) -> Policy:
+    """Read a published policy.json: its seal must hold and its version match the directory."""
+    try:
+        raw = json.loads((path / POLICY_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ContractError(f"unreadable {POLICY_FILE}: {exc}") from None
+    if not isinstance(raw, Mapping) or raw.get(DIGEST_KEY) != sealed_digest(raw, DIGEST_KEY):
+        raise ContractError(f"{POLICY_FILE} changed after publication ({DIGEST_KEY} mismatch)")
+    if raw.get("format_version") != FORMAT_VERSION:
+        raise ContractError(f"unsupported policy format_version {raw.get('format_version')!r}")
+    policy = Policy.from_json(raw)
+    if version is not None and policy.version != version:
+        raise ContractError(f"{POLICY_FILE} says version {policy.version}, directory {version}")
+    return policy
+
+
+def sealed(policy: Policy) -> dict[str, Any]:
+    """Return the policy.json content of a policy, with its digest."""
+    content = policy.to_json()
+    return content | {DIGEST_KEY: sealed_digest(content, DIGEST_KEY)}
+
+
+class _Reader:
+    """Typed access to one JSON object of the policy, with errors naming the key."""
+
+    def __init__(self, raw: Any, where: str) -> None:
+        if not isinstance(raw, Mapping):
+            raise ContractError(f"{where} is not an object")
+        self.raw, self.where = raw, where
+
+    def _get(self, key: str) -> Any:
+        if key not in self.raw:
+            raise ContractError(f"{self.where} lacks {key!r}")
+        return self.raw[key]
+
+    def reader(self, key: str) -> _Reader:
+        return _Reader(self._get(key), f"{self.where}.{key}")
+
+    def mapping(self, key: str) -> Mapping[str, Any]:
+        return self.reader(key).raw
+
+    def list(self, key: str) -> list[Any]:
+        value = self._get(key)
+        if not isinstance(value, list):
+            raise ContractError(f"{self.where}.{key} is not a list")
+        return value
+
+    def text(self, key: str, required: bool = True) -> str:
+        value = self._get(key) if required else self.raw.get(key, "")
+        if not isinstance(value, str) or (required and not value.strip()):
+            raise ContractError(f"{self.where}.{key} must be non-empty text")
+        return value
+
+    def number(self, key: str) -> float:
+        value = self._get(key)
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+        ):
+            raise ContractError(f"{self.where}.{key} must be a finite number")
+        return float(value)
+
+    def integer(self, key: str) -> int:
+        value = self._get(key)
+        if type(value) is not int:
+            raise ContractError(f"{self.where}.{key} must be an integer")
+        return value
+
+    def wording(self) -> Wording:
+        return Wording(self.text("code"), self.text("text"))
+
+
+def _outcome(value: Any, where: str) -> Outcome:
+    if value not in OUTCOMES:
+        raise ContractError(f"{where} must be one of {list(OUTCOMES)}, not {value!r}")
+    return value
+
+
+def _knock_out(raw: Any, index: int) -> KnockOut:
+    rule = _Reader(raw, f"knock_outs[{index}]")
+    given = [c for c in COMPARISONS if c in rule.raw]
+    if len(given) != 1:
+        raise ContractError(f"knock_outs[{index}] needs exactly one of {list(COMPARISONS)}")
+    comparison = given[0]
+    bound: float | tuple[str, ...]
+    if comparison == "in":
+        values = rule.list("in")
+        if not values or not all(isinstance(v, str) for v in values):
+            raise ContractError(f"knock_outs[{index}].in must list categories")
+        bound = tuple(values)
+    else:
+        bound = rule.number(comparison)
+    return KnockOut(
+        wording=rule.wording(),
+        feature=rule.text("feature"),
+        comparison=comparison,
+        bound=bound,
+        outcome=_outcome(rule.raw.get("outcome"), f"knock_outs[{index}].outcome"),
+    )

@@ -1,0 +1,191 @@
+"""The one pipeline every protocol calls: validate -> pack -> infer -> decide, for one servable.
+
+Protocols decode their wire format into `Rows` or `Columns` and encode the `Prediction` they get
+back; everything between (validation against the served declaration, packing for the runtime,
+the model call, derived outputs, prediction metrics, and for a servable with a policy the
+decisions and their durable record) happens here, once, and `on_scored` hears
+of every scored request (the app wires it to the access log and the records histogram). It knows
+nothing of HTTP, so a batch job can drive it too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from policy.document import REQUESTED_COVERAGE, Policy
+from service.decisions.deciding import Records, decide_batch
+from service.decisions.explaining import attribute
+from service.decisions.records import NewDecision, RecordStore, fingerprint
+from service.http.errors import NotFound, NotRecorded
+from service.inference.packing import Batch
+from service.inference.prediction import Prediction, predict
+from service.inference.servable import Servable
+from service.observability import metrics
+from service.repository.store import ModelStore, VersionStatus
+
+log = logging.getLogger(__name__)
+
+ScoredHook = Callable[[int, dict[str, int]], None]  # (records scored, model -> version)
+
+
+@dataclass(frozen=True)
+class Rows:
+    """Records: one object per applicant, validated here unless a typed decoder already did."""
+
+    records: Any
+    validated: bool = False
+
+
+@dataclass(frozen=True)
+class Columns:
+    """Records: one array of values per feature, validated here unless already done."""
+
+    columns: Any
+    validated: bool = False
+
+
+class Dataplane:
+    """Finds the servable for a request and scores the request's records with it."""
+
+    def __init__(
+        self,
+        store: ModelStore[Servable | Policy],
+        max_records: int,
+        on_scored: ScoredHook = lambda size, versions: None,
+        recorder: RecordStore | None = None,
+    ) -> None:
+        self.store = store
+        self.max_records = max_records
+        self.on_scored = on_scored
+        self.recorder = recorder
+
+    def servable(self, name: str, version: int | None = None) -> Servable:
+        """Return the servable a request addresses (404 unknown, 503 not loaded yet)."""
+        found = self.store.get(name, version)
+        if not isinstance(found, Servable):
+            raise NotFound(
+                f"{name!r} is a decision policy, not a model; it decides inside the models "
+                "that use it",
+                {"model": name},
+            )
+        return found
+
+    def infer(
+        self,
+        servable: Servable,
+        records: Rows | Columns,
+        request_id: str = "-",
+        explain: bool = True,
+    ) -> Prediction:
+        """Validate every record (400 naming each failure), then score them in one call.
+
+        A servable with a policy also decides each record and records the decisions before
+        returning (a decision that cannot be recorded is not given: 503).
+        """
+        batch, read = self._pack(servable, records)
+        prediction = predict(servable, batch)
+        if servable.policy is not None:
+            decisions = decide_batch(servable, batch, prediction, read, explain)
+            self._record(servable, prediction, read, decisions, request_id)
+            prediction = dataclasses.replace(prediction, decisions=decisions)
+        self.on_scored(prediction.size, prediction.versions)
+        return prediction
+
+    def _pack(self, servable: Servable, records: Rows | Columns) -> tuple[Batch, Records]:
+        """Validate (unless done) and pack the records for the servable's runtime."""
+        validator, packer = servable.validator, servable.packer
+        if isinstance(records, Rows):
+            rows = records.records
+            valid = rows if records.validated else validator.rows_valid(rows, self.max_records)
+            return packer.rows(valid), Records(rows=valid)
+        columns = records.columns
+        if not records.validated:
+            columns = validator.columns_valid(columns, self.max_records)
+        return packer.columns(columns), Records(columns=columns)
+
+    def _record(
+        self,
+        servable: Servable,
+        prediction: Prediction,
+        records: Records,
+        decisions: list[dict[str, Any]],
+        request_id: str,
+    ) -> None:
+        """Commit the decisions to the record store; count them by outcome."""
+        if self.recorder is not None:
+            names = [f.name for f in servable.features]
+            optional = REQUESTED_COVERAGE.name
+            new = [
+                NewDecision(request_id, i, prediction.versions,
+                            fingerprint(records.applicant(i, names, optional)), decision)
+                for i, decision in enumerate(decisions)
+            ]  # fmt: skip
+            try:
+                self.recorder.append(new)
+            except Exception:
+                log.exception("decisions of request %s not recorded", request_id)
+                metrics.DECISION_RECORD_FAILURES.inc()
+                self.recorder.close()  # reconnect on the next request
+                raise NotRecorded(
+                    "The decision could not be recorded, so it is not given; retry the request",
+                    {"request_id": request_id},
+                ) from None
+        version = str(servable.policy.version if servable.policy else "")
+        for outcome, count in Counter(d["outcome"] for d in decisions).items():
+            metrics.DECISIONS.labels(version, outcome).inc(count)
+        if incomplete := sum(d["reasons_complete"] is False for d in decisions):
+            metrics.INCOMPLETE_EXPLANATIONS.inc(incomplete)
+
+    def explain(self, servable: Servable, records: Rows | Columns) -> list[dict[str, Any]]:
+        """Attributions of every feature for every record, whatever its class (no decision)."""
+        model = servable.explained
+        if model is None or model.explainer is None or model.metadata.explain is None:
+            with_explain = [n for n, s in self.store.serving().items()
+                            if isinstance(s, Servable) and s.explained is not None]  # fmt: skip
+            raise NotFound(f"Model {servable.name!r} has no explain signature",
+                           {"model": servable.name, "explainable": with_explain})  # fmt: skip
+        batch = self._pack(servable, records)[0]
+        explanation = model.metadata.explain
+        found = attribute(explanation, model.explainer, batch)
+        features = explanation.features
+        explained = []
+        for i in range(batch.size):
+            targets = {
+                target: {
+                    "difference": round(float(found.difference[i, j]), 6),
+                    "attributions": dict(zip(features, np.round(
+                        found.by_target[target][i].astype(np.float64), 6).tolist(), strict=True)),
+                }
+                for j, target in enumerate(explanation.targets)
+            }  # fmt: skip
+            explained.append({"targets": targets, "complete": bool(found.complete[i]),
+                              "steps": int(found.steps[i])})  # fmt: skip
+        return explained
+
+    def decisions(self, request_id: str) -> list[dict[str, Any]]:
+        """The recorded decisions of one request (404 if there are none)."""
+        if self.recorder is None:
+            raise NotFound("No decision record store is configured", {})
+        found = self.recorder.find(request_id)
+        if not found:
+            raise NotFound(f"No decisions recorded for request {request_id!r}",
+                           {"request_id": request_id})  # fmt: skip
+        return found
+
+    def ready(self) -> dict[str, Servable | Policy]:
+        """Return what serves if every name does (503 saying what is missing otherwise)."""
+        return self.store.require_ready()
+
+    def statuses(self, name: str) -> list[tuple[str, VersionStatus]]:
+        """Every version state behind a name, with the model it belongs to (404 unknown)."""
+        if name not in self.store.servable_names():
+            raise NotFound(f"Unknown model {name!r}", {"models": self.store.servable_names()})
+        components = self.store.composites.get(name, (name,))
+        return [(model, status) for model in components for status in self.store.statuses(model)]

@@ -1,0 +1,192 @@
+"""The decision record store, on SQLite and on a real PostgreSQL: append-only, chained, durable.
+
+Both backends run every test; PostgreSQL is started by the test on a free loopback port.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import sqlite3
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from postgres_support import postgres_server
+
+from service.decisions.records import (
+    GENESIS,
+    NewDecision,
+    PostgresStore,
+    RecordStore,
+    SQLiteStore,
+    chain_hash,
+    fingerprint,
+)
+
+WRITERS, DECISIONS_EACH = 2, 1_000
+
+
+@pytest.fixture(scope="module")
+def postgres_url() -> Iterator[str]:
+    with postgres_server() as url:
+        yield url
+
+
+def _fresh_postgres(url: str) -> None:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute("DROP TABLE IF EXISTS decisions, decision_anchor")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_factory(request: Any, tmp_path: Path) -> Iterator[Any]:
+    """Opens a store on an empty database (each call: another connection to the same one)."""
+    opened: list[RecordStore] = []
+    if request.param == "sqlite":
+        path = tmp_path / "decisions.sqlite3"
+
+        def factory() -> RecordStore:
+            opened.append(SQLiteStore(path, retention_days=30))
+            return opened[-1]
+    else:
+        url = request.getfixturevalue("postgres_url")
+        _fresh_postgres(url)
+
+        def factory() -> RecordStore:
+            opened.append(PostgresStore(url, retention_days=30))
+            return opened[-1]
+
+    yield factory
+    for store in opened:
+        store.close()
+
+
+def decision(request_id: str, index: int = 0, outcome: str = "decline") -> NewDecision:
+    record = {"age": 40 + index, "hba1c": 10.5, "tobacco_use": "current"}
+    reasons = [{"code": "KO01", "feature": "hba1c", "text": "HbA1c above 10%", "value": 10.5,
+                "contribution": 0.31}]  # fmt: skip
+    return NewDecision(
+        request_id, index, {"risk_class": 3, "max_coverage": 2, "underwriting_policy": 1},
+        fingerprint(record),
+        {"outcome": outcome, "risk_class": "decline", "offer": None, "reasons": reasons,
+         "rules": [], "reasons_complete": True, "policy_version": 1},
+    )  # fmt: skip
+
+
+def _raw_execute(store: RecordStore, *statements: str) -> None:
+    """Statements an attacker with database access could run, bypassing the store."""
+    connection = store.connection
+    for statement in statements:
+        connection.execute(statement)
+    connection.commit()
+
+
+def test_decisions_come_back_as_stored_and_chain_from_genesis(store_factory: Any) -> None:
+    store = store_factory()
+    first = store.append([decision("req-1", 0), decision("req-1", 1, "refer")])
+    second = store.append([decision("req-2")])
+    assert [r["sequence"] for r in first + second] == [1, 2, 3]
+    assert first[0]["previous_hash"] == GENESIS
+    assert second[0]["previous_hash"] == first[1]["hash"]
+    found = store_factory().find("req-1")  # another connection, as another worker would read
+    assert found == first
+    assert found[1]["decision"]["outcome"] == "refer"
+    assert found[0]["decision"]["reasons"][0] == {"code": "KO01", "feature": "hba1c",
+        "text": "HbA1c above 10%", "value": 10.5, "contribution": 0.31}  # fmt: skip
+    assert found[0]["fingerprint"] == fingerprint({"hba1c": 10.5, "tobacco_use": "current",
+                                                   "age": 40})  # fmt: skip
+    assert store.find("no-such-request") == []
+    report = store.verify()
+    assert (report.rows, report.first, report.last, report.broken_at) == (3, 1, 3, None)
+
+
+def test_a_recorded_decision_cannot_be_updated(store_factory: Any) -> None:
+    store = store_factory()
+    store.append([decision("req-1")])
+    with pytest.raises(Exception, match="append-only"):
+        _raw_execute(store, "UPDATE decisions SET body = 'x' WHERE sequence = 1")
+    store.connection.rollback()
+    assert store.verify().broken_at is None
+
+
+def test_an_edited_body_or_a_removed_row_breaks_the_chain(store_factory: Any) -> None:
+    store = store_factory()
+    for i in range(5):
+        store.append([decision(f"req-{i}")])
+    disable = (
+        "DROP TRIGGER decisions_append_only"
+        if isinstance(store, SQLiteStore)
+        else "ALTER TABLE decisions DISABLE TRIGGER decisions_append_only"
+    )
+    _raw_execute(store, disable,
+                 "UPDATE decisions SET body = replace(body, 'decline', 'accept') "
+                 "WHERE sequence = 3")  # fmt: skip
+    report = store.verify()
+    assert report.broken_at == 3 and "changed after it was written" in report.problem
+    _raw_execute(store, "DELETE FROM decisions WHERE sequence = 3")
+    report = store.verify()
+    assert report.broken_at == 4 and "missing" in report.problem
+
+
+def test_retention_purges_old_records_and_re_anchors_the_chain(store_factory: Any) -> None:
+    store = store_factory()
+    old = store.append([decision("old-1"), decision("old-2", 1)])
+    assert store.purge(now=datetime.now(UTC) + timedelta(days=29)) == 0  # not old enough yet
+    assert store.purge(now=datetime.now(UTC) + timedelta(days=31)) == 2
+    assert store.find("old-1") == []
+    assert store.verify().rows == 0
+    new = store.append([decision("new-1")])
+    # The chain goes on from the last purged row: nothing can be slipped in at its start.
+    assert new[0]["sequence"] == 3 and new[0]["previous_hash"] == old[-1]["hash"]
+    report = store.verify()
+    assert (report.rows, report.first, report.broken_at) == (1, 3, None)
+
+
+def _write(args: tuple[str, str, int]) -> int:
+    kind, where, writer = args
+    store: RecordStore = (
+        SQLiteStore(Path(where), 30) if kind == "sqlite" else PostgresStore(where, 30)
+    )
+    for i in range(DECISIONS_EACH):
+        store.append([decision(f"writer-{writer}-{i}")])
+    store.close()
+    return DECISIONS_EACH
+
+
+def test_concurrent_writers_lose_nothing_and_keep_one_chain(store_factory: Any) -> None:
+    store = store_factory()
+    store.append([decision("first")])  # the schema exists before the writers race
+    where = str(store.path) if isinstance(store, SQLiteStore) else store.url
+    kind = "sqlite" if isinstance(store, SQLiteStore) else "postgresql"
+    with multiprocessing.get_context("spawn").Pool(WRITERS) as pool:
+        written = pool.map(_write, [(kind, where, w) for w in range(WRITERS)])
+    assert sum(written) == WRITERS * DECISIONS_EACH
+    report = store.verify()
+    assert report.broken_at is None, report.problem
+    assert report.rows == 1 + WRITERS * DECISIONS_EACH
+    for writer in range(WRITERS):
+        assert len(store.find(f"writer-{writer}-{DECISIONS_EACH - 1}")) == 1
+
+
+def test_the_sqlite_file_is_in_wal_mode(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "d.sqlite3", 30)
+    store.append([decision("req")])
+    with sqlite3.connect(tmp_path / "d.sqlite3") as raw:
+        assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    row = store.find("req")[0]
+    body = {k: v for k, v in row.items() if k not in ("previous_hash", "hash")}
+    from service.decisions.records import canonical
+
+    assert row["hash"] == chain_hash(GENESIS, canonical(body))
+
+
+def test_a_request_id_sent_again_records_both_decisions_in_order(store_factory: Any) -> None:
+    store = store_factory()
+    first = store.append([decision("retried", outcome="refer")])
+    second = store.append([decision("retried", outcome="decline")])
+    found = store.find("retried")
+    assert [r["decision"]["outcome"] for r in found] == ["refer", "decline"]
+    assert found == first + second

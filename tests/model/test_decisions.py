@@ -1,0 +1,321 @@
+"""Decisions through the service: outcome, offer, reasons, the record, the policy's lifecycle.
+
+Over the 20,000-row trained models (the command's output) and the shipped policy, so that
+applicants decide as an underwriter expects.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from api_support import v2_request
+from service_support import applicant_columns, columns_to_rows, make_repository
+
+from policy.document import POLICY_FILE, read_policy, sealed
+from policy.publish import DEFAULT_SOURCE, load_source
+
+PREDICT = "/v1/models/underwriting:predict"
+EXAMPLE = json.loads((Path(__file__).parents[2] / "examples" / "applicant.json").read_text())
+RISKY = EXAMPLE | {"tobacco_use": "current", "systolic_bp": 172, "diastolic_bp": 104,
+                   "hba1c": 8.4, "diabetes": "type_2", "bp_treatment": True}  # fmt: skip
+POLICY = load_source(DEFAULT_SOURCE)
+DIRECTED = set(POLICY.wording)
+
+
+@pytest.fixture(scope="module")
+def repository(trained_models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_repository(trained_models_dir, tmp_path_factory.mktemp("decide") / "models")
+
+
+@pytest.fixture(scope="module")
+def app(repository: Path) -> Iterator[Any]:
+    from service.app import STORE_KEY, create_app
+    from service.settings import Settings
+
+    flask_app = create_app(Settings(models_dir=repository, reload_interval_seconds=3600))
+    store = flask_app.extensions[STORE_KEY]
+    assert store.wait_scanned(120) and store.ready(), store.not_ready_reason("underwriting")
+    yield flask_app
+    store.stop()
+
+
+@pytest.fixture
+def client(app: Any) -> Any:
+    return app.test_client()
+
+
+def post(client: Any, url: str, payload: Any, request_id: str | None = None) -> Any:
+    headers = {"X-Request-ID": request_id} if request_id else {}
+    return client.post(url, data=json.dumps(payload), content_type="application/json",
+                       headers=headers)  # fmt: skip
+
+
+def decide(client: Any, *records: dict[str, Any], **envelope: Any) -> list[dict[str, Any]]:
+    response = post(client, PREDICT, {"instances": list(records)} | envelope)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return [p["decision"] for p in response.get_json()["predictions"]]
+
+
+def test_a_healthy_applicant_is_accepted_standard_with_an_offer_and_no_reasons(
+    client: Any,
+) -> None:
+    response = post(client, PREDICT, {"instances": [EXAMPLE]})
+    body = response.get_json()
+    assert body["model_versions"] == {"risk_class": "1", "max_coverage": "1",
+                                      "underwriting_policy": "1"}  # fmt: skip
+    prediction = body["predictions"][0]
+    decision = prediction["decision"]
+    assert decision["outcome"] == "accept" and decision["risk_class"] == "standard"
+    expected = min(prediction["max_coverage"] // 10_000 * 10_000, POLICY.accelerated_limit)
+    assert decision["offer"] == expected
+    assert (decision["reasons"], decision["rules"]) == ([], [])
+    assert decision["policy_version"] == 1
+
+
+def test_an_adverse_decision_gives_at_most_four_ranked_reasons_with_the_applicants_values(
+    client: Any,
+) -> None:
+    (decision,) = decide(client, RISKY)
+    assert decision["outcome"] in ("decline", "accept", "refer")
+    assert decision["risk_class"] != "standard"
+    reasons = decision["reasons"]
+    assert 1 <= len(reasons) <= 4 and decision["reasons_complete"] is True
+    contributions = [r["contribution"] for r in reasons]
+    assert contributions == sorted(contributions, reverse=True)
+    for reason in reasons:
+        assert reason["feature"] in DIRECTED  # never age, sex, money or a score
+        assert reason["value"] == RISKY[reason["feature"]]
+        assert reason["text"] == POLICY.wording[reason["feature"]].text
+        assert reason["contribution"] >= POLICY.minimum_contribution
+    cited = {r["feature"] for r in reasons}
+    assert cited & {"tobacco_use", "systolic_bp", "hba1c", "diabetes"}
+
+
+def test_a_knock_out_declines_whatever_the_model_says_and_is_the_first_reason(
+    client: Any,
+) -> None:
+    (decision,) = decide(client, EXAMPLE | {"hba1c": 10.6})
+    assert decision["outcome"] == "decline" and decision["offer"] is None
+    assert decision["reasons"][0] | {"contribution": 0} == {"code": "KO01", "feature": "hba1c",
+        "text": POLICY.knock_outs[0].wording.text, "value": 10.6, "contribution": 0}  # fmt: skip
+    assert decision["rules"][0]["rule"] == "knock_out"
+
+
+def risk_class_metadata(client: Any) -> dict[str, Any]:
+    models_dir = Path(client.application.extensions["model_store"].models_dir)
+    return dict(json.loads((models_dir / "risk_class" / "1" / "metadata.json").read_text()))
+
+
+def test_an_applicant_outside_the_training_ranges_is_referred(client: Any) -> None:
+    metadata = risk_class_metadata(client)
+    knocked = {rule.feature for rule in POLICY.knock_outs}
+    beyond = [
+        (f["name"], f["maximum"], metadata["training_ranges"][f["name"]])
+        for f in metadata["features"]
+        if f["name"] in metadata["training_ranges"] and f["name"] not in knocked
+        and metadata["training_ranges"][f["name"]][1] < f["maximum"]
+    ]  # fmt: skip
+    assert beyond, "every declared maximum was seen in training"
+    name, maximum, (low, high) = beyond[0]
+    (decision,) = decide(client, EXAMPLE | {name: maximum})
+    assert decision["outcome"] == "refer"  # the model extrapolates: an underwriter decides
+    expected = {"rule": "out_of_range", "code": "RF02", "text": POLICY.out_of_range.text,
+                "feature": name, "value": maximum, "range": [low, high]}  # fmt: skip
+    assert expected in decision["rules"]
+
+
+def test_a_requested_amount_above_the_limit_refers_an_acceptance(client: Any) -> None:
+    accepted, referred, small = decide(
+        client, EXAMPLE, EXAMPLE | {"requested_coverage": 2_500_000},
+        EXAMPLE | {"requested_coverage": 100_000},
+    )  # fmt: skip
+    assert accepted["outcome"] == "accept" and small["outcome"] == "accept"
+    assert referred["outcome"] == "refer"
+    assert referred["rules"] == [{"rule": "face_amount", "code": "RF04",
+        "text": POLICY.above_limit.text, "requested": 2_500_000.0,
+        "limit": POLICY.accelerated_limit}]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "value, message",
+    [(-1, "greater than or equal to 0"), ("lots", "Not a valid number"), (None, "null")],
+)
+def test_a_bad_requested_amount_is_a_400_naming_the_field(
+    client: Any, value: Any, message: str
+) -> None:
+    response = post(client, PREDICT, {"instances": [EXAMPLE | {"requested_coverage": value}]})
+    assert response.status_code == 400
+    errors = response.get_json()["details"]["records"]["0"]["requested_coverage"]
+    assert message.lower() in " ".join(errors).lower()
+
+
+def test_reasons_can_be_skipped_for_bulk_scoring(client: Any) -> None:
+    (decision,) = decide(client, RISKY, explain=False)
+    assert decision["reasons"] == [] and decision["reasons_complete"] is None
+    (knocked,) = decide(client, RISKY | {"dui_count_5y": 4}, explain=False)
+    assert [(r["code"], r["contribution"]) for r in knocked["reasons"]] == [("KO02", None)]
+    response = post(client, PREDICT, {"instances": [EXAMPLE], "explain": "no"})
+    assert response.status_code == 400 and "explain" in response.get_json()["details"]
+
+
+def test_columns_and_v2_carry_the_same_decisions(client: Any) -> None:
+    columns = applicant_columns(rows=6, seed=5)
+    rows = columns_to_rows(columns)
+    by_rows = decide(client, *rows)
+    response = post(client, PREDICT, {"inputs": columns})
+    assert response.get_json()["outputs"]["decision"] == by_rows
+    features = risk_class_metadata(client)["features"]
+    v2 = post(client, "/v2/models/underwriting/infer", v2_request(columns, features))
+    outputs = {o["name"]: o for o in v2.get_json()["outputs"]}
+    assert outputs["decision"]["datatype"] == "BYTES"
+    assert [json.loads(d) for d in outputs["decision"]["data"]] == by_rows
+    request = v2_request(columns, features) | {"parameters": {"explain": False}}
+    request["inputs"].append({"name": "requested_coverage", "datatype": "FP64", "shape": [6],
+                              "data": [5e6] * 6})  # fmt: skip
+    skipped = post(client, "/v2/models/underwriting/infer", request).get_json()["outputs"]
+    decided = [json.loads(d) for d in skipped[-1]["data"]]
+    assert all(d["reasons_complete"] is None for d in decided if d["risk_class"] != "standard")
+    assert all(d["outcome"] != "accept" for d in decided)  # every amount is above the limit
+    bad = request | {"parameters": {"explain": "no"}}
+    assert post(client, "/v2/models/underwriting/infer", bad).status_code == 400
+
+
+def test_every_decision_is_recorded_and_read_back_by_request_id(client: Any) -> None:
+    response = post(client, PREDICT, {"instances": [EXAMPLE, RISKY]}, request_id="case-2026-0001")
+    given = [p["decision"] for p in response.get_json()["predictions"]]
+    stored = client.get("/v1/decisions/case-2026-0001")
+    assert stored.status_code == 200
+    records = stored.get_json()["decisions"]
+    assert [r["decision"] for r in records] == given
+    assert [r["index"] for r in records] == [0, 1]
+    assert records[1]["previous_hash"] == records[0]["hash"]
+    assert records[0]["model_versions"] == {"risk_class": 1, "max_coverage": 1,
+                                            "underwriting_policy": 1}  # fmt: skip
+    from service.decisions.records import fingerprint
+
+    assert records[1]["fingerprint"] == fingerprint(RISKY)
+    assert "systolic_bp" not in json.dumps(records[0])  # the applicant's record is not stored
+    missing = client.get("/v1/decisions/no-such-request")
+    assert missing.status_code == 404 and "no-such-request" in missing.get_json()["error"]
+
+
+def test_the_adverse_decision_letter_is_rendered_from_the_stored_record(
+    client: Any, repository: Path
+) -> None:
+    response = post(client, PREDICT, {"instances": [RISKY]}, request_id="letter-1")
+    decision = response.get_json()["predictions"][0]["decision"]
+    env = os.environ | {"SERVICE_MODELS_DIR": str(repository)}
+    command = [sys.executable, "-m", "service.decisions", "letter", "letter-1"]
+    letter = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert letter.returncode == 0, letter.stderr
+    text = letter.stdout
+    assert text.startswith("NOTICE OF UNDERWRITING DECISION\n")
+    assert "Reference: letter-1 (record 0)" in text
+    for rank, reason in enumerate(decision["reasons"], 1):
+        assert f"  {rank}. {reason['text']} ({reason['code']})." in text
+    if any(r["feature"] == "systolic_bp" for r in decision["reasons"]):
+        # The applicant's own value, described and with its unit, as the model declared them.
+        assert "Systolic blood pressure at the exam: 172 mmHg" in text
+    stored = client.get("/v1/decisions/letter-1").get_json()["decisions"][0]
+    assert stored["fingerprint"] in text and stored["hash"] in text
+    missing = subprocess.run([*command[:-1], "no-such"], env=env, capture_output=True,
+                             text=True, timeout=120)  # fmt: skip
+    assert missing.returncode == 1 and "no decision 0 recorded" in missing.stderr
+
+
+def test_the_explain_endpoint_attributes_every_feature_of_every_record(client: Any) -> None:
+    response = post(client, "/v1/models/underwriting:explain", {"instances": [EXAMPLE, RISKY]})
+    assert response.status_code == 200
+    healthy, risky = response.get_json()["explanations"]
+    for explained in (healthy, risky):
+        assert explained["complete"] is True
+        for target in explained["targets"].values():
+            assert set(target["attributions"]) == DIRECTED
+            total = sum(target["attributions"].values())
+            assert total == pytest.approx(target["difference"], abs=0.02 * abs(
+                target["difference"]) + 1e-3)  # fmt: skip
+    assert risky["targets"]["non_standard"]["difference"] > healthy["targets"]["non_standard"][
+        "difference"]  # fmt: skip
+    assert risky["targets"]["non_standard"]["attributions"]["tobacco_use"] > 0
+    assert post(client, "/v1/models/max_coverage:explain", {"instances": [EXAMPLE]}
+                ).status_code == 404  # fmt: skip
+
+
+def test_the_policy_is_not_a_model(client: Any) -> None:
+    response = post(client, "/v1/models/underwriting_policy:predict", {"instances": [EXAMPLE]})
+    assert response.status_code == 404 and "decision policy" in response.get_json()["error"]
+
+
+def test_a_decision_that_cannot_be_recorded_is_not_given(app: Any, tmp_path: Path) -> None:
+    from service.app import STORE_KEY, create_app
+    from service.observability.exposition import exposition
+    from service.settings import Settings
+
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a directory")
+    store = app.extensions[STORE_KEY]
+    broken = create_app(
+        Settings(models_dir=store.models_dir, decisions_database=str(blocked / "d.sqlite3")),
+        store=store,
+    ).test_client()
+
+    def failures() -> float:
+        for line in exposition().decode().splitlines():
+            if line.startswith("underwriting_decision_record_failures_total "):
+                return float(line.split()[-1])
+        return 0.0
+
+    before = failures()
+    response = post(broken, PREDICT, {"instances": [EXAMPLE]}, request_id="lost-1")
+    assert response.status_code == 503
+    assert "could not be recorded" in response.get_json()["error"]
+    assert response.get_json()["details"] == {"request_id": "lost-1"}
+    assert failures() == before + 1
+    assert broken.get("/healthz").status_code == 200  # the service goes on serving
+    # Single models decide nothing, so they record nothing and still answer.
+    single = post(broken, "/v1/models/risk_class:predict", {"instances": [EXAMPLE]})
+    assert single.status_code == 200
+
+
+def test_a_new_policy_version_decides_from_the_next_request_and_a_bad_one_is_refused(
+    app: Any, client: Any, repository: Path
+) -> None:
+    from service.app import STORE_KEY
+
+    store = app.extensions[STORE_KEY]
+    stricter = dataclasses.replace(POLICY, version=2, minimum_top_probability=0.999)
+    target = repository / "underwriting_policy" / "2"
+    target.mkdir()
+    (target / POLICY_FILE).write_text(json.dumps(sealed(stricter)))
+    assert read_policy(target, 2).minimum_top_probability == 0.999
+    store.refresh()
+    (decision,) = decide(client, EXAMPLE)
+    assert decision["policy_version"] == 2 and decision["outcome"] == "refer"
+    assert decision["rules"][0]["rule"] == "confidence"
+    broken = repository / "underwriting_policy" / "3"
+    broken.mkdir()
+    edited = sealed(dataclasses.replace(POLICY, version=3)) | {"description": "edited"}
+    (broken / POLICY_FILE).write_text(json.dumps(edited))  # its seal no longer matches
+    store.refresh()
+    (decision,) = decide(client, EXAMPLE)
+    assert decision["policy_version"] == 2
+    statuses = client.get("/v1/models/underwriting").get_json()["model_version_status"]
+    refused = [s for s in statuses if s.get("model") == "underwriting_policy" and
+               s["version"] == "3"]  # fmt: skip
+    assert refused and "changed after publication" in refused[0]["status"]["error_message"]
+
+
+def test_the_openapi_document_describes_decisions(client: Any) -> None:
+    document = client.get("/openapi.json").get_json()
+    assert "/v1/decisions/{request_id}" in document["paths"]
+    assert "/v1/models/{name}:explain" in document["paths"]
+    text = json.dumps(document)
+    assert "requested_coverage" in text and "reasons" in text and "explain" in text

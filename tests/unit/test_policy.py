@@ -1,0 +1,210 @@
+"""The decision policy: its document, publication, precedence of rules and reason ranking."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from contract.errors import ContractError
+from policy.decide import decide, straight_through
+from policy.document import POLICY_FILE, Policy, read_policy
+from policy.publish import DEFAULT_SOURCE, load_source, publish
+from policy.reasons import reasons
+from training.features import FEATURES
+
+CLASSES = ("standard", "substandard", "decline")
+DIRECTED = tuple(f.name for f in FEATURES if f.risk is not None)
+
+
+@pytest.fixture(scope="module")
+def policy() -> Policy:
+    return load_source(DEFAULT_SOURCE)
+
+
+def source() -> dict[str, Any]:
+    raw: dict[str, Any] = json.loads(DEFAULT_SOURCE.read_text())
+    return raw
+
+
+def applicant(**changes: Any) -> dict[str, Any]:
+    base = {"hba1c": 5.4, "dui_count_5y": 0, "cancer_history": "none",
+            "cardiac_history": "none", "age": 40, "systolic_bp": 120}  # fmt: skip
+    return base | changes
+
+
+def decide_one(
+    policy: Policy,
+    record: dict[str, Any],
+    probabilities: list[float],
+    coverage: float | None = 512_345.0,
+    requested: float | None = None,
+) -> tuple[str, float, list[dict[str, Any]]]:
+    columns = {name: np.asarray([value]) for name, value in record.items()}
+    decided = decide(
+        policy, columns, CLASSES, np.asarray([probabilities]),
+        None if coverage is None else np.asarray([coverage]),
+        np.asarray([np.nan if requested is None else requested]),
+        {"age": (18.0, 80.0), "systolic_bp": (85.0, 220.0)},
+    )  # fmt: skip
+    return str(decided.outcome[0]), float(decided.offer[0]), decided.rules[0]
+
+
+def test_the_shipped_policy_words_a_reason_for_every_directed_feature(policy: Policy) -> None:
+    policy.check_against(FEATURES, DIRECTED)
+    assert policy.maximum_reasons == 4
+
+
+def test_a_policy_without_wording_for_a_directed_feature_is_refused(policy: Policy) -> None:
+    raw = source()
+    del raw["reasons"]["wording"]["hba1c"]
+    with pytest.raises(ContractError, match="no reason wording for \\['hba1c'\\]"):
+        Policy.from_json(raw).check_against(FEATURES, DIRECTED)
+    raw = source()
+    raw["reasons"]["wording"]["age"] = {"code": "R99", "text": "Too old"}
+    with pytest.raises(ContractError, match="cannot be reasons: \\['age'\\]"):
+        Policy.from_json(raw).check_against(FEATURES, DIRECTED)
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda r: r["outcomes"].update(standard="approve"), "outcomes.standard must be one of"),
+        (lambda r: r["knock_outs"][0].update(below=3), "exactly one of"),
+        (lambda r: r["reasons"].update(maximum=5), "reasons.maximum must be 1 to 4"),
+        (lambda r: r["confidence"].pop("code"), "confidence lacks 'code'"),
+        (lambda r: r["face_amount"].update(offer_step=0), "must be positive"),
+        (lambda r: r["confidence"].update(minimum_top_probability=True), "finite number"),
+    ],
+)
+def test_an_unclear_policy_is_refused_naming_the_key(edit: Any, message: str) -> None:
+    raw = source()
+    edit(raw)
+    with pytest.raises(ContractError, match=message):
+        Policy.from_json(raw)
+
+
+def test_a_knock_out_must_fit_its_feature(policy: Policy) -> None:
+    raw = source()
+    raw["knock_outs"][2]["in"] = ["metastatic"]
+    with pytest.raises(ContractError, match="unknown \\['metastatic'\\]"):
+        Policy.from_json(raw).check_against(FEATURES, DIRECTED)
+    raw = source()
+    raw["knock_outs"][0] = {**raw["knock_outs"][0], "feature": "tobacco_use"}
+    with pytest.raises(ContractError, match="does not apply to category"):
+        Policy.from_json(raw).check_against(FEATURES, DIRECTED)
+
+
+def test_publication_numbers_versions_and_seals_them(tmp_path: Path) -> None:
+    first, policy = publish(DEFAULT_SOURCE, tmp_path)
+    second, _ = publish(DEFAULT_SOURCE, tmp_path)
+    assert (first.name, second.name, policy.version) == ("1", "2", 1)
+    assert read_policy(second, 2).wording == policy.wording
+    raw = json.loads((second / POLICY_FILE).read_text())
+    raw["confidence"]["minimum_top_probability"] = 0.1  # an edit after publication
+    (second / POLICY_FILE).write_text(json.dumps(raw))
+    with pytest.raises(ContractError, match="changed after publication"):
+        read_policy(second, 2)
+    with pytest.raises(ContractError, match="says version 1, directory 7"):
+        read_policy(first, 7)
+
+
+def test_the_model_class_decides_when_no_rule_fires(policy: Policy) -> None:
+    outcome, offer, rules = decide_one(policy, applicant(), [0.9, 0.08, 0.02])
+    assert (outcome, offer, rules) == ("accept", 510_000.0, [])  # rounded down to $10,000
+    outcome, offer, _ = decide_one(policy, applicant(), [0.05, 0.15, 0.8])
+    assert outcome == "decline" and np.isnan(offer)
+
+
+def test_a_declining_knock_out_overrides_a_confident_acceptance(policy: Policy) -> None:
+    outcome, offer, rules = decide_one(policy, applicant(hba1c=10.5), [0.95, 0.04, 0.01])
+    assert outcome == "decline" and np.isnan(offer)
+    assert [(r["rule"], r["code"], r["value"]) for r in rules] == [("knock_out", "KO01", 10.5)]
+    # The bound itself does not knock out ("above 10").
+    assert decide_one(policy, applicant(hba1c=10.0), [0.95, 0.04, 0.01])[0] == "accept"
+
+
+def test_a_referring_knock_out_never_softens_a_decline(policy: Policy) -> None:
+    record = applicant(cardiac_history="event_within_5y")
+    assert decide_one(policy, record, [0.9, 0.08, 0.02])[0] == "refer"
+    assert decide_one(policy, record, [0.02, 0.08, 0.9])[0] == "decline"
+
+
+def test_doubt_about_the_model_refers_even_its_decline(policy: Policy) -> None:
+    outcome, _, rules = decide_one(policy, applicant(age=83), [0.02, 0.08, 0.9])
+    assert outcome == "refer"
+    expected = {"rule": "out_of_range", "code": "RF02", "text": policy.out_of_range.text,
+                "feature": "age", "value": 83, "range": [18.0, 80.0]}  # fmt: skip
+    assert rules == [expected]
+    outcome, _, rules = decide_one(policy, applicant(), [0.5, 0.3, 0.2])
+    assert outcome == "refer" and rules[0]["rule"] == "confidence"
+    assert rules[0]["top_probability"] == 0.5
+    # ... but a knock-out's decline stands.
+    assert decide_one(policy, applicant(age=83, dui_count_5y=3), [0.5, 0.3, 0.2])[0] == "decline"
+
+
+def test_the_face_amount_refers_an_acceptance_above_the_offer_or_the_limit(
+    policy: Policy,
+) -> None:
+    assert decide_one(policy, applicant(), [0.9, 0.08, 0.02], requested=500_000)[0] == "accept"
+    outcome, offer, rules = decide_one(policy, applicant(), [0.9, 0.08, 0.02], requested=600_000)
+    assert outcome == "refer" and offer == 510_000
+    assert rules == [{"rule": "face_amount", "code": "RF03", "text": policy.above_offer.text,
+                      "requested": 600_000.0, "offer": 510_000.0}]  # fmt: skip
+    outcome, offer, rules = decide_one(
+        policy, applicant(), [0.9, 0.08, 0.02], coverage=5e6, requested=2e6
+    )
+    assert (outcome, offer, rules[0]["code"]) == ("refer", 1_000_000, "RF04")  # capped offer
+
+
+def test_the_outcome_mix_counts_straight_through_decisions(policy: Policy) -> None:
+    columns = {name: np.asarray([v] * 4) for name, v in applicant().items()}
+    columns["hba1c"] = np.asarray([5.0, 11.0, 5.0, 5.0])
+    probabilities = np.asarray([[0.9, 0.05, 0.05], [0.9, 0.05, 0.05], [0.4, 0.3, 0.3],
+                                [0.1, 0.8, 0.1]])  # fmt: skip
+    decided = decide(policy, columns, CLASSES, probabilities, None, None, {})
+    assert decided.outcome.tolist() == ["accept", "decline", "refer", "accept"]
+    assert decided.standard_acceptance("standard").tolist() == [True, False, False, False]
+    mix = straight_through(decided)
+    assert mix["outcomes"] == {"accept": 2, "refer": 1, "decline": 1}
+    assert mix["straight_through_rate"] == 0.75 and mix["acceptance_rate"] == 0.5
+
+
+def test_reasons_rank_knock_outs_first_then_contributions_merging_shared_codes(
+    policy: Policy,
+) -> None:
+    attributions = {"hba1c": 0.05, "weight_kg": 0.04, "height_cm": 0.03, "systolic_bp": 0.06,
+                    "tobacco_use": 0.02, "alcohol_drinks_per_week": 0.015,
+                    "diabetes": 0.005, "hdl_cholesterol": 0.0}  # fmt: skip
+    values = {"hba1c": 10.8, "weight_kg": 120.0, "height_cm": 170.0, "systolic_bp": 160,
+              "tobacco_use": "current", "alcohol_drinks_per_week": 30}  # fmt: skip
+    knock_out = policy.knock_outs[0]
+    given = reasons(policy, [knock_out], attributions, values)
+    assert [(r["code"], r["feature"]) for r in given] == [
+        ("KO01", "hba1c"), ("R01", "weight_kg"), ("R03", "systolic_bp"), ("R02", "tobacco_use"),
+    ]  # fmt: skip
+    assert given[0] == {"code": "KO01", "feature": "hba1c", "text": knock_out.wording.text,
+                        "value": 10.8, "contribution": 0.05}  # fmt: skip
+    assert given[1]["contribution"] == 0.07 and given[1]["related"] == {"height_cm": 170.0}
+    assert given[1]["text"] == policy.wording["weight_kg"].text
+
+
+def test_reasons_never_cite_an_undirected_feature_or_a_small_contribution(
+    policy: Policy,
+) -> None:
+    given = reasons(policy, [], {"age": 0.5, "diabetes": 0.005, "tobacco_use": 0.2}, {})
+    assert [r["feature"] for r in given] == ["tobacco_use"]
+    assert reasons(policy, [], {"age": 0.5}, {}) == []
+    # A build reason always names height beside weight, though height at its own BMI adds 0.
+    (build,) = reasons(policy, [], {"weight_kg": 0.05, "height_cm": 0.0},
+                       {"weight_kg": 120.0, "height_cm": 170.0})  # fmt: skip
+    assert (build["feature"], build["contribution"], build["related"]) == (
+        "weight_kg", 0.05, {"height_cm": 170.0})  # fmt: skip
+    # Explanations skipped: the knock-outs still give their reasons, without a contribution.
+    only = reasons(policy, [policy.knock_outs[1]], None, {"dui_count_5y": 4})
+    assert only == [{"code": "KO02", "feature": "dui_count_5y",
+                     "text": policy.knock_outs[1].wording.text, "value": 4,
+                     "contribution": None}]  # fmt: skip
