@@ -4,7 +4,7 @@ Each app (bench/floor_app.py, then the service with the LiteRT runtime, then wit
 runtime) is started with the service's gunicorn config and loaded with wrk over loopback:
 single-record requests at concurrency 1, 8 and 32, then batches of 1,000 and 10,000 records.
 Every point runs `--repeat` times; the medians, the workers' CPU time per request, memory and
-start-up time are printed and saved.
+start-up time are printed and saved, with what a decision adds to a single-record prediction.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from bench import histogram, servers, wrk
+from bench import decisions, histogram, servers, wrk
 
 ENDPOINT = "/v1/models/underwriting:predict"
 ROUTE_TEMPLATE = "/v1/models/<model:name>:predict"
@@ -59,7 +59,9 @@ def write_bodies(directory: Path) -> dict[int, Path]:
     bodies = {}
     for size in sorted({size for _, size, _ in POINTS}):
         path = directory / f"body-{size}.json"
-        path.write_text(json.dumps({"instances": rows[:size]}))
+        # Batches are bulk scoring: decided and recorded, without the reasons' attributions.
+        bulk = {"explain": False} if size > 1 else {}
+        path.write_text(json.dumps({"instances": rows[:size]} | bulk))
         bodies[size] = path
     return bodies
 
@@ -175,7 +177,10 @@ def main(argv: list[str] | None = None) -> None:
                 results[name] = measure(server, bodies, args)
             finally:
                 server.stop()
-    text = report(results)
+    # What deciding adds to a prediction, in process (bench/decisions.py).
+    results["decisions"] = decisions.measure(args.models_dir, calls=3_000)
+    text = report({k: v for k, v in results.items() if k != "decisions"})
+    text += "\n\nDecisions, single record, in process:\n" + decisions.report(results["decisions"])
     print(text)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     (args.out / f"bench-{stamp}.json").write_text(json.dumps(results, indent=2))

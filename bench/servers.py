@@ -59,6 +59,9 @@ class Server:
 
 def start(name: str, port: int, workers: int, models_dir: Path, log: Path) -> Server:
     """Start one app with identical settings and wait until every worker answers /readyz."""
+    records = log.with_suffix(".decisions.sqlite3")
+    for stale in (records, Path(f"{records}-wal"), Path(f"{records}-shm")):
+        stale.unlink(missing_ok=True)  # each run starts an empty record store
     env = os.environ | {
         "SERVICE_HOST": "127.0.0.1",
         "SERVICE_PORT": str(port),
@@ -66,6 +69,8 @@ def start(name: str, port: int, workers: int, models_dir: Path, log: Path) -> Se
         "SERVICE_MODELS_DIR": str(models_dir),
         "SERVICE_LOG_LEVEL": "warning",
         "SERVICE_RUNTIME": APPS[name][1],
+        # Every benchmarked decision is recorded, as in production, beside the run's logs.
+        "SERVICE_DECISIONS_DATABASE": str(records),
     }
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)  # the config makes a fresh one per server
     command = [sys.executable, "-m", "gunicorn", "-c", CONFIG, APPS[name][0]]

@@ -9,6 +9,7 @@ accelerated-underwriting limit is referred. Vectorised: a batch of 10,000 costs 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -47,6 +48,9 @@ def decide(
 ) -> Decisions:
     """Decide every record; `requested` is NaN where a record asked for no amount."""
     size = len(probabilities)
+    if size == 1:  # the common request: plain Python beats thirty one-element array operations
+        return _decide_one(policy, columns, class_names, probabilities, coverage, requested,
+                           training_ranges)  # fmt: skip
     labels = np.asarray(class_names, dtype=object)
     index = probabilities.argmax(axis=1)
     risk_class = labels[index]
@@ -55,25 +59,31 @@ def decide(
     knocked_out: list[list[KnockOut]] = [[] for _ in range(size)]
     knock_severity = np.zeros(size, dtype=np.int64)
     for rule in policy.knock_outs:
-        for i in np.flatnonzero(_fires(rule, columns[rule.feature])):
+        fires = _fires(rule, columns[rule.feature])
+        if not fires.any():  # the usual case: skip the per-record work
+            continue
+        for i in np.flatnonzero(fires):
             knock_severity[i] = max(knock_severity[i], SEVERITY[rule.outcome])
             knocked_out[i].append(rule)
             value = _plain(columns[rule.feature][int(i)])
             rules[i].append({"rule": "knock_out", **rule.wording.to_json(),
                              "feature": rule.feature, "value": value})  # fmt: skip
+    ranged = [name for name in training_ranges if name in columns]
     doubt = np.zeros(size, dtype=bool)
-    for name, (low, high) in training_ranges.items():
-        if name not in columns:
-            continue
-        values = np.asarray(columns[name], dtype=np.float64)
-        for i in np.flatnonzero((values < low) | (values > high)):
-            doubt[i] = True
-            rules[i].append({"rule": "out_of_range", **policy.out_of_range.to_json(),
-                             "feature": name, "value": _plain(columns[name][int(i)]),
-                             "range": [low, high]})  # fmt: skip
+    if ranged:  # one matrix for every range: a record costs one comparison, not one per feature
+        values = np.array([columns[name] for name in ranged], dtype=np.float64)
+        bounds = np.array([training_ranges[name] for name in ranged], dtype=np.float64)
+        outside = (values < bounds[:, :1]) | (values > bounds[:, 1:])
+        if outside.any():
+            for j, i in zip(*np.nonzero(outside), strict=True):
+                name, (low, high) = ranged[j], training_ranges[ranged[j]]
+                doubt[i] = True
+                rules[i].append({"rule": "out_of_range", **policy.out_of_range.to_json(),
+                                 "feature": name, "value": _plain(columns[name][int(i)]),
+                                 "range": [low, high]})  # fmt: skip
     top = probabilities.max(axis=1)
     unsure = top < policy.minimum_top_probability
-    for i in np.flatnonzero(unsure):
+    for i in np.flatnonzero(unsure) if unsure.any() else ():
         rules[i].append({"rule": "confidence", **policy.confidence.to_json(),
                          "top_probability": round(float(top[i]), 4),
                          "threshold": policy.minimum_top_probability})  # fmt: skip
@@ -106,11 +116,90 @@ def decide(
     return Decisions(_BY_SEVERITY[severity], risk_class, offer, rules, knocked_out)
 
 
+def _decide_one(
+    policy: Policy,
+    columns: Mapping[str, Sequence[Any] | np.ndarray],
+    class_names: Sequence[str],
+    probabilities: np.ndarray,
+    coverage: np.ndarray | None,
+    requested: np.ndarray | None,
+    training_ranges: Mapping[str, tuple[float, float]],
+) -> Decisions:
+    """`decide` for one record, rule for rule the same (a test holds the two paths equal)."""
+    row = probabilities[0].tolist()
+    top = max(row)
+    risk_class = class_names[row.index(top)]
+    rules: list[dict[str, Any]] = []
+    knocked: list[KnockOut] = []
+    knock = 0
+    for rule in policy.knock_outs:
+        value = _plain(columns[rule.feature][0])
+        if _holds(rule, value):
+            knock = max(knock, SEVERITY[rule.outcome])
+            knocked.append(rule)
+            rules.append({"rule": "knock_out", **rule.wording.to_json(), "feature": rule.feature,
+                          "value": value})  # fmt: skip
+    doubt = 0
+    for name, (low, high) in training_ranges.items():
+        if name in columns and not low <= (value := _plain(columns[name][0])) <= high:
+            doubt = max(doubt, SEVERITY[policy.out_of_range_outcome])
+            rules.append({"rule": "out_of_range", **policy.out_of_range.to_json(),
+                          "feature": name, "value": value, "range": [low, high]})  # fmt: skip
+    unsure = top < policy.minimum_top_probability
+    if unsure:
+        doubt = max(doubt, SEVERITY[policy.confidence_outcome])
+        rules.append({"rule": "confidence", **policy.confidence.to_json(),
+                      "top_probability": round(float(top), 4),
+                      "threshold": policy.minimum_top_probability})  # fmt: skip
+    in_range = not any(r["rule"] == "out_of_range" for r in rules)
+    severity = SEVERITY[policy.outcomes.get(risk_class, "refer")]
+    if unsure or not in_range:
+        severity = doubt
+    severity = SEVERITY["decline"] if knock == SEVERITY["decline"] else max(severity, knock)
+    offer = math.nan
+    if coverage is not None:
+        stepped = math.floor(float(coverage[0]) / policy.offer_step) * policy.offer_step
+        offer = min(stepped, policy.accelerated_limit)
+    asked = math.nan if requested is None else float(requested[0])
+    if severity == SEVERITY["accept"] and asked > policy.accelerated_limit:
+        severity = SEVERITY["refer"]
+        rules.append({"rule": "face_amount", **policy.above_limit.to_json(), "requested": asked,
+                      "limit": float(policy.accelerated_limit)})  # fmt: skip
+    elif severity == SEVERITY["accept"] and asked > offer:
+        severity = SEVERITY["refer"]
+        rules.append({"rule": "face_amount", **policy.above_offer.to_json(), "requested": asked,
+                      "offer": float(offer)})  # fmt: skip
+    if severity == SEVERITY["decline"]:
+        offer = math.nan
+    return Decisions(
+        _BY_SEVERITY[[severity]], np.asarray([risk_class], dtype=object), np.asarray([offer]),
+        [rules], [knocked],
+    )  # fmt: skip
+
+
+def _holds(rule: KnockOut, value: Any) -> bool:
+    """One knock-out's condition on one value."""
+    if rule.comparison == "in":
+        assert isinstance(rule.bound, tuple)
+        return value in rule.bound
+    bound = float(rule.bound)  # type: ignore[arg-type]
+    match rule.comparison:
+        case "above":
+            return bool(value > bound)
+        case "at_least":
+            return bool(value >= bound)
+        case "below":
+            return bool(value < bound)
+        case _:
+            return bool(value <= bound)
+
+
 def _fires(rule: KnockOut, values: Sequence[Any] | np.ndarray) -> np.ndarray:
     """Where one knock-out's condition holds."""
     if rule.comparison == "in":
         assert isinstance(rule.bound, tuple)
-        return np.isin(np.asarray(values, dtype=object), rule.bound)
+        categories = rule.bound
+        return np.fromiter((v in categories for v in values), dtype=bool, count=len(values))
     numbers = np.asarray(values, dtype=np.float64)
     bound = float(rule.bound)  # type: ignore[arg-type]
     match rule.comparison:

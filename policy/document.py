@@ -11,6 +11,7 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -90,6 +91,14 @@ class Policy:
     version: int | None = None
     created_at: str = ""
     digest: str = ""
+
+    @cached_property
+    def features_by_code(self) -> dict[str, tuple[str, ...]]:
+        """Each reason code's features (build: height and weight), in wording order."""
+        by_code: dict[str, list[str]] = {}
+        for feature, wording in self.wording.items():
+            by_code.setdefault(wording.code, []).append(feature)
+        return {code: tuple(features) for code, features in by_code.items()}
 
     @property
     def versions(self) -> dict[str, int]:

@@ -49,8 +49,7 @@ def reasons(
                 continue
             reason = _reason(wording.code, wording.text, feature, values.get(feature), contribution)
             # The features sharing its code are items of the same reason (build: height too).
-            if related := [f for f, w in policy.wording.items()
-                           if w.code == wording.code and f != feature]:  # fmt: skip
+            if related := [f for f in policy.features_by_code[wording.code] if f != feature]:
                 reason["related"] = {f: values.get(f) for f in related}
             by_code[wording.code] = reason
             chosen.append(reason)

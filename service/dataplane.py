@@ -120,11 +120,14 @@ class Dataplane:
     ) -> None:
         """Commit the decisions to the record store; count them by outcome."""
         if self.recorder is not None:
-            names = [f.name for f in servable.features]
+            names = [f.name for f in servable.request_fields if f is not REQUESTED_COVERAGE]
+            numbers = frozenset(
+                f.name for f in servable.request_fields if f.type == "number"
+            )  # the requested amount included
             optional = REQUESTED_COVERAGE.name
             new = [
                 NewDecision(request_id, i, prediction.versions,
-                            fingerprint(records.applicant(i, names, optional)), decision)
+                            fingerprint(records.applicant(i, names, numbers, optional)), decision)
                 for i, decision in enumerate(decisions)
             ]  # fmt: skip
             try:

@@ -114,6 +114,12 @@ def test_two_workers_record_thousands_of_decisions_in_one_intact_chain(
         assert set(statuses.values()) == {200}
         sample = requests.get(f"{base_url}/v1/decisions/{ids[123]}", timeout=10).json()
         assert sample["decisions"][0]["request_id"] == ids[123]
+        # Reasons through the workers' explain interpreters, for the adverse ones among them.
+        decided = [requests.get(f"{base_url}/v1/decisions/{i}", timeout=10).json()["decisions"][0]
+                   ["decision"] for i in ids[:len(records)]]  # fmt: skip
+        adverse = [d for d in decided if (d["outcome"], d["risk_class"]) != ("accept", "standard")]
+        assert adverse and all(d["reasons_complete"] is not None for d in adverse)
+        assert any(d["reasons"] for d in adverse)
     found = recorded_ids(store_settings)
     assert sorted(found) == sorted(ids)  # none lost, none twice
     checked = verify(store_settings)

@@ -319,3 +319,22 @@ def test_the_openapi_document_describes_decisions(client: Any) -> None:
     assert "/v1/models/{name}:explain" in document["paths"]
     text = json.dumps(document)
     assert "requested_coverage" in text and "reasons" in text and "explain" in text
+
+
+def test_a_large_batch_is_explained_in_chunks_exactly_as_one_record_at_a_time(
+    client: Any,
+) -> None:
+    from service.decisions.explaining import CHUNK
+
+    rows = columns_to_rows(applicant_columns(rows=CHUNK * 2 + 7, seed=23))
+    url = "/v1/models/underwriting:explain"
+    batch = post(client, url, {"instances": rows}).get_json()["explanations"]
+    assert len(batch) == len(rows)
+    for i in (0, CHUNK - 1, CHUNK, len(rows) - 1):
+        (alone,) = post(client, url, {"instances": [rows[i]]}).get_json()["explanations"]
+        for target, explained in alone["targets"].items():
+            assert batch[i]["targets"][target]["difference"] == pytest.approx(
+                explained["difference"], abs=1e-6)  # fmt: skip
+            for feature, value in explained["attributions"].items():
+                assert batch[i]["targets"][target]["attributions"][feature] == pytest.approx(
+                    value, abs=1e-5)  # fmt: skip

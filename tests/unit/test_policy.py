@@ -208,3 +208,32 @@ def test_reasons_never_cite_an_undirected_feature_or_a_small_contribution(
     assert only == [{"code": "KO02", "feature": "dui_count_5y",
                      "text": policy.knock_outs[1].wording.text, "value": 4,
                      "contribution": None}]  # fmt: skip
+
+
+def test_one_record_decides_exactly_as_it_does_within_a_batch(policy: Policy) -> None:
+    """The single-record path (plain Python) and the batch path (arrays) are the same rules."""
+    from training.synthetic import generate
+
+    rng = np.random.default_rng(7)
+    size = 600
+    columns = {name: np.asarray(values) for name, values in generate(size, 3).features.items()}
+    probabilities = rng.dirichlet([1.0, 0.6, 0.4], size=size)
+    coverage = rng.uniform(0, 3e6, size)
+    requested = np.where(rng.random(size) < 0.5, np.nan, rng.uniform(0, 2.5e6, size))
+    ranges = {"age": (20.0, 75.0), "weight_kg": (45.0, 160.0), "hba1c": (4.0, 12.0)}
+    batch = decide(policy, columns, CLASSES, probabilities, coverage, requested, ranges)
+    assert len(set(batch.outcome.tolist())) == 3  # every outcome occurs
+    assert any(len(r) > 1 for r in batch.rules)
+    for i in range(size):
+        one = decide(
+            policy, {name: values[i : i + 1] for name, values in columns.items()}, CLASSES,
+            probabilities[i : i + 1], coverage[i : i + 1], requested[i : i + 1], ranges,
+        )  # fmt: skip
+        assert one.outcome[0] == batch.outcome[i] and one.risk_class[0] == batch.risk_class[i]
+        assert one.offer[0] == batch.offer[i] or (
+            np.isnan(one.offer[0]) and np.isnan(batch.offer[i])
+        )
+        # The same rules, though the batch lists a record's out-of-range features in range order.
+        key = lambda rule: json.dumps(rule, sort_keys=True)  # noqa: E731
+        assert sorted(one.rules[0], key=key) == sorted(batch.rules[i], key=key)
+        assert one.knocked_out[0] == batch.knocked_out[i]

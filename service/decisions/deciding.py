@@ -1,0 +1,177 @@
+"""Decide a scored batch: the policy's outcome, class and offer, and reasons for adverse ones.
+
+Reasons are computed only where the outcome is not a standard acceptance (most applicants cost
+nothing beyond the policy's few array operations). A request may skip the model's attributions
+(bulk scoring): its adverse decisions then carry only knock-out reasons and
+`reasons_complete: null`, saying the attributions were not computed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from contract.metadata import ModelMetadata
+from policy.decide import decide
+from policy.document import REQUESTED_COVERAGE, Policy
+from policy.reasons import reasons
+from service.decisions.explaining import Attributions, attribute, subset
+from service.inference.loader import LoadedModel
+from service.inference.packing import Batch
+from service.inference.prediction import COVERAGE_OUTPUT, Prediction
+from service.inference.servable import Servable
+
+
+@dataclass(frozen=True)
+class Records:
+    """The validated records of a request, read by index and feature name."""
+
+    rows: Sequence[Any] | None = None  # dicts or typed structs
+    columns: Mapping[str, Sequence[Any]] | None = None
+
+    def column(self, name: str) -> list[Any] | Sequence[Any]:
+        if self.columns is not None:
+            return self.columns[name]
+        assert self.rows is not None
+        return [row[name] for row in self.rows]
+
+    def value(self, index: int, name: str) -> Any:
+        if self.columns is not None:
+            return self.columns[name][index]
+        assert self.rows is not None
+        return self.rows[index][name]
+
+    def applicant(
+        self, index: int, names: Sequence[str], numbers: frozenset[str], optional: str
+    ) -> dict[str, Any]:
+        """One record as validated: its features (declared numbers as floats, whichever route
+        decoded them, so one application has one fingerprint), and the optional field if given.
+        """
+        if self.columns is not None:
+            columns = self.columns
+            record = {name: columns[name][index] for name in names}
+            extra = _given(columns, optional)
+            if extra is not None:
+                record[optional] = extra[index]
+        else:
+            assert self.rows is not None
+            row = self.rows[index]
+            record = {name: row[name] for name in names}
+            if (value := _given(row, optional)) is not None:
+                record[optional] = value
+        for name in numbers:
+            if name in record:
+                record[name] = float(record[name])
+        return record
+
+    def requested(self, size: int) -> np.ndarray | None:
+        """Each record's requested amount (NaN where absent), or None if no record has one."""
+        name = REQUESTED_COVERAGE.name
+        if self.columns is not None:
+            given = _given(self.columns, name)
+            return None if given is None else np.asarray(given, dtype=np.float64)
+        assert self.rows is not None
+        values = [_given(row, name) for row in self.rows]
+        if all(value is None for value in values):
+            return None
+        return np.asarray([np.nan if v is None else v for v in values], dtype=np.float64)
+
+
+def _given(container: Any, name: str) -> Any:
+    """An optional request field's value, or None: the typed decoder's structs never carry one."""
+    return container.get(name) if isinstance(container, dict) else None
+
+
+class _Values(Mapping[str, Any]):
+    """One record's values, looked up only for the features a reason cites."""
+
+    def __init__(self, records: Records, index: int) -> None:
+        self.records, self.index = records, index
+
+    def __getitem__(self, name: str) -> Any:
+        return self.records.value(self.index, name)
+
+    def __iter__(self) -> Any:
+        raise TypeError("a record's values are looked up by name")
+
+    def __len__(self) -> int:
+        raise TypeError("a record's values are looked up by name")
+
+
+def classifier(servable: Servable) -> LoadedModel:
+    """The model whose classes the policy maps and whose explain signature gives reasons."""
+    model = servable.explained
+    if model is None or model.metadata.class_names is None:
+        raise ValueError(f"{servable.name} has no classifier with an explain signature")
+    return model
+
+
+def class_output(metadata: ModelMetadata) -> str:
+    """The declared output holding the class probabilities."""
+    names = tuple(metadata.class_names or ())
+    return next(o.name for o in metadata.outputs if o.labels is not None and o.labels == names)
+
+
+def decide_batch(
+    servable: Servable, batch: Batch, prediction: Prediction, records: Records, explain: bool
+) -> list[dict[str, Any]]:
+    """Return one decision object per record, as the response and the record store carry it."""
+    policy = servable.policy
+    assert policy is not None
+    model = classifier(servable)
+    metadata = model.metadata
+    class_names = tuple(metadata.class_names or ())
+    needed = {rule.feature for rule in policy.knock_outs} | set(metadata.training_ranges)
+    decided = decide(
+        policy,
+        {name: records.column(name) for name in needed},
+        class_names,
+        prediction.outputs[class_output(metadata)],
+        prediction.outputs.get(COVERAGE_OUTPUT),
+        records.requested(prediction.size),
+        metadata.training_ranges,
+    )
+    adverse = np.flatnonzero(~decided.standard_acceptance(class_names[0]))
+    attributions = None
+    if explain and len(adverse) and model.explainer is not None:
+        explained = metadata.explain
+        assert explained is not None
+        attributions = attribute(explained, model.explainer, subset(batch, adverse))
+    decisions = [_decision(policy, decided.outcome[i], decided.risk_class[i], decided.offer[i],
+                           decided.rules[i]) for i in range(prediction.size)]  # fmt: skip
+    for position, i in enumerate(adverse):
+        by_feature, complete = _attributions(model, attributions, position, decided.risk_class[i],
+                                             class_names[0])  # fmt: skip
+        given = reasons(policy, decided.knocked_out[i], by_feature, _Values(records, int(i)))
+        decisions[i]["reasons"] = given
+        decisions[i]["reasons_complete"] = complete
+    return decisions
+
+
+def _decision(
+    policy: Policy, outcome: str, risk_class: str, offer: float, rules: list[dict[str, Any]]
+) -> dict[str, Any]:
+    return {
+        "outcome": outcome,
+        "risk_class": risk_class,
+        "offer": None if np.isnan(offer) else float(offer),
+        "reasons": [],
+        "reasons_complete": True,
+        "rules": rules,
+        "policy_version": policy.version,
+    }
+
+
+def _attributions(
+    model: LoadedModel, attributions: Attributions | None, position: int, label: str, best: str
+) -> tuple[dict[str, float] | None, bool | None]:
+    """One record's attributions to the target explaining its class, and their completeness."""
+    explained = model.metadata.explain
+    if attributions is None or explained is None:
+        return None, None
+    target = explained.target_for(label, best)
+    row = attributions.by_target[target][position].tolist()
+    return dict(zip(explained.features, row, strict=True)), bool(attributions.complete[position])

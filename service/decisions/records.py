@@ -1,0 +1,374 @@
+"""The durable record of every decision: append-only, hash-chained, SQLite or PostgreSQL.
+
+A record holds what an examiner asks for (request id, time, model and policy versions, the
+outcome, offer, reasons with the applicant's values, the rules that fired) and a sha256
+fingerprint of the applicant's record instead of the record itself. Each row's `hash` is the
+sha256 of the previous row's hash and the row's canonical body, so an edited, removed or
+reordered row breaks the chain (`python -m service.decisions verify`). Rows are written in the
+request, before the response: a decision acknowledged with a 200 is committed. Writers
+serialise on a lock (SQLite's write lock; a PostgreSQL advisory lock) to extend the chain in
+order; retention purges the oldest rows and re-anchors the chain on the last one purged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Protocol
+
+import orjson
+
+GENESIS = "0" * 64  # the previous hash of the first row ever written
+PURGE_INTERVAL_SECONDS = 3600.0
+_LOCK_KEY = 7_310_411  # the PostgreSQL advisory lock the writers share
+
+
+def body_text(record: Mapping[str, Any]) -> str:
+    """A row's stored, hashed body: sorted keys, no whitespace (verification rereads the text)."""
+    return orjson.dumps(record, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def fingerprint(record: Mapping[str, Any]) -> str:
+    """sha256 of an applicant record's canonical JSON: matches the record, reveals nothing.
+
+    Canonical as orjson writes it with sorted keys: no whitespace, UTF-8, numbers in their
+    shortest round-trip form (`hashlib.sha256(orjson.dumps(record, option=orjson.OPT_SORT_KEYS))`).
+    """
+    return hashlib.sha256(orjson.dumps(dict(record), option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def chain_hash(previous: str, body: str) -> str:
+    return hashlib.sha256(f"{previous}\n{body}".encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class NewDecision:
+    """A decision to record: everything but its place in the chain."""
+
+    request_id: str
+    index: int  # the record's position in its request
+    model_versions: Mapping[str, int]
+    fingerprint: str
+    decision: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    """What a verification found."""
+
+    rows: int
+    first: int | None
+    last: int | None
+    broken_at: int | None  # the first sequence that does not chain, or None
+    problem: str = ""
+
+
+class Connection(Protocol):
+    def execute(self, sql: str, params: Sequence[Any] = ...) -> Any: ...
+    def commit(self) -> None: ...
+    def rollback(self) -> None: ...
+    def close(self) -> None: ...
+
+
+class RecordStore:
+    """Appends decisions to the chain and reads them back; one per worker process."""
+
+    placeholder = "?"
+    dialect = "sqlite"
+
+    def __init__(self, retention_days: int) -> None:
+        self.retention = timedelta(days=retention_days)
+        self._connection: Connection | None = None
+        self._last_purge = 0.0
+
+    # -- backend specifics --------------------------------------------------------------------
+    def _connect(self) -> Connection:
+        raise NotImplementedError
+
+    def _lock(self, connection: Connection) -> None:
+        """Begin a transaction holding the chain's write lock."""
+        raise NotImplementedError
+
+    def _schema(self) -> list[str]:
+        raise NotImplementedError
+
+    # -- shared -------------------------------------------------------------------------------
+    def _sql(self, text: str) -> str:
+        return text.replace("?", self.placeholder)
+
+    @property
+    def connection(self) -> Connection:
+        """This process's connection, opened (and the schema created) on first use."""
+        if self._connection is None:
+            connection = self._connect()
+            self._lock(connection)  # workers start together: one creates the schema at a time
+            for statement in self._schema():
+                connection.execute(statement)
+            connection.commit()
+            self._connection = connection
+        return self._connection
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    def append(self, decisions: Sequence[NewDecision]) -> list[dict[str, Any]]:
+        """Commit the decisions in order at the chain's end; return the rows as stored."""
+        connection = self.connection
+        decided_at = _timestamp(datetime.now(UTC))  # one time for a request's decisions
+        try:
+            self._lock(connection)
+            sequence, previous = self._tail(connection)
+            rows, stored = [], []
+            for new in decisions:
+                sequence += 1
+                record = _record(sequence, new, decided_at)
+                body = body_text(record)
+                digest = chain_hash(previous, body)
+                rows.append((sequence, new.request_id, new.index, record["decided_at"], body,
+                             previous, digest))  # fmt: skip
+                stored.append(record | {"previous_hash": previous, "hash": digest})
+                previous = digest
+            connection_rows(connection, self._sql(
+                "INSERT INTO decisions (sequence, request_id, record_index, decided_at, body, "
+                "previous_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?)"), rows)  # fmt: skip
+            connection.commit()
+        except BaseException:
+            _rollback(connection)
+            raise
+        if time.monotonic() - self._last_purge > PURGE_INTERVAL_SECONDS:
+            self.purge()
+        return stored
+
+    def _tail(self, connection: Connection) -> tuple[int, str]:
+        """The last sequence and hash: the newest row's, or the anchor's after a full purge."""
+        row = connection.execute(
+            "SELECT sequence, hash FROM decisions ORDER BY sequence DESC LIMIT 1"
+        ).fetchone()
+        if row is None:
+            row = connection.execute("SELECT sequence, hash FROM decision_anchor").fetchone()
+        return (int(row[0]), str(row[1])) if row is not None else (0, GENESIS)
+
+    def find(self, request_id: str) -> list[dict[str, Any]]:
+        """Every decision recorded under a request id, in the order written (empty: none)."""
+        rows = self.connection.execute(
+            self._sql("SELECT body, previous_hash, hash FROM decisions WHERE request_id = ? "
+                      "ORDER BY sequence"), (request_id,),
+        ).fetchall()  # fmt: skip
+        self.connection.commit()  # end the read transaction (PostgreSQL opens one)
+        return [json.loads(body) | {"previous_hash": p, "hash": h} for body, p, h in rows]
+
+    def purge(self, now: datetime | None = None) -> int:
+        """Delete records older than the retention; anchor the chain on the last one deleted."""
+        self._last_purge = time.monotonic()
+        cutoff = _timestamp((now or datetime.now(UTC)) - self.retention)
+        connection = self.connection
+        try:
+            self._lock(connection)
+            last = connection.execute(
+                self._sql("SELECT sequence, hash FROM decisions WHERE decided_at < ? "
+                          "ORDER BY sequence DESC LIMIT 1"), (cutoff,),
+            ).fetchone()  # fmt: skip
+            if last is None:
+                connection.commit()
+                return 0
+            cursor = connection.execute(
+                self._sql("DELETE FROM decisions WHERE sequence <= ?"), (last[0],)
+            )
+            connection.execute("DELETE FROM decision_anchor")
+            connection.execute(
+                self._sql("INSERT INTO decision_anchor (id, sequence, hash) VALUES (1, ?, ?)"),
+                (last[0], last[1]),
+            )
+            connection.commit()
+            return int(cursor.rowcount)
+        except BaseException:
+            _rollback(connection)
+            raise
+
+    def verify(self) -> ChainReport:
+        """Walk the chain from its anchor: every hash recomputes, every row links to the last."""
+        connection = self.connection
+        anchor = connection.execute("SELECT sequence, hash FROM decision_anchor").fetchone()
+        expected_sequence, previous = (int(anchor[0]), str(anchor[1])) if anchor else (0, GENESIS)
+        count, first, last = 0, None, None
+        for sequence, request_id, index, body, linked, digest in self._walk(connection):
+            expected_sequence += 1
+            count, first, last = count + 1, first or sequence, sequence
+            problem = ""
+            if sequence != expected_sequence:
+                problem = f"sequence {sequence} follows {expected_sequence - 1}: rows are missing"
+            elif linked != previous:
+                problem = f"row {sequence} does not link to the row before it"
+            elif chain_hash(previous, body) != digest:
+                problem = f"row {sequence} was changed after it was written"
+            else:
+                content = json.loads(body)
+                if (content.get("sequence"), content.get("request_id"),
+                        content.get("index")) != (sequence, request_id, index):  # fmt: skip
+                    problem = f"row {sequence}'s columns differ from its hashed body"
+            if problem:
+                connection.commit()
+                return ChainReport(count, first, last, sequence, problem)
+            previous = digest
+        connection.commit()
+        return ChainReport(count, first, last, None)
+
+    def _walk(self, connection: Connection) -> Iterator[tuple[int, str, int, str, str, str]]:
+        """Every row in sequence order, read in pages (a chain may hold millions)."""
+        after = -1
+        while True:
+            page = connection.execute(
+                self._sql("SELECT sequence, request_id, record_index, body, previous_hash, hash "
+                          "FROM decisions WHERE sequence > ? ORDER BY sequence LIMIT 5000"),
+                (after,),
+            ).fetchall()  # fmt: skip
+            if not page:
+                return
+            for row in page:
+                yield int(row[0]), str(row[1]), int(row[2]), str(row[3]), str(row[4]), str(row[5])
+            after = int(page[-1][0])
+
+
+def _record(sequence: int, new: NewDecision, decided_at: str) -> dict[str, Any]:
+    return {
+        "sequence": sequence,
+        "request_id": new.request_id,
+        "index": new.index,
+        "decided_at": decided_at,
+        "model_versions": dict(new.model_versions),
+        "fingerprint": new.fingerprint,
+        "decision": dict(new.decision),
+    }
+
+
+def _timestamp(moment: datetime) -> str:
+    """UTC to the microsecond, fixed width: text order is time order."""
+    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def connection_rows(connection: Connection, sql: str, rows: list[tuple[Any, ...]]) -> None:
+    """Insert many rows in one round trip where the driver allows it."""
+    many = getattr(connection, "executemany", None)
+    if many is not None:
+        many(sql, rows)
+        return
+    with connection.cursor() as cursor:  # type: ignore[attr-defined]
+        cursor.executemany(sql, rows)
+
+
+def _rollback(connection: Connection) -> None:
+    try:
+        connection.rollback()
+    except Exception:  # the connection may be what failed; the caller's error says why
+        pass
+
+
+class SQLiteStore(RecordStore):
+    """A file in WAL mode: readers never block the writer; writers take turns on its lock."""
+
+    def __init__(self, path: Path, retention_days: int, synchronous: str = "normal") -> None:
+        super().__init__(retention_days)
+        self.path = path
+        self.synchronous = synchronous
+
+    def _connect(self) -> Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # isolation_level=None: transactions are ours (BEGIN IMMEDIATE takes the write lock).
+        connection = sqlite3.connect(str(self.path), timeout=10.0, isolation_level=None)
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute(f"PRAGMA synchronous={self.synchronous.upper()}")
+        connection.execute("PRAGMA busy_timeout=10000")
+        return _SQLiteConnection(connection)
+
+    def _lock(self, connection: Connection) -> None:
+        connection.execute("BEGIN IMMEDIATE")
+
+    def _schema(self) -> list[str]:
+        return [
+            "CREATE TABLE IF NOT EXISTS decisions (sequence INTEGER PRIMARY KEY, "
+            "request_id TEXT NOT NULL, record_index INTEGER NOT NULL, decided_at TEXT NOT NULL, "
+            "body TEXT NOT NULL, previous_hash TEXT NOT NULL, hash TEXT NOT NULL)",
+            # Not unique: a client may send a request id again (a retry); both are recorded.
+            "CREATE INDEX IF NOT EXISTS decisions_request_id ON decisions (request_id)",
+            "CREATE TABLE IF NOT EXISTS decision_anchor (id INTEGER PRIMARY KEY CHECK (id = 1), "
+            "sequence INTEGER NOT NULL, hash TEXT NOT NULL)",
+            "CREATE INDEX IF NOT EXISTS decisions_decided_at ON decisions (decided_at)",
+            # Append-only: a row, once written, is never changed.
+            "CREATE TRIGGER IF NOT EXISTS decisions_append_only BEFORE UPDATE ON decisions "
+            "BEGIN SELECT RAISE(ABORT, 'decision records are append-only'); END",
+        ]
+
+
+class _SQLiteConnection:
+    """sqlite3 in autocommit mode, with commit/rollback as statements (ours to begin)."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self.raw = connection
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return self.raw.execute(sql, params)
+
+    def executemany(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        self.raw.executemany(sql, rows)
+
+    def commit(self) -> None:
+        if self.raw.in_transaction:
+            self.raw.execute("COMMIT")
+
+    def rollback(self) -> None:
+        if self.raw.in_transaction:
+            self.raw.execute("ROLLBACK")
+
+    def close(self) -> None:
+        self.raw.close()
+
+
+class PostgresStore(RecordStore):
+    """PostgreSQL (psycopg 3): writers serialise on a transaction-scoped advisory lock."""
+
+    placeholder = "%s"
+    dialect = "postgresql"
+
+    def __init__(self, url: str, retention_days: int) -> None:
+        super().__init__(retention_days)
+        self.url = url
+
+    def _connect(self) -> Connection:
+        import psycopg  # only when PostgreSQL is configured
+
+        connection: Connection = psycopg.connect(self.url, connect_timeout=10)
+        return connection
+
+    def _lock(self, connection: Connection) -> None:
+        connection.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+
+    def _schema(self) -> list[str]:
+        return [
+            "CREATE TABLE IF NOT EXISTS decisions (sequence BIGINT PRIMARY KEY, "
+            "request_id TEXT NOT NULL, record_index INTEGER NOT NULL, decided_at TEXT NOT NULL, "
+            "body TEXT NOT NULL, previous_hash TEXT NOT NULL, hash TEXT NOT NULL)",
+            # Not unique: a client may send a request id again (a retry); both are recorded.
+            "CREATE INDEX IF NOT EXISTS decisions_request_id ON decisions (request_id)",
+            "CREATE TABLE IF NOT EXISTS decision_anchor (id INTEGER PRIMARY KEY CHECK (id = 1), "
+            "sequence BIGINT NOT NULL, hash TEXT NOT NULL)",
+            "CREATE INDEX IF NOT EXISTS decisions_decided_at ON decisions (decided_at)",
+            "CREATE OR REPLACE FUNCTION decisions_refuse_update() RETURNS trigger AS $$ BEGIN "
+            "RAISE EXCEPTION 'decision records are append-only'; END $$ LANGUAGE plpgsql",
+            "CREATE OR REPLACE TRIGGER decisions_append_only BEFORE UPDATE ON decisions "
+            "FOR EACH ROW EXECUTE FUNCTION decisions_refuse_update()",
+        ]
+
+
+def open_store(database: Path, url: str, retention_days: int, synchronous: str) -> RecordStore:
+    """The store the settings name: PostgreSQL when a URL is given, else the SQLite file."""
+    if url:
+        return PostgresStore(url, retention_days)
+    return SQLiteStore(database, retention_days, synchronous)
