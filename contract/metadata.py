@@ -18,6 +18,7 @@ from contract.features import Feature, ProhibitedFields
 from contract.formats import CURRENT_FORMAT, upgrade
 from contract.outputs import DerivedOutput, OutputSpec
 from contract.packing import PackedLayout
+from contract.reference import Binned, references_from_json, references_to_json
 
 FORMAT_VERSION = CURRENT_FORMAT
 SIGNATURE_NAME = "serving_default"
@@ -124,6 +125,9 @@ class ModelMetadata:
     explain: Explanation | None = None  # reason attributions inside both exports
     # Each number's [lowest, highest] among the training rows: beyond them the model extrapolates.
     training_ranges: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    # How each feature and output (`probabilities.standard`, `max_coverage`) was spread over the
+    # training split: the reference live traffic is compared with for drift.
+    reference: Mapping[str, Binned] = field(default_factory=dict)
     version: int | None = None  # given at publication
     files: Mapping[str, str] = field(default_factory=dict)  # relative path -> sha256
     format_version: int = FORMAT_VERSION
@@ -173,6 +177,8 @@ class ModelMetadata:
             out["explain"] = self.explain.to_json()
         if self.training_ranges:
             out["training_ranges"] = {k: list(v) for k, v in self.training_ranges.items()}
+        if self.reference:
+            out["reference"] = references_to_json(self.reference)
         out["files"] = dict(self.files)
         return out
 
@@ -211,11 +217,23 @@ class ModelMetadata:
             litert=None if raw.get("litert") is None else LiteRTExport.from_json(raw["litert"]),
             explain=None if raw.get("explain") is None else Explanation.from_json(raw["explain"]),
             training_ranges=_ranges(raw.get("training_ranges", {})),
+            reference=references_from_json(raw.get("reference", {})),
             version=_version(raw["version"]),
             files=_mapping(raw, "files"),
         )
         _check_consistent(metadata)
         return metadata
+
+
+def reference_names(metadata: ModelMetadata) -> list[str]:
+    """What a reference distribution may describe: each feature, each output or labelled entry."""
+    names = [f.name for f in metadata.features]
+    for output in metadata.outputs:
+        if output.labels is not None:
+            names += [f"{output.name}.{label}" for label in output.labels]
+        else:
+            names.append(output.name)
+    return names
 
 
 def _ranges(raw: Any) -> dict[str, tuple[float, float]]:
@@ -262,6 +280,8 @@ def _check_consistent(metadata: ModelMetadata) -> None:
     numbers = {f.name for f in metadata.features if f.type in ("integer", "number")}
     if stray := sorted(set(metadata.training_ranges) - numbers):
         raise ContractError(f"training_ranges name features that are not numbers: {stray}")
+    if stray := sorted(set(metadata.reference) - set(reference_names(metadata))):
+        raise ContractError(f"reference names no feature or output: {stray}")
     labelled = [o.labels for o in metadata.outputs if o.labels is not None]
     if metadata.class_names is not None and tuple(metadata.class_names) not in labelled:
         raise ContractError("class_names match no labelled output")

@@ -16,6 +16,7 @@ import sklearn
 import tensorflow as tf
 
 from contract.metadata import LiteRTExport, ModelMetadata, Signature
+from contract.reference import Binned
 from policy.decide import decide, straight_through
 from policy.publish import DEFAULT_SOURCE, load_source
 from training import audit, explain, networks, parity, plots, publish, reasons, report, targets
@@ -120,6 +121,29 @@ def _metadata(
     )
 
 
+def _reference(
+    task: ModelTask, rows: Dataset, outputs: Mapping[str, np.ndarray]
+) -> dict[str, Binned]:
+    """The training split's distribution of every feature and output, for drift monitoring."""
+    reference: dict[str, Binned] = {}
+    for feature in FEATURES:
+        values = np.asarray(rows.features[feature.name])
+        if feature.type in ("integer", "number"):
+            reference[feature.name] = Binned.of_numbers(values)
+        elif feature.type == "boolean":
+            reference[feature.name] = Binned.of_values(values, ("false", "true"))
+        else:
+            reference[feature.name] = Binned.of_values(values, feature.categories or ())
+    for output in task.declaration.outputs:
+        values = np.asarray(outputs[output.name])
+        if output.labels is not None:
+            for j, label in enumerate(output.labels):
+                reference[f"{output.name}.{label}"] = Binned.of_numbers(values[:, j])
+        else:
+            reference[output.name] = Binned.of_numbers(values)
+    return reference
+
+
 def _training_ranges(rows: Dataset) -> dict[str, tuple[float, float]]:
     """Each declared number's lowest and highest value among the training rows."""
     ranges = {}
@@ -184,6 +208,9 @@ def train_task(
     architecture = _architecture(task, fitted.model)
     seconds = time.perf_counter() - started
     metadata = _metadata(task, data, splits, options, metrics, architecture, fitted, seconds)
+    metadata = dataclasses.replace(
+        metadata, reference=_reference(task, splits["train"].rows, score(train.rows.features))
+    )
     staging = publish.staging_directory(options.models_dir, task.name)
     try:
         networks.without_optimizer(fitted.model).save(staging / "model.keras")

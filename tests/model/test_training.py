@@ -44,6 +44,23 @@ def test_both_models_are_published_with_every_metric(trained_models_dir: Path) -
         assert "race" in metadata["prohibited_fields"]["protected"]
 
 
+def test_every_feature_and_output_has_its_training_distribution(trained_models_dir: Path) -> None:
+    from contract.artifact import read_artifact
+
+    for name, outputs in (("risk_class", [f"probabilities.{c}" for c in CLASS_NAMES]),
+                          ("max_coverage", ["max_coverage"])):  # fmt: skip
+        metadata = read_artifact(trained_models_dir / name / "1", name, 1).metadata
+        assert list(metadata.reference) == [f.name for f in FEATURES] + outputs
+        train = generate(20_000, 7)  # a fresh draw from the same generator: no drift
+        tobacco = metadata.reference["tobacco_use"]
+        assert tobacco.values == ("never", "former_over_5y", "former_1_5y", "current")
+        for feature in ("age", "systolic_bp", "tobacco_use", "bp_treatment", "annual_income"):
+            binned = metadata.reference[feature]
+            assert binned.psi(binned.counts(train.features[feature])) < 0.02, feature
+        age = metadata.reference["age"]
+        assert age.edges is not None and len(age.proportions) == 10
+
+
 def test_metrics_are_consistent_with_the_confusion_matrix(trained_models_dir: Path) -> None:
     test = _metadata(trained_models_dir, "risk_class")["metrics"]["test"]
     matrix = np.asarray(test["confusion_matrix"])
