@@ -65,8 +65,10 @@ def main(argv: list[str] | None = None) -> None:
     from service.app import STORE_KEY, create_app
     from service.settings import Settings
 
+    records = Path(tempfile.mkdtemp(prefix="profile-decisions-")) / "decisions.sqlite3"
     app = create_app(Settings(models_dir=args.models_dir, runtime=args.runtime,
-                              reload_interval_seconds=3600.0, log_level="warning"))  # fmt: skip
+                              reload_interval_seconds=3600.0, log_level="warning",
+                              decisions_database=str(records)))  # fmt: skip
     if not app.extensions[STORE_KEY].wait_scanned(120) or not app.extensions[STORE_KEY].ready():
         raise SystemExit(f"no models served from {args.models_dir}")
     body = _body(args.records)

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from contract.errors import ContractError
-from policy.publish import DEFAULT_SOURCE, current, load_source, publish
+from policy.publish import DEFAULT_SOURCE, check_fit, current, load_source, publish
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "check":
             policy = load_source(args.source)
+            check_fit(policy, args.models_dir)  # against the repository's classifier, if any
             print(f"{args.source}: valid ({len(policy.knock_outs)} knock-outs, "
                   f"{len(policy.wording)} reason wordings)")  # fmt: skip
             return 0

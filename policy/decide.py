@@ -81,7 +81,7 @@ def decide(
                 rules[i].append({"rule": "out_of_range", **policy.out_of_range.to_json(),
                                  "feature": name, "value": _plain(columns[name][int(i)]),
                                  "range": [low, high]})  # fmt: skip
-    top = probabilities.max(axis=1)
+    top = probabilities.max(axis=1).astype(np.float64)  # as the one-record path compares it
     unsure = top < policy.minimum_top_probability
     for i in np.flatnonzero(unsure) if unsure.any() else ():
         rules[i].append({"rule": "confidence", **policy.confidence.to_json(),

@@ -127,13 +127,28 @@ class Policy:
                         "wording": {name: w.to_json() for name, w in self.wording.items()}},
         }  # fmt: skip
 
-    def check_against(self, features: tuple[Feature, ...], directed: tuple[str, ...]) -> None:
-        """Refuse a policy that names undeclared features or lacks wording for a reason."""
+    def check_against(
+        self,
+        features: tuple[Feature, ...],
+        directed: tuple[str, ...],
+        class_names: tuple[str, ...] | None = None,
+    ) -> None:
+        """Refuse a policy that does not fit a classifier: its features, reasons and classes.
+
+        A knock-out may only test a feature with a declared risk direction (never a protected
+        attribute, age, sex or money: its value would become a reason); every explained feature
+        needs wording and nothing else may have any; every class needs an outcome.
+        """
         declared = {f.name: f for f in features}
         for rule in self.knock_outs:
             feature = declared.get(rule.feature)
             if feature is None:
                 raise ContractError(f"knock-out {rule.wording.code} names unknown {rule.feature!r}")
+            if rule.feature not in directed:
+                raise ContractError(
+                    f"knock-out {rule.wording.code} tests {rule.feature!r}, which has no risk "
+                    "direction: it could never be given as a reason"
+                )
             if (rule.comparison == "in") != (feature.type == "category"):
                 raise ContractError(
                     f"knock-out {rule.wording.code}: {rule.comparison!r} does not apply to "
@@ -146,6 +161,11 @@ class Policy:
             raise ContractError(f"the policy has no reason wording for {missing}")
         if stray := sorted(set(self.wording) - set(directed)):
             raise ContractError(f"reason wording for features that cannot be reasons: {stray}")
+        if class_names is not None and set(self.outcomes) != set(class_names):
+            raise ContractError(
+                f"outcomes name {sorted(self.outcomes)}; the classifier's classes are "
+                f"{list(class_names)}"
+            )
 
     @classmethod
     def from_json(cls, raw: Any) -> Policy:

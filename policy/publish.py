@@ -9,10 +9,36 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from contract.artifact import list_versions
+from contract.artifact import is_version_name, list_versions
+from contract.checksums import METADATA_FILE
+from contract.errors import ContractError
+from contract.metadata import ModelMetadata
 from policy.document import POLICY_FILE, POLICY_NAME, Policy, read_policy, sealed
 
 DEFAULT_SOURCE = Path(__file__).with_name("underwriting.json")
+
+
+def check_fit(policy: Policy, models_dir: Path) -> None:
+    """Refuse a policy that does not fit the repository's newest classifier (if there is one).
+
+    The service checks this when it loads a policy version, so an unfit version is refused as a
+    version (the newest one that fits keeps deciding); publication checks it first.
+    """
+    if not models_dir.is_dir():
+        return
+    for model_dir in sorted(p for p in models_dir.iterdir() if p.name != POLICY_NAME):
+        for version in list_versions(model_dir):
+            try:  # the declaration only: the model's own checks come when it loads
+                raw = json.loads((model_dir / str(version) / METADATA_FILE).read_text())
+                metadata = ModelMetadata.from_json(raw)
+            except (ContractError, OSError, ValueError):
+                continue  # an unreadable model version says nothing about the policy
+            if metadata.explain is not None:
+                policy.check_against(
+                    metadata.features, metadata.explain.features, metadata.class_names
+                )
+                return
+            break  # not a classifier with reasons: look at the next model
 
 
 def load_source(source: Path) -> Policy:
@@ -23,10 +49,12 @@ def load_source(source: Path) -> Policy:
 def publish(source: Path, models_dir: Path) -> tuple[Path, Policy]:
     """Seal `source` as version (highest + 1) under models_dir/underwriting_policy/."""
     policy = load_source(source)
+    check_fit(policy, models_dir)
     policy_dir = models_dir / POLICY_NAME
     policy_dir.mkdir(parents=True, exist_ok=True)
     while True:
-        version = max(list_versions(policy_dir, POLICY_FILE), default=0) + 1
+        taken = [int(p.name) for p in policy_dir.iterdir() if is_version_name(p.name)]
+        version = max(taken, default=0) + 1  # past any directory, complete or not
         stamped = dataclasses.replace(
             policy,
             version=version,

@@ -36,23 +36,25 @@ def reasons(
         chosen.append(_reason(rule.wording.code, rule.wording.text, rule.feature,
                               values.get(rule.feature), contribution))  # fmt: skip
     if attributions is not None:
-        by_code: dict[str, dict[str, Any]] = {}
+        by_code: dict[str, dict[str, Any]] = {}  # a code's reason: its largest feature leads
         ranked = sorted(attributions.items(), key=lambda item: -item[1])
         for feature, contribution in ranked:
             wording = policy.wording.get(feature)
             if wording is None or feature in cited or contribution <= 0:
                 continue
             if (merged := by_code.get(wording.code)) is not None:
-                merged["contribution"] = _round(merged["contribution"] + contribution)
+                merged["contribution"] += contribution
                 continue
-            if contribution < policy.minimum_contribution:
-                continue
-            reason = _reason(wording.code, wording.text, feature, values.get(feature), contribution)
+            reason = _reason(wording.code, wording.text, feature, values.get(feature), None)
+            reason["contribution"] = contribution
             # The features sharing its code are items of the same reason (build: height too).
             if related := [f for f in policy.features_by_code[wording.code] if f != feature]:
                 reason["related"] = {f: values.get(f) for f in related}
             by_code[wording.code] = reason
-            chosen.append(reason)
+        for reason in by_code.values():  # the minimum applies to what the reason adds up to
+            if reason["contribution"] >= policy.minimum_contribution:
+                reason["contribution"] = _round(reason["contribution"])
+                chosen.append(reason)
     # A merged pair can overtake the single feature before it: rank knock-outs, then the rest.
     head = chosen[: len({r.feature for r in knocked_out})]
     tail = sorted(chosen[len(head) :], key=lambda r: -r["contribution"])

@@ -10,6 +10,7 @@ from werkzeug.routing import BaseConverter
 
 from contract.errors import ContractError
 from policy.document import POLICY_FILE, POLICY_NAME, Policy, read_policy
+from policy.publish import check_fit
 from service.dataplane import Dataplane
 from service.decisions.records import RecordStore, open_store
 from service.http import auth
@@ -38,7 +39,9 @@ class ModelNameConverter(BaseConverter):
 def load_servable(name: str, version: int, path: Path, runtime: Runtime) -> Servable | Policy:
     """Load one version: a model, compiled and warmed up, or the policy (the store's loader)."""
     if name == POLICY_NAME:
-        return read_policy(path, version)
+        policy = read_policy(path, version)
+        check_fit(policy, path.parent.parent)
+        return policy
     return serve(name, (load_model(name, version, path, runtime),))
 
 
@@ -52,7 +55,7 @@ def combine(name: str, components: tuple[Servable | Policy, ...]) -> Servable:
         if not explains:
             raise ContractError(f"{name}: no model has an explain signature to give reasons")
         metadata, explanation = explains[0]
-        policy.check_against(metadata.features, explanation.features)
+        policy.check_against(metadata.features, explanation.features, metadata.class_names)
     return serve(name, models, policy)
 
 

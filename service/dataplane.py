@@ -24,6 +24,7 @@ from service.decisions.deciding import Records, decide_batch
 from service.decisions.explaining import attribute
 from service.decisions.records import NewDecision, RecordStore, fingerprint
 from service.http.errors import NotFound, NotRecorded
+from service.http.request_id import is_request_id
 from service.inference.packing import Batch
 from service.inference.prediction import Prediction, predict
 from service.inference.servable import Servable
@@ -176,7 +177,13 @@ class Dataplane:
         """The recorded decisions of one request (404 if there are none)."""
         if self.recorder is None:
             raise NotFound("No decision record store is configured", {})
-        found = self.recorder.find(request_id)
+        if not is_request_id(request_id):  # never an id the service could have recorded
+            raise NotFound("No decisions recorded for that request id", {})
+        try:
+            found = self.recorder.find(request_id)
+        except Exception:
+            log.exception("reading the decisions of request %s failed", request_id)
+            raise NotRecorded("The decision record store is unavailable; retry", {}) from None
         if not found:
             raise NotFound(f"No decisions recorded for request {request_id!r}",
                            {"request_id": request_id})  # fmt: skip

@@ -16,7 +16,7 @@ import argparse
 import json
 import sys
 
-from service.decisions.letter import labels, render
+from service.decisions.letter import NotAdverse, labels, render
 from service.decisions.records import open_store
 from service.settings import Settings, SettingsError
 
@@ -50,6 +50,8 @@ def main(argv: list[str] | None = None) -> int:
                       f"({report.rows} rows read)")  # fmt: skip
                 return 1
             print(f"{where}: chain intact, {report.rows} decisions ({span})")
+            if report.rows:  # kept elsewhere, it lets a later verify prove no row was cut off
+                print(f"last hash: {report.last_hash}")
             return 0
         if args.command == "purge":
             print(f"{where}: purged {store.purge()} decisions older than "
@@ -69,7 +71,11 @@ def main(argv: list[str] | None = None) -> int:
         known: dict[str, tuple[str, str]] = {}
         for model, version in record["model_versions"].items():  # any model: one declaration
             known = known or labels(settings.models_dir, model, version)
-        print(render(record, known), end="")
+        try:
+            print(render(record, known), end="")
+        except NotAdverse as exc:
+            print(f"no notice: {exc}", file=sys.stderr)
+            return 1
         return 0
     finally:
         store.close()

@@ -2,7 +2,7 @@
 
 Reasons are computed only where the outcome is not a standard acceptance (most applicants cost
 nothing beyond the policy's few array operations). A request may skip the model's attributions
-(bulk scoring): its adverse decisions then carry only knock-out reasons and
+(bulk scoring): decisions the model rated then carry only knock-out reasons and
 `reasons_complete: null`, saying the attributions were not computed.
 """
 
@@ -134,18 +134,28 @@ def decide_batch(
         records.requested(prediction.size),
         metadata.training_ranges,
     )
-    adverse = np.flatnonzero(~decided.standard_acceptance(class_names[0]))
+    best = class_names[0]
+    adverse = np.flatnonzero(~decided.standard_acceptance(best))
+    # The model's factors are reasons only where the model itself rated the applicant: a
+    # standard-class applicant referred for the amount asked or a value out of range is referred
+    # for that rule (in `rules`), not for whatever factor was slightly above its reference.
+    rated = adverse[decided.risk_class[adverse] != best]
     attributions = None
-    if explain and len(adverse) and model.explainer is not None:
+    if explain and len(rated) and model.explainer is not None:
         explained = metadata.explain
         assert explained is not None
-        attributions = attribute(explained, model.explainer, subset(batch, adverse))
+        attributions = attribute(explained, model.explainer, subset(batch, rated))
+    position = {int(i): k for k, i in enumerate(rated)}
     decisions = [_decision(policy, decided.outcome[i], decided.risk_class[i], decided.offer[i],
                            decided.rules[i]) for i in range(prediction.size)]  # fmt: skip
-    for position, i in enumerate(adverse):
-        by_feature, complete = _attributions(model, attributions, position, decided.risk_class[i],
-                                             class_names[0])  # fmt: skip
-        given = reasons(policy, decided.knocked_out[i], by_feature, _Values(records, int(i)))
+    for i in adverse.tolist():
+        by_feature: dict[str, float] | None = None
+        complete: bool | None = True  # nothing of the model's to attribute
+        if i in position:
+            by_feature, complete = _attributions(
+                model, attributions, position[i], decided.risk_class[i], best
+            )
+        given = reasons(policy, decided.knocked_out[i], by_feature, _Values(records, i))
         decisions[i]["reasons"] = given
         decisions[i]["reasons_complete"] = complete
     return decisions

@@ -31,6 +31,10 @@ NOTICE = (
 Labels = Mapping[str, tuple[str, str]]  # feature -> (what it is, its unit)
 
 
+class NotAdverse(ValueError):
+    """A standard acceptance: no adverse-action notice is owed."""
+
+
 def labels(models_dir: Path, model: str, version: int) -> dict[str, tuple[str, str]]:
     """Each feature's description and unit, as the recorded model version declared them."""
     path = models_dir / model / str(version) / METADATA_FILE
@@ -60,6 +64,8 @@ def _item(name: str, value: Any, known: Labels) -> str:
 def render(record: Mapping[str, Any], known: Labels) -> str:
     """The letter for one stored decision (adverse: anything but a standard acceptance)."""
     decision = record["decision"]
+    if decision["outcome"] == "accept" and not decision.get("reasons"):
+        raise NotAdverse(f"decision {record['sequence']} is an acceptance with no reasons")
     outcome = OUTCOMES[decision["outcome"]].format(risk_class=decision["risk_class"])
     if decision["outcome"] == "accept" and decision.get("offer") is not None:
         outcome += f" The coverage we can offer is up to ${decision['offer']:,.0f}."

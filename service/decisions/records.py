@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import sqlite3
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -24,6 +25,7 @@ from typing import Any, Protocol
 
 import orjson
 
+log = logging.getLogger(__name__)
 GENESIS = "0" * 64  # the previous hash of the first row ever written
 PURGE_INTERVAL_SECONDS = 3600.0
 _LOCK_KEY = 7_310_411  # the PostgreSQL advisory lock the writers share
@@ -67,6 +69,7 @@ class ChainReport:
     last: int | None
     broken_at: int | None  # the first sequence that does not chain, or None
     problem: str = ""
+    last_hash: str = ""  # keep it elsewhere: a later verify then also proves nothing was cut off
 
 
 class Connection(Protocol):
@@ -98,6 +101,10 @@ class RecordStore:
     def _schema(self) -> list[str]:
         raise NotImplementedError
 
+    def _snapshot(self, connection: Connection) -> None:
+        """Begin a read transaction that sees one state of the database throughout."""
+        raise NotImplementedError
+
     # -- shared -------------------------------------------------------------------------------
     def _sql(self, text: str) -> str:
         return text.replace("?", self.placeholder)
@@ -107,10 +114,15 @@ class RecordStore:
         """This process's connection, opened (and the schema created) on first use."""
         if self._connection is None:
             connection = self._connect()
-            self._lock(connection)  # workers start together: one creates the schema at a time
-            for statement in self._schema():
-                connection.execute(statement)
-            connection.commit()
+            try:
+                self._lock(connection)  # workers start together: one creates the schema at once
+                for statement in self._schema():
+                    connection.execute(statement)
+                connection.commit()
+            except BaseException:
+                _rollback(connection)
+                connection.close()
+                raise
             self._connection = connection
         return self._connection
 
@@ -144,7 +156,11 @@ class RecordStore:
             _rollback(connection)
             raise
         if time.monotonic() - self._last_purge > PURGE_INTERVAL_SECONDS:
-            self.purge()
+            try:  # the decisions are committed: a failed purge must not un-acknowledge them
+                self.purge()
+            except Exception:
+                log.exception("purging decision records older than the retention failed")
+                self.close()
         return stored
 
     def _tail(self, connection: Connection) -> tuple[int, str]:
@@ -156,13 +172,17 @@ class RecordStore:
             row = connection.execute("SELECT sequence, hash FROM decision_anchor").fetchone()
         return (int(row[0]), str(row[1])) if row is not None else (0, GENESIS)
 
-    def find(self, request_id: str) -> list[dict[str, Any]]:
-        """Every decision recorded under a request id, in the order written (empty: none)."""
-        rows = self.connection.execute(
-            self._sql("SELECT body, previous_hash, hash FROM decisions WHERE request_id = ? "
-                      "ORDER BY sequence"), (request_id,),
-        ).fetchall()  # fmt: skip
-        self.connection.commit()  # end the read transaction (PostgreSQL opens one)
+    def find(self, request_id: str, limit: int = 1_000) -> list[dict[str, Any]]:
+        """Decisions recorded under a request id, in the order written (empty: none)."""
+        try:
+            rows = self.connection.execute(
+                self._sql("SELECT body, previous_hash, hash FROM decisions WHERE request_id = ? "
+                          "ORDER BY sequence LIMIT ?"), (request_id, limit),
+            ).fetchall()  # fmt: skip
+            self.connection.commit()  # end the read transaction (PostgreSQL opens one)
+        except BaseException:
+            self.close()  # a broken connection is opened again on the next use
+            raise
         return [json.loads(body) | {"previous_hash": p, "hash": h} for body, p, h in rows]
 
     def purge(self, now: datetime | None = None) -> int:
@@ -196,6 +216,7 @@ class RecordStore:
     def verify(self) -> ChainReport:
         """Walk the chain from its anchor: every hash recomputes, every row links to the last."""
         connection = self.connection
+        self._snapshot(connection)  # the anchor and every page from one consistent state
         anchor = connection.execute("SELECT sequence, hash FROM decision_anchor").fetchone()
         expected_sequence, previous = (int(anchor[0]), str(anchor[1])) if anchor else (0, GENESIS)
         count, first, last = 0, None, None
@@ -219,7 +240,7 @@ class RecordStore:
                 return ChainReport(count, first, last, sequence, problem)
             previous = digest
         connection.commit()
-        return ChainReport(count, first, last, None)
+        return ChainReport(count, first, last, None, last_hash=previous)
 
     def _walk(self, connection: Connection) -> Iterator[tuple[int, str, int, str, str, str]]:
         """Every row in sequence order, read in pages (a chain may hold millions)."""
@@ -291,6 +312,9 @@ class SQLiteStore(RecordStore):
     def _lock(self, connection: Connection) -> None:
         connection.execute("BEGIN IMMEDIATE")
 
+    def _snapshot(self, connection: Connection) -> None:
+        connection.execute("BEGIN")  # WAL: a read transaction keeps its snapshot
+
     def _schema(self) -> list[str]:
         return [
             "CREATE TABLE IF NOT EXISTS decisions (sequence INTEGER PRIMARY KEY, "
@@ -344,11 +368,23 @@ class PostgresStore(RecordStore):
     def _connect(self) -> Connection:
         import psycopg  # only when PostgreSQL is configured
 
-        connection: Connection = psycopg.connect(self.url, connect_timeout=10)
+        connection = psycopg.connect(
+            self.url,
+            connect_timeout=10,
+            # The chain needs each writer to read the tail after taking the lock: READ
+            # COMMITTED whatever the server's default. A writer that vanishes while holding
+            # the lock must not stall the others for long.
+            options="-c lock_timeout=10s -c idle_in_transaction_session_timeout=30s "
+            "-c statement_timeout=30s",
+        )
+        connection.isolation_level = psycopg.IsolationLevel.READ_COMMITTED
         return connection
 
     def _lock(self, connection: Connection) -> None:
         connection.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+
+    def _snapshot(self, connection: Connection) -> None:
+        connection.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
 
     def _schema(self) -> list[str]:
         return [

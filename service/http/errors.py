@@ -66,7 +66,7 @@ class NotReady(ServiceError):
 
 
 class NotRecorded(ServiceError):
-    """A decision could not be written to the record store, so it is not given."""
+    """The decision record store failed: a decision is not given, a record cannot be read."""
 
     status = 503
 

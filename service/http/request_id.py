@@ -19,6 +19,11 @@ def assign(incoming: Request) -> str:
     return str(incoming.environ[_KEY])
 
 
+def is_request_id(text: str) -> bool:
+    """Whether `text` could be a request's id (as offered by a caller or made here)."""
+    return _VALID_ID.fullmatch(text) is not None
+
+
 def _new_id() -> str:
     """A random 128-bit id in hex, as uuid4().hex but without building a UUID object."""
     return os.urandom(16).hex()

@@ -6,7 +6,7 @@ Row format `{"instances": [record, ...]}` -> `{"predictions": [...]}`; columnar 
 
 from __future__ import annotations
 
-from functools import cache
+from functools import lru_cache
 from typing import Any
 
 from flask import Blueprint, Response, request
@@ -86,7 +86,7 @@ def _typed(servable: Servable, max_records: int) -> FastEnvelope | _Strict:
     return _decoder(servable.validator.typed, max_records)
 
 
-@cache
+@lru_cache(maxsize=32)  # one per loaded declaration; old versions' age out
 def _decoder(typed: TypedRecords | None, max_records: int) -> FastEnvelope | _Strict:
     return _Strict() if typed is None else FastEnvelope(typed, max_records)
 

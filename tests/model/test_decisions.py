@@ -229,6 +229,12 @@ def test_the_adverse_decision_letter_is_rendered_from_the_stored_record(
     missing = subprocess.run([*command[:-1], "no-such"], env=env, capture_output=True,
                              text=True, timeout=120)  # fmt: skip
     assert missing.returncode == 1 and "no decision 0 recorded" in missing.stderr
+    # A standard acceptance owes no adverse-action notice.
+    assert decide(client, EXAMPLE)[0]["outcome"] == "accept"
+    post(client, PREDICT, {"instances": [EXAMPLE]}, request_id="accepted-1")
+    accepted = subprocess.run([*command[:-1], "accepted-1"], env=env, capture_output=True,
+                              text=True, timeout=120)  # fmt: skip
+    assert accepted.returncode == 1 and "no notice" in accepted.stderr
 
 
 def test_the_explain_endpoint_attributes_every_feature_of_every_record(client: Any) -> None:
@@ -311,6 +317,39 @@ def test_a_new_policy_version_decides_from_the_next_request_and_a_bad_one_is_ref
     refused = [s for s in statuses if s.get("model") == "underwriting_policy" and
                s["version"] == "3"]  # fmt: skip
     assert refused and "changed after publication" in refused[0]["status"]["error_message"]
+
+
+def test_a_policy_that_does_not_fit_the_classifier_is_refused_as_a_version(
+    app: Any, client: Any, repository: Path
+) -> None:
+    from service.app import build_store
+    from service.settings import Settings
+
+    store = app.extensions["model_store"]
+    serving = client.get("/readyz").get_json()["models"]["underwriting"]["underwriting_policy"]
+    unfit = dataclasses.replace(POLICY, version=9, wording={
+        k: v for k, v in POLICY.wording.items() if k != "hba1c"})  # fmt: skip
+    target = repository / "underwriting_policy" / "9"
+    target.mkdir()
+    (target / POLICY_FILE).write_text(json.dumps(sealed(unfit)))
+    store.refresh()
+    (decision,) = decide(client, EXAMPLE)
+    assert str(decision["policy_version"]) == serving  # the fitting version keeps deciding
+    statuses = client.get("/v1/models/underwriting").get_json()["model_version_status"]
+    (refused,) = [s for s in statuses if s.get("model") == "underwriting_policy"
+                  and s["version"] == "9"]  # fmt: skip
+    assert refused["state"] == "END" and "no reason wording for ['hba1c']" in refused["status"][
+        "error_message"]  # fmt: skip
+    # A worker starting now skips the unfit version and decides with the newest that fits.
+    fresh = build_store(Settings(models_dir=repository, reload_interval_seconds=3600))
+    fresh.refresh()
+    assert fresh.ready()
+    assert str(fresh.get("underwriting").versions["underwriting_policy"]) == serving
+
+
+def test_only_an_id_the_service_could_have_recorded_is_looked_up(client: Any) -> None:
+    response = client.get("/v1/decisions/bad%00id")
+    assert response.status_code == 404 and "\x00" not in response.get_data(as_text=True)
 
 
 def test_the_openapi_document_describes_decisions(client: Any) -> None:

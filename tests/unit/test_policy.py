@@ -237,3 +237,48 @@ def test_one_record_decides_exactly_as_it_does_within_a_batch(policy: Policy) ->
         key = lambda rule: json.dumps(rule, sort_keys=True)  # noqa: E731
         assert sorted(one.rules[0], key=key) == sorted(batch.rules[i], key=key)
         assert one.knocked_out[0] == batch.knocked_out[i]
+
+
+def test_a_code_shared_by_two_small_factors_is_a_reason_when_together_they_count(
+    policy: Policy,
+) -> None:
+    (build,) = reasons(policy, [], {"height_cm": 0.006, "weight_kg": 0.006},
+                       {"height_cm": 160.0, "weight_kg": 110.0})  # fmt: skip
+    assert build["code"] == "R01" and build["contribution"] == 0.012
+
+
+def test_a_policy_must_fit_the_classifiers_classes_and_knock_out_only_risk_factors(
+    policy: Policy,
+) -> None:
+    policy.check_against(FEATURES, DIRECTED, CLASSES)
+    raw = source()
+    raw["outcomes"] = {"standard": "accept", "substandrd": "accept", "decline": "decline"}
+    with pytest.raises(ContractError, match="outcomes name"):
+        Policy.from_json(raw).check_against(FEATURES, DIRECTED, CLASSES)
+    raw = source()
+    raw["knock_outs"].append({"code": "KO9", "text": "Too old", "feature": "age",
+                              "above": 70, "outcome": "decline"})  # fmt: skip
+    with pytest.raises(ContractError, match="no risk direction"):
+        Policy.from_json(raw).check_against(FEATURES, DIRECTED, CLASSES)
+
+
+def test_both_paths_compare_a_float32_probability_with_the_threshold_alike(
+    policy: Policy,
+) -> None:
+    import dataclasses
+
+    strict = dataclasses.replace(policy, minimum_top_probability=0.7)
+    probabilities = np.asarray([[0.7, 0.2, 0.1]] * 2, dtype=np.float32)
+    columns = {name: np.asarray([value] * 2) for name, value in applicant().items()}
+    both = decide(strict, columns, CLASSES, probabilities, None, None, {})
+    one = decide(strict, {k: v[:1] for k, v in columns.items()}, CLASSES, probabilities[:1],
+                 None, None, {})  # fmt: skip
+    assert one.outcome[0] == both.outcome[0] == both.outcome[1]
+
+
+def test_publication_numbers_past_an_unfinished_version_directory(tmp_path: Path) -> None:
+    stray = tmp_path / "underwriting_policy" / "1"
+    stray.mkdir(parents=True)
+    (stray / "notes.txt").write_text("left by an interrupted copy")
+    target, policy = publish(DEFAULT_SOURCE, tmp_path)
+    assert (target.name, policy.version) == ("2", 2)
