@@ -48,6 +48,28 @@ class _Sized:
         return {name: self.interpreter.get_tensor(index) for name, index in self.outputs.items()}
 
 
+@dataclass
+class _Explaining:
+    """The explain interpreter, resized only when the batch or the path's length changes."""
+
+    interpreter: Interpreter
+    inputs: tuple[int, ...]  # numbers, categories, alphas
+    outputs: dict[str, int]
+    shape: tuple[int, int] = field(default=(-1, -1))
+
+    def run(self, batch: Batch, alphas: np.ndarray) -> dict[str, np.ndarray]:
+        arrays = (*batch.arrays, alphas)
+        if (batch.size, len(alphas)) != self.shape:
+            for index, array in zip(self.inputs, arrays, strict=True):
+                self.interpreter.resize_tensor_input(index, array.shape, strict=False)
+            self.interpreter.allocate_tensors()
+            self.shape = (batch.size, len(alphas))
+        for index, array in zip(self.inputs, arrays, strict=True):
+            self.interpreter.set_tensor(index, array)
+        self.interpreter.invoke()
+        return {name: self.interpreter.get_tensor(index) for name, index in self.outputs.items()}
+
+
 @dataclass(frozen=True)
 class _Loaded:
     """A model's two interpreters: for single records and for batches."""
@@ -107,8 +129,7 @@ class LiteRT:
             interpreter = Interpreter(
                 model_path=str(artifact.path / explain.litert), num_threads=self.threads
             )
-            runner = interpreter.get_signature_runner(explain.signature)
-            inputs, outputs = runner.get_input_details(), runner.get_output_details()
+            inputs, outputs = _signature_details(interpreter, explain.signature)
         except (ValueError, RuntimeError) as exc:
             raise ContractError(f"unreadable explain export: {exc}") from None
         expected = {*explain.targets, DIFFERENCE_OUTPUT}
@@ -120,12 +141,14 @@ class LiteRT:
         width = len(explain.features)
         if any(int(outputs[t]["shape_signature"][-1]) != width for t in explain.targets):
             raise ContractError(f"explain attributions are not {width} features wide")
-
-        def run(batch: Batch, alphas: np.ndarray) -> dict[str, np.ndarray]:
-            numbers, categories = batch.arrays
-            return dict(runner(numbers=numbers, categories=categories, alphas=alphas))
-
-        return run
+        # Its own file holds one signature, the interpreter's primary subgraph: called through
+        # tensor indices, as serving is, not the signature runner (~30 us less per call).
+        explaining = _Explaining(
+            interpreter,
+            tuple(int(inputs[name]["index"]) for name in (*_INPUTS, ALPHAS_INPUT)),
+            {name: int(detail["index"]) for name, detail in outputs.items()},
+        )
+        return explaining.run
 
     def compile(self, packer: Packer, networks: Sequence[Any], probe: Batch) -> Runner:
         """Run every model's interpreter on the same packed arrays; merge their outputs."""
