@@ -30,8 +30,10 @@ from service.inference.prediction import Prediction, predict
 from service.inference.servable import Servable
 from service.observability import metrics
 from service.repository.store import ModelStore, VersionStatus
+from service.validation.validator import check_count
 
 log = logging.getLogger(__name__)
+EXPLAIN_MAX_RECORDS = 1_000  # records one :explain request may carry (more: 413)
 
 ScoredHook = Callable[[int, dict[str, int]], None]  # (records scored, model -> version)
 
@@ -99,16 +101,23 @@ class Dataplane:
         self.on_scored(prediction.size, prediction.versions)
         return prediction
 
-    def _pack(self, servable: Servable, records: Rows | Columns) -> tuple[Batch, Records]:
+    def _pack(
+        self, servable: Servable, records: Rows | Columns, limit: int | None = None
+    ) -> tuple[Batch, Records]:
         """Validate (unless done) and pack the records for the servable's runtime."""
         validator, packer = servable.validator, servable.packer
+        limit = self.max_records if limit is None else limit
         if isinstance(records, Rows):
             rows = records.records
-            valid = rows if records.validated else validator.rows_valid(rows, self.max_records)
+            if records.validated:  # the typed route checked the request's own limit only
+                check_count(len(rows), limit)
+            valid = rows if records.validated else validator.rows_valid(rows, limit)
             return packer.rows(valid), Records(rows=valid)
         columns = records.columns
         if not records.validated:
-            columns = validator.columns_valid(columns, self.max_records)
+            columns = validator.columns_valid(columns, limit)
+        else:
+            check_count(len(columns[servable.features[0].name]), limit)
         return packer.columns(columns), Records(columns=columns)
 
     def _record(
@@ -155,7 +164,8 @@ class Dataplane:
                             if isinstance(s, Servable) and s.explained is not None]  # fmt: skip
             raise NotFound(f"Model {servable.name!r} has no explain signature",
                            {"model": servable.name, "explainable": with_explain})  # fmt: skip
-        batch = self._pack(servable, records)[0]
+        # Each record costs `steps` path points (four times more on a retry): a tighter limit.
+        batch = self._pack(servable, records, min(self.max_records, EXPLAIN_MAX_RECORDS))[0]
         explanation = model.metadata.explain
         found = attribute(explanation, model.explainer, batch)
         features = explanation.features

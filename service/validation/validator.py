@@ -71,7 +71,7 @@ class RequestValidator:
         if not isinstance(rows, list) or not rows:
             reason = "Must be a non-empty array of records."
             raise InvalidInput("'instances' must be a non-empty array", {"instances": [reason]})
-        _check_count(len(rows), max_records)
+        check_count(len(rows), max_records)
         if self.accepts_row is not None and all(map(self.accepts_row, rows)):
             return rows
         try:
@@ -88,7 +88,7 @@ class RequestValidator:
         if size == 0:
             reason = "Columns must hold at least one value."
             raise InvalidInput("'inputs' columns are empty", {"inputs": [reason]})
-        _check_count(size, max_records)
+        check_count(size, max_records)
         if self.accepts_columns is not None and self.accepts_columns(columns):
             return columns
         try:
@@ -146,7 +146,7 @@ def _article(kind: str) -> str:
     return "an" if kind[0] in "aeiou" else "a"
 
 
-def _check_count(size: int, max_records: int) -> None:
+def check_count(size: int, max_records: int) -> None:
     """Refuse more records than one request may carry (413, before any per-record work)."""
     if size > max_records:
         raise PayloadTooLarge(

@@ -377,3 +377,13 @@ def test_a_large_batch_is_explained_in_chunks_exactly_as_one_record_at_a_time(
             for feature, value in explained["attributions"].items():
                 assert batch[i]["targets"][target]["attributions"][feature] == pytest.approx(
                     value, abs=1e-5)  # fmt: skip
+
+
+def test_explain_takes_at_most_a_thousand_records(client: Any) -> None:
+    from service.dataplane import EXPLAIN_MAX_RECORDS
+
+    rows = columns_to_rows(applicant_columns(rows=EXPLAIN_MAX_RECORDS + 1, seed=29))
+    for body in ({"instances": rows}, {"inputs": applicant_columns(EXPLAIN_MAX_RECORDS + 1, 29)}):
+        response = post(client, "/v1/models/underwriting:explain", body)
+        assert response.status_code == 413
+        assert f"at most {EXPLAIN_MAX_RECORDS} per request" in response.get_json()["error"]
