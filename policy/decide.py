@@ -112,6 +112,10 @@ def decide(
                 rules[i].append({"rule": "face_amount", **wording.to_json(),
                                  "requested": float(asked[i]), key: float(bound[i])})  # fmt: skip
         severity = np.where(above_limit | above_offer, SEVERITY["refer"], severity)
+    nothing = (severity == SEVERITY["accept"]) & (offer < policy.offer_step)  # NaN: no model
+    for i in np.flatnonzero(nothing) if nothing.any() else ():
+        rules[i].append({"rule": "face_amount", **policy.no_offer.to_json(), "offer": 0.0})
+    severity = np.where(nothing, SEVERITY["refer"], severity)
     offer = np.where(severity == SEVERITY["decline"], np.nan, offer)
     return Decisions(_BY_SEVERITY[severity], risk_class, offer, rules, knocked_out)
 
@@ -169,6 +173,9 @@ def _decide_one(
         severity = SEVERITY["refer"]
         rules.append({"rule": "face_amount", **policy.above_offer.to_json(), "requested": asked,
                       "offer": float(offer)})  # fmt: skip
+    if severity == SEVERITY["accept"] and offer < policy.offer_step:
+        severity = SEVERITY["refer"]
+        rules.append({"rule": "face_amount", **policy.no_offer.to_json(), "offer": 0.0})
     if severity == SEVERITY["decline"]:
         offer = math.nan
     return Decisions(

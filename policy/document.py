@@ -85,6 +85,7 @@ class Policy:
     offer_step: float
     above_offer: Wording
     above_limit: Wording
+    no_offer: Wording  # an acceptance whose offer rounds down to nothing
     maximum_reasons: int
     minimum_contribution: float
     wording: Mapping[str, Wording]  # feature -> reason code and text
@@ -121,7 +122,8 @@ class Policy:
             "face_amount": {"accelerated_limit": self.accelerated_limit,
                             "offer_step": self.offer_step,
                             "above_offer": self.above_offer.to_json(),
-                            "above_limit": self.above_limit.to_json()},
+                            "above_limit": self.above_limit.to_json(),
+                            "no_offer": self.no_offer.to_json()},
             "reasons": {"maximum": self.maximum_reasons,
                         "minimum_contribution": self.minimum_contribution,
                         "wording": {name: w.to_json() for name, w in self.wording.items()}},
@@ -202,6 +204,7 @@ class Policy:
             offer_step=step,
             above_offer=face.reader("above_offer").wording(),
             above_limit=face.reader("above_limit").wording(),
+            no_offer=face.reader("no_offer").wording(),
             maximum_reasons=maximum,
             minimum_contribution=reasons.number("minimum_contribution"),
             wording={

@@ -73,6 +73,11 @@ def request_schemas(
     tensors = [v2_input(feature, suffix) for feature in features]
     envelope = dict(InferenceRequest._declared_fields)
     envelope["inputs"] = fields.List(OneOfSchemas(tensors), required=True)
+    envelope["parameters"] = fields.Dict(
+        keys=fields.String(),
+        metadata={"description": "Request parameters. `explain`: false skips the reasons' "
+                  "attributions of a deciding model (bulk scoring); must be a boolean."},
+    )  # fmt: skip
     # Referenced schemas first, so that apispec refers to them by these names.
     named: dict[str, type[Schema]] = {"Record": record, "Columns": columns}
     named |= {f"V2Input_{f.name}": schema for f, schema in zip(features, tensors, strict=True)}

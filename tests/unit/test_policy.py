@@ -282,3 +282,11 @@ def test_publication_numbers_past_an_unfinished_version_directory(tmp_path: Path
     (stray / "notes.txt").write_text("left by an interrupted copy")
     target, policy = publish(DEFAULT_SOURCE, tmp_path)
     assert (target.name, policy.version) == ("2", 2)
+
+
+def test_an_acceptance_with_nothing_to_offer_is_referred(policy: Policy) -> None:
+    outcome, offer, rules = decide_one(policy, applicant(), [0.9, 0.08, 0.02], coverage=9_999.0)
+    assert (outcome, offer) == ("refer", 0.0)
+    assert rules == [{"rule": "face_amount", **policy.no_offer.to_json(), "offer": 0.0}]
+    # Without a coverage model there is no offer to judge: the class decides.
+    assert decide_one(policy, applicant(), [0.9, 0.08, 0.02], coverage=None)[0] == "accept"
