@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -172,24 +172,27 @@ class Policy:
     @classmethod
     def from_json(cls, raw: Any) -> Policy:
         """Parse a policy (a source file or a published version), refusing anything unclear."""
-        document = _Reader(raw, "policy")
+        # Every object is checked for keys it does not know: a misspelt threshold must be
+        # refused, not silently left at its old value.
+        document = _Reader(raw, "policy", _TOP_KEYS)
         outcomes = document.mapping("outcomes")
         for label, outcome in outcomes.items():
-            _outcome(outcome, f"outcomes.{label}")
-        confidence = document.reader("confidence")
-        out_of_range = document.reader("out_of_range")
-        face = document.reader("face_amount")
-        reasons = document.reader("reasons")
+            _outcome(outcome, f"policy.outcomes.{label}")
+        confidence = document.reader("confidence", {"minimum_top_probability", "outcome", *_WORDS})
+        out_of_range = document.reader("out_of_range", {"outcome", *_WORDS})
+        face = document.reader("face_amount", {"accelerated_limit", "offer_step", "above_offer",
+                                               "above_limit", "no_offer"})  # fmt: skip
+        reasons = document.reader("reasons", {"maximum", "minimum_contribution", "wording"})
         wording = reasons.mapping("wording")
         maximum = reasons.integer("maximum")
         if not 1 <= maximum <= MAXIMUM_REASONS:
-            raise ContractError(f"reasons.maximum must be 1 to {MAXIMUM_REASONS}")
+            raise ContractError(f"policy.reasons.maximum must be 1 to {MAXIMUM_REASONS}")
         threshold = confidence.number("minimum_top_probability")
         if not 0 <= threshold <= 1:
-            raise ContractError("confidence.minimum_top_probability must lie in [0, 1]")
+            raise ContractError("policy.confidence.minimum_top_probability must lie in [0, 1]")
         limit, step = face.number("accelerated_limit"), face.number("offer_step")
         if not (limit > 0 and step > 0):
-            raise ContractError("face_amount limit and offer_step must be positive")
+            raise ContractError("policy.face_amount limit and offer_step must be positive")
         return cls(
             name=document.text("name"),
             description=document.text("description", required=False),
@@ -197,18 +200,22 @@ class Policy:
             knock_outs=tuple(_knock_out(r, i) for i, r in enumerate(document.list("knock_outs"))),
             minimum_top_probability=threshold,
             confidence=confidence.wording(),
-            confidence_outcome=_outcome(confidence.raw.get("outcome"), "confidence.outcome"),
+            confidence_outcome=_outcome(
+                confidence.raw.get("outcome"), f"{confidence.where}.outcome"
+            ),
             out_of_range=out_of_range.wording(),
-            out_of_range_outcome=_outcome(out_of_range.raw.get("outcome"), "out_of_range.outcome"),
+            out_of_range_outcome=_outcome(
+                out_of_range.raw.get("outcome"), f"{out_of_range.where}.outcome"
+            ),
             accelerated_limit=limit,
             offer_step=step,
-            above_offer=face.reader("above_offer").wording(),
-            above_limit=face.reader("above_limit").wording(),
-            no_offer=face.reader("no_offer").wording(),
+            above_offer=face.reader("above_offer", _WORDS).wording(),
+            above_limit=face.reader("above_limit", _WORDS).wording(),
+            no_offer=face.reader("no_offer", _WORDS).wording(),
             maximum_reasons=maximum,
             minimum_contribution=reasons.number("minimum_contribution"),
             wording={
-                str(name): _Reader(w, f"reasons.wording.{name}").wording()
+                str(name): _Reader(w, f"policy.reasons.wording.{name}", _WORDS).wording()
                 for name, w in wording.items()
             },
             version=document.raw.get("version"),
@@ -239,12 +246,20 @@ def sealed(policy: Policy) -> dict[str, Any]:
     return content | {DIGEST_KEY: sealed_digest(content, DIGEST_KEY)}
 
 
+_WORDS = frozenset({"code", "text"})
+_TOP_KEYS = frozenset({"format_version", "name", "version", "created_at", "description", "outcomes",
+                       "knock_outs", "confidence", "out_of_range", "face_amount", "reasons",
+                       DIGEST_KEY})  # fmt: skip
+
+
 class _Reader:
     """Typed access to one JSON object of the policy, with errors naming the key."""
 
-    def __init__(self, raw: Any, where: str) -> None:
+    def __init__(self, raw: Any, where: str, known: Collection[str] | None = None) -> None:
         if not isinstance(raw, Mapping):
             raise ContractError(f"{where} is not an object")
+        if known is not None and (unknown := sorted(set(raw) - set(known))):
+            raise ContractError(f"{where} has unknown keys {unknown} (known: {sorted(known)})")
         self.raw, self.where = raw, where
 
     def _get(self, key: str) -> Any:
@@ -252,8 +267,8 @@ class _Reader:
             raise ContractError(f"{self.where} lacks {key!r}")
         return self.raw[key]
 
-    def reader(self, key: str) -> _Reader:
-        return _Reader(self._get(key), f"{self.where}.{key}")
+    def reader(self, key: str, known: Collection[str] | None = None) -> _Reader:
+        return _Reader(self._get(key), f"{self.where}.{key}", known)
 
     def mapping(self, key: str) -> Mapping[str, Any]:
         return self.reader(key).raw
@@ -297,16 +312,17 @@ def _outcome(value: Any, where: str) -> Outcome:
 
 
 def _knock_out(raw: Any, index: int) -> KnockOut:
-    rule = _Reader(raw, f"knock_outs[{index}]")
+    rule = _Reader(raw, f"policy.knock_outs[{index}]",
+                   {"code", "text", "feature", "outcome", *COMPARISONS})  # fmt: skip
     given = [c for c in COMPARISONS if c in rule.raw]
     if len(given) != 1:
-        raise ContractError(f"knock_outs[{index}] needs exactly one of {list(COMPARISONS)}")
+        raise ContractError(f"{rule.where} needs exactly one of {list(COMPARISONS)}")
     comparison = given[0]
     bound: float | tuple[str, ...]
     if comparison == "in":
         values = rule.list("in")
         if not values or not all(isinstance(v, str) for v in values):
-            raise ContractError(f"knock_outs[{index}].in must list categories")
+            raise ContractError(f"{rule.where}.in must list categories")
         bound = tuple(values)
     else:
         bound = rule.number(comparison)
@@ -315,5 +331,5 @@ def _knock_out(raw: Any, index: int) -> KnockOut:
         feature=rule.text("feature"),
         comparison=comparison,
         bound=bound,
-        outcome=_outcome(rule.raw.get("outcome"), f"knock_outs[{index}].outcome"),
+        outcome=_outcome(rule.raw.get("outcome"), f"{rule.where}.outcome"),
     )

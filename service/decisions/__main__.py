@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from service.decisions.letter import NotAdverse, labels, render
 from service.decisions.records import open_store
@@ -34,7 +35,10 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(exc, file=sys.stderr)
         return 2
-    where = settings.decisions_database_url and "PostgreSQL" or str(settings.decisions_path())
+    path = settings.decisions_path()
+    if path.is_relative_to(Path.cwd()):
+        path = path.relative_to(Path.cwd())
+    where = "PostgreSQL" if settings.decisions_database_url else str(path)
     store = open_store(
         settings.decisions_path(),
         settings.decisions_database_url,
@@ -65,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0 if found else 1
         chosen = [r for r in found if r["index"] == args.index]
         if not chosen:
-            print(f"no decision {args.index} recorded for {args.request_id!r}", file=sys.stderr)
+            print(f"no decision recorded for {args.request_id!r} (record {args.index})",
+                  file=sys.stderr)  # fmt: skip
             return 1
         record = chosen[-1]  # the latest, if the request id was sent again
         known: dict[str, tuple[str, str]] = {}

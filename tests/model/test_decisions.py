@@ -228,7 +228,7 @@ def test_the_adverse_decision_letter_is_rendered_from_the_stored_record(
     assert stored["fingerprint"] in text and stored["hash"] in text
     missing = subprocess.run([*command[:-1], "no-such"], env=env, capture_output=True,
                              text=True, timeout=120)  # fmt: skip
-    assert missing.returncode == 1 and "no decision 0 recorded" in missing.stderr
+    assert missing.returncode == 1 and "no decision recorded for 'no-such'" in missing.stderr
     # A standard acceptance owes no adverse-action notice.
     assert decide(client, EXAMPLE)[0]["outcome"] == "accept"
     post(client, PREDICT, {"instances": [EXAMPLE]}, request_id="accepted-1")

@@ -78,6 +78,14 @@ def test_a_policy_without_wording_for_a_directed_feature_is_refused(policy: Poli
         (lambda r: r["confidence"].pop("code"), "confidence lacks 'code'"),
         (lambda r: r["face_amount"].update(offer_step=0), "must be positive"),
         (lambda r: r["confidence"].update(minimum_top_probability=True), "finite number"),
+        # A misspelt or invented key is refused, never silently ignored.
+        (
+            lambda r: r["confidence"].update(threshold=0.7),
+            "confidence has unknown keys \\['threshold'\\]",
+        ),
+        (lambda r: r.update(confidence_threshold=0.7), "policy has unknown keys"),
+        (lambda r: r["knock_outs"][0].update(outcom="refer"), "knock_outs\\[0\\] has unknown keys"),
+        (lambda r: r["reasons"]["wording"]["hba1c"].update(txt="x"), "wording.hba1c has unknown"),
     ],
 )
 def test_an_unclear_policy_is_refused_naming_the_key(edit: Any, message: str) -> None:
