@@ -130,10 +130,8 @@ class Dataplane:
     ) -> None:
         """Commit the decisions to the record store; count them by outcome."""
         if self.recorder is not None:
-            names = [f.name for f in servable.request_fields if f is not REQUESTED_COVERAGE]
-            numbers = frozenset(
-                f.name for f in servable.request_fields if f.type == "number"
-            )  # the requested amount included
+            names = [f.name for f in servable.features]
+            numbers = servable.number_fields  # computed once per servable
             optional = REQUESTED_COVERAGE.name
             new = [
                 NewDecision(request_id, i, prediction.versions,

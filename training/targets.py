@@ -135,21 +135,20 @@ def audit_summary(found: dict[str, Any]) -> str:
 
 def reasons_rows(checks: Mapping[str, Any]) -> list[tuple[str, str, str]]:
     """(check, measured, verdict) rows for the reasons' quality."""
-    rows = [(
-        "complete (attributions add up to the difference, within tolerance)",
-        f"{checks['complete_share']:.2%} of {checks['adverse_records']:,}",
-        _met(checks["complete_share"] >= COMPLETE_SHARE, f"target {COMPLETE_SHARE:.1%}"),
-    )]  # fmt: skip
-    if "faithful_share" in checks:
-        rows.append((
-            "faithful (top reason among the 3 largest true debits)",
-            f"{checks['faithful_share']:.2%} of {checks['faithfulness_judged']:,}",
-            _met(checks["faithful_share"] >= FAITHFUL_SHARE, f"target {FAITHFUL_SHARE:.0%}"),
-        ))  # fmt: skip
-    if "largest_debit_kept_share" in checks:
-        rows.append((
-            "paired (a factor worsened into the largest debit is among the reasons)",
-            f"{checks['largest_debit_kept_share']:.2%} of {checks['largest_debit_judged']:,}",
-            _met(checks["largest_debit_kept_share"] >= KEPT_SHARE, f"target {KEPT_SHARE:.0%}"),
-        ))  # fmt: skip
-    return rows
+    # (share, how many were judged, what it checks, target, the target's format)
+    judged = [
+        ("complete_share", "adverse_records",
+         "complete (attributions add up to the difference, within tolerance)",
+         COMPLETE_SHARE, ".1%"),
+        ("faithful_share", "faithfulness_judged",
+         "faithful (top reason among the 3 largest true debits)", FAITHFUL_SHARE, ".0%"),
+        ("largest_debit_kept_share", "largest_debit_judged",
+         "paired (a factor worsened into the largest debit is among the reasons)",
+         KEPT_SHARE, ".0%"),
+    ]  # fmt: skip
+    return [
+        (label, f"{checks[share]:.2%} of {checks[count]:,}",
+         _met(checks[share] >= target, f"target {target:{shown}}"))
+        for share, count, label, target, shown in judged
+        if share in checks
+    ]  # fmt: skip

@@ -9,6 +9,7 @@ outputs checked against their declarations, before it serves.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -69,6 +70,11 @@ class Servable:
     def request_fields(self) -> tuple[Feature, ...]:
         """What a request's records may carry: the features, then the optional request fields."""
         return self.features + REQUEST_FIELDS
+
+    @cached_property
+    def number_fields(self) -> frozenset[str]:
+        """The request fields declared as numbers (a record's fingerprint writes them as floats)."""
+        return frozenset(f.name for f in self.request_fields if f.type == "number")
 
     @property
     def explained(self) -> LoadedModel | None:
