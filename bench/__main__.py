@@ -19,7 +19,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from bench import decisions, histogram, servers, wrk
+from bench import decisions, drift, histogram, servers, wrk
 
 ENDPOINT = "/v1/models/underwriting:predict"
 ROUTE_TEMPLATE = "/v1/models/<model:name>:predict"
@@ -179,8 +179,11 @@ def main(argv: list[str] | None = None) -> None:
                 server.stop()
     # What deciding adds to a prediction, in process (bench/decisions.py).
     results["decisions"] = decisions.measure(args.models_dir, calls=3_000)
-    text = report({k: v for k, v in results.items() if k != "decisions"})
+    # What drift tracking adds to a prediction, in process (bench/drift.py).
+    results["drift"] = drift.measure(args.models_dir, calls=5_000)
+    text = report({k: v for k, v in results.items() if k not in ("decisions", "drift")})
     text += "\n\nDecisions, single record, in process:\n" + decisions.report(results["decisions"])
+    text += "\n\nDrift tracking, in process:\n" + drift.report(results["drift"])
     print(text)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     (args.out / f"bench-{stamp}.json").write_text(json.dumps(results, indent=2))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import partial
 from pathlib import Path
 
@@ -18,6 +19,8 @@ from service.http.errors import register_error_handlers
 from service.inference.loader import load_model
 from service.inference.runtimes import Runtime, runtime_named
 from service.inference.servable import Servable, serve
+from service.monitoring.collector import ModelBehaviourCollector
+from service.monitoring.drift import DriftMonitor
 from service.observability import request_hooks, scoring
 from service.openapi import docs
 from service.protocols import decisions, health, metrics, tf_serving, v2
@@ -84,6 +87,12 @@ def build_recorder(settings: Settings) -> RecordStore:
     )
 
 
+def build_drift_monitor(settings: Settings) -> DriftMonitor:
+    """Drift windows beside the Prometheus files when workers share them, else in memory."""
+    shared = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    return DriftMonitor(Path(shared) if shared else None, settings.drift_window_per_worker)
+
+
 def create_app(
     settings: Settings | None = None,
     store: ModelStore[Servable | Policy] | None = None,
@@ -94,11 +103,13 @@ def create_app(
     if store is None:
         store = build_store(settings)
         store.start()
+    drift = build_drift_monitor(settings)
     dataplane = Dataplane(
         store,
         settings.max_records,
         on_scored=scoring.record_scored,
         recorder=recorder or build_recorder(settings),
+        drift=drift,
     )
     app = Flask(__name__, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
@@ -111,6 +122,7 @@ def create_app(
     app.register_blueprint(tf_serving.create_blueprint(dataplane))
     app.register_blueprint(v2.create_blueprint(dataplane))
     app.register_blueprint(decisions.create_blueprint(dataplane))
-    app.register_blueprint(metrics.create_blueprint())
+    collector = ModelBehaviourCollector(drift, store.serving)
+    app.register_blueprint(metrics.create_blueprint(collector))
     app.register_blueprint(docs.create_blueprint(store, settings, keys_required))
     return app

@@ -28,6 +28,7 @@ from service.http.request_id import is_request_id
 from service.inference.packing import Batch
 from service.inference.prediction import Prediction, predict
 from service.inference.servable import Servable
+from service.monitoring.drift import DriftMonitor
 from service.observability import metrics
 from service.repository.store import ModelStore, VersionStatus
 from service.validation.validator import check_count
@@ -63,11 +64,13 @@ class Dataplane:
         max_records: int,
         on_scored: ScoredHook = lambda size, versions: None,
         recorder: RecordStore | None = None,
+        drift: DriftMonitor | None = None,
     ) -> None:
         self.store = store
         self.max_records = max_records
         self.on_scored = on_scored
         self.recorder = recorder
+        self.drift = drift
 
     def servable(self, name: str, version: int | None = None) -> Servable:
         """Return the servable a request addresses (404 unknown, 503 not loaded yet)."""
@@ -94,12 +97,23 @@ class Dataplane:
         """
         batch, read = self._pack(servable, records)
         prediction = predict(servable, batch)
+        self._watch(servable, batch, prediction)
         if servable.policy is not None:
             decisions = decide_batch(servable, batch, prediction, read, explain)
             self._record(servable, prediction, read, decisions, request_id)
             prediction = dataclasses.replace(prediction, decisions=decisions)
         self.on_scored(prediction.size, prediction.versions)
         return prediction
+
+    def _watch(self, servable: Servable, batch: Batch, prediction: Prediction) -> None:
+        """Add the scored records to the drift window; monitoring never fails a prediction."""
+        if self.drift is None:
+            return
+        try:
+            numbers, categories = servable.packer.numbers_and_indices(batch)
+            self.drift.observe(servable, numbers, categories, prediction.outputs)
+        except Exception:
+            log.exception("drift tracking failed for %s; the prediction stands", servable.name)
 
     def _pack(
         self, servable: Servable, records: Rows | Columns, limit: int | None = None

@@ -47,17 +47,20 @@ def on_starting(server: Any) -> None:
     path = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
     path.mkdir(parents=True, exist_ok=True)
     # Only our files, whatever dir was given: prometheus_client's, and the model store's claims
-    # on refused versions (service.repository.store.REFUSAL_SUFFIX; not imported: it loads Flask).
-    for pattern in ("*.db", "*.refused"):
+    # on refused versions (service.repository.store.REFUSAL_SUFFIX; not imported: it loads Flask)
+    # and the drift windows (service.monitoring.drift's file names).
+    for pattern in ("*.db", "*.refused", "drift-*.counts"):
         for stale in path.glob(pattern):
             stale.unlink()
 
 
 def child_exit(server: Any, worker: Any) -> None:
-    """Drop a dead worker's live gauges (model info) from the exposition."""
+    """Drop a dead worker's live gauges (model info) and drift window from the exposition."""
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
+    for window in Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).glob(f"drift-*-{worker.pid}.counts"):
+        window.unlink(missing_ok=True)
 
 
 # A large request (a batch of thousands of records) leaves its parsed objects' memory in the

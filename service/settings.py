@@ -144,6 +144,12 @@ class Settings:
         "normal | full",
     )  # fmt: skip
 
+    drift_window_records: int = _setting(
+        10_000, "Records the drift metrics compare with training: the latest this many, shared "
+        "out evenly among the workers (each keeps its share in a ring).", lambda v: v >= 100,
+        ">= 100",
+    )  # fmt: skip
+
     def decisions_path(self) -> Path:
         """The SQLite file of the decision records."""
         if self.decisions_database:
@@ -167,6 +173,11 @@ class Settings:
                 raise SettingsError(
                     f"{env_var(f.name)}={value!s} is invalid: expected {f.metadata['expected']}"
                 )
+
+    @property
+    def drift_window_per_worker(self) -> int:
+        """Each worker's share of the drift window."""
+        return -(-self.drift_window_records // self.workers)
 
     @property
     def bind(self) -> str:

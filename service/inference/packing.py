@@ -41,12 +41,16 @@ class Packer(Protocol):
     def columns(self, columns: Mapping[str, Sequence[Any]]) -> Batch:
         """Pack validated, equally long columns."""
 
+    def numbers_and_indices(self, batch: Batch) -> tuple[np.ndarray, np.ndarray]:
+        """The batch as contract.packing's float32 numbers and int32 category indices."""
+
 
 @dataclass(frozen=True)
 class DtypeGroups:
     """The declared features grouped by tensor dtype, in declaration order within a group."""
 
     groups: tuple[tuple[str, tuple[str, ...]], ...]  # (dtype name, feature names)
+    layout: PackedLayout
 
     @classmethod
     def of(cls, features: tuple[Feature, ...]) -> DtypeGroups:
@@ -54,7 +58,8 @@ class DtypeGroups:
         groups: dict[str, list[str]] = {}
         for feature in features:
             groups.setdefault(TENSOR_DTYPE_BY_FEATURE_TYPE[feature.type], []).append(feature.name)
-        return cls(tuple((dtype, tuple(names)) for dtype, names in groups.items()))
+        grouped = tuple((dtype, tuple(names)) for dtype, names in groups.items())
+        return cls(grouped, PackedLayout.of(features))
 
     def rows(self, rows: Sequence[Mapping[str, Any]]) -> Batch:
         arrays = tuple(
@@ -71,6 +76,23 @@ class DtypeGroups:
             for dtype, names in self.groups
         )
         return Batch(arrays, len(columns[self.groups[0][1][0]]))
+
+    def numbers_and_indices(self, batch: Batch) -> tuple[np.ndarray, np.ndarray]:
+        """Regroup the dtype arrays in contract.packing's layout (strings become indices)."""
+        column = {
+            name: array[:, j]
+            for (_, names), array in zip(self.groups, batch.arrays, strict=True)
+            for j, name in enumerate(names)
+        }
+        layout = self.layout
+        numbers = np.empty((batch.size, len(layout.numbers)), dtype=np.float32)
+        for j, name in enumerate(layout.numbers):
+            numbers[:, j] = column[name]
+        categories = np.empty((batch.size, len(layout.categories)), dtype=np.int32)
+        for j, (name, vocabulary) in enumerate(layout.categories):
+            index = {value: i for i, value in enumerate(vocabulary)}
+            categories[:, j] = [index[_text(value)] for value in column[name]]
+        return numbers, categories
 
 
 @dataclass(frozen=True)
@@ -105,3 +127,12 @@ class NumbersAndIndices:
         for j, (name, index) in enumerate(zip(self.categories, self.indices, strict=True)):
             categories[:, j] = [index[value] for value in columns[name]]
         return Batch((numbers, categories), size)
+
+    def numbers_and_indices(self, batch: Batch) -> tuple[np.ndarray, np.ndarray]:
+        """The batch as it is: this packing is contract.packing's layout."""
+        return batch.arrays[0], batch.arrays[1]
+
+
+def _text(value: Any) -> str:
+    """A string tensor's element as text (NumPy keeps TensorFlow's strings as bytes)."""
+    return value.decode() if isinstance(value, bytes) else str(value)

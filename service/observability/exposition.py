@@ -28,8 +28,11 @@ class WithoutRetiredVersions(Collector):
             yield family
 
 
-def exposition() -> bytes:
-    """Render every metric: merged from all workers' files when in multiprocess mode."""
+def exposition(*computed: Collector) -> bytes:
+    """Render every metric: merged from all workers' files when in multiprocess mode.
+
+    `computed` collectors add metrics worked out at scrape time (drift) to the stored ones.
+    """
     registry = CollectorRegistry(auto_describe=False)
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # A fresh collector per scrape reads the files of every live and dead worker.
@@ -37,4 +40,6 @@ def exposition() -> bytes:
     else:
         source = REGISTRY
     registry.register(WithoutRetiredVersions(source))
+    for collector in computed:
+        registry.register(collector)
     return generate_latest(registry)

@@ -178,7 +178,14 @@ def exported_metric_names() -> set[str]:
             continue
         for family in collector.describe():
             names.update(family.name + suffix for suffix in suffixes.get(family.type, ("",)))
-    return names
+    return names | computed_gauges()
+
+
+def computed_gauges() -> set[str]:
+    """Gauges worked out at scrape time (drift, expected decision mix), not stored per worker."""
+    from service.monitoring.collector import COMPUTED_GAUGES
+
+    return set(COMPUTED_GAUGES)
 
 
 def metric_families() -> set[str]:
@@ -191,7 +198,7 @@ def metric_families() -> set[str]:
         for collector in vars(metrics_module).values()
         if isinstance(collector, MetricWrapperBase)
         for family in collector.describe()
-    }
+    } | computed_gauges()
 
 
 def test_promql_metric_names_finds_selectors_only() -> None:
@@ -282,6 +289,15 @@ REQUIRED_ALERTS = {
     "UnderwritingModelNotLoaded": ["underwriting_model_info", "risk_class", "max_coverage"],
     "UnderwritingServiceDown": ["up{", "== 0", "absent(up"],
     "UnderwritingModelLoadFailures": ["increase(underwriting_model_load_failures_total"],
+    "UnderwritingFeatureDriftAct": ["underwriting_feature_psi", ">= 0.25", ">= 1000"],
+    "UnderwritingFeatureDriftInvestigate": ["underwriting_feature_psi", ">= 0.10", "< 0.25"],
+    "UnderwritingOutputDriftAct": ["underwriting_output_psi", ">= 0.25", ">= 1000"],
+    "UnderwritingOutputDriftInvestigate": ["underwriting_output_psi", ">= 0.10", "< 0.25"],
+    "UnderwritingStraightThroughRateLow": [
+        'outcome!="refer"',
+        'underwriting_expected_decision_ratio{job="underwriting", outcome="refer"}',
+        "- 0.10",
+    ],
     "UnderwritingRiskClassMixShift": [
         "underwriting_risk_class_predictions_total",
         "decline",
@@ -299,7 +315,7 @@ def test_required_alert_exists(alert: str) -> None:
     expr = " ".join(rules[alert]["expr"].split())
     for needle in REQUIRED_ALERTS[alert]:
         assert needle in expr, f"{alert}: {needle!r} not in {expr}"
-    assert rules[alert]["labels"]["severity"] in ("critical", "warning")
+    assert rules[alert]["labels"]["severity"] in ("critical", "warning", "info")
     assert rules[alert]["annotations"]["summary"]
 
 
@@ -361,6 +377,9 @@ def test_dashboard_covers_the_operating_questions() -> None:
         "underwriting_model_info",
         "underwriting_model_load_failures_total",
         "sum by (field) (rate(underwriting_rejected_records_total",
+        "underwriting_feature_psi",
+        "underwriting_output_psi",
+        "underwriting_expected_decision_ratio",
     ]:
         assert needle in queries, needle
 

@@ -4,7 +4,8 @@
 - The metrics directory is emptied at start (a previous run's counts and claims do not survive).
 - Labels stay bounded: a thousand random paths, odd methods and unknown field names add no series.
 - The model lifecycle: underwriting_model_info follows a swap, a refused version is counted once
-  (not once per worker, not once per poll), and child_exit drops a dead worker's gauges.
+  (not once per worker, not once per poll), and child_exit drops a dead worker's gauges and
+  drift window.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ LOAD_FAILURES = "underwriting_model_load_failures_total"
 # What a previous run left in the metrics directory; gunicorn's on_starting must remove it.
 STALE_ROUTE = "/left-over-from-a-previous-run"
 STALE_CLAIM = "risk_class-3.refused"  # would hide the refusal of version 3 in the lifecycle test
+STALE_DRIFT = "drift-underwriting-0123456789abcdef-999999.counts"  # a dead worker's drift window
 
 
 def leave_stale_files(metrics_dir: Path) -> None:
@@ -68,6 +70,7 @@ def leave_stale_files(metrics_dir: Path) -> None:
     stale.write_value(key, 1000.0, 0.0)
     stale.close()
     (metrics_dir / STALE_CLAIM).touch()
+    (metrics_dir / STALE_DRIFT).write_bytes(b"\0" * 8)
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +84,7 @@ def live(tiny_models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
 def test_the_metrics_directory_is_emptied_at_start(live: LiveService) -> None:
     assert not (live.metrics_dir / "counter_999999.db").exists()
     assert not (live.metrics_dir / STALE_CLAIM).exists()
+    assert not (live.metrics_dir / STALE_DRIFT).exists()
     assert STALE_ROUTE not in scrape_text(live.base_url)
 
 
@@ -265,6 +269,7 @@ def test_model_lifecycle_info_follows_swaps_and_refusals_count_once(
     pids = worker_pids(live.metrics_dir)
     assert len(pids) == WORKERS, pids
     victim = min(pids)
+    assert list(live.metrics_dir.glob(f"drift-underwriting-*-{victim}.counts")), "it scored"
     os.kill(victim, signal.SIGKILL)
     wait_for(
         lambda: (
@@ -275,6 +280,7 @@ def test_model_lifecycle_info_follows_swaps_and_refusals_count_once(
         what="the killed worker's gauge file to go and its replacement to load the models",
     )
     wait_ready(live.base_url, timeout=120)
+    assert not list(live.metrics_dir.glob(f"drift-*-{victim}.counts")), "its drift window went"
     wait_for(lambda: refusals_logged(live, 3) == WORKERS + 1, timeout=60, what="a third refusal")
     samples = scrape(live.base_url)
     assert total(samples, LOAD_FAILURES, model="risk_class") == 1
