@@ -128,6 +128,9 @@ class ModelMetadata:
     # How each feature and output (`probabilities.standard`, `max_coverage`) was spread over the
     # training split: the reference live traffic is compared with for drift.
     reference: Mapping[str, Binned] = field(default_factory=dict)
+    # The model card's words: what the model is for, and where it must not be trusted.
+    intended_use: str = ""
+    limitations: tuple[str, ...] = ()
     version: int | None = None  # given at publication
     files: Mapping[str, str] = field(default_factory=dict)  # relative path -> sha256
     format_version: int = FORMAT_VERSION
@@ -179,6 +182,10 @@ class ModelMetadata:
             out["training_ranges"] = {k: list(v) for k, v in self.training_ranges.items()}
         if self.reference:
             out["reference"] = references_to_json(self.reference)
+        if self.intended_use:
+            out["intended_use"] = self.intended_use
+        if self.limitations:
+            out["limitations"] = list(self.limitations)
         out["files"] = dict(self.files)
         return out
 
@@ -218,6 +225,8 @@ class ModelMetadata:
             explain=None if raw.get("explain") is None else Explanation.from_json(raw["explain"]),
             training_ranges=_ranges(raw.get("training_ranges", {})),
             reference=references_from_json(raw.get("reference", {})),
+            intended_use=str(raw.get("intended_use", "")),
+            limitations=tuple(str(item) for item in _list(raw, "limitations")),
             version=_version(raw["version"]),
             files=_mapping(raw, "files"),
         )

@@ -106,6 +106,12 @@ class Policy:
         """Its name and version, as a model store lists what it serves."""
         return {self.name: self.version or 0}
 
+    def rules_digest(self) -> str:
+        """sha256 of what decides (outcomes, rules, wording), whatever the version and date:
+        equal digests decide alike, so a model validated under one knows the other."""
+        content = {k: v for k, v in self.to_json().items() if k not in ("version", "created_at")}
+        return sealed_digest(content, DIGEST_KEY)
+
     def to_json(self) -> dict[str, Any]:
         """Return the policy.json form without its digest."""
         return {

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import datetime
 import os
 import sys
 from pathlib import Path
 
-from training.options import DEFAULT_EPOCHS, DEFAULT_ROWS, DEFAULT_SEED, TrainingOptions
+from training.options import (
+    DEFAULT_EPOCHS,
+    DEFAULT_GROUP_DISPARITY,
+    DEFAULT_ROWS,
+    DEFAULT_SEED,
+    TrainingOptions,
+)
 
 DESCRIPTION = """\
 Train the risk-class classifier and the maximum-coverage regressor, evaluate them on a held-out
@@ -21,6 +28,13 @@ def _positive(text: str) -> int:
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
     return value
+
+
+def _iso_date(text: str) -> str:
+    try:
+        return datetime.date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a date as YYYY-MM-DD, got {text!r}") from None
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -56,7 +70,29 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=Path("models"),
         help="the model repository to publish into (default ./models)",
     )
+    parser.add_argument(
+        "--fairness-column",
+        metavar="COLUMN",
+        help="with --data: a column of protected groups (e.g. race) read for the fairness report "
+        "only, never for training and never in an artifact",
+    )
+    parser.add_argument(
+        "--group-disparity",
+        type=float,
+        default=DEFAULT_GROUP_DISPARITY,
+        help="synthetic data: how strongly the synthetic protected group follows health risk "
+        f"(default {DEFAULT_GROUP_DISPARITY}; 1.0 or more builds in a disparity the fairness "
+        "report flags)",
+    )
+    parser.add_argument("--owner", help="who answers for the models, shown on the model card")
+    parser.add_argument(
+        "--validation-date",
+        type=_iso_date,
+        help="date (YYYY-MM-DD) of the models' independent validation, shown on the model card",
+    )
     args = parser.parse_args(argv)
+    if args.fairness_column is not None and args.data is None:
+        parser.error("--fairness-column needs --data (synthetic data has its own group column)")
     if args.data is not None and not args.data.is_file():
         parser.error(f"--data {args.data}: no such file")
     if args.rows < 100 and args.data is None:
@@ -69,10 +105,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from training.csv_data import DataValidationError, load_csv
 
-    options = TrainingOptions(args.models_dir, args.data, args.rows, args.seed, args.epochs)
+    options = TrainingOptions(
+        args.models_dir, args.data, args.rows, args.seed, args.epochs, args.fairness_column,
+        args.group_disparity, args.owner, args.validation_date,
+    )  # fmt: skip
     try:
         # A user's file is checked before TensorFlow starts: its problems come in a second.
-        data = load_csv(args.data) if args.data is not None else None
+        data = load_csv(args.data, args.fairness_column) if args.data is not None else None
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
         from training.pipeline import run

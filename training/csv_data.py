@@ -23,6 +23,7 @@ from training.dataset import Dataset
 from training.features import CLASS_NAMES, FEATURES, FEATURES_BY_NAME, PROHIBITED
 
 LABEL_COLUMNS = ("risk_class", "max_coverage")
+FACE_AMOUNT = "face_amount"  # optional: the amount applied for (a control of the fairness test)
 MIN_ROWS = 100  # train, validation and test splits each need rows
 MAX_REPORTED_GROUPS = 50  # lines of the grouped report; the total is always given
 LINES_PER_GROUP = 5  # line numbers quoted per kind of problem
@@ -175,16 +176,20 @@ def _parse_label(column: str, text: str) -> Any:
     value = _parse_number(text)
     if not math.isfinite(value) or value < 0:
         raise CellError("is not a non-negative amount", str(value))
-    return value
+    return value  # max_coverage, or the optional face_amount
 
 
-def _header_problems(header: list[str], problems: Problems) -> None:
+def _header_problems(header: list[str], problems: Problems, group_column: str | None) -> None:
     expected = [f.name for f in FEATURES] + list(LABEL_COLUMNS)
-    for column in expected:
+    for column in [*expected, *([group_column] if group_column else [])]:
         if column not in header:
             problems.add(Problem(1, column, "missing"))
+    if group_column in expected:
+        problems.add(Problem(1, group_column, "is a feature or label, not a fairness column"))
     for column in header:
         kind = PROHIBITED.kind(column)
+        if column == group_column or column == FACE_AMOUNT:  # read for the fairness report only
+            continue
         if kind is not None:
             problems.add(Problem(1, column, f"{kind}, never a feature"))
         elif column not in expected:
@@ -193,7 +198,9 @@ def _header_problems(header: list[str], problems: Problems) -> None:
         problems.add(Problem(1, column, "appears more than once"))
 
 
-def _parse_rows(reader: Any, header: list[str], problems: Problems) -> dict[str, list[Any]]:
+def _parse_rows(
+    reader: Any, header: list[str], problems: Problems, group_column: str | None
+) -> dict[str, list[Any]]:
     columns: dict[str, list[Any]] = {c: [] for c in header}
     for line_number, row in enumerate(reader, start=2):
         if len(row) != len(header):
@@ -205,7 +212,12 @@ def _parse_rows(reader: Any, header: list[str], problems: Problems) -> dict[str,
                 if text == "":
                     raise CellError("empty")
                 feature = FEATURES_BY_NAME.get(column)
-                value = _parse_feature(feature, text) if feature else _parse_label(column, text)
+                if column == group_column:
+                    value: Any = text
+                elif feature:
+                    value = _parse_feature(feature, text)
+                else:
+                    value = _parse_label(column, text)
                 columns[column].append(value)
             except CellError as error:
                 problems.add(Problem(line_number, column, error.kind, error.value))
@@ -223,16 +235,20 @@ def _coverage_problems(risk_classes: list[int], problems: Problems) -> None:
         problems.add(Problem(None, "risk_class", kind))
 
 
-def load_csv(path: Path) -> Dataset:
-    """Read and validate the whole file; raise DataValidationError listing every problem."""
+def load_csv(path: Path, group_column: str | None = None) -> Dataset:
+    """Read and validate the whole file; raise DataValidationError listing every problem.
+
+    `group_column` names a column of protected groups kept for the fairness report (never a
+    feature); an optional `face_amount` column (the amount applied for) is kept likewise.
+    """
     with path.open(newline="") as handle:
         reader = csv.reader(handle)
         header = next(reader, [])
         problems = Problems()
-        _header_problems(header, problems)
+        _header_problems(header, problems, group_column)
         if problems:
             raise DataValidationError(path, problems)
-        columns = _parse_rows(reader, header, problems)
+        columns = _parse_rows(reader, header, problems, group_column)
     _coverage_problems(columns["risk_class"], problems)
     if problems:
         raise DataValidationError(path, problems)
@@ -242,4 +258,8 @@ def load_csv(path: Path) -> Dataset:
         risk_class=np.asarray(columns["risk_class"], dtype=np.int64),
         max_coverage=np.asarray(columns["max_coverage"], dtype=np.float64),
         source="csv",
-    )
+        groups=np.asarray(columns[group_column], dtype=object) if group_column else None,
+        group_column=group_column,
+        face_amount=np.asarray(columns[FACE_AMOUNT], dtype=np.float64)
+        if FACE_AMOUNT in columns else None,
+    )  # fmt: skip

@@ -23,6 +23,11 @@ class Dataset:
     true_probabilities: np.ndarray | None = None
     expected_coverage: np.ndarray | None = None
     knocked_out: np.ndarray | None = None  # the generator's knock-outs (synthetic data only)
+    # For the fairness report only (never a feature): a protected group column and its name,
+    # and the face amount applied for when the data has it.
+    groups: np.ndarray | None = None
+    group_column: str | None = None
+    face_amount: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.risk_class)
@@ -46,6 +51,8 @@ class Dataset:
             if self.expected_coverage is None
             else self.expected_coverage[rows],
             knocked_out=None if self.knocked_out is None else self.knocked_out[rows],
+            groups=None if self.groups is None else self.groups[rows],
+            face_amount=None if self.face_amount is None else self.face_amount[rows],
         )
 
     def fingerprint(self) -> str:

@@ -8,6 +8,9 @@ from pathlib import Path
 DEFAULT_ROWS = 300_000
 DEFAULT_SEED = 42
 DEFAULT_EPOCHS = 60
+# How strongly the synthetic protected group follows health risk: mildly by default, as real
+# demographics correlate with health; 1.0 and more builds in a disparity the report must flag.
+DEFAULT_GROUP_DISPARITY = 0.15
 
 
 @dataclass(frozen=True)
@@ -19,3 +22,7 @@ class TrainingOptions:
     rows: int = DEFAULT_ROWS
     seed: int = DEFAULT_SEED
     epochs: int = DEFAULT_EPOCHS
+    fairness_column: str | None = None  # a CSV column of protected groups, for the report only
+    group_disparity: float = DEFAULT_GROUP_DISPARITY
+    owner: str | None = None  # who answers for the models (the model card)
+    validation_date: str | None = None  # ISO date of their independent validation, if done

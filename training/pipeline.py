@@ -15,19 +15,32 @@ import numpy as np
 import sklearn
 import tensorflow as tf
 
+from contract.card import RULES_DIGEST
 from contract.metadata import LiteRTExport, ModelMetadata, Signature
 from contract.reference import Binned
 from policy.decide import decide, straight_through
 from policy.publish import DEFAULT_SOURCE, load_source
-from training import audit, explain, networks, parity, plots, publish, reasons, report, targets
+from training import (
+    audit,
+    explain,
+    fairness,
+    networks,
+    parity,
+    plots,
+    publish,
+    reasons,
+    report,
+    targets,
+)
 from training.csv_data import load_csv
 from training.dataset import Dataset, split
 from training.export import export_explain_litert, export_litert, export_saved_model
 from training.features import BMI_RISK_FROM, FEATURES, PROHIBITED
 from training.networks import inputs_of
-from training.options import TrainingOptions
+from training.options import DEFAULT_GROUP_DISPARITY, TrainingOptions
 from training.preprocessing import RISK_COLUMNS, Preprocessor
 from training.synthetic import RULES_MARKDOWN, generate, knock_outs
+from training.synthetic.generator import GROUP_COLUMN
 from training.tasks import TASKS, ModelTask, Split
 
 # A held-out sample from a seed no training run draws from, for the targets (synthetic only).
@@ -36,9 +49,9 @@ FRESH_SEED_OFFSET = 1_000_003
 AUDIT_APPLICANTS = 10_000  # base applicants of the behaviour audit: >= 10,000 pairs per factor
 
 
-def synthetic(rows: int, seed: int) -> Dataset:
+def synthetic(rows: int, seed: int, group_disparity: float = DEFAULT_GROUP_DISPARITY) -> Dataset:
     """A labelled synthetic sample, with its truth."""
-    sample = generate(rows, seed)
+    sample = generate(rows, seed, group_disparity)
     return Dataset(
         features=sample.features,
         risk_class=sample.risk_class,
@@ -47,14 +60,17 @@ def synthetic(rows: int, seed: int) -> Dataset:
         true_probabilities=sample.true_probabilities,
         expected_coverage=sample.expected_coverage,
         knocked_out=knock_outs(sample.features),
+        groups=sample.groups,
+        group_column=GROUP_COLUMN,
+        face_amount=sample.face_amount,
     )
 
 
 def load_dataset(options: TrainingOptions) -> Dataset:
     """The user's CSV if given, else the seeded synthetic generator."""
     if options.data is not None:
-        return load_csv(options.data)
-    return synthetic(options.rows, options.seed)
+        return load_csv(options.data, options.fairness_column)
+    return synthetic(options.rows, options.seed, options.group_disparity)
 
 
 def _architecture(task: ModelTask, model: keras.Model) -> str:
@@ -91,6 +107,8 @@ def _metadata(
         name=task.name,
         task=task.task,
         description=task.description,
+        intended_use=task.intended_use,
+        limitations=task.limitations,
         created_at=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         features=FEATURES,
         outputs=declared.outputs,
@@ -107,6 +125,8 @@ def _metadata(
             "epochs_run": fitted.epochs_run,
             "max_epochs": options.epochs,
             "duration_seconds": round(seconds, 1),
+            "owner": options.owner,
+            "validation_date": options.validation_date,
         },
         library_versions={
             "python": platform.python_version(),
@@ -191,7 +211,13 @@ def train_task(
         judged, judged_served = fresh, dict(score(fresh.rows.features))
         metrics["fresh"] = task.metrics(fresh.rows, judged_served, baseline(fresh.x))
     if task.declaration.class_names is not None:
-        metrics["policy"] = _policy_mix(test.rows, served, task.declaration.class_names, train.rows)
+        metrics["policy"], outcomes = _policy_mix(
+            test.rows, served, task.declaration.class_names, train.rows
+        )
+        metrics["fairness"] = _acceptance_fairness(test.rows, outcomes == "accept")
+    else:
+        metrics["fairness"] = _coverage_fairness(test.rows, served)
+    _print_fairness(task.name, metrics["fairness"])
     print(f"[{task.name}] auditing its behaviour on paired applicants", flush=True)
     metrics["audit"] = task.audit(
         score, _audit_base(judged.rows, options.seed).features,
@@ -270,8 +296,9 @@ def _check_reasons(
 
 def _policy_mix(
     rows: Dataset, served: dict[str, np.ndarray], class_names: tuple[str, ...], train: Dataset
-) -> dict[str, Any]:
-    """The shipped decision policy's outcome mix and straight-through rate on the test split."""
+) -> tuple[dict[str, Any], np.ndarray]:
+    """The shipped decision policy's outcome mix and straight-through rate on the test split,
+    and each record's outcome."""
     policy = load_source(DEFAULT_SOURCE)
     decisions = decide(
         policy, rows.features, class_names, served["probabilities"], None, None,
@@ -281,7 +308,42 @@ def _policy_mix(
     for fired in decisions.rules:
         for kind in {rule["rule"] for rule in fired}:
             rules[kind] = rules.get(kind, 0) + 1
-    return {"source": DEFAULT_SOURCE.name, **straight_through(decisions), "rules_fired": rules}
+    # The rules' digest names exactly what this mix (and the fairness report) was measured under.
+    mix = {"source": DEFAULT_SOURCE.name, RULES_DIGEST: policy.rules_digest(),
+           **straight_through(decisions), "rules_fired": rules}  # fmt: skip
+    return mix, np.asarray(decisions.outcome)
+
+
+def _acceptance_fairness(rows: Dataset, accepted: np.ndarray) -> dict[str, Any]:
+    """Acceptance by protected group on the test split (fairness.py), if the data has groups."""
+    if rows.groups is None or rows.group_column is None:
+        return fairness.not_run(NO_GROUP_COLUMN)
+    controls = {name: rows.features[name] for name in ("age", "sex", "tobacco_use")}
+    if rows.face_amount is not None:
+        controls["face_amount"] = rows.face_amount
+    return fairness.acceptance_report(rows.group_column, rows.groups, accepted, controls)
+
+
+def _coverage_fairness(rows: Dataset, served: Mapping[str, np.ndarray]) -> dict[str, Any]:
+    """Predicted coverage by protected group on the test split, if the data has groups."""
+    if rows.groups is None or rows.group_column is None:
+        return fairness.not_run(NO_GROUP_COLUMN)
+    coverage = np.asarray(served["max_coverage"], dtype=np.float64).reshape(-1)
+    return fairness.coverage_report(rows.group_column, rows.groups, coverage)
+
+
+NO_GROUP_COLUMN = (
+    "the data has no protected group column (train on a CSV with --fairness-column COLUMN)"
+)
+
+
+def _print_fairness(task: str, found: Mapping[str, Any]) -> None:
+    if not found.get("ran"):
+        print(f"[{task}] fairness report could not run: {found['reason']}", flush=True)
+        return
+    flagged = found.get("flagged_groups")
+    verdict = "" if flagged is None else f"; flagged: {', '.join(flagged) or 'none'}"
+    print(f"[{task}] fairness by {found['column']}{verdict}", flush=True)
 
 
 def _audit_base(rows: Dataset, seed: int) -> Dataset:

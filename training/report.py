@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from contract.card import fairness_markdown
 from contract.features import Feature
 from contract.metadata import ModelMetadata
 from training import audit
@@ -198,6 +199,7 @@ def model_report(metadata: ModelMetadata, rules_markdown: str | None) -> str:
         _audit_section(metadata),
         _reasons_section(metadata),
         _policy_section(metadata),
+        "\n".join(fairness_markdown(metadata.metrics.get("fairness"))).strip(),
         "## Training curves\n\n![training curves](training_curves.png)",
         "## Model\n\n" + metadata.architecture,
         _features_section(metadata.features, metadata.reads()),

@@ -41,6 +41,8 @@ class ModelTask(ABC):
     name: ClassVar[str]
     task: ClassVar[Task]
     description: ClassVar[str]
+    intended_use: ClassVar[str]  # the model card's words (with the limitations)
+    limitations: ClassVar[tuple[str, ...]]
     structure: ClassVar[str]  # the network in words, for the report and metadata
     inputs: ClassVar[tuple[str, ...]]  # the features it reads, and why, in `reads`
     reads: ClassVar[str]
@@ -99,6 +101,22 @@ class RiskClassTask(ModelTask):
     name = "risk_class"
     task = "classification"
     description = "Probabilities of the underwriting risk classes for one applicant."
+    intended_use = (
+        "Scores individual life-insurance applicants (adults 18-85, fully underwritten term "
+        "and whole life) into standard, substandard or decline, for the decision policy to "
+        "accept, refer to an underwriter or decline with reasons. It supports underwriters; "
+        "referred applicants are decided by a person."
+    )
+    limitations = (
+        "Reads only the declared medical, behavioural and demographic features; it knows "
+        "nothing of conditions outside them (e.g. mental health, travel, family members' ages "
+        "at death).",
+        "Never reads income, wealth or existing coverage: money does not decide the risk class.",
+        "Beyond the training ranges of a feature it extrapolates; the policy refers such "
+        "applicants (out_of_range).",
+        "Its probabilities are calibrated on the training population; a drifted population "
+        "(see the drift metrics) needs revalidation before its decisions are relied on.",
+    )
     structure = (
         "a latent risk score from positive-weight layers ({units} units, ReLU and min(x, 0)) "
         f"over the risk factors, the context (age, sex, BMI below {BMI_RISK_FROM:g}) entering "
@@ -153,6 +171,19 @@ class MaxCoverageTask(ModelTask):
     name = "max_coverage"
     task = "regression"
     description = "Maximum life coverage, in dollars, that underwriting would offer."
+    intended_use = (
+        "Proposes the largest face amount financial underwriting would offer an applicant, "
+        "from income, net worth, existing coverage, age and the risk class probabilities; the "
+        "decision policy rounds it down and caps it at the accelerated-underwriting limit."
+    )
+    limitations = (
+        "An offer, not a need analysis: it does not know the applicant's debts, dependants "
+        "or purpose of the insurance.",
+        "Amounts above the company's retention limit are capped, never extrapolated; larger "
+        "cases go to an underwriter.",
+        "Follows income by design, so groups with lower incomes are offered less on average "
+        "(see the fairness section's standardized mean difference).",
+    )
     structure = (
         "coverage = sum over classes of P(class) x min(capacity x factor(class), retention "
         "limit), less a learned rounding allowance, floored at 0; P from the trained risk_class "

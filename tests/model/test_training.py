@@ -126,10 +126,13 @@ def test_saved_model_equals_the_training_pipeline(trained_models_dir: Path) -> N
 
 
 def test_training_on_a_csv_publishes_without_the_bayes_comparison(tmp_path: Path) -> None:
+    """A user's file with a race column, named for the fairness report and nothing else."""
     path = tmp_path / "applicants.csv"
-    write_csv(path, 1500)
+    write_csv(path, 1500, group_column="race")
     models = tmp_path / "models"
-    result = run_training("--data", str(path), "--epochs", "2", "--models-dir", str(models))
+    result = run_training("--data", str(path), "--epochs", "2", "--models-dir", str(models),
+                          "--fairness-column", "race", "--owner", "Model Risk, Example Life",
+                          "--validation-date", "2026-11-30")  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
     risk = json.loads((models / "risk_class" / "1" / "metadata.json").read_text())
     assert risk["training"]["data"]["source"] == "csv"
@@ -138,3 +141,35 @@ def test_training_on_a_csv_publishes_without_the_bayes_comparison(tmp_path: Path
     report = (models / "risk_class" / "1" / "report.md").read_text()
     assert "How the synthetic applicants are generated" not in report
     assert "| log_loss |" in report and "| n/a |" in report
+    # The group column reached the fairness report only: never a feature, never an input.
+    fairness = risk["metrics"]["fairness"]
+    assert fairness["ran"] and fairness["column"] == "race"
+    assert set(fairness["groups"]) == {"group_a", "group_b"}
+    assert fairness["controls"] == ["age", "sex", "tobacco_use", "face_amount"]
+    assert "race" not in json.dumps([risk["features"], risk["signature"], risk["inputs"],
+                                     risk["litert"], risk["reference"]])  # fmt: skip
+    assert "## Fairness" in report and "by `race`" in report
+    assert risk["training"]["owner"] == "Model Risk, Example Life"
+    assert risk["training"]["validation_date"] == "2026-11-30"
+
+
+def test_the_fairness_report_flags_a_built_in_disparity_and_not_the_default(
+    trained_models_dir: Path, tmp_path: Path
+) -> None:
+    """The generator's group linked to health risk (a disparity) is flagged; mildly, it is not."""
+    default = json.loads((trained_models_dir / "risk_class/1/metadata.json").read_text())
+    fair = default["metrics"]["fairness"]
+    assert fair["ran"] and fair["column"] == "synthetic_group"
+    assert fair["flagged_groups"] == [], fair
+    models = tmp_path / "models"
+    result = run_training("--rows", "6000", "--epochs", "4", "--group-disparity", "1.5",
+                          "--models-dir", str(models))  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "[risk_class] fairness by synthetic_group; flagged: group_b" in result.stdout
+    skewed = json.loads((models / "risk_class/1/metadata.json").read_text())["metrics"]
+    b = skewed["fairness"]["groups"]["group_b"]
+    assert skewed["fairness"]["flagged_groups"] == ["group_b"]
+    assert b["air_flagged"] and b["adverse_impact_ratio"] < 0.80
+    assert b["test_flagged"] and b["p_value"] < 0.05 and b["adjusted_gap"] >= 0.05
+    coverage = json.loads((models / "max_coverage/1/metadata.json").read_text())["metrics"]
+    assert coverage["fairness"]["groups"]["group_b"]["standardized_mean_difference"] < 0

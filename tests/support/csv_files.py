@@ -13,8 +13,14 @@ from training.features import CLASS_NAMES, FEATURE_NAMES
 from training.synthetic import generate
 
 
-def write_csv(path: Path, rows: int, seed: int = 3) -> list[dict[str, str]]:
-    """Write generated applicants as a user's CSV would hold them; return the rows."""
+def write_csv(
+    path: Path, rows: int, seed: int = 3, group_column: str | None = None
+) -> list[dict[str, str]]:
+    """Write generated applicants as a user's CSV would hold them; return the rows.
+
+    `group_column` adds the generator's protected group (and the face amount applied for)
+    under that name, as an insurer's file with demographic data would.
+    """
     sample = generate(rows, seed)
     records = []
     for i in range(rows):
@@ -24,6 +30,9 @@ def write_csv(path: Path, rows: int, seed: int = 3) -> list[dict[str, str]]:
             record[name] = str(value).lower() if isinstance(value, np.bool_) else str(value)
         record["risk_class"] = CLASS_NAMES[sample.risk_class[i]]
         record["max_coverage"] = str(sample.max_coverage[i])
+        if group_column:
+            record[group_column] = str(sample.groups[i])
+            record["face_amount"] = str(sample.face_amount[i])
         records.append(record)
     with path.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(records[0]))

@@ -80,6 +80,25 @@ def test_header_problems_name_protected_and_missing_columns(tmp_path: Path) -> N
     assert "line 1, column race: protected attribute, never a feature" in caught.value.problems
 
 
+def test_a_fairness_column_is_read_for_the_report_only(tmp_path: Path) -> None:
+    path = tmp_path / "applicants.csv"
+    written = write_csv(path, 120, group_column="race")
+    data = load_csv(path, "race")
+    assert data.group_column == "race" and "race" not in data.features
+    assert data.groups is not None and data.groups.tolist() == [r["race"] for r in written]
+    assert data.face_amount is not None and data.face_amount[0] == float(written[0]["face_amount"])
+    # Without naming it, the protected column is refused as ever.
+    with pytest.raises(DataValidationError) as caught:
+        load_csv(path)
+    assert "line 1, column race: protected attribute, never a feature" in caught.value.problems
+    # A named column the file lacks, or a feature, is refused by name.
+    for column, problem in (("ethnicity", "missing"),
+                            ("age", "is a feature or label, not a fairness column")):  # fmt: skip
+        with pytest.raises(DataValidationError) as caught:
+            load_csv(path, column)
+        assert f"line 1, column {column}: {problem}" in caught.value.problems
+
+
 def test_a_bad_file_stops_the_command_before_training(tmp_path: Path) -> None:
     path = tmp_path / "applicants.csv"
     write_csv(path, 150)
@@ -130,6 +149,10 @@ def test_command_line_errors_exit_non_zero_with_a_message(tmp_path: Path) -> Non
     assert result.returncode != 0 and "no such file" in result.stderr
     result = run_training("--rows", "0")
     assert result.returncode != 0 and "positive integer" in result.stderr
+    result = run_training("--fairness-column", "race")
+    assert result.returncode != 0 and "--fairness-column needs --data" in result.stderr
+    result = run_training("--validation-date", "30/11/2026")
+    assert result.returncode != 0 and "must be a date as YYYY-MM-DD" in result.stderr
 
 
 def test_too_few_rows_or_a_missing_class_is_refused(tmp_path: Path) -> None:
