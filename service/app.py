@@ -23,7 +23,7 @@ from service.monitoring.collector import ModelBehaviourCollector
 from service.monitoring.drift import DriftMonitor
 from service.observability import request_hooks, scoring
 from service.openapi import docs
-from service.protocols import decisions, health, metrics, tf_serving, v2
+from service.protocols import cards, decisions, health, metrics, tf_serving, v2
 from service.repository.store import ModelStore
 from service.settings import Settings
 
@@ -122,6 +122,7 @@ def create_app(
     app.register_blueprint(tf_serving.create_blueprint(dataplane))
     app.register_blueprint(v2.create_blueprint(dataplane))
     app.register_blueprint(decisions.create_blueprint(dataplane))
+    app.register_blueprint(cards.create_blueprint(dataplane))
     collector = ModelBehaviourCollector(drift, store.serving)
     app.register_blueprint(metrics.create_blueprint(collector))
     app.register_blueprint(docs.create_blueprint(store, settings, keys_required))

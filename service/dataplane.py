@@ -211,6 +211,11 @@ class Dataplane:
                            {"request_id": request_id})  # fmt: skip
         return found
 
+    def serving_policy(self) -> Policy | None:
+        """The decision policy serving now, if any."""
+        found = [p for p in self.store.serving().values() if isinstance(p, Policy)]
+        return found[0] if found else None
+
     def ready(self) -> dict[str, Servable | Policy]:
         """Return what serves if every name does (503 saying what is missing otherwise)."""
         return self.store.require_ready()

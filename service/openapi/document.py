@@ -94,6 +94,11 @@ DESCRIBED: dict[str, Doc] = {
     "decisions.decisions": Doc((_ref("DecisionRecords"),), errors=(404,)),
     "tf_serving.status": Doc((_ref("ModelStatus"),), errors=(404,)),
     "tf_serving.metadata": Doc((_ref("ModelMetadata"),), errors=MODEL_ERRORS),
+    "cards.card": Doc(
+        (_ref("ModelCard"), _ref("CompositeModelCard")),
+        errors=(400, *MODEL_ERRORS),
+        media=(JSON, "text/markdown"),
+    ),
     "v2.server_metadata": Doc((_ref("V2ServerMetadata"),)),
     "v2.live": Doc((_ref("V2Live"),)),
     "v2.ready": Doc((_ref("V2Ready"),), errors=(503,)),
@@ -256,7 +261,10 @@ def _operation_responses(doc: Doc, protected: bool) -> dict[str, Any]:
         responses["200"] = {
             "description": "OK",
             "headers": _REQUEST_ID,
-            "content": {media: {"schema": schema} for media in doc.media},
+            "content": {
+                media: {"schema": schema if media == JSON else {"type": "string"}}
+                for media in doc.media
+            },
         }
     for status in sorted({*doc.errors, *((401,) if protected else ())}):
         responses[str(status)] = _error(_ERRORS[status], status == 401)

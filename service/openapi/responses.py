@@ -151,6 +151,41 @@ def decision_schemas() -> dict[str, dict[str, Any]]:
     }
 
 
+def card_schemas() -> dict[str, dict[str, Any]]:
+    """A model card (contract.card) and a composite's cards."""
+    anything = {"type": "object"}
+    nullable_text = {"type": "string", "nullable": True}
+    card = _object(
+        {
+            "model": _object(
+                {"name": STRING, "version": {"type": "integer"}, "task": STRING,
+                 "description": STRING, "created_at": STRING},
+                ["name", "version", "task"],
+            ),
+            "owner": nullable_text,
+            "validation_date": nullable_text,
+            "intended_use": nullable_text,
+            "inputs": {"type": "array", "items": anything},
+            "prohibited_fields": anything,
+            "outputs": {"type": "array", "items": anything},
+            "training_data": anything,
+            "evaluation": anything,
+            "monotonicity": {**anything, "nullable": True},
+            "fairness": {**anything, "nullable": True},
+            "explanations": {**anything, "nullable": True},
+            "decision_policy": {**anything, "nullable": True},
+            "limitations": {"type": "array", "items": STRING},
+        },
+        ["model", "intended_use", "inputs", "outputs", "training_data", "evaluation",
+         "fairness", "decision_policy", "limitations"],
+    )  # fmt: skip
+    composite = _object(
+        {"name": STRING, "models": {"type": "array", "items": _ref("ModelCard")}},
+        ["name", "models"],
+    )
+    return {"ModelCard": card, "CompositeModelCard": composite}
+
+
 def response_schemas(
     outputs: list[OutputSpec], datatypes: list[str], decides: bool = False
 ) -> dict[str, dict[str, Any]]:
@@ -230,6 +265,7 @@ def response_schemas(
             },
             ["model_spec", "metadata"],
         ),
+        **card_schemas(),
         "InferenceResponse": _object(
             {
                 "model_name": STRING,

@@ -41,6 +41,8 @@ OPERATIONS = [
     "GET /v1/models/{name}/versions/{version}",
     "GET /v1/models/{name}/metadata",
     "GET /v1/models/{name}/versions/{version}/metadata",
+    "GET /v1/models/{name}/card",
+    "GET /v1/models/{name}/versions/{version}/card",
     "GET /v2",
     "GET /v2/health/live",
     "GET /v2/health/ready",
