@@ -292,6 +292,29 @@ def _rollback(connection: Connection) -> None:
         pass
 
 
+WAL_ATTEMPTS = 50  # x 0.1 s: how long a worker waits for another to finish switching to WAL
+
+
+def _use_wal(connection: sqlite3.Connection) -> None:
+    """Put the file in WAL mode (once: the mode is stored in the file).
+
+    Switching needs the file to itself, and SQLite answers "database is locked" at once, busy
+    timeout or not, while another worker's first connection is doing the same: so look first,
+    and retry the switch for a bounded time.
+    """
+    for _ in range(WAL_ATTEMPTS):
+        try:
+            if connection.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal":
+                return
+            connection.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            time.sleep(0.1)
+    connection.execute("PRAGMA journal_mode=WAL")  # the last try raises what SQLite says
+
+
 class SQLiteStore(RecordStore):
     """A file in WAL mode: readers never block the writer; writers take turns on its lock."""
 
@@ -304,7 +327,7 @@ class SQLiteStore(RecordStore):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # isolation_level=None: transactions are ours (BEGIN IMMEDIATE takes the write lock).
         connection = sqlite3.connect(str(self.path), timeout=10.0, isolation_level=None)
-        connection.execute("PRAGMA journal_mode=WAL")
+        _use_wal(connection)
         connection.execute(f"PRAGMA synchronous={self.synchronous.upper()}")
         connection.execute("PRAGMA busy_timeout=10000")
         return _SQLiteConnection(connection)
