@@ -64,12 +64,7 @@ class Binned:
 
     def psi(self, counts: Sequence[int] | np.ndarray) -> float:
         """Population stability index of live `counts` in these bins against the reference."""
-        live = np.asarray(counts, dtype=np.float64)
-        if live.sum() <= 0:
-            return 0.0
-        actual = np.maximum(live / live.sum(), PSI_FLOOR)
-        expected = np.maximum(np.asarray(self.proportions), PSI_FLOOR)
-        return float(np.sum((actual - expected) * np.log(actual / expected)))
+        return psi_between(np.asarray(self.proportions), counts)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"proportions": list(self.proportions)}
@@ -102,6 +97,19 @@ class Binned:
         if len(values) != len(shares):
             raise ContractError(f"reference {where}: one proportion per value")
         return cls(tuple(float(s) for s in shares), values=tuple(values))
+
+
+def psi_between(
+    expected: Sequence[float] | np.ndarray, actual: Sequence[float] | np.ndarray
+) -> float:
+    """Population stability index of `actual` against `expected` (counts or shares, same bins)."""
+    found = np.asarray(actual, dtype=np.float64)
+    base = np.asarray(expected, dtype=np.float64)
+    if found.sum() <= 0 or base.sum() <= 0:
+        return 0.0
+    shares = np.maximum(found / found.sum(), PSI_FLOOR)
+    reference = np.maximum(base / base.sum(), PSI_FLOOR)
+    return float(np.sum((shares - reference) * np.log(shares / reference)))
 
 
 def _shares(counts: np.ndarray) -> tuple[float, ...]:

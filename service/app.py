@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from flask import Flask
+from flask import Flask, after_this_request
+from flask import Response as FlaskResponse
 from werkzeug.routing import BaseConverter
 
 from contract.errors import ContractError
@@ -21,6 +23,8 @@ from service.inference.runtimes import Runtime, runtime_named
 from service.inference.servable import Servable, serve
 from service.monitoring.collector import ModelBehaviourCollector
 from service.monitoring.drift import DriftMonitor
+from service.monitoring.shadow import LABEL_PREFIX as CHALLENGER_LABEL
+from service.monitoring.shadow import Shadow
 from service.observability import request_hooks, scoring
 from service.openapi import docs
 from service.protocols import cards, decisions, health, metrics, tf_serving, v2
@@ -87,10 +91,44 @@ def build_recorder(settings: Settings) -> RecordStore:
     )
 
 
+def shared_directory() -> Path | None:
+    """Where workers share their windows: beside the Prometheus files (None: one process)."""
+    shared = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    return Path(shared) if shared else None
+
+
 def build_drift_monitor(settings: Settings) -> DriftMonitor:
     """Drift windows beside the Prometheus files when workers share them, else in memory."""
-    shared = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-    return DriftMonitor(Path(shared) if shared else None, settings.drift_window_per_worker)
+    return DriftMonitor(shared_directory(), settings.drift_window_per_worker)
+
+
+def build_shadow(settings: Settings) -> Shadow | None:
+    """The challenger (a second repository's models, deciding with the champion's policy)."""
+    if not settings.shadow_models_dir:
+        return None
+    store: ModelStore[Servable | Policy] = ModelStore(
+        Path(settings.shadow_models_dir),
+        MODEL_NAMES,
+        settings.reload_interval_seconds,
+        loader=partial(
+            load_servable, runtime=runtime_named(settings.runtime, settings.runtime_threads)
+        ),
+        composites={name: MODEL_NAMES for name in COMPOSITES},
+        combine=combine,
+        label_prefix=CHALLENGER_LABEL,
+    )
+    store.start()
+    return Shadow(store, settings.shadow_model, settings.shadow_sample, shared_directory(),
+                  settings.drift_window_per_worker)  # fmt: skip
+
+
+def after_response(work: Callable[[], None]) -> None:
+    """Run `work` once this request's response has gone to the client (on its close)."""
+
+    @after_this_request
+    def _hand_over(response: FlaskResponse) -> FlaskResponse:
+        response.call_on_close(work)
+        return response
 
 
 def create_app(
@@ -104,12 +142,15 @@ def create_app(
         store = build_store(settings)
         store.start()
     drift = build_drift_monitor(settings)
+    shadow = build_shadow(settings)
     dataplane = Dataplane(
         store,
         settings.max_records,
         on_scored=scoring.record_scored,
         recorder=recorder or build_recorder(settings),
         drift=drift,
+        shadow=shadow,
+        defer=after_response,
     )
     app = Flask(__name__, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
@@ -123,7 +164,7 @@ def create_app(
     app.register_blueprint(v2.create_blueprint(dataplane))
     app.register_blueprint(decisions.create_blueprint(dataplane))
     app.register_blueprint(cards.create_blueprint(dataplane))
-    collector = ModelBehaviourCollector(drift, store.serving)
+    collector = ModelBehaviourCollector(drift, store.serving, shadow)
     app.register_blueprint(metrics.create_blueprint(collector))
     app.register_blueprint(docs.create_blueprint(store, settings, keys_required))
     return app

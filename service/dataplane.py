@@ -15,6 +15,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -29,6 +30,7 @@ from service.inference.packing import Batch
 from service.inference.prediction import Prediction, predict
 from service.inference.servable import Servable
 from service.monitoring.drift import DriftMonitor
+from service.monitoring.shadow import Shadow
 from service.observability import metrics
 from service.repository.store import ModelStore, VersionStatus
 from service.validation.validator import check_count
@@ -37,6 +39,13 @@ log = logging.getLogger(__name__)
 EXPLAIN_MAX_RECORDS = 1_000  # records one :explain request may carry (more: 413)
 
 ScoredHook = Callable[[int, dict[str, int]], None]  # (records scored, model -> version)
+# Runs work after the response has gone to the client (the app: on the response's close);
+# without HTTP (a batch job), at once.
+Defer = Callable[[Callable[[], None]], None]
+
+
+def run_now(work: Callable[[], None]) -> None:
+    work()
 
 
 @dataclass(frozen=True)
@@ -65,12 +74,16 @@ class Dataplane:
         on_scored: ScoredHook = lambda size, versions: None,
         recorder: RecordStore | None = None,
         drift: DriftMonitor | None = None,
+        shadow: Shadow | None = None,
+        defer: Defer = run_now,
     ) -> None:
         self.store = store
         self.max_records = max_records
         self.on_scored = on_scored
         self.recorder = recorder
         self.drift = drift
+        self.shadow = shadow
+        self.defer = defer
 
     def servable(self, name: str, version: int | None = None) -> Servable:
         """Return the servable a request addresses (404 unknown, 503 not loaded yet)."""
@@ -93,7 +106,8 @@ class Dataplane:
         """Validate every record (400 naming each failure), then score them in one call.
 
         A servable with a policy also decides each record and records the decisions before
-        returning (a decision that cannot be recorded is not given: 503).
+        returning (a decision that cannot be recorded is not given: 503). A sampled request is
+        handed to the shadow challenger, to score once the response is out.
         """
         batch, read = self._pack(servable, records)
         prediction = predict(servable, batch)
@@ -102,6 +116,8 @@ class Dataplane:
             decisions = decide_batch(servable, batch, prediction, read, explain)
             self._record(servable, prediction, read, decisions, request_id)
             prediction = dataclasses.replace(prediction, decisions=decisions)
+        if self.shadow is not None and self.shadow.wants(servable):
+            self.defer(partial(self.shadow.score, servable, batch, prediction, read))
         self.on_scored(prediction.size, prediction.versions)
         return prediction
 

@@ -48,18 +48,18 @@ def on_starting(server: Any) -> None:
     path.mkdir(parents=True, exist_ok=True)
     # Only our files, whatever dir was given: prometheus_client's, and the model store's claims
     # on refused versions (service.repository.store.REFUSAL_SUFFIX; not imported: it loads Flask)
-    # and the drift windows (service.monitoring.drift's file names).
-    for pattern in ("*.db", "*.refused", "drift-*.counts"):
+    # and the drift and shadow windows (service.monitoring's *.counts files).
+    for pattern in ("*.db", "*.refused", "*.counts"):
         for stale in path.glob(pattern):
             stale.unlink()
 
 
 def child_exit(server: Any, worker: Any) -> None:
-    """Drop a dead worker's live gauges (model info) and drift window from the exposition."""
+    """Drop a dead worker's live gauges (model info) and windows from the exposition."""
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
-    for window in Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).glob(f"drift-*-{worker.pid}.counts"):
+    for window in Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).glob(f"*-{worker.pid}.counts"):
         window.unlink(missing_ok=True)
 
 

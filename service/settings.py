@@ -150,6 +150,20 @@ class Settings:
         ">= 100",
     )  # fmt: skip
 
+    shadow_models_dir: str = _setting(
+        "", "A challenger model repository (laid out like SERVICE_MODELS_DIR) scored in the "
+        "shadow of live traffic, after each sampled response; compared in the shadow metrics. "
+        "Unset: no challenger.", lambda v: v == "" or Path(v).is_dir(), "an existing directory",
+    )  # fmt: skip
+    shadow_sample: float = _setting(
+        0.1, "Share of requests to SERVICE_SHADOW_MODEL the challenger also scores.",
+        lambda v: 0 < v <= 1, "> 0 and <= 1",
+    )  # fmt: skip
+    shadow_model: str = _setting(
+        "underwriting", "Which model name the challenger shadows (its same-named servable).",
+        bool, "a model name",
+    )  # fmt: skip
+
     def decisions_path(self) -> Path:
         """The SQLite file of the decision records."""
         if self.decisions_database:

@@ -43,12 +43,16 @@ def _class_child(version: int, label: str) -> Any:
     return metrics.RISK_CLASS_PREDICTIONS.labels(str(version), label)
 
 
-def predict(servable: Servable, batch: Batch) -> Prediction:
-    """Score the whole batch in one call, whatever the number of models behind the servable."""
+def predict(servable: Servable, batch: Batch, observed: bool = True) -> Prediction:
+    """Score the whole batch in one call, whatever the number of models behind the servable.
+
+    `observed=False` (a shadow challenger) leaves the prediction metrics alone: they count what
+    clients were answered with.
+    """
     start = time.perf_counter()
     raw = servable.runner(batch)
     elapsed = time.perf_counter() - start
-    for model in servable.models:
+    for model in servable.models if observed else ():
         # A composite's models share one call: each is charged its duration.
         duration, predictions = _model_children(model.name, model.version)
         duration.observe(elapsed)
@@ -58,8 +62,8 @@ def predict(servable: Servable, batch: Batch) -> Prediction:
         if output.source is None:
             outputs[output.name] = _finite(output, raw[output.name])
         else:
-            outputs[output.name] = _argmax(output, raw[output.source])
-    if COVERAGE_OUTPUT in outputs:
+            outputs[output.name] = _argmax(output, raw[output.source], observed)
+    if COVERAGE_OUTPUT in outputs and observed:
         metrics.observe_many(metrics.MAX_COVERAGE, outputs[COVERAGE_OUTPUT])
     return Prediction(batch.size, servable.versions, outputs)
 
@@ -73,10 +77,10 @@ def _finite(output: ServedOutput, values: np.ndarray) -> np.ndarray:
     return values
 
 
-def _argmax(output: ServedOutput, source: np.ndarray) -> np.ndarray:
+def _argmax(output: ServedOutput, source: np.ndarray, observed: bool) -> np.ndarray:
     """Return the label of the largest entry per record; count the class mix of risk_class."""
     index = source.argmax(axis=1)
-    if output.name == CLASS_OUTPUT:
+    if output.name == CLASS_OUTPUT and observed:
         version = output.model.version
         if len(index) == 1:  # the common request: no counting machinery
             _class_child(version, output.labels[index[0]]).inc()

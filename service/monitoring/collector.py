@@ -13,23 +13,35 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
+from contract.reference import psi_between
 from service.inference.servable import Servable
 from service.monitoring.drift import DriftMonitor
+from service.monitoring.shadow import Shadow
 
 FEATURE_PSI = "underwriting_feature_psi"
 OUTPUT_PSI = "underwriting_output_psi"
 WINDOW_RECORDS = "underwriting_drift_window_records"
 EXPECTED_DECISIONS = "underwriting_expected_decision_ratio"
+SHADOW_PSI = "underwriting_shadow_output_psi"
+SHADOW_RECORDS = "underwriting_shadow_window_records"
 # The gauges this collector adds to the exposition (dashboards and alerts may use them).
-COMPUTED_GAUGES = (FEATURE_PSI, OUTPUT_PSI, WINDOW_RECORDS, EXPECTED_DECISIONS)
+COMPUTED_GAUGES = (
+    FEATURE_PSI, OUTPUT_PSI, WINDOW_RECORDS, EXPECTED_DECISIONS, SHADOW_PSI, SHADOW_RECORDS
+)  # fmt: skip
 
 
 class ModelBehaviourCollector(Collector):
     """PSI per feature and output, the drift window's size, and the decision mix expected."""
 
-    def __init__(self, drift: DriftMonitor, serving: Callable[[], Mapping[str, object]]) -> None:
+    def __init__(
+        self,
+        drift: DriftMonitor,
+        serving: Callable[[], Mapping[str, object]],
+        shadow: Shadow | None = None,
+    ) -> None:
         self.drift = drift
         self.serving = serving
+        self.shadow = shadow
 
     def collect(self) -> Iterable[Metric]:
         serving = self.serving()
@@ -67,6 +79,31 @@ class ModelBehaviourCollector(Collector):
             for outcome, share in _expected_mix(servable).items():
                 expected.add_metric([name, outcome], share)
         yield from (features, outputs, records, expected)
+        if self.shadow is not None:
+            yield from self._shadow(self.shadow, serving)
+
+    def _shadow(self, shadow: Shadow, serving: Mapping[str, object]) -> Iterable[Metric]:
+        psi = GaugeMetricFamily(
+            SHADOW_PSI,
+            "Population stability index of the challenger's outputs against the champion's, "
+            "on the same shadowed records.",
+            labels=["model", "output"],
+        )
+        records = GaugeMetricFamily(
+            SHADOW_RECORDS, "Shadowed records behind that PSI (both models scored them).",
+            labels=["model"],
+        )  # fmt: skip
+        for layout, champion, challenger in shadow.merged(dict(serving)):
+            size = layout.records(challenger)
+            records.add_metric([layout.name], size)
+            if not size:
+                continue
+            for i, variable in enumerate(layout.variables):
+                if variable.kind == "output":
+                    bins = slice(layout.offsets[i], layout.offsets[i + 1])
+                    value = psi_between(champion[bins], challenger[bins])
+                    psi.add_metric([layout.name, variable.name], round(value, 6))
+        yield from (psi, records)
 
 
 def _expected_mix(servable: object) -> dict[str, float]:

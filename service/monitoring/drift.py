@@ -227,9 +227,10 @@ class _Tracked:
 class DriftMonitor:
     """Every servable's window in this worker, and the merged counts of all workers' windows."""
 
-    def __init__(self, directory: Path | None, capacity: int) -> None:
+    def __init__(self, directory: Path | None, capacity: int, prefix: str = FILE_PREFIX) -> None:
         self.directory = directory  # None: one process, counts kept in memory only
         self.capacity = capacity
+        self.prefix = prefix  # its files' names start so (gunicorn_config knows the prefixes)
         self._tracked: dict[str, _Tracked] = {}
 
     def observe(
@@ -289,7 +290,7 @@ class DriftMonitor:
         shape = (DriftWindow.BLOCKS, layout.total)
         if self.directory is None:
             return DriftWindow(layout, self.capacity, np.zeros(shape, dtype=np.int64))
-        path = self.directory / f"{_file_stem(layout)}{os.getpid()}{FILE_SUFFIX}"
+        path = self.directory / f"{self._stem(layout)}{os.getpid()}{FILE_SUFFIX}"
         np.zeros(shape, dtype=np.int64).tofile(path)
         mapped = np.memmap(path, dtype=np.int64, mode="r+", shape=shape)
         tracked.path = path
@@ -300,9 +301,12 @@ class DriftMonitor:
         if tracked.path is not None:
             tracked.path.unlink(missing_ok=True)
 
+    def _stem(self, layout: DriftLayout) -> str:
+        return f"{self.prefix}{layout.name}-{layout.fingerprint}-"
+
     def _read(self, layout: DriftLayout, names: list[str]) -> np.ndarray:
         assert self.directory is not None
-        stem = _file_stem(layout)
+        stem = self._stem(layout)
         total = np.zeros(layout.total, dtype=np.int64)
         for name in names:
             if not (name.startswith(stem) and name.endswith(FILE_SUFFIX)):
@@ -314,10 +318,6 @@ class DriftMonitor:
             if len(counts) == DriftWindow.BLOCKS * layout.total:
                 total += counts.reshape(DriftWindow.BLOCKS, layout.total).sum(axis=0)
         return total
-
-
-def _file_stem(layout: DriftLayout) -> str:
-    return f"{FILE_PREFIX}{layout.name}-{layout.fingerprint}-"
 
 
 def _layout_of(servable: Servable) -> DriftLayout | None:

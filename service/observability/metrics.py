@@ -90,6 +90,21 @@ INCOMPLETE_EXPLANATIONS = Counter(
     "underwriting_incomplete_explanations",
     "Adverse decisions whose attributions missed the completeness tolerance after a retry.",
 )
+SHADOW_AGREEMENT = Counter(
+    "underwriting_shadow_agreement",
+    "Shadowed records by how the challenger's decision (or risk class) compares with the "
+    "champion's: agree, challenger_stricter, challenger_more_lenient.",
+    ["outcome"],
+)
+SHADOW_FAILURES = Counter(
+    "underwriting_shadow_failures",
+    "Sampled requests the challenger could not score (not loaded, other features, an error).",
+)
+SHADOW_DURATION = Histogram(
+    "underwriting_shadow_duration_seconds",
+    "Time a worker spent scoring the challenger on one sampled request, after its response.",
+    buckets=LATENCY_BUCKETS,
+)
 
 
 def observe_many(histogram: Histogram, values: np.ndarray) -> None:

@@ -68,8 +68,12 @@ class ModelStore(Generic[S]):
         composites: Mapping[str, tuple[str, ...]],
         combine: Callable[[str, tuple[S, ...]], S],
         markers: Mapping[str, str] | None = None,
+        label_prefix: str = "",
     ) -> None:
         self.models_dir = models_dir
+        # Its metrics' model labels (and refusal claims) are prefixed: a challenger's store
+        # ("challenger:") never reads as the champion's models on dashboards and alerts.
+        self.label_prefix = label_prefix
         self.names = names
         self.composites = dict(composites)
         self.interval = interval
@@ -87,7 +91,7 @@ class ModelStore(Generic[S]):
     def start(self) -> None:
         """Start the loader thread (in the worker, after the fork)."""
         for name in self.servable_names():  # expose 0 before any failure: increase() sees the 1st
-            metrics.MODEL_LOAD_FAILURES.labels(name)
+            metrics.MODEL_LOAD_FAILURES.labels(self.label_prefix + name)
         threading.Thread(target=self._poll, name="model-store", daemon=True).start()
 
     def stop(self) -> None:
@@ -142,7 +146,7 @@ class ModelStore(Generic[S]):
         except Exception as exc:
             reason = f"{type(exc).__name__}: {exc}"
             self._refused[(name, version)] = reason
-            count_refusal(name, str(version))
+            count_refusal(self.label_prefix + name, str(version))
             log.error("model %s version %s refused, not retried: %s", name, version, reason)
             return None
         finally:
@@ -165,7 +169,7 @@ class ModelStore(Generic[S]):
                 # a bad pairing must not cost the whole service its readiness.
                 self._compose_errors[name] = f"{type(exc).__name__}: {exc}"
                 pairing = (f"{n}-{v}" for c in components for n, v in c.versions.items())
-                count_refusal(name, "+".join(pairing))
+                count_refusal(self.label_prefix + name, "+".join(pairing))
                 log.error("composite %s not built: %s", name, self._compose_errors[name])
 
     def _publish(self, snapshot: dict[str, S]) -> None:
@@ -174,9 +178,10 @@ class ModelStore(Generic[S]):
         for name in self.names:
             before, after = old.get(name), snapshot.get(name)
             if after is not None and after is not before:
-                metrics.MODEL_INFO.labels(name, str(after.version)).set(1)
+                label = self.label_prefix + name
+                metrics.MODEL_INFO.labels(label, str(after.version)).set(1)
                 if before is not None:
-                    metrics.MODEL_INFO.labels(name, str(before.version)).set(0)
+                    metrics.MODEL_INFO.labels(label, str(before.version)).set(0)
                 log.info("model %s: serving version %s (was %s)", name, after.version,
                          before.version if before else None)  # fmt: skip
 

@@ -60,6 +60,10 @@ def test_reads_every_value_from_prefixed_variables() -> None:
         ("SERVICE_RUNTIME_THREADS", "0", ">= 1"),
         ("SERVICE_RUNTIME", "onnx", "litert | tensorflow"),
         ("SERVICE_LOG_LEVEL", "loud", "debug | info"),
+        ("SERVICE_DRIFT_WINDOW_RECORDS", "10", ">= 100"),
+        ("SERVICE_SHADOW_SAMPLE", "1.5", "> 0 and <= 1"),
+        ("SERVICE_SHADOW_SAMPLE", "0", "> 0 and <= 1"),
+        ("SERVICE_SHADOW_MODELS_DIR", "/no/such/repository", "an existing directory"),
     ],
 )
 def test_a_bad_value_fails_fast_naming_variable_and_expectation(
