@@ -176,7 +176,7 @@ def card_markdown(card: Mapping[str, Any]) -> str:
         "",
     ]
     prohibited = card["prohibited_fields"]
-    refused = [*prohibited.get("protected_attributes", []), *prohibited.get("identifiers", [])]
+    refused = [*prohibited.get("protected", []), *prohibited.get("identifiers", [])]
     lines += [f"Refused by name in any request: {', '.join(refused)}.", ""]
     lines += [
         "## Outputs",
@@ -297,7 +297,7 @@ def fairness_markdown(fairness: Mapping[str, Any] | None) -> list[str]:
             f"{f['acceptance_rate']:.1%}",
             f"{f['adverse_impact_ratio']:.3f}",
             "" if g == reference else f"{f['p_value']:.3g}",
-            "" if g == reference else f"{f['adjusted_gap']:+.1%}",
+            "" if g == reference else f"{f['adjusted_gap'] * 100:+.1f} pt",
             "FLAG" if f["air_flagged"] or f["test_flagged"] else "ok",
         ]
         for g, f in groups.items()
@@ -310,7 +310,8 @@ def fairness_markdown(fairness: Mapping[str, Any] | None) -> list[str]:
         f"most accepted). Adverse impact ratio flagged under "
         f"{limits['adverse_impact_ratio']}; logistic regression of acceptance on the group "
         f"with controls ({controls}), flagged when p < {limits['p_value']} and the adjusted "
-        f"gap is {limits['adjusted_gap']:.0%} or more. Flagged: {flagged}.",
+        f"gap is {limits['adjusted_gap'] * 100:g} points or more (the mean change in predicted "
+        f"acceptance were its members in the reference group). Flagged: {flagged}.",
         "",
         *_table(["group", "applicants", "accepted", "AIR", "p", "adjusted gap", "verdict"], rows),
         "",
@@ -324,7 +325,7 @@ def _policy_markdown(policy: Mapping[str, Any] | None) -> list[str]:
     validated = policy["validated_with"]
     if validated:
         lines.append(
-            f"Validated under `{validated['source']}` (rules "
+            f"- Validated under `{validated['source']}` (rules "
             f"`{str(validated[RULES_DIGEST])[:12]}`): straight-through "
             f"{validated['straight_through_rate']:.1%}, accepted "
             f"{validated['acceptance_rate']:.1%} on the test split."
@@ -336,11 +337,13 @@ def _policy_markdown(policy: Mapping[str, Any] | None) -> list[str]:
             False: "different rules: revalidate before relying on the figures above",
             None: "rules not comparable",
         }[policy["same_rules"]]
-        lines.append(f"Serving: {serving['name']} version {serving['version']} ({verdict}).")
+        lines.append(f"- Serving: {serving['name']} version {serving['version']} ({verdict}).")
     return [*lines, ""]
 
 
 def _range(entry: Mapping[str, Any]) -> str:
+    if entry.get("type") == "boolean":
+        return "false, true"
     if "categories" in entry:
         return ", ".join(entry["categories"])
     if "minimum" in entry or "maximum" in entry:

@@ -43,6 +43,7 @@ from training.synthetic import RULES_MARKDOWN, generate, knock_outs
 from training.synthetic.generator import GROUP_COLUMN
 from training.tasks import TASKS, ModelTask, Split
 
+COVERAGE = "max_coverage"  # the regressor's output the policy's offer comes from
 # A held-out sample from a seed no training run draws from, for the targets (synthetic only).
 FRESH_ROWS = 50_000
 FRESH_SEED_OFFSET = 1_000_003
@@ -174,15 +175,29 @@ def _training_ranges(rows: Dataset) -> dict[str, tuple[float, float]]:
     return ranges
 
 
-def train_task(
+@dataclasses.dataclass
+class Fitted:
+    """A task fitted and judged, not yet published (both models are fitted before either is)."""
+
+    task: ModelTask
+    result: networks.FitResult
+    score: audit.Scorer
+    served: dict[str, np.ndarray]  # on the test split, exactly as the signature serves
+    metrics: dict[str, Any]
+    explainer: explain.Explainer | None
+    explain_checks: dict[str, Any]
+    started: float
+
+
+def fit_task(
     task: ModelTask,
     options: TrainingOptions,
     data: Dataset,
     splits: dict[str, Split],
     preprocessor: Preprocessor,
     trained: dict[str, keras.Model],
-) -> ModelMetadata:
-    """Fit one network, evaluate it beside Bayes and gradient boosting, and publish it."""
+) -> Fitted:
+    """Fit one network, evaluate it beside Bayes and gradient boosting, audit it (or refuse)."""
     train, validation, test = splits["train"], splits["validation"], splits["test"]
     started = time.perf_counter()
     print(f"[{task.name}] fitting on {len(train.rows):,} rows", flush=True)
@@ -210,14 +225,6 @@ def train_task(
     if fresh is not None:
         judged, judged_served = fresh, dict(score(fresh.rows.features))
         metrics["fresh"] = task.metrics(fresh.rows, judged_served, baseline(fresh.x))
-    if task.declaration.class_names is not None:
-        metrics["policy"], outcomes = _policy_mix(
-            test.rows, served, task.declaration.class_names, train.rows
-        )
-        metrics["fairness"] = _acceptance_fairness(test.rows, outcomes == "accept")
-    else:
-        metrics["fairness"] = _coverage_fairness(test.rows, served)
-    _print_fairness(task.name, metrics["fairness"])
     print(f"[{task.name}] auditing its behaviour on paired applicants", flush=True)
     metrics["audit"] = task.audit(
         score, _audit_base(judged.rows, options.seed).features,
@@ -231,11 +238,47 @@ def train_task(
         print(f"[{task.name}] checking its reasons on the adverse applicants", flush=True)
         classify = (lambda columns: score(columns)["probabilities"]) if data.has_truth else None
         explain_checks = _check_reasons(explainer, judged, judged_served, classify)
+    return Fitted(task, fitted, score, served, metrics, explainer, explain_checks, started)
+
+
+def judge_decisions(fits: list[Fitted], splits: dict[str, Split]) -> None:
+    """The pair's decisions on the test split: the policy mix and the fairness report.
+
+    Decisions need both models (the offer comes from the coverage), so they are judged once
+    both are fitted, and recorded in each model's metrics: the mix and acceptance by group in
+    the classifier's, coverage by group in the regressor's.
+    """
+    test, train = splits["test"], splits["train"]
+    classifier = next(f for f in fits if f.task.declaration.class_names is not None)
+    regressor = next((f for f in fits if COVERAGE in f.served), None)
+    coverage = None if regressor is None else regressor.served[COVERAGE]
+    class_names = classifier.task.declaration.class_names or ()
+    mix, outcomes = _policy_mix(test.rows, classifier.served, class_names, train.rows, coverage)
+    classifier.metrics["policy"] = mix
+    classifier.metrics["fairness"] = _acceptance_fairness(test.rows, outcomes == "accept")
+    if regressor is not None:
+        regressor.metrics["fairness"] = _coverage_fairness(test.rows, regressor.served)
+    for fit in fits:
+        if "fairness" in fit.metrics:
+            _print_fairness(fit.task.name, fit.metrics["fairness"])
+
+
+def publish_task(
+    fit: Fitted,
+    options: TrainingOptions,
+    data: Dataset,
+    splits: dict[str, Split],
+    preprocessor: Preprocessor,
+) -> ModelMetadata:
+    """Describe, export, check the LiteRT export against the SavedModel, and publish."""
+    task, fitted, metrics, explainer = fit.task, fit.result, fit.metrics, fit.explainer
+    explain_checks, test = fit.explain_checks, splits["test"]
     architecture = _architecture(task, fitted.model)
-    seconds = time.perf_counter() - started
+    seconds = time.perf_counter() - fit.started
     metadata = _metadata(task, data, splits, options, metrics, architecture, fitted, seconds)
     metadata = dataclasses.replace(
-        metadata, reference=_reference(task, splits["train"].rows, score(train.rows.features))
+        metadata,
+        reference=_reference(task, splits["train"].rows, fit.score(splits["train"].rows.features)),
     )
     staging = publish.staging_directory(options.models_dir, task.name)
     try:
@@ -254,7 +297,7 @@ def train_task(
             explain_checks["parity"] = parity.check_explain_parity(staging, explain.declaration())
             metadata = dataclasses.replace(metadata, explain=explain.declaration(explain_checks))
         plots.training_curves(fitted.history, staging / "training_curves.png", task.name)
-        task.draw(metrics["test"], test.rows, served, staging)
+        task.draw(metrics["test"], test.rows, fit.served, staging)
         rules = RULES_MARKDOWN if data.has_truth else None
         target, sealed = publish.publish(staging, metadata, _report_writer(rules))
     except BaseException:
@@ -295,13 +338,17 @@ def _check_reasons(
 
 
 def _policy_mix(
-    rows: Dataset, served: dict[str, np.ndarray], class_names: tuple[str, ...], train: Dataset
+    rows: Dataset,
+    served: dict[str, np.ndarray],
+    class_names: tuple[str, ...],
+    train: Dataset,
+    coverage: np.ndarray | None,
 ) -> tuple[dict[str, Any], np.ndarray]:
-    """The shipped decision policy's outcome mix and straight-through rate on the test split,
-    and each record's outcome."""
+    """The shipped decision policy's outcome mix and straight-through rate on the test split
+    (offers from `coverage`, no requested amounts), and each record's outcome."""
     policy = load_source(DEFAULT_SOURCE)
     decisions = decide(
-        policy, rows.features, class_names, served["probabilities"], None, None,
+        policy, rows.features, class_names, served["probabilities"], coverage, None,
         _training_ranges(train),
     )  # fmt: skip
     rules: dict[str, int] = {}
@@ -386,6 +433,8 @@ def run(options: TrainingOptions, data: Dataset | None = None) -> list[ModelMeta
         parts["fresh"] = synthetic(FRESH_ROWS, options.seed + FRESH_SEED_OFFSET)
     splits = {k: Split(rows, preprocessor.encode_numpy(rows.features)) for k, rows in parts.items()}
     trained: dict[str, keras.Model] = {}
-    results = [train_task(task, options, data, splits, preprocessor, trained) for task in TASKS]
+    fits = [fit_task(task, options, data, splits, preprocessor, trained) for task in TASKS]
+    judge_decisions(fits, splits)
+    results = [publish_task(fit, options, data, splits, preprocessor) for fit in fits]
     print(report.console_summary(results, time.perf_counter() - started), flush=True)
     return results

@@ -121,7 +121,8 @@ def _policy_section(metadata: ModelMetadata) -> str:
     fired = ", ".join(f"{k} {v:,}" for k, v in sorted(mix["rules_fired"].items())) or "none"
     return (
         f"## Decision policy\n\nThe shipped policy (`policy/{mix['source']}`) applied to the "
-        f"{size:,} test-split applicants (no requested amounts): straight-through rate "
+        f"{size:,} test-split applicants, offers from the max_coverage model of the same run "
+        f"(no requested amounts): straight-through rate "
         f"{mix['straight_through_rate']:.1%} (decided without an underwriter), acceptance rate "
         f"{mix['acceptance_rate']:.1%}.\n\n"
         + _table(["outcome", "applicants", "share"], rows)

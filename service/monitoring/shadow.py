@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 CHAMPION_PREFIX = "shadow-champion-"  # drift-window files of the shadowed records
 CHALLENGER_PREFIX = "shadow-challenger-"
 LABEL_PREFIX = "challenger:"  # the challenger store's model labels in the metrics
+AGREEMENT = ("agree", "challenger_stricter", "challenger_more_lenient")
 # Decision outcomes and risk classes, from the most lenient to the strictest.
 SEVERITY = {"accept": 0, "refer": 1, "decline": 2, "standard": 0, "substandard": 1}
 
@@ -56,6 +57,8 @@ class Shadow:
         self.challenger = DriftMonitor(directory, capacity, CHALLENGER_PREFIX)
         self._random = random.Random()
         self._deciding: dict[tuple[int, int], Servable] = {}
+        for outcome in AGREEMENT:  # series from the start: rate() sees the first comparison
+            metrics.SHADOW_AGREEMENT.labels(outcome)
 
     def wants(self, servable: Servable) -> bool:
         """Whether to shadow this request (its servable, then the sampling rate)."""
@@ -124,8 +127,8 @@ def _verdicts(prediction: Prediction) -> list[str]:
 def _compare(champion: list[str], challenger: list[str]) -> Iterator[str]:
     for ours, theirs in zip(champion, challenger, strict=True):
         if ours == theirs:
-            yield "agree"
+            yield AGREEMENT[0]
         elif SEVERITY.get(theirs, 1) > SEVERITY.get(ours, 1):
-            yield "challenger_stricter"
+            yield AGREEMENT[1]
         else:
-            yield "challenger_more_lenient"
+            yield AGREEMENT[2]

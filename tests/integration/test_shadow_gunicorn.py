@@ -28,6 +28,7 @@ from metrics_support import (
     wait_for,
 )
 from service_support import make_repository, served
+from test_deploy import alert_rules, dashboard_queries, promql_metric_names
 
 PREDICT = "{}/v1/models/underwriting:predict"
 
@@ -121,3 +122,8 @@ def test_shadow_scoring_keeps_the_champion_latency_and_counts_every_record(
     )  # the champion's counts: once per record, not twice
     shadowed_psi = [v for (n, _), v in after.items() if n == "underwriting_shadow_output_psi"]
     assert len(shadowed_psi) == 4
+    # With a challenger, every shadow metric the dashboard and alerts query is exposed.
+    queries = [expr for _, expr in dashboard_queries()] + [r["expr"] for r in alert_rules()]
+    used = set().union(*(promql_metric_names(expr) for expr in queries))
+    shadow = {n for n in used if n.startswith("underwriting_shadow_")}
+    assert shadow and shadow <= {name for name, _ in after}, shadow

@@ -67,6 +67,9 @@ def test_the_card_renders_as_markdown(client: Any, service_models_dir: Path) -> 
                         "## Reasons", "## Limitations"):  # fmt: skip
             assert section in text, section
         assert metadata["training"]["data"]["fingerprint"] in text
+        refused = text.split("Refused by name in any request: ")[1].split(".")[0].split(", ")
+        prohibited = metadata["prohibited_fields"]
+        assert refused == prohibited["protected"] + prohibited["identifiers"]
         assert "(the same rules)" in text
     json_again = client.get("/v1/models/risk_class/card", headers={"Accept": "application/json"})
     assert json_again.mimetype == "application/json"
