@@ -21,6 +21,10 @@ from service.validation.typed import TypedRecords
 
 _NOT_AN_OBJECT = "Invalid input type."
 _MAX_NAMED = 10  # field names quoted in the one-line summary
+# Bounded work and bounded answers, whatever a request below the size limits holds:
+MAX_REPORTED_RECORDS = 100  # failing records detailed in one error (the rest counted)
+MAX_REPORTED_FIELDS = 25  # failing fields detailed per record (the rest counted)
+EXTRA_FIELDS_ALLOWED = 25  # beyond the declared fields, a record is refused before any check
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,7 @@ class RequestValidator:
         check_count(len(rows), max_records)
         if self.accepts_row is not None and all(map(self.accepts_row, rows)):
             return rows
+        self._refuse_oversized(rows)
         try:
             return list(self.rows.load(rows))
         except ValidationError as exc:
@@ -84,6 +89,14 @@ class RequestValidator:
         if not isinstance(columns, dict) or not columns:
             reason = "Must be an object: feature name -> array of values."
             raise InvalidInput("'inputs' must be an object of columns", {"inputs": [reason]})
+        limit = len(self.declared) + EXTRA_FIELDS_ALLOWED
+        if len(columns) > limit:
+            unknown = [k for k in columns if k not in self.declared and k not in self.prohibited]
+            named = ", ".join(repr(k) for k in unknown[:_MAX_NAMED])
+            reason = f"{len(columns):,} columns, at most {limit} accepted; unknown: {named}"
+            metrics.REJECTED_RECORDS.labels("_unknown").inc()
+            raise InvalidInput("Invalid input: far more columns than the model's features",
+                               {"inputs": {"_unknown": [reason]}})  # fmt: skip
         size = max((len(v) for v in columns.values() if isinstance(v, list)), default=0)
         if size == 0:
             reason = "Columns must hold at least one value."
@@ -97,19 +110,49 @@ class RequestValidator:
             by_record, by_column = _split_column_errors(exc.messages)
             raise self._invalid(size, by_record, by_column) from None
 
-    def _invalid(self, size: int, by_record: Any, by_column: dict[str, Any]) -> InvalidInput:
-        """Turn marshmallow's messages into the error envelope and count rejections."""
-        records = {
-            str(i): {f: self._explain(f, m) for f, m in errors.items()}
-            for i, errors in sorted(by_record.items())
-        }
+    def _refuse_oversized(self, rows: list[Any]) -> None:
+        """Refuse records with far more fields than declared before checking any field.
+
+        A record of a million made-up keys would otherwise cost a worker a minute and its error
+        body tens of megabytes; a valid record has at most the declared fields.
+        """
+        limit = len(self.declared) + EXTRA_FIELDS_ALLOWED
+        oversized = [i for i, row in enumerate(rows) if isinstance(row, dict) and len(row) > limit]
+        if not oversized:
+            return
+        errors = {}
+        for i in oversized[:MAX_REPORTED_RECORDS]:
+            unknown = [k for k in rows[i] if k not in self.declared and k not in self.prohibited]
+            named = ", ".join(repr(k) for k in unknown[:_MAX_NAMED])
+            errors[i] = {"_unknown": [f"{len(rows[i]):,} fields, at most {limit} accepted; "
+                                      f"unknown fields include {named}"]}  # fmt: skip
+        raise self._invalid(len(rows), errors, {}, failed=len(oversized))
+
+    def _invalid(
+        self, size: int, by_record: Any, by_column: dict[str, Any], failed: int | None = None
+    ) -> InvalidInput:
+        """Turn marshmallow's messages into the error envelope and count rejections.
+
+        At most MAX_REPORTED_RECORDS records and MAX_REPORTED_FIELDS fields of each are
+        detailed; `omitted` counts the rest, so the answer stays small whatever was sent.
+        """
+        failed = len(by_record) if failed is None else failed
+        records: dict[str, dict[str, Any]] = {}
+        omitted_fields = 0
+        for i, errors in sorted(by_record.items())[:MAX_REPORTED_RECORDS]:
+            fields = sorted(errors, key=lambda f: (f not in self.prohibited, f))
+            records[str(i)] = {f: self._explain(f, errors[f]) for f in fields[:MAX_REPORTED_FIELDS]}
+            omitted_fields += max(0, len(fields) - MAX_REPORTED_FIELDS)
         columns = {f: self._explain(f, m) for f, m in by_column.items()}
-        failing = {f for errors in records.values() for f in errors} | set(columns)
-        for errors in [*records.values(), columns]:
-            for field in errors:
-                metrics.REJECTED_RECORDS.labels(self._label(field)).inc()
-        details = {"records": records} | ({"inputs": columns} if columns else {})
-        return InvalidInput(self._summary(len(records), size, failing), details)
+        failing = {f for errors in by_record.values() for f in errors} | set(columns)
+        for errors in [*by_record.values(), columns]:
+            for label in {self._label(field) for field in errors}:
+                metrics.REJECTED_RECORDS.labels(label).inc()
+        details: dict[str, Any] = {"records": records} | ({"inputs": columns} if columns else {})
+        omitted_records = failed - len(records)
+        if omitted_records or omitted_fields:
+            details["omitted"] = {"records": omitted_records, "fields": omitted_fields}
+        return InvalidInput(self._summary(failed, size, failing), details)
 
     def _explain(self, field: str, messages: list[str]) -> list[str]:
         """Call out prohibited fields by name; make the non-object message say what to send."""

@@ -153,3 +153,53 @@ def test_rejected_records_are_counted_by_bounded_field_label(
         REGISTRY.get_sample_value("underwriting_rejected_records_total", {"field": "shoe_size"})
         is None
     )
+
+
+def test_a_record_of_a_million_made_up_keys_is_refused_before_any_check(
+    app: Any, records: list[dict[str, Any]]
+) -> None:
+    """Bounded work: the field count is looked at first, and the answer names a few."""
+    from api_support import app_over
+
+    from service.validation.validator import EXTRA_FIELDS_ALLOWED
+
+    client = app_over(app, max_body_bytes=64 * 1024 * 1024).test_client()
+    flood = records[0] | {f"k{i}": i for i in range(1_000_000)}
+    body = json.dumps({"instances": [records[1], flood]})
+    response = predict_raw(client, body)
+    errors = record_errors(response)
+    assert list(errors) == ["1"]
+    limit = 23 + 1 + EXTRA_FIELDS_ALLOWED  # the declared features, requested_coverage, slack
+    assert errors["1"]["_unknown"] == [
+        f"1,000,023 fields, at most {limit} accepted; unknown fields include 'k0', 'k1', 'k2', "
+        "'k3', 'k4', 'k5', 'k6', 'k7', 'k8', 'k9'"
+    ]
+    assert len(response.get_data()) < 1_000  # not the megabytes of names it was sent
+    columns = {f"k{i}": [1] for i in range(10_000)}
+    wide = client.post(PREDICT, json={"inputs": columns})
+    assert wide.status_code == 400 and len(wide.get_data()) < 1_000
+    assert wide.get_json()["details"]["inputs"]["_unknown"][0].startswith("10,000 columns")
+
+
+def test_errors_are_detailed_up_to_a_cap_and_the_rest_counted(
+    app: Any, records: list[dict[str, Any]]
+) -> None:
+    from api_support import app_over
+
+    from service.validation.validator import MAX_REPORTED_FIELDS, MAX_REPORTED_RECORDS
+
+    client = app_over(app, max_records=1_000).test_client()
+    # 150 records each with 25 unknown fields (just under the early refusal) and a bad age.
+    bad = [records[0] | {"age": 5} | {f"extra_{j}": j for j in range(25)} for _ in range(150)]
+    response = predict_raw(client, json.dumps({"instances": bad}))
+    assert response.status_code == 400
+    body = response.get_json()
+    assert body["error"].startswith("Invalid input: 150 of 150 records failed validation")
+    errors = body["details"]["records"]
+    assert len(errors) == MAX_REPORTED_RECORDS and list(errors)[:3] == ["0", "1", "2"]
+    assert all(len(fields) == MAX_REPORTED_FIELDS for fields in errors.values())
+    assert "age" in errors["0"]  # declared fields come before made-up ones
+    assert body["details"]["omitted"] == {
+        "records": 150 - MAX_REPORTED_RECORDS,
+        "fields": MAX_REPORTED_RECORDS * (26 - MAX_REPORTED_FIELDS),
+    }
