@@ -11,6 +11,7 @@ import ctypes
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,26 @@ def on_starting(server: Any) -> None:
     for pattern in ("*.db", "*.refused", "*.counts"):
         for stale in path.glob(pattern):
             stale.unlink()
+
+
+# How long a new worker waits for its first scan of the repository before it takes requests.
+FIRST_SCAN_SECONDS = 120.0
+STORE_KEY = "model_store"  # service.app.STORE_KEY (not imported: it loads Flask)
+
+
+def post_worker_init(worker: Any) -> None:
+    """Take no request before the models are loaded: wait for the first scan of the repository.
+
+    A worker restarted under load would otherwise answer 503 until its models are in (its
+    neighbours are ready, so the instance stays routed). gunicorn hears from the worker while
+    it waits; an empty or broken repository ends the scan at once, so /healthz still answers.
+    """
+    store = getattr(worker.wsgi, "extensions", {}).get(STORE_KEY)
+    if store is None:
+        return
+    deadline = time.monotonic() + FIRST_SCAN_SECONDS
+    while not store.wait_scanned(1.0) and time.monotonic() < deadline:
+        worker.notify()
 
 
 def child_exit(server: Any, worker: Any) -> None:

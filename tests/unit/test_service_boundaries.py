@@ -42,3 +42,14 @@ def test_the_gunicorn_master_never_imports_tensorflow_or_the_app(tmp_path: Path)
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_the_gunicorn_hook_reads_the_store_where_the_app_puts_it() -> None:
+    """gunicorn_config cannot import the app (it loads Flask), so it names the key itself.
+
+    Read as text: importing gunicorn_config sets PROMETHEUS_MULTIPROC_DIR for the process.
+    """
+    from service.app import STORE_KEY
+
+    source = (REPO / "service" / "gunicorn_config.py").read_text()
+    assert f'STORE_KEY = "{STORE_KEY}"' in source
