@@ -302,6 +302,8 @@ def fairness_markdown(fairness: Mapping[str, Any] | None) -> list[str]:
         ]
         for g, f in groups.items()
     ]
+    excluded = fairness.get("excluded_groups") or {}
+    rows += [[g, f"{n:,}", "", "", "", "", "too few to test"] for g, n in excluded.items()]
     controls = ", ".join(fairness["controls"]) or "none"
     flagged = ", ".join(fairness["flagged_groups"]) or "none"
     return [

@@ -146,7 +146,8 @@ class Settings:
 
     drift_window_records: int = _setting(
         10_000, "Records the drift metrics compare with training: the latest this many, shared "
-        "out evenly among the workers (each keeps its share in a ring).", lambda v: v >= 100,
+        "out evenly among the workers (each keeps 90-100% of its share, in ten blocks).",
+        lambda v: v >= 100,
         ">= 100",
     )  # fmt: skip
 

@@ -8,8 +8,9 @@ regulators frame them:
   most accepted group's); a ratio under 0.80 is flagged (the four-fifths rule).
 - A Colorado-style test: a logistic regression of acceptance on the group plus the draft
   rule's controls (age, sex, tobacco use, face amount); a group is flagged when its
-  coefficient is significant (Wald p < 0.05) and its adjusted acceptance gap (the average
-  change in predicted acceptance if its members were in the reference group) is 5 points or more.
+  coefficient is significant (likelihood-ratio p < 0.05: unlike a Wald test, it holds when a
+  group is accepted without exception) and its adjusted acceptance gap (the average change in
+  predicted acceptance if its members were in the reference group) is 5 points or more.
 - The standardized mean difference of predicted coverage (reported; coverage follows income
   by design, so a difference is for the underwriter to explain, not a flag by itself).
 """
@@ -41,8 +42,7 @@ def acceptance_report(
     controls: Mapping[str, np.ndarray],
 ) -> dict[str, Any]:
     """Acceptance by group, adverse impact ratios and the Colorado-style regression test."""
-    labels, counts = np.unique(groups.astype(str), return_counts=True)
-    kept = [str(label) for label, n in zip(labels, counts, strict=True) if n >= MIN_GROUP_ROWS]
+    kept, excluded = _testable(groups)
     if len(kept) < 2:
         return not_run(f"fewer than two groups of {MIN_GROUP_ROWS} or more rows in {column!r}")
     rows = np.isin(groups.astype(str), kept)
@@ -72,6 +72,7 @@ def acceptance_report(
         "groups": by_group,
         "controls": used,
         "flagged_groups": flagged,
+        "excluded_groups": excluded,
         "thresholds": {
             "adverse_impact_ratio": AIR_THRESHOLD,
             "p_value": P_VALUE_THRESHOLD,
@@ -82,8 +83,7 @@ def acceptance_report(
 
 def coverage_report(column: str, groups: np.ndarray, coverage: np.ndarray) -> dict[str, Any]:
     """Mean predicted coverage by group and its standardized mean difference to the largest."""
-    labels, counts = np.unique(groups.astype(str), return_counts=True)
-    kept = [str(label) for label, n in zip(labels, counts, strict=True) if n >= MIN_GROUP_ROWS]
+    kept, excluded = _testable(groups)
     if len(kept) < 2:
         return not_run(f"fewer than two groups of {MIN_GROUP_ROWS} or more rows in {column!r}")
     groups = groups.astype(str)
@@ -99,7 +99,16 @@ def coverage_report(column: str, groups: np.ndarray, coverage: np.ndarray) -> di
             "mean_coverage": round(float(values.mean()), 2),
             "standardized_mean_difference": round(float(smd), 6),
         }
-    return {"ran": True, "column": column, "reference_group": reference, "groups": by_group}
+    return {"ran": True, "column": column, "reference_group": reference, "groups": by_group,
+            "excluded_groups": excluded}  # fmt: skip
+
+
+def _testable(groups: np.ndarray) -> tuple[list[str], dict[str, int]]:
+    """The groups with enough rows to test, and the others with their row counts."""
+    labels, counts = np.unique(groups.astype(str), return_counts=True)
+    kept = [str(g) for g, n in zip(labels, counts, strict=True) if n >= MIN_GROUP_ROWS]
+    excluded = {str(g): int(n) for g, n in zip(labels, counts, strict=True) if n < MIN_GROUP_ROWS}
+    return kept, excluded
 
 
 def _controls(columns: Mapping[str, np.ndarray]) -> tuple[np.ndarray, list[str], list[str]]:
@@ -138,17 +147,18 @@ def _group_test(
     controls: np.ndarray,
     control_names: list[str],
 ) -> dict[str, dict[str, Any]]:
-    """Logistic regression of acceptance on group indicators and controls; Wald test per group."""
+    """Logistic regression of acceptance on group indicators and controls; per group, the
+    likelihood-ratio test of its indicator and its adjusted gap."""
     others = [g for g in kept if g != reference]
     indicators = np.stack([(groups == g).astype(np.float64) for g in others], axis=1)
     x = np.concatenate([np.ones((len(groups), 1)), indicators, controls], axis=1)
     y = accepted.astype(np.float64)
-    beta, covariance = _logistic(x, y)
+    beta, fitted = _logistic(x, y)
     results: dict[str, dict[str, Any]] = {}
     for j, g in enumerate(others, start=1):
-        se = math.sqrt(max(covariance[j, j], 0.0))
-        z = beta[j] / se if se > 0 else 0.0
-        p = math.erfc(abs(z) / math.sqrt(2.0))
+        _, without = _logistic(np.delete(x, j, axis=1), y)
+        statistic = max(2.0 * (fitted - without), 0.0)
+        p = math.erfc(math.sqrt(statistic / 2.0))  # chi-squared, one degree of freedom
         members = x[groups == g]
         as_reference = members.copy()
         as_reference[:, j] = 0.0
@@ -163,22 +173,35 @@ def _group_test(
     return results
 
 
-def _logistic(x: np.ndarray, y: np.ndarray, iterations: int = 50) -> tuple[np.ndarray, np.ndarray]:
-    """Maximum-likelihood logistic regression by Newton's method (a tiny ridge keeps it finite
-    when a group accepts everyone); returns the coefficients and their covariance."""
+def _logistic(x: np.ndarray, y: np.ndarray, iterations: int = 100) -> tuple[np.ndarray, float]:
+    """Maximum-likelihood logistic regression by Newton's method, halving a step that would
+    lower the likelihood; returns the coefficients and the log-likelihood.
+
+    Where a group is accepted without exception the coefficients grow without bound while the
+    likelihood converges: the likelihood is what the test uses, and the gap stays right.
+    """
     beta = np.zeros(x.shape[1])
-    ridge = 1e-6 * np.eye(x.shape[1])
+    ridge = 1e-9 * np.eye(x.shape[1])  # keeps the Newton system solvable, not the answer
+    current = _log_likelihood(x, y, beta)
     for _ in range(iterations):
         p = _sigmoid(x @ beta)
-        weights = p * (1 - p)
-        hessian = x.T @ (x * weights[:, None]) + ridge
+        hessian = x.T @ (x * (p * (1 - p))[:, None]) + ridge
         step = np.linalg.solve(hessian, x.T @ (y - p))
-        beta += step
-        if np.max(np.abs(step)) < 1e-8:
+        for _ in range(30):
+            trial = _log_likelihood(x, y, beta + step)
+            if trial >= current - 1e-12:
+                break
+            step /= 2
+        beta, gain, current = beta + step, trial - current, trial
+        if gain < 1e-10:
             break
-    p = _sigmoid(x @ beta)
-    hessian = x.T @ (x * (p * (1 - p))[:, None]) + ridge
-    return beta, np.linalg.inv(hessian)
+    return beta, current
+
+
+def _log_likelihood(x: np.ndarray, y: np.ndarray, beta: np.ndarray) -> float:
+    z = x @ beta
+    # log(sigmoid(z)) = -log(1 + e^-z), computed without overflow either way.
+    return float(np.sum(y * -np.logaddexp(0.0, -z) + (1 - y) * -np.logaddexp(0.0, z)))
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:

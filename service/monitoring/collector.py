@@ -7,16 +7,20 @@ merged first and the index computed once from the merged counts.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Mapping
 
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
+from contract.card import RULES_DIGEST
 from contract.reference import psi_between
 from service.inference.servable import Servable
 from service.monitoring.drift import DriftMonitor
 from service.monitoring.shadow import Shadow
+
+log = logging.getLogger(__name__)
 
 FEATURE_PSI = "underwriting_feature_psi"
 OUTPUT_PSI = "underwriting_output_psi"
@@ -44,6 +48,15 @@ class ModelBehaviourCollector(Collector):
         self.shadow = shadow
 
     def collect(self) -> Iterable[Metric]:
+        # A failure here must cost the drift gauges only, never the whole scrape.
+        try:
+            families = list(self._collect())
+        except Exception:
+            log.exception("scrape-time model metrics failed; the other metrics are served")
+            return
+        yield from families
+
+    def _collect(self) -> Iterable[Metric]:
         serving = self.serving()
         features = GaugeMetricFamily(
             FEATURE_PSI,
@@ -107,12 +120,16 @@ class ModelBehaviourCollector(Collector):
 
 
 def _expected_mix(servable: object) -> dict[str, float]:
-    """The decision mix the classifier's training report measured (none for a non-deciding one)."""
+    """The decision mix the classifier's training report measured, if it was measured under the
+    rules serving now (none for a model that does not decide, or under other rules)."""
     if not isinstance(servable, Servable) or servable.policy is None:
         return {}
+    rules = servable.policy.rules_digest()
     for model in servable.models:
         measured = model.metadata.metrics.get("policy")
-        if isinstance(measured, Mapping) and isinstance(measured.get("outcomes"), Mapping):
+        if not isinstance(measured, Mapping) or measured.get(RULES_DIGEST) != rules:
+            continue
+        if isinstance(measured.get("outcomes"), Mapping):
             counts = {str(k): float(v) for k, v in measured["outcomes"].items()}
             total = sum(counts.values())
             return {k: round(v / total, 6) for k, v in counts.items()} if total else {}

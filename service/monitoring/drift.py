@@ -59,20 +59,20 @@ class DriftLayout:
         model = servable.models[0]
         layout = PackedLayout.of(servable.features)
         numbers = [_feature(model.metadata.reference, name) for name in layout.numbers]
-        outputs: list[tuple[Variable, str, int | None]] = []
+        outputs: list[tuple[Variable, str]] = []  # each output's columns, in label order
         for served in servable.models:
             for spec in served.metadata.outputs:
-                for j, label in enumerate(spec.labels) if spec.labels else [(None, None)]:
+                for label in spec.labels or (None,):
                     name = spec.name if label is None else f"{spec.name}.{label}"
                     binned = served.metadata.reference.get(name)
                     if binned is None or binned.edges is None:
                         raise MissingReference(f"{served.name} v{served.version}: {name}")
-                    outputs.append((Variable(name, "output", binned), spec.name, j))
+                    outputs.append((Variable(name, "output", binned), spec.name))
         categories = [_feature(model.metadata.reference, name) for name, _ in layout.categories]
         self.name = servable.name
-        self.variables = (*numbers, *(v for v, _, _ in outputs), *categories)
+        self.variables = (*numbers, *(v for v, _ in outputs), *categories)
         # Each output's columns follow one another: one array per source in the concatenation.
-        self.output_sources = tuple(dict.fromkeys(source for _, source, _ in outputs))
+        self.output_sources = tuple(dict.fromkeys(source for _, source in outputs))
         sizes = np.asarray([len(v.binned.proportions) for v in self.variables])
         self.offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
         self.total = int(self.offsets[-1])
@@ -177,7 +177,6 @@ class DriftWindow:
 
     def __init__(self, layout: DriftLayout, capacity: int, blocks: np.ndarray) -> None:
         self.layout = layout
-        self.capacity = capacity
         self.block_size = -(-capacity // self.BLOCKS)
         self.blocks = blocks  # int64 [BLOCKS, layout.total], shared with scrapes by its file
         self.current = 0
@@ -249,6 +248,25 @@ class DriftMonitor:
         if tracked.window is None:
             tracked.window = self._open_window(tracked)
         tracked.window.add(tracked.layout.bins(numbers, categories, outputs))
+
+    def layout(self, servable: Servable) -> DriftLayout | None:
+        """The servable's layout (None: an artifact without reference distributions)."""
+        return self._track(servable).layout
+
+    def add(self, servable: Servable, bins: np.ndarray) -> None:
+        """Add bins already computed with the servable's layout to its window."""
+        tracked = self._track(servable)
+        if tracked.layout is None:
+            return
+        if tracked.window is None:
+            tracked.window = self._open_window(tracked)
+        tracked.window.add(bins)
+
+    def forget(self, name: str) -> None:
+        """Drop a servable's window (its file too): counting starts again."""
+        tracked = self._tracked.pop(name, None)
+        if tracked is not None:
+            self._close(tracked)
 
     def merged(self, serving: Mapping[str, object]) -> Iterator[tuple[DriftLayout, np.ndarray]]:
         """Each serving servable's layout and its bin counts summed over every worker's window.

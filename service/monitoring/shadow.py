@@ -57,6 +57,7 @@ class Shadow:
         self.challenger = DriftMonitor(directory, capacity, CHALLENGER_PREFIX)
         self._random = random.Random()
         self._deciding: dict[tuple[int, int], Servable] = {}
+        self._compared: dict[str, int] = {}  # the challenger versions the windows hold
         for outcome in AGREEMENT:  # series from the start: rate() sees the first comparison
             metrics.SHADOW_AGREEMENT.labels(outcome)
 
@@ -80,23 +81,38 @@ class Shadow:
     def _score(
         self, champion: Servable, batch: Batch, prediction: Prediction, records: Records
     ) -> None:
+        if not self.store.wait_scanned(0):
+            return  # the challenger is still loading after a start: nothing to compare yet
         found = self.store.serving().get(self.name)
         if not isinstance(found, Servable):
-            metrics.SHADOW_FAILURES.inc()  # the challenger is not loaded (see its load failures)
+            metrics.SHADOW_FAILURES.inc()  # not loadable (see the challenger's load failures)
             return
         if found.models[0].features_key != champion.models[0].features_key:
             raise ValueError("the challenger declares other features than the champion")
+        if _outputs(found) != _outputs(champion):
+            raise ValueError("the challenger declares other outputs than the champion")
+        if found.versions != self._compared:  # a new challenger: its comparison starts afresh
+            self.champion.forget(self.name)
+            self.challenger.forget(self.name)
+            self._compared = dict(found.versions)
         challenger = self._with_policy(found, champion.policy)
         theirs = predict(challenger, batch, observed=False)
-        ours = _verdicts(prediction)
         if challenger.policy is not None:
             decided = decide_batch(challenger, batch, theirs, records, explain=False)
             theirs = dataclasses.replace(theirs, decisions=decided)
-        for outcome, count in Counter(_compare(ours, _verdicts(theirs))).items():
-            metrics.SHADOW_AGREEMENT.labels(outcome).inc(count)
         numbers, categories = champion.packer.numbers_and_indices(batch)
-        self.champion.observe(champion, numbers, categories, prediction.outputs)
-        self.challenger.observe(champion, numbers, categories, theirs.outputs)  # champion's bins
+        # Both sets of bins first (the champion's bins for both), then every count at once,
+        # so the two windows always hold the same records.
+        layout = self.champion.layout(champion)
+        if layout is None:
+            return
+        ours_binned = layout.bins(numbers, categories, prediction.outputs)
+        theirs_binned = layout.bins(numbers, categories, theirs.outputs)
+        outcomes = Counter(_compare(_verdicts(prediction), _verdicts(theirs)))
+        self.champion.add(champion, ours_binned)
+        self.challenger.add(champion, theirs_binned)
+        for outcome, count in outcomes.items():
+            metrics.SHADOW_AGREEMENT.labels(outcome).inc(count)
 
     def _with_policy(self, challenger: Servable, policy: Policy | None) -> Servable:
         """The challenger deciding with the champion's policy (one copy per pairing)."""
@@ -115,6 +131,11 @@ class Shadow:
         champions = {layout.name: counts for layout, counts in self.champion.merged(shadowed)}
         for layout, counts in self.challenger.merged(shadowed):
             yield layout, champions[layout.name], counts
+
+
+def _outputs(servable: Servable) -> list[tuple[str, tuple[str, ...]]]:
+    """The declared outputs and their labels (bins and comparisons rely on them matching)."""
+    return [(o.name, tuple(o.spec.labels or ())) for o in servable.outputs]
 
 
 def _verdicts(prediction: Prediction) -> list[str]:

@@ -6,17 +6,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from metrics_support import parse_exposition, total
-from service_support import applicant_columns, columns_to_rows, make_repository
+from metrics_support import parse_exposition, total, wait_for
+from service_support import applicant_columns, columns_to_rows, make_repository, publish_version
 
 PREDICT = "/v1/models/underwriting:predict"
 
 
-def shadowed_app(champion: Path, challenger: Path, sample: float = 1.0) -> Any:
+def shadowed_app(
+    champion: Path, challenger: Path, sample: float = 1.0, reload_seconds: float = 3600.0
+) -> Any:
     from service.app import STORE_KEY, create_app
     from service.settings import Settings
 
-    settings = Settings(models_dir=champion, reload_interval_seconds=3600.0, workers=1,
+    settings = Settings(models_dir=champion, reload_interval_seconds=reload_seconds, workers=1,
                         shadow_models_dir=str(challenger), shadow_sample=sample)  # fmt: skip
     app = create_app(settings)
     store = app.extensions[STORE_KEY]
@@ -90,3 +92,22 @@ def test_a_challenger_that_cannot_score_changes_nothing_for_clients(
     assert total(after, "underwriting_shadow_agreement_total") == total(
         before, "underwriting_shadow_agreement_total"
     )
+
+
+def test_a_new_challenger_version_starts_its_comparison_afresh(
+    service_models_dir: Path, trained_models_dir: Path, tmp_path: Path
+) -> None:
+    challenger = make_repository(trained_models_dir, tmp_path / "challenger")
+    app = shadowed_app(service_models_dir, challenger, reload_seconds=0.3)
+    client = app.test_client()
+    rows = columns_to_rows(applicant_columns(50, seed=63))
+    post(client, rows[:40])
+    assert total(scrape(client), "underwriting_shadow_window_records", model="underwriting") == 40
+    for name in ("risk_class", "max_coverage"):
+        publish_version(trained_models_dir / name / "1", challenger, name, 2)
+    wait_for(lambda: total(scrape(client), "underwriting_model_info",
+                           model="challenger:risk_class", version="2") == 1,
+             60, "the challenger's version 2")  # fmt: skip
+    post(client, rows[40:])
+    after = scrape(client)
+    assert total(after, "underwriting_shadow_window_records", model="underwriting") == 10

@@ -91,3 +91,17 @@ def test_the_generator_group_is_not_a_feature_and_leaves_the_applicants_unchange
              for d in (DEFAULT_GROUP_DISPARITY, 2.0)}  # fmt: skip
     assert share[2.0] > share[DEFAULT_GROUP_DISPARITY] + 0.2  # group_b follows risk
     assert (plain.face_amount >= 50_000).all() and (plain.face_amount % 10_000 == 0).all()
+
+
+def test_a_group_accepted_without_exception_still_shows_the_others_gap() -> None:
+    """Separation: the reference group's 100% sends its coefficient to infinity, and a Wald
+    test would call a 7.7-point gap insignificant; the likelihood-ratio test does not."""
+    rng = np.random.default_rng(6)
+    controls = applicants(3_220, 6)
+    groups = np.array(["a"] * 200 + ["b"] * 3_000 + ["c"] * 20, dtype=object)
+    accepted = np.concatenate([np.ones(200, bool), rng.random(3_000) < 0.923, np.ones(20, bool)])
+    report = fairness.acceptance_report("group", groups, accepted, controls)
+    b = report["groups"]["b"]
+    assert report["reference_group"] == "a" and report["excluded_groups"] == {"c": 20}
+    assert b["p_value"] < 1e-6 and b["adjusted_gap"] == pytest.approx(0.077, abs=0.015)
+    assert b["test_flagged"] and report["flagged_groups"] == ["b"]
