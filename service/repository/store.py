@@ -239,7 +239,8 @@ class ModelStore(Generic[S]):
         refused = sorted(v for (n, v) in list(self._refused) if n == name)
         if refused:
             return f"Model {name!r}: every version was refused ({refused}); see the logs"
-        return f"Model {name!r}: no version found in {self.models_dir / name}"
+        # Never the filesystem path: the reason goes to clients, the path is the operator's.
+        return f"Model {name!r}: no version found in the model repository ({name}/<version>/)"
 
     def statuses(self, name: str) -> list[VersionStatus]:
         """Return the state of every version of one model this worker knows of, highest first."""

@@ -56,6 +56,10 @@ class RequestValidator:
         """
         names = (*prohibited_fields.identifiers, *prohibited_fields.protected)
         prohibited = {name: str(prohibited_fields.kind(name)) for name in names}
+        # Every label the rejection counter can take, at 0 from the start: rate() and the
+        # dashboard see a series before the first rejection of a field.
+        for label in (*(f.name for f in (*features, *optional)), *names, "_schema", "_unknown"):
+            metrics.REJECTED_RECORDS.labels(label)
         rows = record_schema(features)(many=True)
         checks = field_checks(rows)
         if optional:

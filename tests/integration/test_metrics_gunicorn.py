@@ -42,7 +42,7 @@ from metrics_support import (
     wait_for,
 )
 from prometheus_client.mmap_dict import MmapedDict, mmap_key
-from service_support import publish_version, tamper, wait_ready
+from service_support import declared_features, publish_version, tamper, wait_ready
 from test_deploy import alert_rules, dashboard_queries, promql_metric_names
 
 REQUESTS = "underwriting_http_requests_total"
@@ -86,6 +86,14 @@ def test_the_metrics_directory_is_emptied_at_start(live: LiveService) -> None:
     assert not (live.metrics_dir / STALE_CLAIM).exists()
     assert not (live.metrics_dir / STALE_DRIFT).exists()
     assert STALE_ROUTE not in scrape_text(live.base_url)
+
+
+def test_every_rejection_label_is_exposed_at_zero_before_any_rejection(live: LiveService) -> None:
+    """Known label values start at 0, so rate() panels and alerts have a series from the start."""
+    samples = scrape(live.base_url)
+    fields = {f["name"] for f in declared_features(live.models_dir)} | {"_schema", "_unknown"}
+    fields |= {"requested_coverage", "race", "ssn"}  # a request field, prohibited names
+    assert fields <= label_values(samples, REJECTED, "field")
 
 
 def test_one_scrape_counts_every_request_whichever_worker_served_it(live: LiveService) -> None:
@@ -193,6 +201,7 @@ def test_random_paths_methods_and_field_names_add_no_series(live: LiveService) -
     metadata = json.loads((live.models_dir / "risk_class" / "1" / "metadata.json").read_text())
     allowed = {f["name"] for f in metadata["features"]} | {"_schema", "_unknown"}
     allowed |= {name for names in metadata["prohibited_fields"].values() for name in names}
+    allowed |= {"requested_coverage"}  # the request field besides the features
     assert label_values(after, REJECTED, "field") <= allowed
     grown = series_of_all(after) - series_of_all(before)
     assert len(grown) <= 10, f"a handful of new series, not one per request: {sorted(grown)}"

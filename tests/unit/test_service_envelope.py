@@ -42,6 +42,8 @@ def test_without_models_the_process_lives_and_says_why_not_ready(empty_app: Any)
     assert client.get("/healthz").status_code == 200
     ready = assert_envelope(client.get("/readyz"), 503)
     assert "no version found" in ready["error"]
+    store_dir = str(empty_app.extensions["model_store"].models_dir)
+    assert store_dir not in client.get("/readyz").get_data(as_text=True)  # no paths to clients
     names = {"risk_class", "max_coverage", "underwriting_policy", "underwriting"}
     assert set(ready["details"]["models"]) == names
     for name in ("underwriting", "risk_class", "max_coverage"):
