@@ -76,10 +76,14 @@ def post_worker_init(worker: Any) -> None:
 
 
 def child_exit(server: Any, worker: Any) -> None:
-    """Drop a dead worker's live gauges (model info) and windows from the exposition."""
+    """Drop a dead worker's live gauges (model info) and windows from the exposition; fold its
+    counters and histograms into the archive (service.observability.compaction)."""
     from prometheus_client import multiprocess
 
+    from service.observability.compaction import fold_dead_worker
+
     multiprocess.mark_process_dead(worker.pid)
+    fold_dead_worker(Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]), worker.pid)
     for window in Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).glob(f"*-{worker.pid}.counts"):
         window.unlink(missing_ok=True)
 

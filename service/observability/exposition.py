@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from pathlib import Path
 
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.metrics_core import Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
+from service.observability.compaction import locked
 from service.observability.metrics import MODEL_INFO
 
 _MODEL_INFO_NAME = next(iter(MODEL_INFO.describe())).name
@@ -42,4 +44,8 @@ def exposition(*computed: Collector) -> bytes:
     registry.register(WithoutRetiredVersions(source))
     for collector in computed:
         registry.register(collector)
-    return generate_latest(registry)
+    shared = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not shared:
+        return generate_latest(registry)
+    with locked(Path(shared), exclusive=False):  # never mid-fold of a dead worker's files
+        return generate_latest(registry)

@@ -5,7 +5,7 @@
 - Labels stay bounded: a thousand random paths, odd methods and unknown field names add no series.
 - The model lifecycle: underwriting_model_info follows a swap, a refused version is counted once
   (not once per worker, not once per poll), and child_exit drops a dead worker's gauges and
-  drift window.
+  drift window and folds its counters into the archive (the counts stay, the files go).
 """
 
 from __future__ import annotations
@@ -296,6 +296,9 @@ def test_model_lifecycle_info_follows_swaps_and_refusals_count_once(
     )
     wait_ready(live.base_url, timeout=120)
     assert not list(live.metrics_dir.glob(f"drift-*-{victim}.counts")), "its drift window went"
+    # Its counters and histograms were folded into the archive: no file per dead worker.
+    assert not list(live.metrics_dir.glob(f"*_{victim}.db")), "its files were folded"
+    assert (live.metrics_dir / "counter_archive.db").is_file()
     wait_for(lambda: refusals_logged(live, 3) == WORKERS + 1, timeout=60, what="a third refusal")
     samples = scrape(live.base_url)
     assert total(samples, LOAD_FAILURES, model="risk_class") == 1
