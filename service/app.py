@@ -16,7 +16,7 @@ from policy.document import POLICY_FILE, POLICY_NAME, Policy, read_policy
 from policy.publish import check_fit
 from service.dataplane import Dataplane
 from service.decisions.records import RecordStore, open_store
-from service.http import auth
+from service.http import auth, security_headers
 from service.http.errors import register_error_handlers
 from service.inference.loader import load_model
 from service.inference.runtimes import Runtime, runtime_named
@@ -158,6 +158,7 @@ def create_app(
     app.extensions[STORE_KEY] = store
     register_error_handlers(app)
     request_hooks.install(app)  # before auth: a refused request still gets an id and a log line
+    security_headers.install(app)
     keys_required = auth.install(app, settings)
     app.register_blueprint(health.create_blueprint(dataplane))
     app.register_blueprint(tf_serving.create_blueprint(dataplane))

@@ -46,7 +46,11 @@ _ERRORS = {
     503: "The model is not loaded yet, or a decision could not be recorded (none is given).",
 }
 # What GET /docs needs, and their media types (fixed: the platform's mime tables differ).
-SWAGGER_ASSETS = {"swagger-ui-bundle.js": "text/javascript", "swagger-ui.css": "text/css"}
+SWAGGER_ASSETS = {
+    "swagger-ui-bundle.js": "text/javascript",
+    "swagger-ui.css": "text/css",
+    "swagger-init.js": "text/javascript",
+}
 TAGS = {
     "tf_serving": "TensorFlow Serving REST (/v1)",
     "v2": "Open Inference Protocol (/v2)",
