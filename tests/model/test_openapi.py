@@ -166,15 +166,18 @@ def test_docs_page_renders_the_document_with_local_assets(client: Any) -> None:
     assert page.status_code == 200 and page.mimetype == "text/html"
     html = page.get_data(as_text=True)
     assert "//" not in html.replace("<!DOCTYPE html>", "")  # no absolute URL: nothing from a CDN
-    assert 'url: "openapi.json"' in html
-    for asset, mimetype in [
-        ("swagger-ui-bundle.js", "text/javascript"),
-        ("swagger-ui.css", "text/css"),
+    assert "<script>" not in html  # no inline script: the page's policy allows none
+    for asset, mimetype, size in [
+        ("swagger-ui-bundle.js", "text/javascript", 10_000),
+        ("swagger-ui.css", "text/css", 10_000),
+        ("swagger-init.js", "text/javascript", 20),
     ]:
         assert f'"docs/{asset}"' in html
         response = client.get(f"/docs/{asset}")
         assert (response.status_code, response.mimetype) == (200, mimetype)
-        assert len(response.data) > 10_000
+        assert len(response.data) > size
+    init = client.get("/docs/swagger-init.js").get_data(as_text=True)
+    assert 'url: "openapi.json"' in init
     assert client.get("/docs/index.html").status_code == 404
 
 
