@@ -23,13 +23,32 @@ def read_json(request: Request) -> Any:
     return parse_json(read_body(request))
 
 
+ACCEPTED_CHARSETS = ("utf-8", "utf8")  # JSON is UTF-8 (RFC 8259); anything else is refused
+
+
 def read_body(request: Request) -> bytes:
-    """Return the body of a request declared as JSON (415 otherwise), within the size limit."""
+    """Return the body of a request declared as JSON (415 otherwise), within the size limit.
+
+    The body must be plain UTF-8: a Content-Encoding (gzip, br, ...) or another charset is
+    refused by name rather than scored as if it were plain JSON or called malformed.
+    """
     declared = request.environ.get("CONTENT_TYPE", "")
-    if declared != JSON_MIMETYPE and not is_json(request.mimetype):  # the usual one, unparsed
-        got = request.mimetype or "none"
+    if declared != JSON_MIMETYPE:  # the usual one, unparsed; anything else is looked at
+        if not is_json(request.mimetype):
+            got = request.mimetype or "none"
+            raise UnsupportedMediaType(
+                f"Content-Type must be {JSON_MIMETYPE}, got {got}", {"content_type": got}
+            )
+        charset = request.mimetype_params.get("charset", "utf-8").lower()
+        if charset not in ACCEPTED_CHARSETS:
+            raise UnsupportedMediaType(
+                f"JSON must be UTF-8, got charset={charset}", {"charset": charset}
+            )
+    encoding = request.environ.get("HTTP_CONTENT_ENCODING", "").strip().lower()
+    if encoding not in ("", "identity"):
         raise UnsupportedMediaType(
-            f"Content-Type must be {JSON_MIMETYPE}, got {got}", {"content_type": got}
+            f"Content-Encoding {encoding!r} is not accepted: send the JSON uncompressed",
+            {"content_encoding": encoding},
         )
     body = request.get_data(cache=False)
     limit = request.max_content_length

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 from collections.abc import Callable
@@ -150,6 +151,38 @@ ERROR_CASES: list[tuple[int, str, Request, str]] = [
         "no content type",
         lambda c, r: c.post(PREDICT, data=json.dumps({"instances": [r]})),
         "Content-Type",
+    ),
+    (
+        415,
+        "a real gzip body",
+        lambda c, r: c.post(
+            PREDICT,
+            data=gzip.compress(json.dumps({"instances": [r]}).encode()),
+            content_type=JSON,
+            headers={"Content-Encoding": "gzip"},
+        ),  # fmt: skip
+        "Content-Encoding 'gzip' is not accepted",
+    ),
+    (
+        415,
+        "plain JSON declared as brotli",
+        lambda c, r: c.post(
+            PREDICT,
+            data=json.dumps({"instances": [r]}),
+            content_type=JSON,
+            headers={"Content-Encoding": "br"},
+        ),  # fmt: skip
+        "Content-Encoding 'br' is not accepted",
+    ),
+    (
+        415,
+        "a charset other than UTF-8",
+        lambda c, r: c.post(
+            PREDICT,
+            data=json.dumps({"instances": [r]}).encode("utf-16"),
+            content_type="application/json; charset=utf-16",
+        ),  # fmt: skip
+        "JSON must be UTF-8, got charset=utf-16",
     ),
 ]
 
