@@ -55,8 +55,9 @@ def on_starting(server: Any) -> None:
             stale.unlink()
 
 
-# How long a new worker waits for its first scan of the repository before it takes requests.
-FIRST_SCAN_SECONDS = 120.0
+# How long a new worker waits for its first scan of the repository before it takes requests:
+# well inside the Kubernetes startup probe's minute (deploy/kubernetes/deployment.yaml).
+FIRST_SCAN_SECONDS = 45.0
 STORE_KEY = "model_store"  # service.app.STORE_KEY (not imported: it loads Flask)
 
 
@@ -65,13 +66,15 @@ def post_worker_init(worker: Any) -> None:
 
     A worker restarted under load would otherwise answer 503 until its models are in (its
     neighbours are ready, so the instance stays routed). gunicorn hears from the worker while
-    it waits; an empty or broken repository ends the scan at once, so /healthz still answers.
+    it waits. An empty or broken repository ends the scan at once; a load slower than
+    FIRST_SCAN_SECONDS lets the worker serve (503 until ready, /healthz 200) rather than leave
+    the instance unanswering; a worker told to stop stops waiting.
     """
     store = getattr(worker.wsgi, "extensions", {}).get(STORE_KEY)
     if store is None:
         return
     deadline = time.monotonic() + FIRST_SCAN_SECONDS
-    while not store.wait_scanned(1.0) and time.monotonic() < deadline:
+    while worker.alive and not store.wait_scanned(1.0) and time.monotonic() < deadline:
         worker.notify()
 
 

@@ -23,7 +23,8 @@ def read_json(request: Request) -> Any:
     return parse_json(read_body(request))
 
 
-ACCEPTED_CHARSETS = ("utf-8", "utf8")  # JSON is UTF-8 (RFC 8259); anything else is refused
+# JSON is UTF-8 (RFC 8259, which defines no charset parameter): UTF-8 and its ASCII subset pass.
+ACCEPTED_CHARSETS = ("utf-8", "utf8", "us-ascii", "ascii")
 
 
 def read_body(request: Request) -> bytes:
@@ -44,12 +45,7 @@ def read_body(request: Request) -> bytes:
             raise UnsupportedMediaType(
                 f"JSON must be UTF-8, got charset={charset}", {"charset": charset}
             )
-    encoding = request.environ.get("HTTP_CONTENT_ENCODING", "").strip().lower()
-    if encoding not in ("", "identity"):
-        raise UnsupportedMediaType(
-            f"Content-Encoding {encoding!r} is not accepted: send the JSON uncompressed",
-            {"content_encoding": encoding},
-        )
+    refuse_encoded(request)
     body = request.get_data(cache=False)
     limit = request.max_content_length
     if limit is not None and request.content_length is None and len(body) >= limit:
@@ -57,6 +53,16 @@ def read_body(request: Request) -> bytes:
         # the limit without saying so, so a body that reached it is treated as too large.
         raise RequestEntityTooLarge()
     return body
+
+
+def refuse_encoded(request: Request) -> None:
+    """415 for a compressed body (gzip, br, ...): the service reads plain JSON only."""
+    encoding = request.environ.get("HTTP_CONTENT_ENCODING", "").strip().lower()
+    if encoding not in ("", "identity"):
+        raise UnsupportedMediaType(
+            f"Content-Encoding {encoding!r} is not accepted: send the JSON uncompressed",
+            {"content_encoding": encoding},
+        )
 
 
 def parse_json(body: bytes) -> Any:

@@ -36,6 +36,6 @@ def install(app: Flask) -> None:
             headers.setdefault(name, value)
         page = request.endpoint == DOCS_PAGE_ENDPOINT
         headers.setdefault("Content-Security-Policy", DOCS_POLICY if page else API_POLICY)
-        if not response.cache_control.max_age:  # the versioned Swagger assets may be cached
+        if not response.cache_control.max_age:  # Swagger UI's assets may be kept for a day
             response.cache_control.no_store = True
         return response

@@ -11,7 +11,7 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
-from service.observability.compaction import locked
+from service.observability.compaction import shared_lock
 from service.observability.metrics import MODEL_INFO
 
 _MODEL_INFO_NAME = next(iter(MODEL_INFO.describe())).name
@@ -36,16 +36,24 @@ def exposition(*computed: Collector) -> bytes:
     `computed` collectors add metrics worked out at scrape time (drift) to the stored ones.
     """
     registry = CollectorRegistry(auto_describe=False)
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        # A fresh collector per scrape reads the files of every live and dead worker.
-        source: Collector = MultiProcessCollector(None)
-    else:
-        source = REGISTRY
+    shared = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    source: Collector = REGISTRY
+    if shared:
+        # A fresh read of every live and dead worker's files, under the fold's shared lock
+        # (never mid-fold), held for the read only.
+        with shared_lock(Path(shared)):
+            source = _Collected(list(MultiProcessCollector(None).collect()))
     registry.register(WithoutRetiredVersions(source))
     for collector in computed:
         registry.register(collector)
-    shared = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-    if not shared:
-        return generate_latest(registry)
-    with locked(Path(shared), exclusive=False):  # never mid-fold of a dead worker's files
-        return generate_latest(registry)
+    return generate_latest(registry)
+
+
+class _Collected(Collector):
+    """Metric families already read."""
+
+    def __init__(self, families: list[Metric]) -> None:
+        self.families = families
+
+    def collect(self) -> Iterable[Metric]:
+        return self.families

@@ -16,7 +16,7 @@ from service.dataplane import Columns, Dataplane
 from service.http import request_id
 from service.http.errors import InvalidInput
 from service.http.json_io import decode_json, json_response
-from service.http.request_body import read_json
+from service.http.request_body import read_json, refuse_encoded
 from service.protocols.v2_inputs import parse_request
 from service.protocols.v2_outputs import infer_body, metadata_body, requested_outputs
 
@@ -95,6 +95,7 @@ def _read_body() -> Any:
         )
     if request.headers.get("Content-Type"):
         return read_json(request)  # a declared type must be JSON (415 otherwise)
+    refuse_encoded(request)  # tritonclient's compression sends gzip without a Content-Type
     try:
         return decode_json(request.get_data(cache=False))
     except (ValueError, RecursionError) as exc:

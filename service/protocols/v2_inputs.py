@@ -14,6 +14,7 @@ from marshmallow import ValidationError, fields, validate
 from contract.features import Feature
 from service.http.errors import InvalidInput
 from service.validation.schemas import StrictSchema, unequal_lengths
+from service.validation.validator import EXTRA_FIELDS_ALLOWED
 
 # The V2 datatypes each declared feature type accepts; the first is the one metadata reports.
 DATATYPES: dict[str, tuple[str, ...]] = {
@@ -59,6 +60,11 @@ def parse_request(
     """Return the loaded envelope and its inputs as columns, or raise InvalidInput."""
     if not isinstance(payload, dict):
         raise InvalidInput("Request body must be a JSON object", {"_schema": ["Not an object."]})
+    inputs = payload.get("inputs")
+    limit = len(features) + 1 + EXTRA_FIELDS_ALLOWED  # the features, requested_coverage, slack
+    if isinstance(inputs, list) and len(inputs) > limit:  # bounded work before any check
+        reason = f"{len(inputs):,} input tensors, at most {limit} accepted (one per feature)."
+        raise InvalidInput(f"Invalid inference request: {reason}", {"inputs": [reason]})
     try:
         envelope = dict(_REQUEST.load(payload))
     except ValidationError as exc:

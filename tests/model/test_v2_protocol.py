@@ -290,3 +290,26 @@ def test_too_many_records_is_413(client: Any, features: list[dict[str, Any]]) ->
     many = applicant_columns(rows=TEST_MAX_RECORDS + 1, seed=3)
     response = infer(client, v2_request(many, features), content_type="application/json")
     assert response.status_code == 413
+
+
+def test_a_compressed_body_without_content_type_is_refused_by_name(
+    client: Any, request_body: dict[str, Any]
+) -> None:
+    """tritonclient's compression sends gzip and no Content-Type: 415, not "malformed"."""
+    import gzip
+
+    body = gzip.compress(json.dumps(request_body).encode())
+    response = client.post(INFER.format("underwriting"), data=body,
+                           headers={"Content-Encoding": "gzip"})  # fmt: skip
+    assert response.status_code == 415
+    assert response.get_json()["details"] == {"content_encoding": "gzip"}
+
+
+def test_thousands_of_input_tensors_are_refused_before_any_check(
+    client: Any, request_body: dict[str, Any]
+) -> None:
+    flood = [{"name": f"x{i}", "datatype": "INT64", "shape": [1], "data": [i]}
+             for i in range(2_000)]  # fmt: skip
+    response = infer(client, request_body | {"inputs": request_body["inputs"] + flood})
+    assert response.status_code == 400 and len(response.get_data()) < 1_000
+    assert "input tensors, at most" in response.get_json()["error"]
