@@ -12,12 +12,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import statistics
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from bench.interleaved import interleaved
 
 HEALTHY = json.loads((Path(__file__).parents[1] / "examples" / "applicant.json").read_text())
 ADVERSE = HEALTHY | {"tobacco_use": "current", "systolic_bp": 172, "diastolic_bp": 104,
@@ -56,19 +56,9 @@ def measure(models_dir: Path, calls: int) -> dict[str, dict[str, float]]:
             "adverse with reasons": lambda: unrecorded.infer(servable, Rows([ADVERSE])),
             "adverse with reasons, recorded": lambda: recorded.infer(servable, Rows([ADVERSE])),
         }
-        cpu: dict[str, list[float]] = {name: [] for name in cases}
-        wall: dict[str, list[float]] = {name: [] for name in cases}
-        for _ in range(calls):
-            for name, call in cases.items():
-                started_cpu, started = time.process_time_ns(), time.perf_counter_ns()
-                call()
-                wall[name].append((time.perf_counter_ns() - started) / 1e6)
-                cpu[name].append((time.process_time_ns() - started_cpu) / 1e6)
+        timed = interleaved(cases, calls, scale=1e3)
         recorder.close()
-    return {
-        name: {"cpu_ms": statistics.median(cpu[name]), "wall_ms": statistics.median(wall[name])}
-        for name in cases
-    }
+    return {name: {"cpu_ms": f["cpu"], "wall_ms": f["wall"]} for name, f in timed.items()}
 
 
 def report(results: dict[str, dict[str, float]]) -> str:

@@ -13,12 +13,13 @@ import argparse
 import dataclasses
 import statistics
 import tempfile
-import time
 import timeit
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
+
+from bench.interleaved import interleaved
 
 TARGET_US = 10.0  # what tracking drift may add to a single-record prediction
 
@@ -59,7 +60,7 @@ def measure(models_dir: Path, calls: int) -> dict[str, dict[str, float]]:
                 f"{label}, untracked": partial(untracked.infer, servable, request),
                 f"{label}, drift tracked": partial(tracked.infer, servable, request),
             }
-            results |= _interleaved(cases, repeat)
+            results |= interleaved(cases, repeat, scale=1e6)
         batch = servable.packer.rows(servable.validator.rows_valid(rows[:1], 1))
         outputs = predict(servable, batch).outputs
         packed = servable.packer.numbers_and_indices(batch)
@@ -69,35 +70,20 @@ def measure(models_dir: Path, calls: int) -> dict[str, dict[str, float]]:
 
         loops = timeit.repeat(observe, number=1_000, repeat=max(calls // 500, 5))
         results["tracking call alone (1 record)"] = {
-            "cpu_us": float("nan"), "wall_us": statistics.median(loops) / 1_000 * 1e6,
+            "cpu": float("nan"), "wall": statistics.median(loops) / 1_000 * 1e6,
         }  # fmt: skip
     return results
-
-
-def _interleaved(cases: dict[str, Callable[[], Any]], calls: int) -> dict[str, dict[str, float]]:
-    cpu: dict[str, list[float]] = {name: [] for name in cases}
-    wall: dict[str, list[float]] = {name: [] for name in cases}
-    for _ in range(calls):
-        for name, call in cases.items():
-            started_cpu, started = time.process_time_ns(), time.perf_counter_ns()
-            call()
-            wall[name].append((time.perf_counter_ns() - started) / 1e3)
-            cpu[name].append((time.process_time_ns() - started_cpu) / 1e3)
-    return {
-        name: {"cpu_us": statistics.median(cpu[name]), "wall_us": statistics.median(wall[name])}
-        for name in cases
-    }
 
 
 def report(results: dict[str, dict[str, float]]) -> str:
     lines = [f"{'case':<34} {'CPU p50 us':>11} {'wall p50 us':>12}"]
     for name, figures in results.items():
-        lines.append(f"{name:<34} {figures['cpu_us']:>11.1f} {figures['wall_us']:>12.1f}")
-    single = (results["1 record, drift tracked"]["wall_us"]
-              - results["1 record, untracked"]["wall_us"])  # fmt: skip
-    batch = (results["1,000 records, drift tracked"]["wall_us"]
-             - results["1,000 records, untracked"]["wall_us"]) / 1_000  # fmt: skip
-    alone = results["tracking call alone (1 record)"]["wall_us"]
+        lines.append(f"{name:<34} {figures['cpu']:>11.1f} {figures['wall']:>12.1f}")
+    single = (results["1 record, drift tracked"]["wall"]
+              - results["1 record, untracked"]["wall"])  # fmt: skip
+    batch = (results["1,000 records, drift tracked"]["wall"]
+             - results["1,000 records, untracked"]["wall"]) / 1_000  # fmt: skip
+    alone = results["tracking call alone (1 record)"]["wall"]
     verdict = "met" if min(single, alone) <= TARGET_US else "MISSED"
     lines.append(f"drift tracking adds {single:.1f} us to a single-record prediction (the call "
                  f"alone {alone:.1f} us), {batch:.2f} us per record in a batch of 1,000 "
