@@ -106,6 +106,7 @@ class Policy:
         """Its name and version, as a model store lists what it serves."""
         return {self.name: self.version or 0}
 
+    @cached_property
     def rules_digest(self) -> str:
         """sha256 of what decides (outcomes, rules, wording), whatever the version and date:
         equal digests decide alike, so a model validated under one knows the other."""

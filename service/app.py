@@ -66,18 +66,28 @@ def combine(name: str, components: tuple[Servable | Policy, ...]) -> Servable:
     return serve(name, models, policy)
 
 
-def build_store(settings: Settings) -> ModelStore[Servable | Policy]:
-    """Return a (not yet started) store over the settings' model repository."""
+def build_store(settings: Settings, challenger: bool = False) -> ModelStore[Servable | Policy]:
+    """Return a (not yet started) store over the settings' model repository, or over the
+    challenger's (models only: a challenger decides with the champion's policy)."""
+    names: tuple[str, ...]
+    composites: dict[str, tuple[str, ...]]
+    if challenger:
+        names, composites = MODEL_NAMES, {name: MODEL_NAMES for name in COMPOSITES}
+        directory, label_prefix = Path(settings.shadow_models_dir), CHALLENGER_LABEL
+    else:
+        names, composites = (*MODEL_NAMES, POLICY_NAME), dict(COMPOSITES)
+        directory, label_prefix = settings.models_dir, ""
     return ModelStore(
-        settings.models_dir,
-        (*MODEL_NAMES, POLICY_NAME),
+        directory,
+        names,
         settings.reload_interval_seconds,
         loader=partial(
             load_servable, runtime=runtime_named(settings.runtime, settings.runtime_threads)
         ),
-        composites=COMPOSITES,
+        composites=composites,
         combine=combine,
         markers={POLICY_NAME: POLICY_FILE},
+        label_prefix=label_prefix,
     )
 
 
@@ -106,17 +116,7 @@ def build_shadow(settings: Settings) -> Shadow | None:
     """The challenger (a second repository's models, deciding with the champion's policy)."""
     if not settings.shadow_models_dir:
         return None
-    store: ModelStore[Servable | Policy] = ModelStore(
-        Path(settings.shadow_models_dir),
-        MODEL_NAMES,
-        settings.reload_interval_seconds,
-        loader=partial(
-            load_servable, runtime=runtime_named(settings.runtime, settings.runtime_threads)
-        ),
-        composites={name: MODEL_NAMES for name in COMPOSITES},
-        combine=combine,
-        label_prefix=CHALLENGER_LABEL,
-    )
+    store = build_store(settings, challenger=True)
     store.start()
     return Shadow(store, settings.shadow_model, settings.shadow_sample, shared_directory(),
                   settings.drift_window_per_worker)  # fmt: skip

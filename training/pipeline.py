@@ -356,7 +356,7 @@ def _policy_mix(
         for kind in {rule["rule"] for rule in fired}:
             rules[kind] = rules.get(kind, 0) + 1
     # The rules' digest names exactly what this mix (and the fairness report) was measured under.
-    mix = {"source": DEFAULT_SOURCE.name, RULES_DIGEST: policy.rules_digest(),
+    mix = {"source": DEFAULT_SOURCE.name, RULES_DIGEST: policy.rules_digest,
            **straight_through(decisions), "rules_fired": rules}  # fmt: skip
     return mix, np.asarray(decisions.outcome)
 

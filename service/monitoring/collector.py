@@ -124,7 +124,7 @@ def _expected_mix(servable: object) -> dict[str, float]:
     rules serving now (none for a model that does not decide, or under other rules)."""
     if not isinstance(servable, Servable) or servable.policy is None:
         return {}
-    rules = servable.policy.rules_digest()
+    rules = servable.policy.rules_digest
     for model in servable.models:
         measured = model.metadata.metrics.get("policy")
         if not isinstance(measured, Mapping) or measured.get(RULES_DIGEST) != rules:

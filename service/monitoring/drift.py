@@ -240,14 +240,9 @@ class DriftMonitor:
         outputs: Mapping[str, np.ndarray],
     ) -> None:
         """Add a scored batch (packed inputs, declared outputs) to the servable's window."""
-        tracked = self._tracked.get(servable.name)
-        if tracked is None or tracked.servable is not servable:
-            tracked = self._track(servable)
-        if tracked.layout is None:
-            return
-        if tracked.window is None:
-            tracked.window = self._open_window(tracked)
-        tracked.window.add(tracked.layout.bins(numbers, categories, outputs))
+        window = self._window(servable)
+        if window is not None:
+            window.add(window.layout.bins(numbers, categories, outputs))
 
     def layout(self, servable: Servable) -> DriftLayout | None:
         """The servable's layout (None: an artifact without reference distributions)."""
@@ -255,12 +250,20 @@ class DriftMonitor:
 
     def add(self, servable: Servable, bins: np.ndarray) -> None:
         """Add bins already computed with the servable's layout to its window."""
-        tracked = self._track(servable)
+        window = self._window(servable)
+        if window is not None:
+            window.add(bins)
+
+    def _window(self, servable: Servable) -> DriftWindow | None:
+        """The servable's window, opened on first use (None: no reference to compare with)."""
+        tracked = self._tracked.get(servable.name)
+        if tracked is None or tracked.servable is not servable:
+            tracked = self._track(servable)
         if tracked.layout is None:
-            return
+            return None
         if tracked.window is None:
             tracked.window = self._open_window(tracked)
-        tracked.window.add(bins)
+        return tracked.window
 
     def forget(self, name: str) -> None:
         """Drop a servable's window (its file too): counting starts again."""

@@ -34,7 +34,7 @@ def create_blueprint(dataplane: Dataplane) -> Blueprint:
         serving = None
         if policy is not None:
             serving = {"name": policy.name, "version": policy.version,
-                       RULES_DIGEST: policy.rules_digest()}  # fmt: skip
+                       RULES_DIGEST: policy.rules_digest}  # fmt: skip
         cards = [model_card(model.metadata, serving) for model in servable.models]
         if wanted == "markdown":
             text = "\n\n".join(card_markdown(c) for c in cards)

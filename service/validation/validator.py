@@ -8,6 +8,7 @@ column-level problems of the columnar format. Validation runs before, and instea
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
 from marshmallow import Schema, ValidationError
@@ -95,8 +96,7 @@ class RequestValidator:
             raise InvalidInput("'inputs' must be an object of columns", {"inputs": [reason]})
         limit = len(self.declared) + EXTRA_FIELDS_ALLOWED
         if len(columns) > limit:
-            unknown = [k for k in columns if k not in self.declared and k not in self.prohibited]
-            named = ", ".join(repr(k) for k in unknown[:_MAX_NAMED])
+            named = self._first_unknown(columns)
             reason = f"{len(columns):,} columns, at most {limit} accepted; unknown: {named}"
             metrics.REJECTED_RECORDS.labels("_unknown").inc()
             raise InvalidInput("Invalid input: far more columns than the model's features",
@@ -126,11 +126,15 @@ class RequestValidator:
             return
         errors = {}
         for i in oversized[:MAX_REPORTED_RECORDS]:
-            unknown = [k for k in rows[i] if k not in self.declared and k not in self.prohibited]
-            named = ", ".join(repr(k) for k in unknown[:_MAX_NAMED])
+            named = self._first_unknown(rows[i])
             errors[i] = {"_unknown": [f"{len(rows[i]):,} fields, at most {limit} accepted; "
                                       f"unknown fields include {named}"]}  # fmt: skip
         raise self._invalid(len(rows), errors, {}, failed=len(oversized))
+
+    def _first_unknown(self, fields: dict[str, Any]) -> str:
+        """The first few unknown field names, quoted (never a walk through all of them)."""
+        unknown = (k for k in fields if k not in self.declared and k not in self.prohibited)
+        return ", ".join(repr(k) for k in islice(unknown, _MAX_NAMED))
 
     def _invalid(
         self, size: int, by_record: Any, by_column: dict[str, Any], failed: int | None = None
