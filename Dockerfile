@@ -9,8 +9,10 @@
 #   models   adds the `train` extra (TensorFlow, Keras, scikit-learn) on top of deps and trains
 #            the default models, unless the build context's models/ already holds a version of
 #            each (then those are used); publishes the shipped decision policy if none is there.
-#   runtime  python:3.11-slim + the deps virtualenv + the models, as a non-root user. It serves
-#            with SERVICE_RUNTIME=litert; the tensorflow runtime needs the `tensorflow` extra.
+#   runtime  python:3.11-slim + Debian's nginx + the deps virtualenv + the models, as a non-root
+#            user. `python -m service` runs nginx in front of gunicorn (service/front/) and
+#            stops them in order on SIGTERM; it serves with SERVICE_RUNTIME=litert (the
+#            tensorflow runtime needs the `tensorflow` extra).
 #
 # New model versions are deployed by mounting a model repository at /models (a volume): the
 # service polls it and swaps to the highest complete version without a restart.
@@ -60,6 +62,12 @@ ENV PATH=/opt/venv/bin:$PATH \
     SERVICE_PORT=8080 \
     SERVICE_MODELS_DIR=/models \
     SERVICE_DECISIONS_DATABASE=/var/lib/underwriting/decisions.sqlite3
+# The front: Debian's nginx, run by the service's user with its files under /tmp (the package's
+# own service and logs are unused). Versions follow the base image's Debian release.
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends nginx \
+    && rm -rf /var/lib/apt/lists/* /etc/nginx/sites-enabled/default
 # A fixed numeric uid/gid so Kubernetes can verify runAsNonRoot.
 RUN groupadd --system --gid 10001 app \
     && useradd --system --uid 10001 --gid app --home-dir /home/app --create-home \
@@ -77,4 +85,5 @@ USER 10001:10001
 EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('SERVICE_PORT', '8080'), timeout=4)"]
-CMD ["gunicorn", "-c", "python:service.gunicorn_config", "service.wsgi:app"]
+# nginx on SERVICE_PORT, gunicorn behind it on a Unix socket; SIGTERM drains both, in order.
+CMD ["python", "-m", "service"]

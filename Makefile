@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 # The model repository: SERVICE_MODELS_DIR when set (what the service reads), else ./models.
 MODELS_DIR ?= $(or $(SERVICE_MODELS_DIR),models)
-SYSTEM_PACKAGES := prometheus wrk postgresql chromium
+SYSTEM_PACKAGES := nginx prometheus wrk postgresql chromium
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export TF_ENABLE_ONEDNN_OPTS ?= 0
 
@@ -32,7 +32,7 @@ models: install
 train: install
 	$(BIN)/python -m training --models-dir $(MODELS_DIR)
 
-run: models
+run: models system-packages
 	SERVICE_MODELS_DIR=$(MODELS_DIR) $(BIN)/python -m service
 
 ## Debian packages the tests drive for real (installed when running as root).

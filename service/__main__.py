@@ -1,24 +1,32 @@
-"""`python -m service`: check the settings, then become gunicorn running the service.
+"""`python -m service`: check the settings, then run nginx in front of gunicorn (the default) or
+become gunicorn (SERVICE_FRONT=none).
 
-exec (not a child process) so that SIGTERM from a container runtime reaches gunicorn's master.
+With the front, this process supervises both and orders their shutdown (service.front). Without,
+it execs gunicorn, so that SIGTERM from a container runtime reaches gunicorn's master.
 `--help` prints the service's own help: what it starts and every SERVICE_* setting.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import textwrap
 
+from service.front.supervisor import FrontError
+from service.front.supervisor import run as run_front
+from service.observability.log_format import JsonFormatter
 from service.settings import Settings, SettingsError, documentation
 
-COMMAND = ["-m", "gunicorn", "-c", "python:service.gunicorn_config", "service.wsgi:app"]
+COMMAND = ["-m", "gunicorn", "-c", "python:service.gunicorn_config"]  # the app: wsgi_app there
 ABOUT = """\
-Serve the underwriting models over HTTP. Starts gunicorn (the master, then SERVICE_WORKERS sync
-workers) with the service's configuration; each worker loads the highest complete version of
-each model in SERVICE_MODELS_DIR after the fork, answers TensorFlow Serving REST (/v1) and Open
-Inference Protocol (/v2) requests once its models are warm (GET /readyz), and polls the
-repository for new versions. API documentation: GET /docs. Metrics: GET /metrics."""
+Serve the underwriting models over HTTP. Starts nginx on SERVICE_HOST:SERVICE_PORT in front of
+gunicorn (the master, then SERVICE_WORKERS sync workers) on a private Unix socket; nginx reads
+whole requests within time and size limits and answers malformed ones itself. Each worker
+loads the highest complete version of each model in SERVICE_MODELS_DIR after the fork, answers
+TensorFlow Serving REST (/v1) and Open Inference Protocol (/v2) requests once its models are
+warm (GET /readyz), and polls the repository for new versions. API documentation: GET /docs.
+Metrics: GET /metrics."""
 
 
 def usage() -> str:
@@ -37,16 +45,25 @@ def usage() -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Print help, or check the settings (fail fast, readable) and exec gunicorn."""
+    """Print help, or check the settings (fail fast, readable) and run the service."""
     args = sys.argv[1:] if argv is None else argv
     if any(arg in ("-h", "--help") for arg in args):
         print(usage())
         return
     try:
-        Settings.from_env()
+        settings = Settings.from_env()
     except SettingsError as exc:
         sys.exit(f"error: {exc}")
-    os.execv(sys.executable, [sys.executable, *COMMAND, *args])
+    if settings.front == "none":
+        os.execv(sys.executable, [sys.executable, *COMMAND, *args])
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonFormatter())
+    logging.getLogger("service").addHandler(handler)
+    logging.getLogger("service").setLevel(settings.log_level.upper())
+    try:
+        sys.exit(run_front(settings, [sys.executable, *COMMAND, *args]))
+    except FrontError as exc:
+        sys.exit(f"error: {exc}")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from flask import Flask, after_this_request
 from flask import Response as FlaskResponse
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import BaseConverter
 
 from contract.errors import ContractError
@@ -131,6 +132,14 @@ def after_response(work: Callable[[], None]) -> None:
         return response
 
 
+def _draining(settings: Settings) -> Callable[[], bool]:
+    """True once the launcher marked the instance as shutting down (service.front)."""
+    marker = settings.drain_marker
+    if marker is None:
+        return lambda: False
+    return marker.exists
+
+
 def create_app(
     settings: Settings | None = None,
     store: ModelStore[Servable | Policy] | None = None,
@@ -151,8 +160,13 @@ def create_app(
         drift=drift,
         shadow=shadow,
         defer=after_response,
+        draining=_draining(settings),
     )
     app = Flask(__name__, static_folder=None)
+    if settings.front == "nginx":
+        # gunicorn listens on a Unix socket only the front reaches: its X-Forwarded-For (set,
+        # not appended, by nginx) is the client's address, for the access log.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)  # type: ignore[method-assign]
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.url_map.converters["model"] = ModelNameConverter
     app.extensions[STORE_KEY] = store

@@ -24,7 +24,7 @@ from policy.document import REQUESTED_COVERAGE, Policy
 from service.decisions.deciding import Records, decide_batch
 from service.decisions.explaining import attribute
 from service.decisions.records import NewDecision, RecordStore, fingerprint
-from service.http.errors import NotFound, NotRecorded
+from service.http.errors import NotFound, NotReady, NotRecorded
 from service.http.request_id import is_request_id
 from service.inference.packing import Batch
 from service.inference.prediction import Prediction, predict
@@ -76,6 +76,7 @@ class Dataplane:
         drift: DriftMonitor | None = None,
         shadow: Shadow | None = None,
         defer: Defer = run_now,
+        draining: Callable[[], bool] = lambda: False,
     ) -> None:
         self.store = store
         self.max_records = max_records
@@ -84,6 +85,7 @@ class Dataplane:
         self.drift = drift
         self.shadow = shadow
         self.defer = defer
+        self.draining = draining
 
     def servable(self, name: str, version: int | None = None) -> Servable:
         """Return the servable a request addresses (404 unknown, 503 not loaded yet)."""
@@ -233,7 +235,11 @@ class Dataplane:
         return found[0] if found else None
 
     def ready(self) -> dict[str, Servable | Policy]:
-        """Return what serves if every name does (503 saying what is missing otherwise)."""
+        """Return what serves if every name does (503 saying what is missing otherwise).
+
+        An instance shutting down is not ready, though it still answers what reaches it."""
+        if self.draining():
+            raise NotReady("The instance is shutting down; send to another", {"draining": True})
         return self.store.require_ready()
 
     def statuses(self, name: str) -> list[tuple[str, VersionStatus]]:

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from service.observability.log_format import logging_config
 from service.settings import Settings, SettingsError
 
 # Read by TensorFlow at import in the workers, which inherit the master's environment.
@@ -26,6 +27,7 @@ try:
 except SettingsError as exc:
     sys.exit(f"error: {exc}")
 
+wsgi_app = "service.wsgi:app"  # a positional APP_MODULE replaces it
 bind = _settings.bind
 workers = _settings.workers
 worker_class = "sync"
@@ -36,6 +38,8 @@ loglevel = _settings.log_level
 # The app writes one JSON line per request instead (service/observability/access_log.py).
 accesslog = None
 errorlog = "-"
+# JSON lines: gunicorn repeats refused input (a header, a request line) in its error log.
+logconfig_dict = logging_config(_settings.log_level)
 # gunicorn >= 24 opens a control socket at one fixed path per user; instances would fight over it.
 control_socket_disable = True
 # Must be set before prometheus_client is first imported, here and in the forked workers.

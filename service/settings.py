@@ -10,6 +10,7 @@ import importlib.util
 import math
 import os
 import re
+import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import Field, dataclass, field, fields
 from pathlib import Path
@@ -18,6 +19,9 @@ from typing import Any
 PREFIX = "SERVICE_"
 LOG_LEVELS = ("debug", "info", "warning", "error")
 RUNTIMES = ("litert", "tensorflow")
+FRONTS = ("nginx", "none")
+# Debian installs nginx in /usr/sbin, which is not on an unprivileged user's PATH.
+NGINX_FALLBACK = Path("/usr/sbin/nginx")
 
 
 # Sync workers answer one request at a time: two per CPU keep every core busy while one worker
@@ -64,6 +68,14 @@ def _runtime_installed(name: str) -> bool:
     return library is not None and importlib.util.find_spec(library) is not None
 
 
+def nginx_binary() -> Path | None:
+    """The nginx executable: on PATH, else Debian's /usr/sbin/nginx; None when not installed."""
+    found = shutil.which("nginx")
+    if found:
+        return Path(found)
+    return NGINX_FALLBACK if os.access(NGINX_FALLBACK, os.X_OK) else None
+
+
 def _keys_file_ok(path: str) -> bool:
     try:
         return path == "" or bool(split_keys(Path(path).read_text(encoding="utf-8")))
@@ -75,8 +87,35 @@ def _keys_file_ok(path: str) -> bool:
 class Settings:
     """Everything the service can be configured with; env var = SERVICE_ + name in capitals."""
 
-    host: str = _setting("0.0.0.0", "Address gunicorn binds to.", bool, "a host name or address")
-    port: int = _setting(8080, "TCP port gunicorn binds to.", lambda v: 0 < v < 65536, "1-65535")
+    host: str = _setting(
+        "0.0.0.0", "Address the service listens on (the front's, or gunicorn's without one).",
+        bool, "a host name or address",
+    )  # fmt: skip
+    port: int = _setting(
+        8080, "TCP port the service listens on.", lambda v: 0 < v < 65536, "1-65535"
+    )
+    front: str = _setting(
+        "nginx", "What faces clients: nginx (reads whole requests within timeouts and limits, "
+        "answers malformed ones itself, hands gunicorn complete requests over a Unix socket) or "
+        "none (gunicorn on SERVICE_HOST:SERVICE_PORT, for use behind another buffering proxy).",
+        FRONTS.__contains__, " | ".join(FRONTS),
+    )  # fmt: skip
+    client_timeout_seconds: int = _setting(
+        10, "The front closes a connection whose client takes longer than this to send its "
+        "headers, pauses longer between two parts of its body, or while reading the answer.",
+        lambda v: v >= 1, ">= 1",
+    )  # fmt: skip
+    drain_seconds: float = _setting(
+        1.0, "On SIGTERM, how long the instance keeps serving while answering /readyz with 503 "
+        "(for load balancers to stop routing to it, and for requests already sent to arrive) "
+        "before it stops accepting and finishes what it has. SIGINT (Ctrl-C) skips it.",
+        lambda v: math.isfinite(v) and v >= 0, ">= 0",
+    )  # fmt: skip
+    runtime_dir: str = _setting(
+        "", "Directory of the front's files (nginx configuration, temporary files, gunicorn's "
+        "Unix socket). Unset: a new private temporary directory, removed at exit.",
+        lambda v: True, "a path",
+    )  # fmt: skip
     workers: int = _setting(
         WORKERS_PER_CPU * available_cpus(), f"gunicorn sync worker processes (default: "
         f"{WORKERS_PER_CPU} per CPU the process may use, counting a container's CPU limit).",
@@ -195,6 +234,13 @@ class Settings:
         return -(-self.drift_window_records // self.workers)
 
     @property
+    def drain_marker(self) -> Path | None:
+        """The file whose presence tells workers the instance is draining (front only)."""
+        if self.front == "nginx" and self.runtime_dir:
+            return Path(self.runtime_dir) / "draining"
+        return None
+
+    @property
     def bind(self) -> str:
         """Return the gunicorn bind address."""
         return f"{self.host}:{self.port}"
@@ -218,7 +264,7 @@ def _parse(f: Field[Any], raw: str) -> Any:
         raise SettingsError(
             f"{env_var(f.name)}={raw!r} is invalid: expected {_EXPECTED[kind]}"
         ) from None
-    return value.lower() if f.name in ("log_level", "runtime", "decisions_sync") else value
+    return value.lower() if f.name in ("log_level", "runtime", "decisions_sync", "front") else value
 
 
 def documentation() -> list[tuple[str, str, str]]:

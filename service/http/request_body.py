@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Request
-from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from service.http.errors import InvalidInput, UnsupportedMediaType
+from service.http.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
 from service.http.json_io import JSON_MIMETYPE, decode_json
 
 
@@ -46,13 +46,47 @@ def read_body(request: Request) -> bytes:
                 f"JSON must be UTF-8, got charset={charset}", {"charset": charset}
             )
     refuse_encoded(request)
-    body = request.get_data(cache=False)
+    body = read_raw(request)
     limit = request.max_content_length
     if limit is not None and request.content_length is None and len(body) >= limit:
         # A chunked body has no Content-Length to refuse up front; werkzeug stops reading at
         # the limit without saying so, so a body that reached it is treated as too large.
         raise RequestEntityTooLarge()
     return body
+
+
+def read_raw(request: Request) -> bytes:
+    """The body's bytes, or 400 when the client's framing breaks (a malformed chunk size, a body
+    cut short): what the WSGI server raises then is the client's fault, not a server error."""
+    try:
+        return request.get_data(cache=False)
+    except HTTPException:  # 413 above MAX_CONTENT_LENGTH, rendered as such
+        raise
+    except Exception as exc:  # gunicorn's InvalidChunkSize, NoMoreData, ... (not imported here)
+        raise InvalidInput(
+            "The request body could not be read: its framing is broken",
+            {
+                "body": [
+                    f"{type(exc).__name__}: send a complete body, chunked or with a Content-Length"
+                ]
+            },
+        ) from None
+
+
+def refuse_excess_keys(body: bytes, limit: int) -> None:
+    """413 for a body with more object keys than any valid request has, before it is parsed.
+
+    Parsing a body of a million made-up keys takes a worker most of a second before any check
+    could refuse it. Every key is followed by a colon, so the colons bound the keys from above
+    (colons inside strings count too: the limit leaves room for them); counting them is a
+    millisecond for the largest body accepted.
+    """
+    if body.count(b":") > limit:
+        raise PayloadTooLarge(
+            f"Too many JSON object keys: more than {limit:,}, the most a request of the record "
+            "limit can hold",
+            {"max_keys": limit},
+        )
 
 
 def refuse_encoded(request: Request) -> None:

@@ -16,12 +16,13 @@ from service.dataplane import Columns, Dataplane, Rows
 from service.http import request_id
 from service.http.errors import NotFound
 from service.http.json_io import json_response
-from service.http.request_body import parse_json, read_body
+from service.http.request_body import parse_json, read_body, refuse_excess_keys
 from service.inference.prediction import Prediction
 from service.inference.servable import Servable
 from service.protocols.tf_serving_envelope import FastEnvelope, parse_envelope
 from service.repository.store import VersionStatus
 from service.validation.typed import TypedRecords
+from service.validation.validator import key_limit
 
 
 def create_blueprint(dataplane: Dataplane) -> Blueprint:
@@ -69,7 +70,9 @@ def _records(servable: Servable, max_records: int, body: bytes) -> tuple[Rows | 
     decoded = _typed(servable, max_records).decode(body)
     if decoded is not None:
         return decoded
-    envelope = parse_envelope(parse_json(body))  # invalid, or outside the typed route
+    # Invalid, or outside the typed route: parsed whole, once it cannot be absurdly large.
+    refuse_excess_keys(body, key_limit(len(servable.request_fields), max_records))
+    envelope = parse_envelope(parse_json(body))
     rows = Rows(envelope["instances"]) if "instances" in envelope else None
     return rows or Columns(envelope["inputs"]), envelope.get("explain", True)
 

@@ -15,10 +15,17 @@ from flask import Blueprint, Response, request
 from service.dataplane import Columns, Dataplane
 from service.http import request_id
 from service.http.errors import InvalidInput
-from service.http.json_io import decode_json, json_response
-from service.http.request_body import read_json, refuse_encoded
+from service.http.json_io import json_response
+from service.http.request_body import (
+    parse_json,
+    read_body,
+    read_raw,
+    refuse_encoded,
+    refuse_excess_keys,
+)
 from service.protocols.v2_inputs import parse_request
 from service.protocols.v2_outputs import infer_body, metadata_body, requested_outputs
+from service.validation.validator import key_limit
 
 SERVER_NAME = "underwriting-model-service"
 BINARY_HEADER = "Inference-Header-Content-Length"  # Triton's binary tensor data extension
@@ -63,7 +70,8 @@ def create_blueprint(dataplane: Dataplane) -> Blueprint:
     def infer(name: str, version: int | None = None) -> Response:
         """Validate the tensors as columns, then score them in one call."""
         servable = dataplane.servable(name, version)
-        envelope, columns = parse_request(_read_body(), servable.request_fields)
+        limit = key_limit(len(servable.request_fields), dataplane.max_records)
+        envelope, columns = parse_request(_read_body(limit), servable.request_fields)
         wanted = requested_outputs(envelope, servable)
         explain = (envelope.get("parameters") or {}).get("explain", True)
         if type(explain) is not bool:
@@ -85,7 +93,7 @@ def server_version() -> str:
         return "0+unknown"
 
 
-def _read_body() -> Any:
+def _read_body(max_keys: int) -> Any:
     """Parse the JSON body; V2 clients such as tritonclient send it without a Content-Type."""
     if BINARY_HEADER in request.headers:
         raise InvalidInput(
@@ -94,9 +102,9 @@ def _read_body() -> Any:
             {"headers": {BINARY_HEADER: ["Not supported."]}},
         )
     if request.headers.get("Content-Type"):
-        return read_json(request)  # a declared type must be JSON (415 otherwise)
-    refuse_encoded(request)  # tritonclient's compression sends gzip without a Content-Type
-    try:
-        return decode_json(request.get_data(cache=False))
-    except (ValueError, RecursionError) as exc:
-        raise InvalidInput("Malformed JSON in request body", {"json": [str(exc)]}) from None
+        body = read_body(request)  # a declared type must be JSON (415 otherwise)
+    else:
+        refuse_encoded(request)  # tritonclient's compression sends gzip without a Content-Type
+        body = read_raw(request)
+    refuse_excess_keys(body, max_keys)
+    return parse_json(body)

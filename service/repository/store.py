@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Generic, Protocol, TypeVar
 
-from contract.artifact import list_versions
+from contract.artifact import is_version_name, list_versions
 from contract.checksums import METADATA_FILE
 from service.http.errors import NotFound, NotReady
 from service.observability import metrics
@@ -85,6 +85,7 @@ class ModelStore(Generic[S]):
         self._refused: dict[tuple[str, int], str] = {}
         self._compose_errors: dict[str, str] = {}
         self._loading: dict[str, int] = {}
+        self._ignored: set[tuple[str, str]] = set()  # (model, entry) already logged
         self._scanned = threading.Event()
         self._stop = threading.Event()
 
@@ -130,6 +131,7 @@ class ModelStore(Generic[S]):
         """Try versions from the highest down, stopping at the one already serving."""
         current = self._serving.get(name)
         marker = self._markers.get(name, METADATA_FILE)
+        self._note_foreign_entries(name)
         for version in list_versions(self.models_dir / name, marker):
             if current is not None and version == current.version:
                 return None
@@ -144,13 +146,37 @@ class ModelStore(Generic[S]):
         try:
             return self._loader(name, version, self.models_dir / name / str(version))
         except Exception as exc:
-            reason = f"{type(exc).__name__}: {exc}"
-            self._refused[(name, version)] = reason
+            reason = self._without_paths(f"{type(exc).__name__}: {exc}")
+            self._refused[(name, version)] = reason  # clients see it: no filesystem path
             count_refusal(self.label_prefix + name, str(version))
-            log.error("model %s version %s refused, not retried: %s", name, version, reason)
+            log.error("model %s version %s refused, not retried: %s: %s", name, version,
+                      type(exc).__name__, exc)  # fmt: skip
             return None
         finally:
             self._loading.pop(name, None)
+
+    def _note_foreign_entries(self, name: str) -> None:
+        """Log, once each, entries of a model's folder that are not versions (e.g. "²", "v2"):
+        they are ignored and never stop a later version from loading. Hidden entries (staging
+        folders of publications under way) are not mentioned."""
+        try:
+            entries = [p.name for p in (self.models_dir / name).iterdir()]
+        except OSError:
+            return
+        for entry in entries:
+            if entry.startswith(".") or is_version_name(entry) or (name, entry) in self._ignored:
+                continue
+            self._ignored.add((name, entry))
+            log.warning("model %s: ignoring %r in its folder: not a version (ASCII digits)",
+                        name, entry)  # fmt: skip
+
+    def _without_paths(self, text: str) -> str:
+        """`text` with the repository's location removed: paths read relative to it."""
+        root = self.models_dir
+        for prefix in sorted({str(root.resolve()), str(root.absolute()), str(root)}, key=len,
+                             reverse=True):  # fmt: skip
+            text = text.replace(prefix + os.sep, "")
+        return text
 
     def _compose(self, snapshot: dict[str, S]) -> None:
         """Rebuild each composite whose components changed; keep the previous one if that fails."""
@@ -167,7 +193,7 @@ class ModelStore(Generic[S]):
             except Exception as exc:
                 # The composite's old components stay loaded inside it, so it keeps serving:
                 # a bad pairing must not cost the whole service its readiness.
-                self._compose_errors[name] = f"{type(exc).__name__}: {exc}"
+                self._compose_errors[name] = self._without_paths(f"{type(exc).__name__}: {exc}")
                 pairing = (f"{n}-{v}" for c in components for n, v in c.versions.items())
                 count_refusal(self.label_prefix + name, "+".join(pairing))
                 log.error("composite %s not built: %s", name, self._compose_errors[name])

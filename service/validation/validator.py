@@ -26,6 +26,13 @@ _MAX_NAMED = 10  # field names quoted in the one-line summary
 MAX_REPORTED_RECORDS = 100  # failing records detailed in one error (the rest counted)
 MAX_REPORTED_FIELDS = 25  # failing fields detailed per record (the rest counted)
 EXTRA_FIELDS_ALLOWED = 25  # beyond the declared fields, a record is refused before any check
+ENVELOPE_KEYS = 256  # keys of a request's envelope (V2: five per tensor), beyond its records'
+
+
+def key_limit(declared_fields: int, max_records: int) -> int:
+    """The most JSON object keys a request may hold: max_records records of every declared
+    field and the extra ones allowed, and the envelope's keys (a bound checked before parsing)."""
+    return max_records * (declared_fields + EXTRA_FIELDS_ALLOWED) + ENVELOPE_KEYS
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,13 @@ from typing import Any
 import pytest
 import requests
 from postgres_support import postgres_server
-from service_support import applicant_columns, columns_to_rows, make_repository, served
+from service_support import (
+    applicant_columns,
+    columns_to_rows,
+    gunicorn_workers,
+    make_repository,
+    served,
+)
 
 THREADS = 8
 CONCURRENT_DECISIONS = 2_000
@@ -127,24 +133,17 @@ def test_two_workers_record_thousands_of_decisions_in_one_intact_chain(
     assert f"chain intact, {CONCURRENT_DECISIONS} decisions" in checked.stdout
 
 
-def worker_pids(master: int) -> list[int]:
-    found = subprocess.run(["pgrep", "-P", str(master)], capture_output=True, text=True,
-                           check=False)  # fmt: skip
-    return [int(pid) for pid in found.stdout.split()]
-
-
 def test_a_worker_killed_mid_run_loses_no_acknowledged_decision(
     repository: Path, records: list[dict[str, Any]], tmp_path: Path
 ) -> None:
     settings = {"decisions_database": str(tmp_path / "decisions.sqlite3")}
     ids = [f"durable-{i}" for i in range(DURABILITY_REQUESTS)]
     with served(repository, tmp_path / "service.log", None, **settings) as (base_url, process):
-        master = process.pid  # `python -m service` execs gunicorn: the master keeps the pid
         killed: list[int] = []
 
         def kill_one_worker() -> None:
             time.sleep(3.0)  # mid-run: thousands of decisions already acknowledged
-            victim = worker_pids(master)[0]
+            victim = gunicorn_workers(process.pid)[0]
             os.kill(victim, signal.SIGKILL)
             killed.append(victim)
 
@@ -152,7 +151,7 @@ def test_a_worker_killed_mid_run_loses_no_acknowledged_decision(
         killer.start()
         statuses = send(base_url, records, ids)
         killer.join()
-        assert killed and killed[0] not in worker_pids(master)  # gunicorn replaced it
+        assert killed and killed[0] not in gunicorn_workers(process.pid)  # gunicorn replaced it
     acknowledged = {request_id for request_id, status in statuses.items() if status == 200}
     recorded = set(recorded_ids(settings))
     assert len(acknowledged) >= DURABILITY_REQUESTS * 0.9

@@ -36,7 +36,7 @@ KUBERNETES_MANIFESTS = sorted(KUBERNETES_DIR.glob("*.yaml"))
 # The oldest Kubernetes the manifests promise to work on; kubernetes-validate ships its schemas.
 KUBERNETES_VERSION = "1.30.0"
 # The command the image runs (and that the gunicorn config and the app module are named for).
-SERVICE_COMMAND = ["gunicorn", "-c", "python:service.gunicorn_config", "service.wsgi:app"]
+SERVICE_COMMAND = ["python", "-m", "service"]
 TOOL_TIMEOUT_SECONDS = 120
 
 INSTALL_HINTS = {
@@ -571,9 +571,10 @@ def test_deployment_probes_resources_and_security() -> None:
     env = {item["name"]: item.get("value") for item in container["env"]}
     # gunicorn's graceful_timeout comes from this variable (service/settings.py).
     graceful_timeout = int(env["SERVICE_GRACEFUL_TIMEOUT_SECONDS"])
-    pre_stop = container.get("lifecycle", {}).get("preStop", {}).get("exec", {}).get("command", [])
-    pre_stop_seconds = int(pre_stop[1]) if pre_stop[:1] == ["sleep"] else 0
-    assert pod["terminationGracePeriodSeconds"] > graceful_timeout + pre_stop_seconds
+    # The launcher drains (readiness off, still serving) before stopping: no preStop sleep.
+    drain = float(env["SERVICE_DRAIN_SECONDS"])
+    assert drain > 0 and "lifecycle" not in container
+    assert pod["terminationGracePeriodSeconds"] > drain + graceful_timeout
 
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert pod["securityContext"]["runAsUser"] != 0

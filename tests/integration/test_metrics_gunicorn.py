@@ -170,9 +170,9 @@ def test_random_paths_methods_and_field_names_add_no_series(live: LiveService) -
 
     def odd_method(token: str) -> int:
         url = f"{live.base_url}/healthz"
-        return requests.request(
-            "X" + token[:8].upper(), url, timeout=HTTP_TIMEOUT_SECONDS
-        ).status_code
+        letters = token[:8].upper().translate(str.maketrans("0123456789", "GHIJKLMNOP"))
+        # Letters only: the front refuses a method with digits itself (400), as HTTP allows.
+        return requests.request("X" + letters, url, timeout=HTTP_TIMEOUT_SECONDS).status_code
 
     assert set(concurrently(get, tokens)) == {404}
     assert set(concurrently(odd_method, tokens[:50])) == {405}

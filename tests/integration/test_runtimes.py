@@ -15,15 +15,15 @@ import numpy as np
 import pytest
 import requests
 from api_support import v2_request
-from service_support import applicant_columns, columns_to_rows, make_repository, served
+from service_support import (
+    applicant_columns,
+    columns_to_rows,
+    gunicorn_workers,
+    make_repository,
+    served,
+)
 
 RECORDS = 300
-
-
-def worker_pids(master: int) -> list[int]:
-    """The gunicorn master's child processes (its workers)."""
-    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
-    return [int(pid) for pid in children]
 
 
 def loads_tensorflow(pid: int) -> bool:
@@ -36,7 +36,7 @@ def loads_tensorflow(pid: int) -> bool:
 def services(
     tiny_models_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, tuple[str, int]]]:
-    """A LiteRT and a TensorFlow service over the same repository: name -> (url, master pid)."""
+    """A LiteRT and a TensorFlow service over the same repository: name -> (url, launcher pid)."""
     root = tmp_path_factory.mktemp("runtimes")
     models_dir = make_repository(tiny_models_dir, root / "models")
     with (
@@ -47,9 +47,9 @@ def services(
 
 
 def test_litert_workers_never_load_tensorflow(services: dict[str, tuple[str, int]]) -> None:
-    for runtime, (url, master) in services.items():
+    for runtime, (url, launcher) in services.items():
         requests.post(f"{url}/v1/models/underwriting:predict", json={"instances": []}, timeout=10)
-        workers = worker_pids(master)
+        workers = gunicorn_workers(launcher)
         assert len(workers) == 2
         assert [loads_tensorflow(pid) for pid in workers] == [runtime == "tensorflow"] * 2
 

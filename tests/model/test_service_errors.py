@@ -233,3 +233,30 @@ def test_a_chunked_body_over_the_limit_is_refused_as_too_large(client: Any) -> N
     body = assert_envelope(response, 413)
     assert body["details"]["max_body_bytes"] == TEST_MAX_BODY_BYTES
     assert f"at most {TEST_MAX_BODY_BYTES} bytes" in body["error"]
+
+
+class InvalidChunkSize(Exception):
+    """As gunicorn.http.errors' (not an OSError, so werkzeug does not take it for a hang-up)."""
+
+
+class _BrokenFraming(io.BytesIO):
+    """A body stream that fails as gunicorn's chunked reader does on a malformed chunk size."""
+
+    def read(self, size: int | None = -1) -> bytes:
+        raise InvalidChunkSize("Invalid chunk size: 'zz'")
+
+    def readinto(self, buffer: Any) -> int:
+        raise InvalidChunkSize("Invalid chunk size: 'zz'")
+
+
+@pytest.mark.parametrize("route", [PREDICT, "/v2/models/risk_class/infer"])
+def test_a_body_whose_framing_breaks_mid_read_is_a_400_not_a_500(client: Any, route: str) -> None:
+    response = client.post(
+        route,
+        input_stream=_BrokenFraming(),
+        content_type=JSON if route == PREDICT else None,
+        environ_overrides={"wsgi.input_terminated": True},
+    )
+    body = assert_envelope(response, 400)
+    assert body["error"] == "The request body could not be read: its framing is broken"
+    assert "zz" not in response.get_data(as_text=True)  # the client's bytes are not echoed

@@ -63,6 +63,41 @@ def test_serves_the_highest_complete_version_and_ignores_the_rest(
     assert store.ready()
 
 
+def test_foreign_entries_are_logged_once_and_never_stop_a_later_version(
+    repo: Path, tiny_models_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    for odd in ("²", "٣", "v2", "notes.txt"):  # "²".isdigit() is True; int("²") fails
+        (repo / "risk_class" / odd).mkdir() if "." not in odd else (
+            repo / "risk_class" / odd
+        ).touch()
+    (repo / "risk_class" / ".tmp-9-abc").mkdir()  # a publication under way: not mentioned
+    with caplog.at_level(logging.WARNING, logger="service.repository.store"):
+        store = store_over(repo)
+        publish_version(tiny_models_dir / "risk_class" / "1", repo, "risk_class", 2)
+        store.refresh()
+        store.refresh()
+    assert store.get("risk_class").version == 2
+    ignored = [r.getMessage() for r in caplog.records if "ignoring" in r.getMessage()]
+    assert sorted(ignored) == sorted(
+        f"model risk_class: ignoring {odd!r} in its folder: not a version (ASCII digits)"
+        for odd in ("²", "٣", "v2", "notes.txt")
+    )
+
+
+def test_a_refusal_reason_clients_see_names_no_filesystem_path(repo: Path) -> None:
+    def loader(name: str, version: int, path: Path) -> Any:
+        raise FileNotFoundError(2, "No such file or directory", str(path / "model.tflite"))
+
+    store: ModelStore[Any] = ModelStore(repo, ("risk_class",), 3600.0, loader, {}, lambda *a: a)
+    store.refresh()
+    reason = store.statuses("risk_class")[0].error
+    assert (
+        reason
+        == "FileNotFoundError: [Errno 2] No such file or directory: 'risk_class/1/model.tflite'"
+    )
+    assert str(repo.resolve()) not in store.not_ready_reason("risk_class")
+
+
 def test_new_version_swaps_in_and_in_flight_requests_keep_theirs(
     repo: Path, tiny_models_dir: Path
 ) -> None:

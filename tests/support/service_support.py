@@ -88,10 +88,32 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def gunicorn_master(launcher: int) -> int:
+    """The gunicorn master of a `python -m service`: its child beside nginx (the launcher itself
+    when it became gunicorn, with SERVICE_FRONT=none)."""
+    for pid in children(launcher):
+        if b"gunicorn" in Path(f"/proc/{pid}/cmdline").read_bytes():
+            return pid
+    return launcher
+
+
+def children(pid: int) -> list[int]:
+    """A process's children (a gunicorn master's: its workers)."""
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except FileNotFoundError:
+        return []
+
+
+def gunicorn_workers(launcher: int) -> list[int]:
+    """The worker processes of a `python -m service`."""
+    return children(gunicorn_master(launcher))
+
+
 def start_service(
     models_dir: Path, port: int, log: Path, env: dict[str, str] | None = None, **settings: str
 ) -> subprocess.Popen[bytes]:
-    """Start `python -m service` (which execs gunicorn) with the given SERVICE_* settings.
+    """Start `python -m service` (nginx in front of gunicorn) with the given SERVICE_* settings.
 
     `env` adds or overrides environment variables last (e.g. PROMETHEUS_MULTIPROC_DIR).
     """

@@ -27,3 +27,16 @@ def require_tool(name: str, hint: str) -> str:
     if in_ci():
         pytest.fail(f"{reason}. CI is set, so a missing tool fails the test.")
     pytest.skip(reason)
+
+
+def require_nginx() -> str:
+    """nginx, where the service finds it (PATH, then Debian's /usr/sbin/nginx)."""
+    from service.settings import nginx_binary
+
+    found = nginx_binary()
+    if found is not None:
+        return str(found)
+    reason = "nginx not found; install it from Debian's nginx package (make system-packages)"
+    if in_ci():
+        pytest.fail(f"{reason}. CI is set, so a missing tool fails the test.")
+    pytest.skip(reason)

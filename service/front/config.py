@@ -1,0 +1,77 @@
+"""Render nginx's configuration for one instance from the template beside this module."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from service.settings import Settings
+
+CONFIG_DIR = Path(__file__).resolve().parent
+TEMPLATE = CONFIG_DIR / "nginx.conf.template"
+_PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
+# nginx answers before gunicorn's own timeout would: it waits a little longer for an answer.
+UPSTREAM_GRACE_SECONDS = 5
+# nginx logs every client that misbehaves at "info": that is debugging detail for the service.
+NGINX_LOG_LEVELS = {"debug": "info", "info": "warn", "warning": "warn", "error": "error"}
+
+
+@dataclass(frozen=True)
+class FrontLayout:
+    """Where one instance's front keeps its files: the rendered configuration, nginx's pid and
+    temporary files, and the Unix socket gunicorn listens on."""
+
+    runtime_dir: Path
+
+    @property
+    def config(self) -> Path:
+        return self.runtime_dir / "nginx.conf"
+
+    @property
+    def socket(self) -> Path:
+        return self.runtime_dir / "gunicorn.sock"
+
+    @property
+    def gunicorn_bind(self) -> str:
+        return f"unix:{self.socket}"
+
+
+def render(settings: Settings, layout: FrontLayout, template: str | None = None) -> str:
+    """The configuration text: every placeholder filled, or KeyError naming the unknown one."""
+    values = {
+        "runtime_dir": str(layout.runtime_dir),
+        "config_dir": str(CONFIG_DIR),
+        "socket": str(layout.socket),
+        "listen": _listen(settings.host, settings.port),
+        "client_timeout": str(settings.client_timeout_seconds),
+        "upstream_timeout": str(settings.worker_timeout_seconds + UPSTREAM_GRACE_SECONDS),
+        "max_body_bytes": str(settings.max_body_bytes),
+        "error_log_level": {"debug": "info"}.get(settings.log_level, settings.log_level).replace(
+            "warning", "warn"
+        ),
+    }
+    text = TEMPLATE.read_text(encoding="utf-8") if template is None else template
+    return _PLACEHOLDER.sub(lambda match: values[match.group(1)], text)
+
+
+def write(settings: Settings, layout: FrontLayout) -> Path:
+    """Write the rendered configuration into the runtime directory.
+
+    nginx creates its temporary directories itself, owned by its worker processes' user (nobody
+    when the service runs as root); the runtime directory lets them through (0711) to those and
+    to gunicorn's socket, and lists nothing.
+    """
+    layout.runtime_dir.mkdir(parents=True, exist_ok=True)
+    layout.runtime_dir.chmod(0o711)
+    layout.config.write_text(render(settings, layout), encoding="utf-8")
+    return layout.config
+
+
+def _listen(host: str, port: int) -> str:
+    """nginx's listen address: IPv6 literals in brackets; 0.0.0.0 as a bare port (all IPv4)."""
+    if host in ("0.0.0.0", ""):
+        return str(port)
+    if ":" in host and not host.startswith("["):
+        return f"[{host}]:{port}"
+    return f"{host}:{port}"

@@ -1,0 +1,46 @@
+"""Log lines as JSON objects, one per line: no text a client sends can start a line of its own.
+
+gunicorn's error log repeats what it refused (a header, a request line); in plain text a newline
+in that input would forge a line. Imported by the gunicorn master and the launcher: no Flask.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record: time, level, logger, pid, message (and the traceback)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "timestamp": datetime.fromtimestamp(record.created, UTC).isoformat(
+                timespec="milliseconds"
+            ),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "pid": record.process,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        # ASCII escapes: a lone surrogate in refused input must not fail the write either.
+        return json.dumps(entry, ensure_ascii=True)
+
+
+def logging_config(level: str) -> dict[str, object]:
+    """gunicorn's `logconfig_dict`: its error log and the service's loggers, as JSON on stderr."""
+    handler = {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": f"{__name__}.JsonFormatter"}},
+        "handlers": {"json": handler},
+        "root": {"handlers": ["json"], "level": "WARNING"},
+        "loggers": {
+            "gunicorn.error": {"handlers": ["json"], "level": level.upper(), "propagate": False},
+            "service": {"level": level.upper()},
+        },
+    }

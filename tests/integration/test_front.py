@@ -1,0 +1,174 @@
+"""The front (nginx, started by `python -m service`) against slow, malformed and hostile clients,
+and the instance's shutdown under load.
+
+Everything runs for real on loopback: the launcher, nginx from Debian, gunicorn with two
+workers. Malformed requests that gunicorn would answer in HTML, or with a 500, or by holding a
+worker, are answered by nginx in the service's envelope; slow-loris connections cost normal
+clients nothing; SIGTERM loses no request sent before it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from service_support import (
+    free_port,
+    make_repository,
+    served,
+    start_service,
+    stop_service,
+    wait_ready,
+)
+
+from bench.abuse import (
+    MALFORMED_REQUESTS,
+    PREDICT,
+    SlowClients,
+    applicant_body,
+    exchange,
+    json_post,
+    normal_clients,
+)
+
+SLOW_LORIS_SECONDS = 20.0  # the bench holds them for 60 s: python -m bench.abuse
+# Fixed lines LiteRT's C++ code prints to stderr when a worker loads a model.
+LIBRARY_LINES = {"INFO: Created TensorFlow Lite XNNPACK delegate for CPU."}
+SECURITY_HEADERS = ("X-Content-Type-Options", "X-Frame-Options", "Content-Security-Policy")
+
+
+@pytest.fixture(scope="module")
+def front(tiny_models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    root = tmp_path_factory.mktemp("front")
+    models_dir = make_repository(tiny_models_dir, root / "models")
+    log = root / "service.log"
+    with served(models_dir, log, decisions_database=str(root / "decisions.sqlite3")) as (
+        base_url,
+        _,
+    ):
+        yield base_url, int(base_url.rsplit(":", 1)[1]), log
+
+
+@pytest.mark.parametrize(
+    "case, request_bytes, status", MALFORMED_REQUESTS, ids=[c[0] for c in MALFORMED_REQUESTS]
+)
+def test_a_malformed_request_gets_a_4xx_envelope_within_a_second(
+    front: Any, case: str, request_bytes: bytes, status: int
+) -> None:
+    base_url, port, _ = front
+    started = time.monotonic()
+    got, headers, body = exchange(port, request_bytes)
+    elapsed = time.monotonic() - started
+    assert got == status, body[:300]
+    assert elapsed < 10.0, f"{case}: {elapsed:.2f} s"  # bounded (timings: bench.abuse --cases)
+    assert headers["content-type"] == "application/json"
+    envelope = json.loads(body)
+    assert set(envelope) == {"error", "details"} and envelope["error"], envelope
+    assert all(name.lower() in headers for name in SECURITY_HEADERS), headers
+    assert "<html" not in body.decode("utf-8", "replace").lower()
+    # The service keeps serving.
+    answer = requests.post(f"{base_url}{PREDICT}", data=applicant_body(),
+                           headers={"Content-Type": "application/json"}, timeout=10)  # fmt: skip
+    assert answer.status_code == 200
+
+
+def test_the_front_names_the_request_in_its_own_errors(front: Any) -> None:
+    _, port, _ = front
+    twice = b"X-Request-ID: abc-1\r\nContent-Length: 2\r\n"  # a duplicate Content-Length: 400
+    status, headers, body = exchange(port, json_post(PREDICT, b"{}", twice))
+    assert status == 400
+    assert headers["x-request-id"] == "abc-1" == json.loads(body)["details"]["request_id"]
+    status, headers, body = exchange(port, b"get / HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert re.fullmatch(r"[0-9a-f]{32}", headers["x-request-id"])
+    assert json.loads(body)["details"]["request_id"] == headers["x-request-id"]
+
+
+def test_every_log_line_is_json_or_an_escaped_nginx_line(front: Any) -> None:
+    """No text a client sent can start a line of the service's log: the service's and
+    gunicorn's lines are JSON objects, nginx escapes what it quotes."""
+    _, port, log = front
+    exchange(port, json_post(PREDICT, b'{"instances":[{"a\\n[2026-12-01] [ERROR] FORGED":1}]}'))
+    nginx_line = re.compile(r"\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \[\w+\] \d+#\d+: ")
+    for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
+        if nginx_line.match(line) or line in LIBRARY_LINES:
+            continue
+        assert isinstance(json.loads(line), dict), line
+
+
+def test_slow_loris_connections_cost_normal_clients_nothing(front: Any) -> None:
+    _, port, _ = front
+    with SlowClients(port, 64) as slow:
+        time.sleep(1.0)  # every slow connection is open and stalling
+        outcomes = normal_clients(port, applicant_body(), SLOW_LORIS_SECONDS)
+    print(f"\n64 slow-loris connections ({slow.opened} opened) for {SLOW_LORIS_SECONDS:.0f} s, "
+          f"8 normal clients: {outcomes.summary()}")  # fmt: skip
+    assert outcomes.failures == 0, outcomes.counts
+    assert outcomes.counts["200"] > 100
+    assert slow.opened >= 64
+
+
+@pytest.mark.timeout(240)
+@pytest.mark.parametrize("drain_seconds", [1.0, 3.0])  # the default, and longer
+def test_sigterm_under_load_loses_no_request_sent_before_it(
+    tiny_models_dir: Path, tmp_path: Path, drain_seconds: float
+) -> None:
+    models_dir = make_repository(tiny_models_dir, tmp_path / "models")
+    port = free_port()
+    process = start_service(models_dir, port, tmp_path / "service.log",
+                            decisions_database=str(tmp_path / "decisions.sqlite3"),
+                            drain_seconds=str(drain_seconds))  # fmt: skip
+    base_url = f"http://127.0.0.1:{port}"
+    sent: list[tuple[float, str]] = []  # (when the request was sent, what came of it)
+    lock = threading.Lock()
+    stop = threading.Event()
+    body = applicant_body()
+    try:
+        wait_ready(base_url)
+
+        def client() -> None:
+            session = requests.Session()
+            while not stop.is_set():
+                started = time.monotonic()
+                try:
+                    answer = session.post(f"{base_url}{PREDICT}", data=body, timeout=30,
+                                          headers={"Content-Type": "application/json"})  # fmt: skip
+                    outcome = str(answer.status_code)
+                except requests.ConnectionError as exc:
+                    outcome = f"connection error: {exc}"[:120]
+                with lock:
+                    sent.append((started, outcome))
+
+        threads = [threading.Thread(target=client) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        time.sleep(2.0)
+        signalled = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        readiness = []
+        time.sleep(0.1)  # the launcher has heard the signal
+        while process.poll() is None and time.monotonic() - signalled < drain_seconds:
+            readiness.append(requests.get(f"{base_url}/readyz", timeout=5).status_code)
+            time.sleep(0.2)
+        assert process.wait(timeout=60) == 0
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=30)
+    finally:
+        stop.set()
+        stop_service(process)
+    before = [outcome for started, outcome in sent if started < signalled]
+    after = [outcome for started, outcome in sent if started >= signalled]
+    print(f"\nSIGTERM with {drain_seconds} s of drain: {len(before)} requests sent before it, "
+          f"{len(after)} after ({sum(o == '200' for o in after)} answered 200)")  # fmt: skip
+    assert len(before) > 100
+    assert set(before) == {"200"}, [o for o in before if o != "200"][:5]
+    assert readiness and set(readiness) == {503}, readiness  # routed away while serving
+    assert sum(o == "200" for o in after) > 10  # still answering during the drain

@@ -1,0 +1,148 @@
+"""The front's pieces that need no model: its nginx configuration, its log format, its launcher.
+
+The rendered configuration is checked by nginx itself (`nginx -t`), and the launcher is run
+with a stand-in upstream (a tiny WSGI app under real gunicorn) so that its start, its refusal
+and its ordered stop are seen without TensorFlow or models.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import logging
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from paths import REPO
+from service_support import free_port
+from tool_support import require_nginx
+
+from service.front import config, supervisor
+from service.observability.log_format import JsonFormatter
+from service.settings import Settings
+
+
+def test_every_placeholder_is_filled_and_nginx_accepts_the_configuration(tmp_path: Path) -> None:
+    nginx = require_nginx()
+    layout = config.FrontLayout(tmp_path / "run")
+    settings = Settings(port=18123, host="127.0.0.1", max_body_bytes=4096, client_timeout_seconds=7)
+    written = config.write(settings, layout)
+    text = written.read_text()
+    assert re.search(r"\{\{\w+\}\}", text) is None  # every placeholder filled
+    assert "listen 127.0.0.1:18123 backlog=4096;" in text
+    assert "client_max_body_size 4096;" in text and "client_body_timeout 7s;" in text
+    assert f"server unix:{layout.socket} max_fails=0;" in text
+    assert oct(layout.runtime_dir.stat().st_mode & 0o777) == "0o711"
+    command = [nginx, "-t", "-p", str(layout.runtime_dir), "-c", str(written), "-e", "stderr"]
+    checked = subprocess.run(command, capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stderr
+
+
+def test_every_error_page_nginx_answers_is_a_json_envelope() -> None:
+    text = config.render(Settings(), config.FrontLayout(Path("/run/x")))
+    bodies = [line.split("'", 1)[1].rsplit("'", 1)[0] for line in text.splitlines()
+              if line.strip().startswith("return ")]  # fmt: skip
+    assert len(bodies) == text.count("location = /_front/") >= 12
+    for body in bodies:
+        envelope = json.loads(body.replace("$service_request_id", "id").replace("\\n", ""))
+        assert set(envelope) == {"error", "details"} and envelope["details"]["request_id"] == "id"
+
+
+@pytest.mark.parametrize("host, listen", [("0.0.0.0", "8080"), ("127.0.0.1", "127.0.0.1:8080"),
+                                          ("::1", "[::1]:8080")])  # fmt: skip
+def test_the_listen_address_follows_the_host_setting(host: str, listen: str) -> None:
+    assert config._listen(host, 8080) == listen
+
+
+def test_a_log_line_is_one_json_object_whatever_the_message_holds() -> None:
+    forged = "key\n[2026-12-01 10:00:00 +0000] [1] [ERROR] FORGED \ud800"
+    try:
+        raise ValueError(forged)
+    except ValueError:
+        record = logging.LogRecord("gunicorn.error", logging.ERROR, __file__, 1, "bad %s",
+                                   (forged,), sys.exc_info())  # fmt: skip
+    line = JsonFormatter().format(record)
+    assert "\n" not in line and line.isascii()
+    parsed = json.loads(line)
+    assert parsed["message"] == f"bad {forged}" and parsed["level"] == "error"
+    assert parsed["logger"] == "gunicorn.error" and "ValueError" in parsed["exception"]
+
+
+STAND_IN = """
+def app(environ, start_response):
+    environ["wsgi.input"].read()
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [b'{"ok": true}']
+"""
+
+
+def launch(tmp_path: Path, port: int, **settings: str) -> subprocess.Popen[bytes]:
+    """`python -m service` with a stand-in WSGI app instead of the service's (the last
+    gunicorn argument names the app)."""
+    (tmp_path / "stand_in.py").write_text(STAND_IN)
+    env = os.environ | {"SERVICE_HOST": "127.0.0.1", "SERVICE_PORT": str(port),
+                        "SERVICE_WORKERS": "1", "PYTHONPATH": str(tmp_path)}  # fmt: skip
+    env |= {f"SERVICE_{k.upper()}": v for k, v in settings.items()}
+    return subprocess.Popen(
+        [sys.executable, "-m", "service", "--chdir", str(tmp_path), "stand_in:app"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+
+
+def test_the_launcher_refuses_to_start_without_nginx(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(supervisor, "nginx_binary", lambda: None)
+    with pytest.raises(supervisor.FrontError, match="nginx is not installed.*SERVICE_FRONT=none"):
+        supervisor.run(Settings(), ["gunicorn"])
+
+
+def get(port: int) -> int:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        connection.request("GET", "/")
+        return connection.getresponse().status
+    finally:
+        connection.close()
+
+
+def test_sigterm_stops_nginx_first_so_a_request_still_arriving_is_answered(
+    tmp_path: Path,
+) -> None:
+    """A client still sending its body when SIGTERM comes is answered: nginx, told first,
+    finishes reading it and hands it to gunicorn, which is stopped only after nginx exits."""
+    require_nginx()
+    port = free_port()
+    process = launch(tmp_path, port, drain_seconds="0")  # straight to the ordered stop
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                assert get(port) == 200
+                break
+            except OSError:
+                assert time.monotonic() < deadline and process.poll() is None
+                time.sleep(0.1)
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as client:
+            client.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\n{}")
+            time.sleep(0.3)
+            process.send_signal(signal.SIGTERM)
+            time.sleep(1.0)  # nginx has stopped listening, gunicorn still runs
+            with pytest.raises(OSError):
+                get(port)
+            client.sendall(b"  ")  # the rest of the body
+            answer = client.recv(4096)
+        assert answer.startswith(b"HTTP/1.1 200 "), answer
+        assert process.wait(timeout=30) == 0
+    finally:
+        process.kill()
+        output = process.communicate()[0].decode(errors="replace")
+    assert "Traceback" not in output, output
