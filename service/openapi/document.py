@@ -28,10 +28,11 @@ from service.openapi.requests import (
     example_infer_request,
     example_record,
     request_schemas,
+    state_limits,
 )
 from service.openapi.responses import response_schemas
 from service.protocols.v2 import SERVER_NAME, server_version
-from service.protocols.v2_outputs import OUTPUT_DATATYPES
+from service.protocols.v2_outputs import OUTPUT_DATATYPES, output_specs
 from service.settings import Settings
 
 TITLE = "Underwriting model service"
@@ -152,7 +153,7 @@ def build(app: Flask, serving: dict[str, Servable], settings: Settings, auth: bo
         spec.components.schema(name, component=described)
     if auth:
         spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
-    features = groups[0][1].features
+    features = groups[0][1].request_fields  # requested_coverage too: the examples decide
     context = _Context(list(serving), [s for s, _ in groups], auth, _examples(features))
     paths: dict[str, dict[str, Any]] = {}
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
@@ -161,7 +162,10 @@ def build(app: Flask, serving: dict[str, Servable], settings: Settings, auth: bo
             paths.setdefault(path, {})[method.lower()] = _operation(app, rule, context)
     for path, operations in paths.items():
         spec.path(path=path, operations=operations)
-    return spec.to_dict()
+    document = spec.to_dict()
+    outputs = {o["name"] for s in serving.values() for o in output_specs(s)}
+    state_limits(document["components"]["schemas"], settings.max_records, sorted(outputs))
+    return document
 
 
 def _info(auth: bool) -> dict[str, Any]:

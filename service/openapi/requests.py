@@ -139,3 +139,41 @@ def example_infer_request(features: tuple[Feature, ...]) -> dict[str, Any]:
         for f in features
     ]
     return {"id": "example-1", "inputs": inputs}
+
+
+def state_limits(schemas: dict[str, Any], max_records: int, outputs: list[str]) -> None:
+    """Write into the rendered request schemas the limits the service enforces beyond types.
+
+    JSON Schema bounds each array (1 to SERVICE_MAX_RECORDS values: more is 413) and names the
+    outputs there are; the rules across fields it cannot express (columns of one length, one
+    tensor per feature of one shape, outputs of the model in the path) are stated in words and
+    flagged by `x-` keywords, so that a generator of requests can honour them.
+    """
+    bounds = {"minItems": 1, "maxItems": max_records}
+    for name, schema in schemas.items():
+        properties = schema.get("properties", {})
+        if name.startswith("Columns"):
+            for column in properties.values():
+                column.update(bounds)
+            schema["description"] = (
+                "One array per feature, every array of the same length N, 1 <= N <= "
+                f"{max_records} (ragged columns: 400; more records: 413)."
+            )
+            schema["x-same-length"] = True
+        elif name.startswith("V2Input_"):
+            properties["data"].update(bounds)
+            properties["shape"]["items"].update({"minimum": 1, "maximum": max_records})
+        elif name.startswith("InferenceRequest"):
+            properties["inputs"]["minItems"] = 1
+            properties["inputs"]["description"] = (
+                "One tensor per input of the model (GET /v2/models/{name} lists them), each "
+                "named once, all of shape [N] with N values, 1 <= N <= "
+                f"{max_records} (more records: 413)."
+            )
+            properties["inputs"]["x-one-tensor-per-input"] = True
+            properties["outputs"]["description"] = (
+                "Outputs to return, among those of the model named in the path; all when absent."
+            )
+            properties["outputs"]["x-outputs-of-the-model"] = True
+        elif name.startswith("RequestOutput"):
+            properties["name"]["enum"] = sorted(outputs)
