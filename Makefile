@@ -32,7 +32,8 @@ models: install
 train: install
 	$(BIN)/python -m training --models-dir $(MODELS_DIR)
 
-run: models system-packages
+run: models
+	@$(MAKE) --no-print-directory system-packages SYSTEM_PACKAGES=nginx  # the front
 	SERVICE_MODELS_DIR=$(MODELS_DIR) $(BIN)/python -m service
 
 ## Debian packages the tests drive for real (installed when running as root).

@@ -55,7 +55,8 @@ def json_post(path: str, body: bytes, extra: bytes = b"") -> bytes:
     )
 
 
-# (case, raw request, expected status): each once gave HTML, a 500, or held a worker.
+# (case, raw request, expected status): each once gave HTML, a 500, or held a worker; now each
+# is answered in the envelope (4xx; 501 and 505 for what HTTP names so).
 MALFORMED_REQUESTS: list[tuple[str, bytes, int]] = [
     ("request line too long", b"GET /" + b"a" * 20_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414),
     ("header line too long",
@@ -95,6 +96,14 @@ MALFORMED_REQUESTS: list[tuple[str, bytes, int]] = [
      json_post(PREDICT, b'{"instances":[{' + b",".join(b'"k%d":0' % i for i in range(1_600_000))
                 + b"}]}"), 413),
     ("a doubled slash", b"GET //v1/models/nonexistent HTTP/1.1\r\nHost: x\r\n\r\n", 404),
+    # Within the front's limits but beyond gunicorn's defaults (its HTML 414, 431, 400):
+    ("a request line of 5,000 bytes",
+     b"GET /" + b"a" * 5_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 404),
+    ("150 header lines",
+     b"GET /nowhere HTTP/1.1\r\nHost: x\r\n" + b"X-A: b\r\n" * 150 + b"\r\n", 404),
+    ("contradictory scheme headers",
+     b"GET /nowhere HTTP/1.1\r\nHost: x\r\nX-Forwarded-Ssl: on\r\n"
+     b"X-Forwarded-Proto: http\r\n\r\n", 404),
     ("the front's own error page", b"GET /_front/bad_request HTTP/1.1\r\nHost: x\r\n\r\n", 404),
     ("a request id that would break the JSON",
      json_post(PREDICT, b"{}", b'X-Request-ID: a"}\r\nContent-Length: 2\r\n'), 400),

@@ -59,6 +59,9 @@ def main(argv: list[str] | None = None) -> None:
             "SERVICE_WORKERS": "2",
             "SERVICE_MODELS_DIR": str(args.models_dir.absolute()),
             "SERVICE_DECISIONS_DATABASE": str(Path(scratch) / "decisions.sqlite3"),
+            # gunicorn alone: its master is then the process started here, its workers its
+            # children (the front's launcher would have nginx and the master as children).
+            "SERVICE_FRONT": "none",
         }
         quiet = subprocess.DEVNULL
         server = subprocess.Popen([sys.executable, "-m", "service"], env=env, stdout=quiet,

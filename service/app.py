@@ -6,6 +6,7 @@ import os
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from flask import Flask, after_this_request
 from flask import Response as FlaskResponse
@@ -132,6 +133,21 @@ def after_response(work: Callable[[], None]) -> None:
         return response
 
 
+class _FromTheFront:
+    """Take the client's address from X-Forwarded-For only for requests that came through the
+    front: over gunicorn's Unix socket (no peer address), which only nginx reaches and where
+    nginx sets the header, replacing the client's. A TCP client cannot forge its address."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.proxied = ProxyFix(app, x_for=1, x_proto=1)
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if environ.get("REMOTE_ADDR"):
+            return self.app(environ, start_response)
+        return self.proxied(environ, start_response)
+
+
 def _draining(settings: Settings) -> Callable[[], bool]:
     """True once the launcher marked the instance as shutting down (service.front)."""
     marker = settings.drain_marker
@@ -163,10 +179,7 @@ def create_app(
         draining=_draining(settings),
     )
     app = Flask(__name__, static_folder=None)
-    if settings.front == "nginx":
-        # gunicorn listens on a Unix socket only the front reaches: its X-Forwarded-For (set,
-        # not appended, by nginx) is the client's address, for the access log.
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)  # type: ignore[method-assign]
+    app.wsgi_app = _FromTheFront(app.wsgi_app)  # type: ignore[method-assign]
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.url_map.converters["model"] = ModelNameConverter
     app.extensions[STORE_KEY] = store

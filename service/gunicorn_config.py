@@ -29,6 +29,12 @@ except SettingsError as exc:
 
 wsgi_app = "service.wsgi:app"  # a positional APP_MODULE replaces it
 bind = _settings.bind
+# Above the front's limits (8 KiB a line, 32 KiB of headers: service/front/nginx.conf.template),
+# so that nginx, answering in the envelope, refuses first; gunicorn's own answers are HTML.
+limit_request_line = 8190
+limit_request_fields = 8190
+# Only X-Forwarded-Proto (set by the front) says the scheme.
+secure_scheme_headers = {"X-FORWARDED-PROTO": "https"}
 workers = _settings.workers
 worker_class = "sync"
 preload_app = False

@@ -112,8 +112,9 @@ class Settings:
         lambda v: math.isfinite(v) and v >= 0, ">= 0",
     )  # fmt: skip
     runtime_dir: str = _setting(
-        "", "Directory of the front's files (nginx configuration, temporary files, gunicorn's "
-        "Unix socket). Unset: a new private temporary directory, removed at exit.",
+        "", "Where the front makes its private directory (nginx's configuration and spooled "
+        "request bodies, up to SERVICE_MAX_BODY_BYTES each; gunicorn's Unix socket), removed "
+        "at exit. Unset: the system's temporary directory.",
         lambda v: True, "a path",
     )  # fmt: skip
     workers: int = _setting(

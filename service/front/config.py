@@ -11,7 +11,8 @@ from service.settings import Settings
 CONFIG_DIR = Path(__file__).resolve().parent
 TEMPLATE = CONFIG_DIR / "nginx.conf.template"
 _PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
-# nginx answers before gunicorn's own timeout would: it waits a little longer for an answer.
+# nginx waits for a worker's answer a little longer than gunicorn lets a worker run: a request
+# gunicorn kills at its timeout ends in nginx as a closed connection, not as nginx's timeout.
 UPSTREAM_GRACE_SECONDS = 5
 # nginx logs every client that misbehaves at "info": that is debugging detail for the service.
 NGINX_LOG_LEVELS = {"debug": "info", "info": "warn", "warning": "warn", "error": "error"}
@@ -47,22 +48,20 @@ def render(settings: Settings, layout: FrontLayout, template: str | None = None)
         "client_timeout": str(settings.client_timeout_seconds),
         "upstream_timeout": str(settings.worker_timeout_seconds + UPSTREAM_GRACE_SECONDS),
         "max_body_bytes": str(settings.max_body_bytes),
-        "error_log_level": {"debug": "info"}.get(settings.log_level, settings.log_level).replace(
-            "warning", "warn"
-        ),
+        "error_log_level": NGINX_LOG_LEVELS[settings.log_level],
+        "graceful_timeout": str(settings.graceful_timeout_seconds),
     }
     text = TEMPLATE.read_text(encoding="utf-8") if template is None else template
     return _PLACEHOLDER.sub(lambda match: values[match.group(1)], text)
 
 
 def write(settings: Settings, layout: FrontLayout) -> Path:
-    """Write the rendered configuration into the runtime directory.
+    """Write the rendered configuration into the (new, private) runtime directory.
 
     nginx creates its temporary directories itself, owned by its worker processes' user (nobody
     when the service runs as root); the runtime directory lets them through (0711) to those and
     to gunicorn's socket, and lists nothing.
     """
-    layout.runtime_dir.mkdir(parents=True, exist_ok=True)
     layout.runtime_dir.chmod(0o711)
     layout.config.write_text(render(settings, layout), encoding="utf-8")
     return layout.config

@@ -4,10 +4,11 @@ On SIGTERM: /readyz turns 503 (the drain marker), the instance keeps serving for
 SERVICE_DRAIN_SECONDS so load balancers stop routing to it and requests already sent arrive (a
 request in the air on a kept-alive connection when nginx stops would be lost), then nginx stops
 accepting and finishes every request it holds (gunicorn still answers them), and only then does
-gunicorn stop. SIGINT (Ctrl-C) skips the drain.
-If either process dies on its own, the other is stopped and the launcher exits non-zero, so the
-container restarts whole. SIGHUP is passed to both (nginx re-reads its configuration, gunicorn
-replaces its workers).
+gunicorn stop. SIGINT (Ctrl-C) skips the drain; a second signal ends a drain early. Both
+children run in sessions of their own, so a terminal's Ctrl-C reaches only this process, which
+stops them in order. If either dies on its own, the other is stopped and the launcher exits 1,
+so the container restarts whole. SIGHUP is passed to both (nginx re-reads its configuration,
+gunicorn replaces its workers).
 """
 
 from __future__ import annotations
@@ -29,12 +30,15 @@ from service.settings import Settings, nginx_binary
 log = logging.getLogger("service.front")
 
 WATCHED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD)
+STOPPING = (signal.SIGTERM, signal.SIGINT)
 PR_SET_PDEATHSIG = 1
 SOCKET_WAIT_SECONDS = 60.0
+# Beyond the graceful timeout, what a child gets to exit before it is killed.
+EXIT_MARGIN_SECONDS = 5
 
 
 class FrontError(RuntimeError):
-    """The front cannot start: nginx missing, or its configuration refused."""
+    """The front cannot start: nginx missing, its configuration refused, a bad argument."""
 
 
 def run(settings: Settings, gunicorn_command: list[str]) -> int:
@@ -45,14 +49,22 @@ def run(settings: Settings, gunicorn_command: list[str]) -> int:
             "SERVICE_FRONT=nginx but nginx is not installed: install it (apt-get install nginx) "
             "or set SERVICE_FRONT=none to serve from gunicorn behind another buffering proxy"
         )
-    owned = not settings.runtime_dir
-    runtime_dir = Path(settings.runtime_dir or tempfile.mkdtemp(prefix="underwriting-front-"))
-    layout = config.FrontLayout(runtime_dir.absolute())
+    if any(arg in ("-b", "--bind") or arg.startswith("--bind=") for arg in gunicorn_command):
+        raise FrontError(
+            "--bind would let clients reach gunicorn past the front: set SERVICE_HOST and "
+            "SERVICE_PORT (nginx listens there), or SERVICE_FRONT=none"
+        )
+    # Blocked from the start: a SIGTERM while nginx's configuration is checked waits its turn.
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, WATCHED)
+    # A directory of its own, inside SERVICE_RUNTIME_DIR when set: nothing else is touched.
+    parent = settings.runtime_dir or None
+    runtime_dir = Path(tempfile.mkdtemp(prefix="underwriting-front-", dir=parent)).absolute()
     try:
+        layout = config.FrontLayout(runtime_dir)
         return _run(settings, gunicorn_command, [str(nginx), *_nginx_args(layout)], layout)
     finally:
-        if owned:
-            shutil.rmtree(runtime_dir, ignore_errors=True)
+        shutil.rmtree(runtime_dir, ignore_errors=True)
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _nginx_args(layout: config.FrontLayout) -> list[str]:
@@ -66,24 +78,26 @@ def _run(
     checked = subprocess.run([*nginx, "-t", "-q"], capture_output=True, text=True, check=False)
     if checked.returncode != 0:
         raise FrontError(f"nginx refused its configuration: {checked.stderr.strip()}")
-    (drain_marker := layout.runtime_dir / "draining").unlink(missing_ok=True)
-    layout.socket.unlink(missing_ok=True)
-    signal.pthread_sigmask(signal.SIG_BLOCK, WATCHED)
+    drain_marker = layout.runtime_dir / "draining"
     env = {"SERVICE_RUNTIME_DIR": str(layout.runtime_dir)}
     gunicorn = _start([*gunicorn_command, "--bind", layout.gunicorn_bind], signal.SIGTERM, env)
     front: subprocess.Popen[bytes] | None = None
     try:
         if not _wait_for_socket(layout.socket, gunicorn):
+            if gunicorn.poll() is None:
+                log.error("gunicorn did not listen within %s s; stopping", SOCKET_WAIT_SECONDS)
+                return 1
             log.error("gunicorn exited before it listened (status %s)", gunicorn.returncode)
             return gunicorn.returncode or 1
         front = _start(nginx, signal.SIGQUIT)
-        log.info("serving on %s:%s through nginx", settings.host, settings.port)
+        log.info("gunicorn on %s; nginx starting on %s:%s", layout.socket, settings.host,
+                 settings.port)  # fmt: skip
         while True:
             received = signal.sigtimedwait(WATCHED, 1.0)
-            died = _first_exited(gunicorn, front)
+            died = next((p for p in (gunicorn, front) if p.poll() is not None), None)
             if died is not None:
-                log.error("%s exited unexpectedly (status %s); stopping", died, _status(died,
-                          gunicorn, front))  # fmt: skip
+                which = "gunicorn" if died is gunicorn else "nginx"
+                log.error("%s exited unexpectedly (status %s); stopping", which, died.returncode)
                 return 1
             if received is None or received.si_signo == signal.SIGCHLD:
                 continue
@@ -96,15 +110,18 @@ def _run(
             return 0 if _stop(front, gunicorn, settings) else 1
     finally:
         _stop(front, gunicorn, settings)
-        drain_marker.unlink(missing_ok=True)
 
 
 def _drain(settings: Settings, marker: Path) -> None:
-    """Answer /readyz with 503 while still serving, for SERVICE_DRAIN_SECONDS."""
+    """Answer /readyz with 503 while still serving, for SERVICE_DRAIN_SECONDS (a second
+    SIGTERM or SIGINT ends it early)."""
     marker.touch()
-    if settings.drain_seconds:
-        log.info("draining: not ready, still serving for %s s", settings.drain_seconds)
-        time.sleep(settings.drain_seconds)
+    log.info("draining: not ready, still serving for %s s", settings.drain_seconds)
+    deadline = time.monotonic() + settings.drain_seconds
+    while (left := deadline - time.monotonic()) > 0:
+        received = signal.sigtimedwait(WATCHED, left)
+        if received is not None and received.si_signo in STOPPING:
+            return
 
 
 def _stop(
@@ -113,43 +130,50 @@ def _stop(
     """nginx first (it finishes what it holds, gunicorn still answering), then gunicorn.
 
     True when both stopped cleanly within their graceful time."""
+    patience = settings.graceful_timeout_seconds + EXIT_MARGIN_SECONDS
     clean = True
-    if front is not None:
-        # nginx may wait for a slow client's body, then for a worker's answer.
-        patience = settings.client_timeout_seconds + settings.worker_timeout_seconds
-        clean &= _terminate(front, signal.SIGQUIT, patience + settings.graceful_timeout_seconds)
-    clean &= _terminate(gunicorn, signal.SIGTERM, settings.graceful_timeout_seconds + 5)
-    return clean
+    if front is not None:  # nginx's worker_shutdown_timeout is the graceful timeout
+        clean &= _terminate(front, signal.SIGQUIT, patience)
+    return _terminate(gunicorn, signal.SIGTERM, patience) and clean
 
 
 def _terminate(process: subprocess.Popen[bytes], how: signal.Signals, patience: float) -> bool:
-    """Ask a child to stop gracefully; kill it after `patience` seconds. True if it stopped
-    by itself with status 0."""
+    """Ask a child to stop gracefully; kill its whole session after `patience` seconds (an
+    nginx master killed outright would leave its workers serving). True if it stopped by
+    itself with status 0."""
+    stopped_by_itself = True
     if process.poll() is None:
         process.send_signal(how)
         try:
             process.wait(timeout=patience)
         except subprocess.TimeoutExpired:
             log.error("process %s did not stop within %s s; killed", process.pid, patience)
-            process.kill()
-            process.wait()
-            return False
-    return process.returncode == 0
+            stopped_by_itself = False
+    try:
+        os.killpg(process.pid, signal.SIGKILL)  # whatever is left of its session
+    except (ProcessLookupError, PermissionError):
+        pass
+    process.wait()
+    return stopped_by_itself and process.returncode == 0
 
 
 def _start(
     command: list[str], on_parent_death: signal.Signals, env: dict[str, str] | None = None
 ) -> subprocess.Popen[bytes]:
-    """Start a child with the launcher's signals unblocked, stopped if the launcher dies."""
+    """Start a child in a session of its own, with the launcher's signals unblocked, told
+    `on_parent_death` if the launcher is killed outright."""
     return subprocess.Popen(
-        command, env=os.environ | (env or {}), preexec_fn=_child_setup(on_parent_death)
+        command,
+        env=os.environ | (env or {}),
+        start_new_session=True,
+        preexec_fn=_child_setup(on_parent_death),
     )
 
 
 def _child_setup(on_parent_death: signal.Signals) -> Callable[[], None]:
     def setup() -> None:
         signal.pthread_sigmask(signal.SIG_SETMASK, [])
-        try:  # Linux: the child hears `on_parent_death` if the launcher is killed outright
+        try:  # Linux only; elsewhere a killed launcher leaves its children to the init process
             ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(on_parent_death))
         except (OSError, AttributeError):
             pass
@@ -158,22 +182,10 @@ def _child_setup(on_parent_death: signal.Signals) -> Callable[[], None]:
 
 
 def _wait_for_socket(socket: Path, gunicorn: subprocess.Popen[bytes]) -> bool:
-    """Wait until gunicorn listens on its socket; False if it exits first."""
+    """Wait until gunicorn listens on its socket; False if it exits first or takes too long."""
     deadline = time.monotonic() + SOCKET_WAIT_SECONDS
     while not socket.exists():
         if gunicorn.poll() is not None or time.monotonic() > deadline:
             return False
         time.sleep(0.05)
     return True
-
-
-def _first_exited(gunicorn: subprocess.Popen[bytes], front: subprocess.Popen[bytes]) -> str | None:
-    if gunicorn.poll() is not None:
-        return "gunicorn"
-    if front.poll() is not None:
-        return "nginx"
-    return None
-
-
-def _status(name: str, gunicorn: subprocess.Popen[bytes], front: subprocess.Popen[bytes]) -> int:
-    return (gunicorn if name == "gunicorn" else front).returncode

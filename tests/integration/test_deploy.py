@@ -558,6 +558,12 @@ def test_kubernetes_validate_strict(manifest: Path) -> None:
     assert "WARN" not in result.stdout + result.stderr, output(result)
 
 
+def volumes_by_mount(pod: dict[str, Any], container: dict[str, Any]) -> dict[str, Any]:
+    """A container's volumes, by the path they are mounted at."""
+    volumes = {volume["name"]: volume for volume in pod["volumes"]}
+    return {mount["mountPath"]: volumes[mount["name"]] for mount in container["volumeMounts"]}
+
+
 def test_deployment_probes_resources_and_security() -> None:
     spec = deployment()["spec"]
     pod = spec["template"]["spec"]
@@ -572,9 +578,15 @@ def test_deployment_probes_resources_and_security() -> None:
     # gunicorn's graceful_timeout comes from this variable (service/settings.py).
     graceful_timeout = int(env["SERVICE_GRACEFUL_TIMEOUT_SECONDS"])
     # The launcher drains (readiness off, still serving) before stopping: no preStop sleep.
+    # Then nginx and gunicorn each get the graceful timeout and the launcher's margin at most.
+    from service.front.supervisor import EXIT_MARGIN_SECONDS
+
     drain = float(env["SERVICE_DRAIN_SECONDS"])
     assert drain > 0 and "lifecycle" not in container
-    assert pod["terminationGracePeriodSeconds"] > drain + graceful_timeout
+    longest_stop = drain + graceful_timeout + 2 * EXIT_MARGIN_SECONDS
+    assert pod["terminationGracePeriodSeconds"] >= longest_stop
+    front_volume = volumes_by_mount(pod, container)[env["SERVICE_RUNTIME_DIR"]]
+    assert "emptyDir" in front_volume  # spooled bodies do not count against /tmp
 
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert pod["securityContext"]["runAsUser"] != 0

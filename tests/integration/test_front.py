@@ -60,7 +60,7 @@ def front(tiny_models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> It
 @pytest.mark.parametrize(
     "case, request_bytes, status", MALFORMED_REQUESTS, ids=[c[0] for c in MALFORMED_REQUESTS]
 )
-def test_a_malformed_request_gets_a_4xx_envelope_within_a_second(
+def test_a_malformed_request_is_answered_in_the_envelope_at_once(
     front: Any, case: str, request_bytes: bytes, status: int
 ) -> None:
     base_url, port, _ = front
@@ -91,16 +91,21 @@ def test_the_front_names_the_request_in_its_own_errors(front: Any) -> None:
     assert json.loads(body)["details"]["request_id"] == headers["x-request-id"]
 
 
-def test_every_log_line_is_json_or_an_escaped_nginx_line(front: Any) -> None:
-    """No text a client sent can start a line of the service's log: the service's and
-    gunicorn's lines are JSON objects, nginx escapes what it quotes."""
+def test_every_log_line_is_a_json_object_or_nginx_s_own(front: Any) -> None:
+    """The service's and gunicorn's lines are JSON objects (so no text a client sends can start
+    a line of them: tests/unit/test_front_launcher.py feeds the formatter forged text); nginx's
+    have its own prefix and escape what they quote."""
     _, port, log = front
     exchange(port, json_post(PREDICT, b'{"instances":[{"a\\n[2026-12-01] [ERROR] FORGED":1}]}'))
     nginx_line = re.compile(r"\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \[\w+\] \d+#\d+: ")
+    loggers = set()
     for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
         if nginx_line.match(line) or line in LIBRARY_LINES:
             continue
-        assert isinstance(json.loads(line), dict), line
+        entry = json.loads(line)
+        assert isinstance(entry, dict), line
+        loggers.add(entry.get("logger", "access"))
+    assert {"gunicorn.error", "service.repository.store", "service.front", "access"} <= loggers
 
 
 def test_slow_loris_connections_cost_normal_clients_nothing(front: Any) -> None:
@@ -154,7 +159,7 @@ def test_sigterm_under_load_loses_no_request_sent_before_it(
         process.send_signal(signal.SIGTERM)
         readiness = []
         time.sleep(0.1)  # the launcher has heard the signal
-        while process.poll() is None and time.monotonic() - signalled < drain_seconds:
+        while time.monotonic() - signalled < drain_seconds - 0.3:  # not at the very end
             readiness.append(requests.get(f"{base_url}/readyz", timeout=5).status_code)
             time.sleep(0.2)
         assert process.wait(timeout=60) == 0

@@ -91,10 +91,10 @@ def free_port() -> int:
 def gunicorn_master(launcher: int) -> int:
     """The gunicorn master of a `python -m service`: its child beside nginx (the launcher itself
     when it became gunicorn, with SERVICE_FRONT=none)."""
-    for pid in children(launcher):
+    for pid in [launcher, *children(launcher)]:
         if b"gunicorn" in Path(f"/proc/{pid}/cmdline").read_bytes():
             return pid
-    return launcher
+    raise AssertionError(f"no gunicorn master at or under process {launcher}")
 
 
 def children(pid: int) -> list[int]:

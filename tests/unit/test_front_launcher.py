@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 from paths import REPO
-from service_support import free_port
+from service_support import children, free_port
 from tool_support import require_nginx
 
 from service.front import config, supervisor
@@ -32,6 +32,7 @@ from service.settings import Settings
 def test_every_placeholder_is_filled_and_nginx_accepts_the_configuration(tmp_path: Path) -> None:
     nginx = require_nginx()
     layout = config.FrontLayout(tmp_path / "run")
+    layout.runtime_dir.mkdir()
     settings = Settings(port=18123, host="127.0.0.1", max_body_bytes=4096, client_timeout_seconds=7)
     written = config.write(settings, layout)
     text = written.read_text()
@@ -96,7 +97,27 @@ def launch(tmp_path: Path, port: int, **settings: str) -> subprocess.Popen[bytes
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
+        start_new_session=True,  # a process group of its own, as in a terminal
     )
+
+
+def kill_group(pid: int) -> None:
+    """Whatever is left of a launcher's process group (nothing, when it stopped as it should)."""
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def wait_serving(process: subprocess.Popen[bytes], port: int) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            assert get(port) == 200
+            return
+        except OSError:
+            assert time.monotonic() < deadline and process.poll() is None
+            time.sleep(0.1)
 
 
 def test_the_launcher_refuses_to_start_without_nginx(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -114,27 +135,25 @@ def get(port: int) -> int:
         connection.close()
 
 
-def test_sigterm_stops_nginx_first_so_a_request_still_arriving_is_answered(
-    tmp_path: Path,
+@pytest.mark.parametrize("how", ["SIGTERM to the launcher", "Ctrl-C to its process group"])
+def test_a_stop_ends_nginx_first_so_a_request_still_arriving_is_answered(
+    tmp_path: Path, how: str
 ) -> None:
-    """A client still sending its body when SIGTERM comes is answered: nginx, told first,
-    finishes reading it and hands it to gunicorn, which is stopped only after nginx exits."""
+    """A client still sending its body when the stop comes is answered: nginx, told first,
+    finishes reading it and hands it to gunicorn, which is stopped only after nginx exits. A
+    terminal's Ctrl-C reaches the whole foreground group: only the launcher hears it."""
     require_nginx()
     port = free_port()
     process = launch(tmp_path, port, drain_seconds="0")  # straight to the ordered stop
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                assert get(port) == 200
-                break
-            except OSError:
-                assert time.monotonic() < deadline and process.poll() is None
-                time.sleep(0.1)
+        wait_serving(process, port)
         with socket.create_connection(("127.0.0.1", port), timeout=30) as client:
             client.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\n{}")
             time.sleep(0.3)
-            process.send_signal(signal.SIGTERM)
+            if how.startswith("SIGTERM"):
+                process.send_signal(signal.SIGTERM)
+            else:
+                os.killpg(process.pid, signal.SIGINT)
             time.sleep(1.0)  # nginx has stopped listening, gunicorn still runs
             with pytest.raises(OSError):
                 get(port)
@@ -143,6 +162,52 @@ def test_sigterm_stops_nginx_first_so_a_request_still_arriving_is_answered(
         assert answer.startswith(b"HTTP/1.1 200 "), answer
         assert process.wait(timeout=30) == 0
     finally:
-        process.kill()
-        output = process.communicate()[0].decode(errors="replace")
+        kill_group(process.pid)
+        output = process.communicate(timeout=30)[0].decode(errors="replace")
     assert "Traceback" not in output, output
+
+
+def test_an_nginx_killed_outright_takes_its_workers_and_the_instance_down(
+    tmp_path: Path,
+) -> None:
+    """No nginx worker outlives its master to answer 502s on the port: the launcher kills the
+    front's whole session, stops gunicorn and exits 1 (the container restarts whole)."""
+    require_nginx()
+    port = free_port()
+    process = launch(tmp_path, port)
+    try:
+        wait_serving(process, port)
+        commands = {pid: Path(f"/proc/{pid}/cmdline").read_bytes() for pid in children(process.pid)}
+        nginx_master = next(pid for pid, line in commands.items() if line.startswith(b"nginx:"))
+        os.kill(nginx_master, signal.SIGKILL)
+        assert process.wait(timeout=60) == 1
+        with pytest.raises(OSError):
+            get(port)
+    finally:
+        kill_group(process.pid)
+        output = process.communicate(timeout=30)[0].decode(errors="replace")
+    assert "nginx exited unexpectedly" in output and "Shutting down: Master" in output
+
+
+def test_a_bind_past_the_front_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(supervisor, "nginx_binary", lambda: Path("/usr/sbin/nginx"))
+    for args in (["--bind", "0.0.0.0:9000"], ["-b", "x"], ["--bind=0.0.0.0:9000"]):
+        with pytest.raises(supervisor.FrontError, match="past the front"):
+            supervisor.run(Settings(), ["gunicorn", *args])
+
+
+def test_a_front_that_cannot_listen_stops_the_instance(tmp_path: Path) -> None:
+    """nginx exits at once when its port is taken: gunicorn is stopped, the launcher fails."""
+    require_nginx()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        process = launch(tmp_path, taken.getsockname()[1])
+        try:
+            status = process.wait(timeout=60)
+        finally:
+            kill_group(process.pid)
+        output = process.communicate(timeout=30)[0].decode(errors="replace")
+    assert status == 1, output
+    assert "nginx exited unexpectedly" in output and "Address already in use" in output
+    assert "Shutting down: Master" in output  # gunicorn stopped with it, not left behind
