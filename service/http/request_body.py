@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Request
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from gunicorn.http.errors import ParseException
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from service.http.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
 from service.http.json_io import JSON_MIMETYPE, decode_json
@@ -23,6 +24,9 @@ def read_json(request: Request) -> Any:
     return parse_json(read_body(request))
 
 
+# What a WSGI server raises while reading a body the client framed badly (werkzeug itself turns
+# a connection closed mid-body into a 400 of its own).
+BROKEN_FRAMING = (ParseException, OSError, ValueError)
 # JSON is UTF-8 (RFC 8259, which defines no charset parameter): UTF-8 and its ASCII subset pass.
 ACCEPTED_CHARSETS = ("utf-8", "utf8", "us-ascii", "ascii")
 
@@ -60,9 +64,7 @@ def read_raw(request: Request) -> bytes:
     cut short): what the WSGI server raises then is the client's fault, not a server error."""
     try:
         return request.get_data(cache=False)
-    except HTTPException:  # 413 above MAX_CONTENT_LENGTH, rendered as such
-        raise
-    except Exception as exc:  # gunicorn's InvalidChunkSize, NoMoreData, ... (not imported here)
+    except BROKEN_FRAMING as exc:  # gunicorn's InvalidChunkSize, ChunkMissingTerminator, ...
         raise InvalidInput(
             "The request body could not be read: its framing is broken",
             {

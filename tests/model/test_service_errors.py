@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from gunicorn.http.errors import InvalidChunkSize
 from prometheus_client import REGISTRY
 from service_support import (
     TEST_MAX_BODY_BYTES,
@@ -235,18 +236,14 @@ def test_a_chunked_body_over_the_limit_is_refused_as_too_large(client: Any) -> N
     assert f"at most {TEST_MAX_BODY_BYTES} bytes" in body["error"]
 
 
-class InvalidChunkSize(Exception):
-    """As gunicorn.http.errors' (not an OSError, so werkzeug does not take it for a hang-up)."""
-
-
 class _BrokenFraming(io.BytesIO):
     """A body stream that fails as gunicorn's chunked reader does on a malformed chunk size."""
 
     def read(self, size: int | None = -1) -> bytes:
-        raise InvalidChunkSize("Invalid chunk size: 'zz'")
+        raise InvalidChunkSize(b"zz")
 
     def readinto(self, buffer: Any) -> int:
-        raise InvalidChunkSize("Invalid chunk size: 'zz'")
+        raise InvalidChunkSize(b"zz")
 
 
 @pytest.mark.parametrize("route", [PREDICT, "/v2/models/risk_class/infer"])
