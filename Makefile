@@ -32,8 +32,9 @@ models: install
 train: install
 	$(BIN)/python -m training --models-dir $(MODELS_DIR)
 
+## Serve; nginx (the service's front) is the one Debian package it needs.
 run: models
-	@$(MAKE) --no-print-directory system-packages SYSTEM_PACKAGES=nginx  # the front
+	@$(MAKE) --no-print-directory -f $(firstword $(MAKEFILE_LIST)) system-packages SYSTEM_PACKAGES=nginx
 	SERVICE_MODELS_DIR=$(MODELS_DIR) $(BIN)/python -m service
 
 ## Debian packages the tests drive for real (installed when running as root).

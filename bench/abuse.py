@@ -5,7 +5,9 @@ Starts the service twice over the repository's models (two workers each): behind
 (headers or a body trickled a byte a second, a body cut short, an unterminated chunked body, a
 TLS ClientHello on the plain port; each reconnects when closed) are held for `--seconds` while
 8 normal clients send single-record predictions. Prints the normal clients' answers, failures,
-median and p99 latency, before the attack and during it.
+median and p99 latency, before the attack and during it. `--cases` times each malformed request
+through the front; `--overhead` runs wrk against both set-ups, alternating, for what the front
+costs a request.
 
 The tests drive the same clients for a shorter time (tests/integration/test_front.py).
 """
@@ -24,8 +26,12 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from bench import wrk
 
 APPLICANT = Path(__file__).parents[1] / "examples" / "applicant.json"
 PREDICT = "/v1/models/underwriting:predict"
@@ -258,8 +264,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=60.0, help="how long the attack lasts")
     parser.add_argument("--slow", type=int, default=64, help="slow-loris connections")
     parser.add_argument("--port", type=int, default=18095)
-    parser.add_argument("--cases", action="store_true",
-                        help="instead: time each malformed request through the front")  # fmt: skip
+    parser.add_argument(
+        "--cases",
+        action="store_true",
+        help="instead: time each malformed request through the front",
+    )
+    parser.add_argument("--overhead", action="store_true",
+                        help="instead: wrk with and without the front, side by side")  # fmt: skip
     return parser.parse_args(argv)
 
 
@@ -289,37 +300,71 @@ def time_cases(port: int, repeat: int = 5) -> None:
               f"  worst {max(times) * 1e3:7.1f} ms")  # fmt: skip
 
 
+@contextmanager
+def service(front: str, port: int, models_dir: Path) -> Iterator[None]:
+    """The service on `port`, with or without its front, until the block ends."""
+    with tempfile.TemporaryDirectory() as scratch:
+        env = os.environ | {
+            "SERVICE_FRONT": front,
+            "SERVICE_PORT": str(port),
+            "SERVICE_HOST": "127.0.0.1",
+            "SERVICE_WORKERS": "2",
+            "SERVICE_MODELS_DIR": str(models_dir.absolute()),
+            "SERVICE_DECISIONS_DATABASE": str(Path(scratch) / "decisions.sqlite3"),
+        }
+        quiet = subprocess.DEVNULL
+        server = subprocess.Popen([sys.executable, "-m", "service"], env=env, stdout=quiet,
+                                  stderr=quiet)  # fmt: skip
+        try:
+            wait_ready(port)
+            yield
+        finally:
+            server.terminate()
+            server.wait(timeout=120)
+
+
+def front_overhead(args: argparse.Namespace, rounds: int = 3) -> None:
+    """wrk against the service with and without its front, runs alternating, medians kept."""
+    with tempfile.TemporaryDirectory() as scratch:
+        body = Path(scratch) / "body.json"
+        body.write_bytes(applicant_body())
+        script = wrk.script_for(body)
+        ports = {"nginx": args.port, "none": args.port + 1}
+        with service("nginx", ports["nginx"], args.models_dir), \
+                service("none", ports["none"], args.models_dir):  # fmt: skip
+            for connections in (1, 8):
+                runs: dict[str, list[wrk.Result]] = {front: [] for front in ports}
+                for _ in range(rounds):
+                    for front, port in ports.items():
+                        url = f"http://127.0.0.1:{port}{PREDICT}"
+                        runs[front].append(wrk.run(url, script, connections, 5))
+                for front, results in runs.items():
+                    rps = statistics.median(r.requests_per_second for r in results)
+                    p50 = statistics.median(r.p50 for r in results) * 1e3
+                    p99 = statistics.median(r.p99 for r in results) * 1e3
+                    errors = sum(r.errors for r in results)
+                    print(f"c={connections} front={front:<5} {rps:7.0f} req/s  p50 {p50:6.2f} ms"
+                          f"  p99 {p99:6.2f} ms  errors {errors}")  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    if args.overhead:
+        front_overhead(args)
+        return
     body = applicant_body()
     for front in ("nginx",) if args.cases else ("nginx", "none"):
-        with tempfile.TemporaryDirectory() as scratch:
-            env = os.environ | {
-                "SERVICE_FRONT": front,
-                "SERVICE_PORT": str(args.port),
-                "SERVICE_HOST": "127.0.0.1",
-                "SERVICE_WORKERS": "2",
-                "SERVICE_MODELS_DIR": str(args.models_dir.absolute()),
-                "SERVICE_DECISIONS_DATABASE": str(Path(scratch) / "decisions.sqlite3"),
-            }
-            quiet = subprocess.DEVNULL
-            server = subprocess.Popen([sys.executable, "-m", "service"], env=env, stdout=quiet,
-                                      stderr=quiet)  # fmt: skip
-            try:
-                wait_ready(args.port)
-                if args.cases:
-                    time_cases(args.port)
-                    continue
-                calm = normal_clients(args.port, body, 10.0)
-                # Without the front the clients would wait out the attack: bound each request.
-                with SlowClients(args.port, args.slow) as slow:
-                    attacked = normal_clients(args.port, body, args.seconds, timeout=5.0)
-                print(f"front={front:<5} calm:        {calm.summary()}")
-                attack = f"{args.slow} slow-loris for {args.seconds:.0f} s ({slow.opened} opened)"
-                print(f"front={front:<5} under {attack}: {attacked.summary()}")
-            finally:
-                server.terminate()
-                server.wait(timeout=120)
+        with service(front, args.port, args.models_dir):
+            if args.cases:
+                time_cases(args.port)
+                continue
+            calm = normal_clients(args.port, body, 10.0)
+            # Without the front the clients would wait out the attack: bound each request.
+            with SlowClients(args.port, args.slow) as slow:
+                attacked = normal_clients(args.port, body, args.seconds, timeout=5.0)
+            print(f"front={front:<5} calm:        {calm.summary()}")
+            attack = f"{args.slow} slow-loris for {args.seconds:.0f} s ({slow.opened} opened)"
+            print(f"front={front:<5} under {attack}: {attacked.summary()}")
 
 
 if __name__ == "__main__":
