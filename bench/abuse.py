@@ -83,6 +83,7 @@ MALFORMED_REQUESTS: list[tuple[str, bytes, int]] = [
      b"POST " + PREDICT.encode() + b" HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
     ("TLS on the plain port", bytes.fromhex("16030100a5010000a10303") + bytes(100), 400),
     ("HTTP/2 request line", b"GET /healthz HTTP/2.0\r\nHost: x\r\n\r\n", 505),
+    ("HTTP/2 connection preface", b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 400),
     ("no Host", b"GET /healthz HTTP/1.1\r\n\r\n", 400),
     ("NUL in the target", b"GET /v1/models/risk\x00class HTTP/1.1\r\nHost: x\r\n\r\n", 400),
     ("body over the limit", b"POST " + PREDICT.encode() + b" HTTP/1.1\r\nHost: x\r\n"

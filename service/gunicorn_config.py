@@ -29,10 +29,14 @@ except SettingsError as exc:
 
 wsgi_app = "service.wsgi:app"  # a positional APP_MODULE replaces it
 bind = _settings.bind
-# Above the front's limits (8 KiB a line, 32 KiB of headers: service/front/nginx.conf.template),
-# so that nginx, answering in the envelope, refuses first; gunicorn's own answers are HTML.
-limit_request_line = 8190
-limit_request_fields = 8190
+if _settings.front == "nginx":
+    # Above the front's limits (8 KiB a line with its CRLF, 32 KiB of headers in all:
+    # service/front/nginx.conf.template), so that nginx, answering in the envelope, refuses
+    # first: gunicorn's own answers are HTML. Facing clients itself (SERVICE_FRONT=none),
+    # gunicorn keeps its defaults.
+    limit_request_line = 8190  # gunicorn's maximum; nginx refuses a longer line first
+    limit_request_field_size = 16384
+    limit_request_fields = 8190
 # Only X-Forwarded-Proto (set by the front) says the scheme.
 secure_scheme_headers = {"X-FORWARDED-PROTO": "https"}
 workers = _settings.workers

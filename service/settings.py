@@ -114,7 +114,8 @@ class Settings:
     runtime_dir: str = _setting(
         "", "Where the front makes its private directory (nginx's configuration and spooled "
         "request bodies, up to SERVICE_MAX_BODY_BYTES each; gunicorn's Unix socket), removed "
-        "at exit. Unset: the system's temporary directory.",
+        "at exit; nginx's worker processes (nobody, when the service runs as root) must be "
+        "able to pass through it. Unset: the system's temporary directory.",
         lambda v: True, "a path",
     )  # fmt: skip
     workers: int = _setting(

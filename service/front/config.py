@@ -49,10 +49,18 @@ def render(settings: Settings, layout: FrontLayout, template: str | None = None)
         "upstream_timeout": str(settings.worker_timeout_seconds + UPSTREAM_GRACE_SECONDS),
         "max_body_bytes": str(settings.max_body_bytes),
         "error_log_level": NGINX_LOG_LEVELS[settings.log_level],
-        "graceful_timeout": str(settings.graceful_timeout_seconds),
+        # 0 would mean no limit to nginx; the launcher waits the graceful timeout and a margin.
+        "shutdown_timeout": str(max(1, settings.graceful_timeout_seconds)),
+        "retry_window": str(retry_window(settings.worker_timeout_seconds)),
     }
     text = TEMPLATE.read_text(encoding="utf-8") if template is None else template
     return _PLACEHOLDER.sub(lambda match: values[match.group(1)], text)
+
+
+def retry_window(worker_timeout: int) -> int:
+    """Seconds within which a request whose worker died is sent again: at most 5, and less
+    than gunicorn's worker timeout (a request it killed there must not run twice)."""
+    return max(1, min(5, worker_timeout - 1))
 
 
 def write(settings: Settings, layout: FrontLayout) -> Path:

@@ -3,8 +3,9 @@
 On SIGTERM: /readyz turns 503 (the drain marker), the instance keeps serving for
 SERVICE_DRAIN_SECONDS so load balancers stop routing to it and requests already sent arrive (a
 request in the air on a kept-alive connection when nginx stops would be lost), then nginx stops
-accepting and finishes every request it holds (gunicorn still answers them), and only then does
-gunicorn stop. SIGINT (Ctrl-C) skips the drain; a second signal ends a drain early. Both
+accepting and finishes the requests it holds (gunicorn still answers them; each gets up to the
+graceful timeout), and only then does gunicorn stop. SIGINT (Ctrl-C) skips the drain; a second
+signal ends a drain early. Both
 children run in sessions of their own, so a terminal's Ctrl-C reaches only this process, which
 stops them in order. If either dies on its own, the other is stopped and the launcher exits 1,
 so the container restarts whole. SIGHUP is passed to both (nginx re-reads its configuration,
@@ -33,6 +34,7 @@ WATCHED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD)
 STOPPING = (signal.SIGTERM, signal.SIGINT)
 PR_SET_PDEATHSIG = 1
 SOCKET_WAIT_SECONDS = 60.0
+UNIX_PATH_MAX = 108  # Linux's sun_path, its terminating NUL included
 # Beyond the graceful timeout, what a child gets to exit before it is killed.
 EXIT_MARGIN_SECONDS = 5
 
@@ -49,22 +51,44 @@ def run(settings: Settings, gunicorn_command: list[str]) -> int:
             "SERVICE_FRONT=nginx but nginx is not installed: install it (apt-get install nginx) "
             "or set SERVICE_FRONT=none to serve from gunicorn behind another buffering proxy"
         )
-    if any(arg in ("-b", "--bind") or arg.startswith("--bind=") for arg in gunicorn_command):
+    arguments = [*gunicorn_command, *os.environ.get("GUNICORN_CMD_ARGS", "").split()]
+    if any(_binds(arg) for arg in arguments):
         raise FrontError(
             "--bind would let clients reach gunicorn past the front: set SERVICE_HOST and "
             "SERVICE_PORT (nginx listens there), or SERVICE_FRONT=none"
         )
     # Blocked from the start: a SIGTERM while nginx's configuration is checked waits its turn.
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, WATCHED)
-    # A directory of its own, inside SERVICE_RUNTIME_DIR when set: nothing else is touched.
-    parent = settings.runtime_dir or None
-    runtime_dir = Path(tempfile.mkdtemp(prefix="underwriting-front-", dir=parent)).absolute()
+    runtime_dir: Path | None = None
     try:
+        runtime_dir = _private_directory(settings.runtime_dir)
         layout = config.FrontLayout(runtime_dir)
         return _run(settings, gunicorn_command, [str(nginx), *_nginx_args(layout)], layout)
     finally:
-        shutil.rmtree(runtime_dir, ignore_errors=True)
+        if runtime_dir is not None:
+            shutil.rmtree(runtime_dir, ignore_errors=True)
+        while signal.sigtimedwait(WATCHED, 0) is not None:
+            pass  # heard while stopping: the stop is done, they must not fire on unblocking
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def _private_directory(parent: str) -> Path:
+    """A new directory of the front's own, inside `parent` when set: nothing else is touched."""
+    try:
+        if parent:
+            Path(parent).mkdir(parents=True, exist_ok=True)
+        made = tempfile.mkdtemp(prefix="underwriting-front-", dir=parent or None)
+    except OSError as exc:
+        raise FrontError(
+            f"cannot make the front's directory in SERVICE_RUNTIME_DIR: {exc}"
+        ) from None
+    return Path(made).absolute()
+
+
+def _binds(argument: str) -> bool:
+    """Whether a gunicorn argument sets a bind address (-b, -bADDR, --bind and its prefixes)."""
+    name = argument.split("=", 1)[0]
+    return argument.startswith("-b") or (len(name) >= 4 and "--bind".startswith(name))
 
 
 def _nginx_args(layout: config.FrontLayout) -> list[str]:
@@ -74,6 +98,11 @@ def _nginx_args(layout: config.FrontLayout) -> list[str]:
 def _run(
     settings: Settings, gunicorn_command: list[str], nginx: list[str], layout: config.FrontLayout
 ) -> int:
+    if len(os.fsencode(layout.socket)) >= UNIX_PATH_MAX:
+        raise FrontError(
+            f"SERVICE_RUNTIME_DIR is too deep for a Unix socket ({layout.socket} is over "
+            f"{UNIX_PATH_MAX - 1} bytes): name a shorter directory"
+        )
     config.write(settings, layout)
     checked = subprocess.run([*nginx, "-t", "-q"], capture_output=True, text=True, check=False)
     if checked.returncode != 0:
@@ -94,10 +123,10 @@ def _run(
                  settings.port)  # fmt: skip
         while True:
             received = signal.sigtimedwait(WATCHED, 1.0)
-            died = next((p for p in (gunicorn, front) if p.poll() is not None), None)
+            died = next((p for p in (gunicorn, front) if _exited(p)), None)
             if died is not None:
                 which = "gunicorn" if died is gunicorn else "nginx"
-                log.error("%s exited unexpectedly (status %s); stopping", which, died.returncode)
+                log.error("%s exited unexpectedly; stopping", which)
                 return 1
             if received is None or received.si_signo == signal.SIGCHLD:
                 continue
@@ -140,21 +169,36 @@ def _stop(
 def _terminate(process: subprocess.Popen[bytes], how: signal.Signals, patience: float) -> bool:
     """Ask a child to stop gracefully; kill its whole session after `patience` seconds (an
     nginx master killed outright would leave its workers serving). True if it stopped by
-    itself with status 0."""
+    itself with status 0. A child already reaped was stopped before: nothing to do."""
+    if process.returncode is not None:
+        return process.returncode == 0
     stopped_by_itself = True
-    if process.poll() is None:
+    if not _exited(process):
         process.send_signal(how)
-        try:
-            process.wait(timeout=patience)
-        except subprocess.TimeoutExpired:
-            log.error("process %s did not stop within %s s; killed", process.pid, patience)
-            stopped_by_itself = False
+        deadline = time.monotonic() + patience
+        while not _exited(process):
+            if time.monotonic() > deadline:
+                log.error("process %s did not stop within %s s; killed", process.pid, patience)
+                stopped_by_itself = False
+                break
+            time.sleep(0.05)
+    # Not yet reaped, the child still holds its process group id: no other group can have it.
     try:
         os.killpg(process.pid, signal.SIGKILL)  # whatever is left of its session
     except (ProcessLookupError, PermissionError):
         pass
     process.wait()
     return stopped_by_itself and process.returncode == 0
+
+
+def _exited(process: subprocess.Popen[bytes]) -> bool:
+    """Whether a child has exited, without reaping it (its pid and group id stay reserved)."""
+    if process.returncode is not None:
+        return True
+    try:
+        return os.waitid(os.P_PID, process.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+    except ChildProcessError:
+        return True
 
 
 def _start(

@@ -26,7 +26,7 @@ def read_json(request: Request) -> Any:
 
 # What a WSGI server raises while reading a body the client framed badly (werkzeug itself turns
 # a connection closed mid-body into a 400 of its own).
-BROKEN_FRAMING = (ParseException, OSError, ValueError)
+BROKEN_FRAMING = (ParseException, OSError)
 # JSON is UTF-8 (RFC 8259, which defines no charset parameter): UTF-8 and its ASCII subset pass.
 ACCEPTED_CHARSETS = ("utf-8", "utf8", "us-ascii", "ascii")
 

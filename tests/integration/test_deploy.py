@@ -583,7 +583,7 @@ def test_deployment_probes_resources_and_security() -> None:
 
     drain = float(env["SERVICE_DRAIN_SECONDS"])
     assert drain > 0 and "lifecycle" not in container
-    longest_stop = drain + graceful_timeout + 2 * EXIT_MARGIN_SECONDS
+    longest_stop = drain + 2 * (graceful_timeout + EXIT_MARGIN_SECONDS)  # nginx, then gunicorn
     assert pod["terminationGracePeriodSeconds"] >= longest_stop
     front_volume = volumes_by_mount(pod, container)[env["SERVICE_RUNTIME_DIR"]]
     assert "emptyDir" in front_volume  # spooled bodies do not count against /tmp

@@ -12,10 +12,12 @@ import json
 import logging
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -102,11 +104,13 @@ def launch(tmp_path: Path, port: int, **settings: str) -> subprocess.Popen[bytes
 
 
 def kill_group(pid: int) -> None:
-    """Whatever is left of a launcher's process group (nothing, when it stopped as it should)."""
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
+    """Whatever is left of a launcher and of its children's sessions (nothing, when it stopped
+    as it should)."""
+    for group in [*children(pid), pid]:
+        try:
+            os.killpg(group, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
 
 
 def wait_serving(process: subprocess.Popen[bytes], port: int) -> None:
@@ -191,7 +195,8 @@ def test_an_nginx_killed_outright_takes_its_workers_and_the_instance_down(
 
 def test_a_bind_past_the_front_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(supervisor, "nginx_binary", lambda: Path("/usr/sbin/nginx"))
-    for args in (["--bind", "0.0.0.0:9000"], ["-b", "x"], ["--bind=0.0.0.0:9000"]):
+    for args in (["--bind", "0.0.0.0:9000"], ["-b", "x"], ["--bind=0.0.0.0:9000"],
+                 ["-b0.0.0.0:9000"], ["--bin", "x"], ["--bi=x"]):  # fmt: skip
         with pytest.raises(supervisor.FrontError, match="past the front"):
             supervisor.run(Settings(), ["gunicorn", *args])
 
@@ -211,3 +216,32 @@ def test_a_front_that_cannot_listen_stops_the_instance(tmp_path: Path) -> None:
     assert status == 1, output
     assert "nginx exited unexpectedly" in output and "Address already in use" in output
     assert "Shutting down: Master" in output  # gunicorn stopped with it, not left behind
+
+
+def test_a_runtime_dir_that_does_not_exist_is_made(tmp_path: Path) -> None:
+    require_nginx()
+    port = free_port()
+    # Short: a Unix socket's path has at most 107 bytes (pytest's own directories are deep).
+    base = Path(tempfile.mkdtemp(prefix="rt-"))
+    base.chmod(0o711)  # nginx's workers run as nobody under root: they must get through
+    parent = base / "not" / "yet"
+    process = launch(tmp_path, port, runtime_dir=str(parent))
+    try:
+        wait_serving(process, port)
+        (own,) = parent.iterdir()  # the front's private directory, inside the one named
+        assert own.name.startswith("underwriting-front-") and (own / "nginx.conf").is_file()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+        assert list(parent.iterdir()) == []  # removed at exit
+    finally:
+        kill_group(process.pid)
+        process.communicate(timeout=30)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_a_runtime_dir_too_deep_for_a_socket_is_refused_by_name() -> None:
+    deep = "/tmp/" + "d" * 100
+    with pytest.raises(supervisor.FrontError, match="too deep for a Unix socket"):
+        supervisor.run(Settings(runtime_dir=deep), ["gunicorn"])
+    assert not any(Path(deep).iterdir())  # its private directory was removed
+    Path(deep).rmdir()
