@@ -106,6 +106,8 @@ MALFORMED_REQUESTS: list[tuple[str, bytes, int]] = [
     # Within the front's limits but beyond gunicorn's defaults (its HTML 414, 431, 400):
     ("a request line of 5,000 bytes",
      b"GET /" + b"a" * 5_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 404),
+    ("a header line of 8,192 bytes",
+     b"GET /nowhere HTTP/1.1\r\nHost: x\r\nX: " + b"a" * 8187 + b"\r\n\r\n", 404),
     ("150 header lines",
      b"GET /nowhere HTTP/1.1\r\nHost: x\r\n" + b"X-A: b\r\n" * 150 + b"\r\n", 404),
     ("contradictory scheme headers",
