@@ -6,11 +6,9 @@ import os
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 from flask import Flask, after_this_request
 from flask import Response as FlaskResponse
-from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import BaseConverter
 
 from contract.errors import ContractError
@@ -19,6 +17,7 @@ from policy.publish import check_fit
 from service.dataplane import Dataplane
 from service.decisions.records import RecordStore, open_store
 from service.http import auth, security_headers
+from service.http.client_address import FromTheFront
 from service.http.errors import register_error_handlers
 from service.inference.loader import load_model
 from service.inference.runtimes import Runtime, runtime_named
@@ -133,21 +132,6 @@ def after_response(work: Callable[[], None]) -> None:
         return response
 
 
-class _FromTheFront:
-    """Take the client's address from X-Forwarded-For only for requests that came through the
-    front: over gunicorn's Unix socket (no peer address), which only nginx reaches and where
-    nginx sets the header, replacing the client's. A TCP client cannot forge its address."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-        self.proxied = ProxyFix(app, x_for=1, x_proto=1)
-
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        if environ.get("REMOTE_ADDR"):
-            return self.app(environ, start_response)
-        return self.proxied(environ, start_response)
-
-
 def _draining(settings: Settings) -> Callable[[], bool]:
     """True once the launcher marked the instance as shutting down (service.front)."""
     marker = settings.drain_marker
@@ -179,7 +163,7 @@ def create_app(
         draining=_draining(settings),
     )
     app = Flask(__name__, static_folder=None)
-    app.wsgi_app = _FromTheFront(app.wsgi_app)  # type: ignore[method-assign]
+    app.wsgi_app = FromTheFront(app.wsgi_app)  # type: ignore[method-assign]
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.url_map.converters["model"] = ModelNameConverter
     app.extensions[STORE_KEY] = store

@@ -135,3 +135,17 @@ def test_an_unexpected_error_is_logged_with_the_request_id(
     assert "trace-500" in record.getMessage() and record.exc_info is not None
     (entry,) = access_lines(capsys)
     assert (entry["request_id"], entry["status"]) == ("trace-500", 500)
+
+
+def test_the_client_address_is_forwarded_only_by_the_front(
+    client: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Over TCP (a peer address) X-Forwarded-For is the client's claim and ignored; over the
+    front's Unix socket (no peer address) it is nginx's, and names the client."""
+    forged = {"X-Forwarded-For": "203.0.113.7"}
+    access_lines(capsys)
+    client.get("/healthz", headers=forged)
+    client.get("/healthz", headers=forged, environ_overrides={"REMOTE_ADDR": ""})
+    tcp, unix_socket = access_lines(capsys)
+    assert tcp["client"] == "127.0.0.1"
+    assert unix_socket["client"] == "203.0.113.7"
