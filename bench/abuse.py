@@ -102,6 +102,8 @@ MALFORMED_REQUESTS: list[tuple[str, bytes, int]] = [
     ("1.6 million unknown keys (19 MB)",
      json_post(PREDICT, b'{"instances":[{' + b",".join(b'"k%d":0' % i for i in range(1_600_000))
                 + b"}]}"), 413),
+    ("JSON nested 100,000 deep",
+     json_post(PREDICT, b'{"instances":' + b"[" * 100_000 + b"]" * 100_000 + b"}"), 400),
     ("a doubled slash", b"GET //v1/models/nonexistent HTTP/1.1\r\nHost: x\r\n\r\n", 404),
     # Within the front's limits but beyond gunicorn's defaults (its HTML 414, 431, 400):
     ("a request line of 5,000 bytes",

@@ -8,14 +8,14 @@ it execs gunicorn, so that SIGTERM from a container runtime reaches gunicorn's m
 
 from __future__ import annotations
 
-import logging
+import logging.config
 import os
 import sys
 import textwrap
 
 from service.front.supervisor import FrontError
 from service.front.supervisor import run as run_front
-from service.observability.log_format import JsonFormatter
+from service.observability.log_format import logging_config
 from service.settings import Settings, SettingsError, documentation
 
 COMMAND = ["-m", "gunicorn", "-c", "python:service.gunicorn_config"]  # the app: wsgi_app there
@@ -56,10 +56,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"error: {exc}")
     if settings.front == "none":
         os.execv(sys.executable, [sys.executable, *COMMAND, *args])
-    handler = logging.StreamHandler()
-    handler.setFormatter(JsonFormatter())
-    logging.getLogger("service").addHandler(handler)
-    logging.getLogger("service").setLevel(settings.log_level.upper())
+    logging.config.dictConfig(logging_config(settings.log_level))  # as gunicorn's: JSON lines
     try:
         sys.exit(run_front(settings, [sys.executable, *COMMAND, *args]))
     except FrontError as exc:
