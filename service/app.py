@@ -11,17 +11,15 @@ from flask import Flask, after_this_request
 from flask import Response as FlaskResponse
 from werkzeug.routing import BaseConverter
 
-from contract.errors import ContractError
-from policy.document import POLICY_FILE, POLICY_NAME, Policy, read_policy
-from policy.publish import check_fit
+from policy.document import POLICY_FILE, POLICY_NAME, Policy
 from service.dataplane import Dataplane
 from service.decisions.records import RecordStore, open_store
 from service.http import auth, security_headers
 from service.http.client_address import FromTheFront
 from service.http.errors import register_error_handlers
-from service.inference.loader import load_model
-from service.inference.runtimes import Runtime, runtime_named
-from service.inference.servable import Servable, serve
+from service.inference.composing import COMPOSITES, MODEL_NAMES, combine, load_servable
+from service.inference.runtimes import runtime_named
+from service.inference.servable import Servable
 from service.monitoring.collector import ModelBehaviourCollector
 from service.monitoring.drift import DriftMonitor
 from service.monitoring.shadow import LABEL_PREFIX as CHALLENGER_LABEL
@@ -32,9 +30,6 @@ from service.protocols import cards, decisions, health, metrics, tf_serving, v2
 from service.repository.store import ModelStore
 from service.settings import Settings
 
-MODEL_NAMES = ("risk_class", "max_coverage")
-# The composite runs both models on the same validated batch and decides with the policy.
-COMPOSITES = {"underwriting": (*MODEL_NAMES, POLICY_NAME)}
 STORE_KEY = "model_store"
 
 
@@ -42,29 +37,6 @@ class ModelNameConverter(BaseConverter):
     """A model name: no slash and no colon, so `name:predict` splits where TF Serving's does."""
 
     regex = r"[^/:]+"
-
-
-def load_servable(name: str, version: int, path: Path, runtime: Runtime) -> Servable | Policy:
-    """Load one version: a model, compiled and warmed up, or the policy (the store's loader)."""
-    if name == POLICY_NAME:
-        policy = read_policy(path, version)
-        check_fit(policy, path.parent.parent)
-        return policy
-    return serve(name, (load_model(name, version, path, runtime),))
-
-
-def combine(name: str, components: tuple[Servable | Policy, ...]) -> Servable:
-    """Build a composite over its components' models, deciding with the policy among them."""
-    models = tuple(m for c in components if isinstance(c, Servable) for m in c.models)
-    policies = [c for c in components if isinstance(c, Policy)]
-    policy = policies[0] if policies else None
-    if policy is not None:
-        explains = [(m.metadata, m.metadata.explain) for m in models if m.metadata.explain]
-        if not explains:
-            raise ContractError(f"{name}: no model has an explain signature to give reasons")
-        metadata, explanation = explains[0]
-        policy.check_against(metadata.features, explanation.features, metadata.class_names)
-    return serve(name, models, policy)
 
 
 def build_store(settings: Settings, challenger: bool = False) -> ModelStore[Servable | Policy]:

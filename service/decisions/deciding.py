@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from contract.metadata import ModelMetadata
-from policy.decide import decide
+from policy.decide import Decisions, decide
 from policy.document import REQUESTED_COVERAGE, Policy
 from policy.reasons import reasons
 from service.decisions.explaining import Attributions, attribute, subset
@@ -115,10 +115,23 @@ def class_output(metadata: ModelMetadata) -> str:
     return next(o.name for o in metadata.outputs if o.labels is not None and o.labels == names)
 
 
-def decide_batch(
+@dataclass(frozen=True)
+class DecidedBatch:
+    """A batch's decisions as arrays, with the reasons of the adverse ones only.
+
+    Most records are standard acceptances: a whole book's decisions stay arrays (the batch
+    scorer writes them as columns); only the adverse records carry reasons.
+    """
+
+    decisions: Decisions
+    reasons: dict[int, list[dict[str, Any]]]  # adverse record index -> its ranked reasons
+    complete: dict[int, bool | None]  # adverse record index -> reasons_complete
+
+
+def decide_columns(
     servable: Servable, batch: Batch, prediction: Prediction, records: Records, explain: bool
-) -> list[dict[str, Any]]:
-    """Return one decision object per record, as the response and the record store carry it."""
+) -> DecidedBatch:
+    """Decide every record; give reasons (and their completeness) to the adverse ones."""
     policy = servable.policy
     assert policy is not None
     model = classifier(servable)
@@ -146,8 +159,8 @@ def decide_batch(
         assert explained is not None
         attributions = attribute(explained, model.explainer, subset(batch, rated))
     position = {int(i): k for k, i in enumerate(rated)}
-    decisions = [_decision(policy, decided.outcome[i], decided.risk_class[i], decided.offer[i],
-                           decided.rules[i]) for i in range(prediction.size)]  # fmt: skip
+    given: dict[int, list[dict[str, Any]]] = {}
+    completeness: dict[int, bool | None] = {}
     for i in adverse.tolist():
         by_feature: dict[str, float] | None = None
         complete: bool | None = True  # nothing of the model's to attribute
@@ -155,9 +168,24 @@ def decide_batch(
             by_feature, complete = _attributions(
                 model, attributions, position[i], decided.risk_class[i], best
             )
-        given = reasons(policy, decided.knocked_out[i], by_feature, _Values(records, i))
+        given[i] = reasons(policy, decided.knocked_out[i], by_feature, _Values(records, i))
+        completeness[i] = complete
+    return DecidedBatch(decided, given, completeness)
+
+
+def decide_batch(
+    servable: Servable, batch: Batch, prediction: Prediction, records: Records, explain: bool
+) -> list[dict[str, Any]]:
+    """Return one decision object per record, as the response and the record store carry it."""
+    decided = decide_columns(servable, batch, prediction, records, explain)
+    policy = servable.policy
+    assert policy is not None
+    arrays = decided.decisions
+    decisions = [_decision(policy, arrays.outcome[i], arrays.risk_class[i], arrays.offer[i],
+                           arrays.rules[i]) for i in range(prediction.size)]  # fmt: skip
+    for i, given in decided.reasons.items():
         decisions[i]["reasons"] = given
-        decisions[i]["reasons_complete"] = complete
+        decisions[i]["reasons_complete"] = decided.complete[i]
     return decisions
 
 
