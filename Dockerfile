@@ -25,13 +25,14 @@ WORKDIR /src
 # Dependencies first, from pyproject.toml alone, so editing the code does not reinstall them:
 # empty package directories give an installable distribution with the same dependency list.
 COPY pyproject.toml README.md ./
-RUN mkdir contract policy service training \
+RUN mkdir contract policy service scoring training \
     && python -m venv /opt/venv \
     && /opt/venv/bin/pip install --no-cache-dir . \
-    && rm -rf contract policy service training build ./*.egg-info
+    && rm -rf contract policy service scoring training build ./*.egg-info
 COPY contract/ contract/
 COPY policy/ policy/
 COPY service/ service/
+COPY scoring/ scoring/
 COPY training/ training/
 RUN /opt/venv/bin/pip install --no-cache-dir --no-deps --force-reinstall . \
     && rm -rf build ./*.egg-info

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 # The model repository: SERVICE_MODELS_DIR when set (what the service reads), else ./models.
 MODELS_DIR ?= $(or $(SERVICE_MODELS_DIR),models)
-SYSTEM_PACKAGES := nginx prometheus wrk postgresql chromium
+SYSTEM_PACKAGES := nginx prometheus wrk postgresql chromium default-jre-headless
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export TF_ENABLE_ONEDNN_OPTS ?= 0
 
@@ -13,7 +13,7 @@ export TF_ENABLE_ONEDNN_OPTS ?= 0
 $(BIN)/activate: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[train,dev]"
+	$(BIN)/pip install --quiet -e ".[train,spark,dev]"
 	touch $(BIN)/activate
 
 install: $(BIN)/activate

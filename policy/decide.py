@@ -10,9 +10,9 @@ accelerated-underwriting limit is referred. Vectorised: a batch of 10,000 costs 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar, overload
 
 import numpy as np
 
@@ -22,6 +22,40 @@ SEVERITY = {"accept": 0, "refer": 1, "decline": 2}
 _BY_SEVERITY = np.asarray(["accept", "refer", "decline"], dtype=object)
 
 
+T = TypeVar("T")
+
+
+@dataclass
+class PerRecord(Sequence[list[T]], Generic[T]):
+    """One list per record, stored only where it is not empty: most records fire no rule, and a
+    book of a million records should not cost two million empty lists."""
+
+    size: int
+    given: dict[int, list[T]] = field(default_factory=dict)
+
+    def add(self, index: int, item: T) -> None:
+        self.given.setdefault(index, []).append(item)
+
+    def __len__(self) -> int:
+        return self.size
+
+    @overload
+    def __getitem__(self, index: int) -> list[T]: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[list[T]]: ...
+    def __getitem__(self, index: int | slice) -> list[T] | Sequence[list[T]]:
+        if type(index) is int and (listed := self.given.get(index)) is not None:
+            return listed
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(self.size))]
+        if not -self.size <= index < self.size:
+            raise IndexError(index)
+        return self.given.get(index % self.size, [])
+
+    def __iter__(self) -> Iterator[list[T]]:
+        return (self.given.get(i, []) for i in range(self.size))
+
+
 @dataclass(frozen=True)
 class Decisions:
     """The decisions for N records, as arrays, and each record's fired rules."""
@@ -29,8 +63,8 @@ class Decisions:
     outcome: np.ndarray  # object [N]: accept | refer | decline
     risk_class: np.ndarray  # object [N]: the model's class
     offer: np.ndarray  # float64 [N]: NaN where there is none (declined, or no coverage model)
-    rules: list[list[dict[str, Any]]]  # per record: each fired rule, as the response shows it
-    knocked_out: list[list[KnockOut]]  # per record: the knock-outs that fired, in policy order
+    rules: Sequence[list[dict[str, Any]]]  # per record: each fired rule, as the response shows
+    knocked_out: Sequence[list[KnockOut]]  # per record: the knock-outs that fired, in order
 
     def standard_acceptance(self, standard: str) -> np.ndarray:
         """True where the outcome needs no reasons: accepted at the best class."""
@@ -55,8 +89,8 @@ def decide(
     index = probabilities.argmax(axis=1)
     risk_class = labels[index]
     model = np.asarray([SEVERITY[policy.outcomes.get(c, "refer")] for c in class_names])[index]
-    rules: list[list[dict[str, Any]]] = [[] for _ in range(size)]
-    knocked_out: list[list[KnockOut]] = [[] for _ in range(size)]
+    rules: PerRecord[dict[str, Any]] = PerRecord(size)
+    knocked_out: PerRecord[KnockOut] = PerRecord(size)
     knock_severity = np.zeros(size, dtype=np.int64)
     for rule in policy.knock_outs:
         fires = _fires(rule, columns[rule.feature])
@@ -64,9 +98,9 @@ def decide(
             continue
         for i in np.flatnonzero(fires):
             knock_severity[i] = max(knock_severity[i], SEVERITY[rule.outcome])
-            knocked_out[i].append(rule)
+            knocked_out.add(int(i), rule)
             value = _plain(columns[rule.feature][int(i)])
-            rules[i].append({"rule": "knock_out", **rule.wording.to_json(),
+            rules.add(int(i), {"rule": "knock_out", **rule.wording.to_json(),
                              "feature": rule.feature, "value": value})  # fmt: skip
     ranged = [name for name in training_ranges if name in columns]
     doubt = np.zeros(size, dtype=bool)
@@ -78,13 +112,13 @@ def decide(
             for j, i in zip(*np.nonzero(outside), strict=True):
                 name, (low, high) = ranged[j], training_ranges[ranged[j]]
                 doubt[i] = True
-                rules[i].append({"rule": "out_of_range", **policy.out_of_range.to_json(),
+                rules.add(int(i), {"rule": "out_of_range", **policy.out_of_range.to_json(),
                                  "feature": name, "value": _plain(columns[name][int(i)]),
                                  "range": [low, high]})  # fmt: skip
     top = probabilities.max(axis=1).astype(np.float64)  # as the one-record path compares it
     unsure = top < policy.minimum_top_probability
     for i in np.flatnonzero(unsure) if unsure.any() else ():
-        rules[i].append({"rule": "confidence", **policy.confidence.to_json(),
+        rules.add(int(i), {"rule": "confidence", **policy.confidence.to_json(),
                          "top_probability": round(float(top[i]), 4),
                          "threshold": policy.minimum_top_probability})  # fmt: skip
     doubt_severity = np.maximum(
@@ -109,12 +143,12 @@ def decide(
             (above_offer, policy.above_offer, offer, "offer"),
         ):
             for i in np.flatnonzero(mask):
-                rules[i].append({"rule": "face_amount", **wording.to_json(),
+                rules.add(int(i), {"rule": "face_amount", **wording.to_json(),
                                  "requested": float(asked[i]), key: float(bound[i])})  # fmt: skip
         severity = np.where(above_limit | above_offer, SEVERITY["refer"], severity)
     nothing = (severity == SEVERITY["accept"]) & (offer < policy.offer_step)  # NaN: no model
     for i in np.flatnonzero(nothing) if nothing.any() else ():
-        rules[i].append({"rule": "face_amount", **policy.no_offer.to_json(), "offer": 0.0})
+        rules.add(int(i), {"rule": "face_amount", **policy.no_offer.to_json(), "offer": 0.0})
     severity = np.where(nothing, SEVERITY["refer"], severity)
     offer = np.where(severity == SEVERITY["decline"], np.nan, offer)
     return Decisions(_BY_SEVERITY[severity], risk_class, offer, rules, knocked_out)
@@ -205,8 +239,11 @@ def _fires(rule: KnockOut, values: Sequence[Any] | np.ndarray) -> np.ndarray:
     """Where one knock-out's condition holds."""
     if rule.comparison == "in":
         assert isinstance(rule.bound, tuple)
-        categories = rule.bound
-        return np.fromiter((v in categories for v in values), dtype=bool, count=len(values))
+        fires = np.zeros(len(values), dtype=bool)
+        array = np.asarray(values, dtype=object)
+        for category in rule.bound:  # a few categories: a comparison over the column each
+            fires |= array == category
+        return fires
     numbers = np.asarray(values, dtype=np.float64)
     bound = float(rule.bound)  # type: ignore[arg-type]
     match rule.comparison:

@@ -164,11 +164,17 @@ def decide_columns(
     for i in adverse.tolist():
         by_feature: dict[str, float] | None = None
         complete: bool | None = True  # nothing of the model's to attribute
-        if i in position:
+        if i in position and attributions is None:
+            complete = None  # rated by the model, its attributions not computed
+        elif i in position:
             by_feature, complete = _attributions(
                 model, attributions, position[i], decided.risk_class[i], best
             )
-        given[i] = reasons(policy, decided.knocked_out[i], by_feature, _Values(records, i))
+        knocked = decided.knocked_out[i]
+        if knocked or by_feature is not None:
+            given[i] = reasons(policy, knocked, by_feature, _Values(records, i))
+        else:  # no knock-out and no attributions asked for: nothing to rank
+            given[i] = []
         completeness[i] = complete
     return DecidedBatch(decided, given, completeness)
 

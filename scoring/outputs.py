@@ -1,0 +1,76 @@
+"""The job's output directory: written under a hidden temporary name, renamed when complete.
+
+OUTPUT/scores/part-*.{parquet,csv}, OUTPUT/rejects/part-*, OUTPUT/_manifest.json. A reader never
+sees a half-written output: until the rename, OUTPUT is absent (or, with --overwrite, still the
+previous run's complete output); a failed job leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from scoring.errors import JobRefused
+from scoring.job import MANIFEST_FILE, OutputFormat
+
+
+def staging_name(output: str) -> str:
+    """A hidden sibling of OUTPUT, on the same file system (the rename is atomic there)."""
+    head, _, tail = output.rstrip("/").rpartition("/")
+    hidden = f".{tail}.tmp-{uuid.uuid4().hex[:12]}"
+    return f"{head}/{hidden}" if head or output.startswith("/") else hidden
+
+
+def refuse_existing(output: Path, overwrite: bool) -> None:
+    """Refuse to start over an existing output unless told to replace it."""
+    if output.exists() and not overwrite:
+        raise JobRefused(f"output {output} exists (pass --overwrite to replace it)")
+    if not output.parent.is_dir():
+        raise JobRefused(f"the directory of output {output} does not exist")
+
+
+def publish(staging: Path, output: Path) -> None:
+    """Move the complete staging directory to OUTPUT, replacing an older output."""
+    if output.exists():
+        old = output.with_name(f".{output.name}.old-{uuid.uuid4().hex[:12]}")
+        os.rename(output, old)  # out of the way first: the new output appears in one rename
+        os.rename(staging, output)
+        shutil.rmtree(old) if old.is_dir() else old.unlink()
+    else:
+        os.rename(staging, output)
+
+
+def manifest_bytes(manifest: dict[str, Any]) -> bytes:
+    return orjson.dumps(manifest, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
+
+
+def write_manifest(directory: Path, manifest: dict[str, Any]) -> None:
+    (directory / MANIFEST_FILE).write_bytes(manifest_bytes(manifest))
+
+
+class PartWriter:
+    """One part file of one output, written batch by batch (each batch a Parquet row group)."""
+
+    def __init__(self, path: Path, schema: pa.Schema, kind: OutputFormat) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path.with_suffix(f".{kind}")
+        self._writer: pq.ParquetWriter | pacsv.CSVWriter
+        if kind == "parquet":
+            self._writer = pq.ParquetWriter(self.path, schema, compression="snappy")
+        else:
+            self._writer = pacsv.CSVWriter(self.path, schema)
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        if batch.num_rows:
+            self._writer.write_batch(batch)
+
+    def close(self) -> None:
+        self._writer.close()

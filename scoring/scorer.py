@@ -1,0 +1,226 @@
+"""The served composite, loaded from the model repository, scoring one Arrow batch at a time.
+
+The same models, policy and composition as the service (service.inference.composing), loaded
+without Flask: one batch is checked, packed for the runtime, scored in one model call, decided,
+and returned as two Arrow batches, the scored rows and the rejected ones with their reasons.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from contract.artifact import list_versions
+from contract.checksums import DIGEST_KEY, METADATA_FILE
+from contract.errors import ContractError
+from policy.decide import PerRecord
+from policy.document import POLICY_FILE, POLICY_NAME
+from scoring.checking import REASONS_COLUMN, ColumnPlan, check, reasons_for
+from scoring.errors import JobRefused
+from service.decisions.deciding import Records, decide_columns
+from service.inference.composing import COMPOSITE, COMPOSITES, combine, load_servable
+from service.inference.loader import REQUEST_FIELDS
+from service.inference.packing import Batch, NumbersAndIndices
+from service.inference.prediction import predict
+from service.inference.runtimes import runtime_named
+from service.inference.servable import Servable
+
+_JSON = orjson.OPT_SERIALIZE_NUMPY
+DECISION_FIELDS = (
+    ("outcome", pa.string()),
+    ("offer", pa.float64()),
+    ("reasons", pa.string()),  # JSON: the ranked reasons of an adverse decision, else []
+    ("reasons_complete", pa.bool_()),
+    ("rules", pa.string()),  # JSON: the policy rules that fired
+)
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """Where the models are and which versions to score with (None: the highest complete)."""
+
+    models_dir: str
+    pins: tuple[tuple[str, int], ...] = ()
+    runtime: str = "litert"
+    threads: int = 1
+
+
+def resolve_versions(choice: ModelChoice) -> dict[str, int]:
+    """The version of each component the job scores with, checked to exist and be complete."""
+    root = Path(choice.models_dir)
+    pins = dict(choice.pins)
+    names = COMPOSITES[COMPOSITE]
+    if unknown := sorted(set(pins) - set(names)):
+        raise JobRefused(f"--version names {unknown}; the models are {list(names)}")
+    versions = {}
+    for name in names:
+        marker = POLICY_FILE if name == POLICY_NAME else METADATA_FILE
+        complete = list_versions(root / name, marker)
+        if name in pins and pins[name] not in complete:
+            raise JobRefused(f"{name} version {pins[name]} is not in {root / name} "
+                             f"(complete versions: {sorted(complete)})")  # fmt: skip
+        if not complete:
+            raise JobRefused(f"no complete version of {name} in {root / name}")
+        versions[name] = pins.get(name, complete[0])
+    return versions
+
+
+def load(choice: ModelChoice, versions: dict[str, int]) -> Servable:
+    """Load, verify and warm up exactly `versions`, composed as the service composes them."""
+    runtime = runtime_named(choice.runtime, choice.threads)
+    root = Path(choice.models_dir)
+    try:
+        components = tuple(
+            load_servable(name, version, root / name / str(version), runtime)
+            for name, version in versions.items()
+        )
+        return combine(COMPOSITE, components)
+    except ContractError as exc:
+        raise JobRefused(f"the models cannot score: {exc}") from None
+
+
+def model_digests(choice: ModelChoice, versions: dict[str, int]) -> dict[str, dict[str, Any]]:
+    """Each component's version and the sha256 sealing it (metadata.json's, policy.json's)."""
+    out = {}
+    for name, version in versions.items():
+        path = Path(choice.models_dir) / name / str(version)
+        if name == POLICY_NAME:
+            raw = json.loads((path / POLICY_FILE).read_text(encoding="utf-8"))
+            out[name] = {"version": version, "policy_sha256": raw.get("policy_sha256")}
+        else:
+            raw = json.loads((path / METADATA_FILE).read_text(encoding="utf-8"))
+            out[name] = {"version": version, DIGEST_KEY: raw.get(DIGEST_KEY)}
+    return out
+
+
+class Scorer:
+    """Scores Arrow batches of one input's columns with one loaded servable."""
+
+    def __init__(self, servable: Servable, plan: ColumnPlan, explain: bool) -> None:
+        self.servable, self.plan, self.explain = servable, plan, explain
+        self.scores_schema = scores_schema(servable, plan)
+        self.rejects_schema = rejects_schema(plan)
+
+    def score(self, batch: pa.RecordBatch) -> tuple[pa.RecordBatch, pa.RecordBatch]:
+        """The scored rows and the rejected rows (with reasons) of one batch."""
+        checked = check(batch, self.plan)
+        return self._scored(batch, checked), self._rejected(batch, checked.valid)
+
+    def rejects(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        """Only the rejected rows of one batch: checks, no model call."""
+        return self._rejected(batch, check(batch, self.plan).valid)
+
+    def _rejected(self, batch: pa.RecordBatch, valid: np.ndarray) -> pa.RecordBatch:
+        if valid.all():
+            return pa.RecordBatch.from_pylist([], schema=self.rejects_schema)
+        rows = batch.filter(pa.array(~valid))
+        reasons = reasons_for(rows, self.plan, self.servable.validator)
+        given = rows.select(self.plan.input_schema.names).columns
+        arrays = [*given, pa.array(reasons, pa.string())]
+        return pa.RecordBatch.from_arrays(arrays, schema=self.rejects_schema)
+
+    def _scored(self, batch: pa.RecordBatch, checked: Any) -> pa.RecordBatch:
+        size = int(checked.valid.sum())
+        if size == 0:
+            return pa.RecordBatch.from_pylist([], schema=self.scores_schema)
+        servable = self.servable
+        valid = pa.array(checked.valid)
+        packed = self._pack(batch, valid, checked.columns, size)
+        prediction = predict(servable, packed, observed=False)
+        arrays: list[pa.Array] = [batch.column(n).filter(valid) for n in self.plan.id_columns]
+        for output in servable.outputs:
+            values = prediction.outputs[output.name]
+            if output.source is None and output.spec.labels is not None:
+                arrays.extend(pa.array(values[:, j]) for j in range(values.shape[1]))
+            elif output.source is not None:
+                arrays.append(pa.array(values.astype(str), pa.string()))
+            else:
+                arrays.append(pa.array(values.reshape(size)))
+        if servable.policy is not None:
+            arrays.extend(self._decided(packed, prediction, checked, size))
+        for version in servable.versions.values():
+            arrays.append(pa.array(np.full(size, version, dtype=np.int64)))
+        return pa.RecordBatch.from_arrays(arrays, schema=self.scores_schema)
+
+    def _pack(
+        self, batch: pa.RecordBatch, valid: pa.Array, columns: dict[str, np.ndarray], size: int
+    ) -> Batch:
+        """The valid rows as the runtime's model call takes them."""
+        packer = self.servable.packer
+        if not isinstance(packer, NumbersAndIndices):  # TensorFlow: the service's own packing
+            return packer.columns({name: values.tolist() for name, values in columns.items()})
+        numbers = np.empty((size, len(packer.numbers)), dtype=np.float32)
+        for j, name in enumerate(packer.numbers):
+            numbers[:, j] = columns[name]
+        categories = np.empty((size, len(packer.categories)), dtype=np.int32)
+        for j, (name, index) in enumerate(zip(packer.categories, packer.indices, strict=True)):
+            vocabulary = pa.array(list(index), type=pa.string())
+            text = batch.column(name).filter(valid).cast(pa.string())
+            categories[:, j] = pc.index_in(text, value_set=vocabulary).to_numpy()
+        return Batch((numbers, categories), size)
+
+    def _decided(self, packed: Batch, prediction: Any, checked: Any, size: int) -> list[pa.Array]:
+        columns = dict(checked.columns)
+        if checked.requested is not None:
+            columns[REQUEST_FIELDS[0].name] = checked.requested
+        decided = decide_columns(
+            self.servable, packed, prediction, Records(columns=columns), self.explain
+        )
+        arrays = decided.decisions
+        reasons = np.full(size, "[]", dtype=object)
+        complete = np.ones(size, dtype=bool)
+        unknown = np.zeros(size, dtype=bool)
+        for i, given in decided.reasons.items():
+            if given:
+                reasons[i] = orjson.dumps(given, option=_JSON).decode()
+        for i, state in decided.complete.items():
+            if state is not True:
+                unknown[i] = state is None
+                complete[i] = bool(state)
+        rules = np.full(size, "[]", dtype=object)
+        fired = (
+            arrays.rules.given
+            if isinstance(arrays.rules, PerRecord)
+            else dict(enumerate(arrays.rules))
+        )
+        for i, listed in fired.items():
+            if listed:
+                rules[i] = orjson.dumps(listed, option=_JSON).decode()
+        offer = np.asarray(arrays.offer, dtype=np.float64)
+        return [
+            pa.array(arrays.outcome, pa.string()),
+            pa.array(offer, mask=np.isnan(offer)),
+            pa.array(reasons, pa.string()),
+            pa.array(complete, mask=unknown),
+            pa.array(rules, pa.string()),
+        ]
+
+
+def scores_schema(servable: Servable, plan: ColumnPlan) -> pa.Schema:
+    """The scored output's columns: ids, outputs (a probability per class), decision, versions."""
+    fields = [plan.input_schema.field(name) for name in plan.id_columns]
+    for output in servable.outputs:
+        spec = output.spec
+        if output.source is None and spec.labels is not None:
+            kind = pa.from_numpy_dtype(np.dtype(spec.dtype))
+            fields.extend(pa.field(f"{spec.name}_{label}", kind) for label in spec.labels)
+        elif output.source is not None:
+            fields.append(pa.field(spec.name, pa.string()))
+        else:
+            fields.append(pa.field(spec.name, pa.from_numpy_dtype(np.dtype(spec.dtype))))
+    if servable.policy is not None:
+        fields.extend(pa.field(name, kind) for name, kind in DECISION_FIELDS)
+    fields.extend(pa.field(f"{name}_version", pa.int64()) for name in servable.versions)
+    return pa.schema(fields)
+
+
+def rejects_schema(plan: ColumnPlan) -> pa.Schema:
+    """The rejects output's columns: the input's, as given, and the reasons (JSON)."""
+    return plan.input_schema.append(pa.field(REASONS_COLUMN, pa.string()))

@@ -1,0 +1,294 @@
+"""The Spark engine: the local engine's scorer in every Python worker, over Arrow batches.
+
+The driver resolves the model versions, checks the input's columns against the declaration and
+loads the models once itself (refusing a job before any executor starts). The chosen versions
+are shipped with the job (SparkContext.addFile); each Python worker loads them once from its
+copy (a loaded model cannot be pickled) and scores every Arrow batch Spark hands it
+(`mapInArrow`, at most --batch-rows rows each). Two passes over the input write the rejects
+(checks only) and the scores; OUTPUT is staged and renamed through Hadoop's file system, so
+the same command writes to a local disk, HDFS or an object store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+from pyspark import SparkFiles
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
+from pyspark.sql.types import BooleanType, DoubleType, StringType, StructField, StructType
+
+from scoring import scorer as scoring
+from scoring.checking import REASONS_COLUMN, ColumnPlan, plan_columns
+from scoring.errors import JobFailed, JobRefused
+from scoring.inputs import Input
+from scoring.job import MANIFEST_FILE, REJECTS_DIR, SCORES_DIR, Job, Tally
+from scoring.manifest import manifest, utc_now
+from scoring.outputs import manifest_bytes
+from service.inference.loader import REQUEST_FIELDS
+
+APP_NAME = "underwriting-scoring"
+
+
+@dataclass(frozen=True)
+class WorkerSpec:
+    """What a Python worker needs to build its scorer: plain, picklable values only."""
+
+    shipped: str  # the models' directory name among the job's files (SparkFiles)
+    versions: tuple[tuple[str, int], ...]
+    runtime: str
+    threads: int
+    plan: ColumnPlan
+    explain: bool
+    scores_schema: pa.Schema
+    rejects_schema: pa.Schema
+
+
+_SCORERS: dict[WorkerSpec, scoring.Scorer] = {}  # per Python worker process: loaded once
+
+
+def _scorer(spec: WorkerSpec) -> scoring.Scorer:
+    scorer = _SCORERS.get(spec)
+    if scorer is None:
+        choice = scoring.ModelChoice(SparkFiles.get(spec.shipped), (), spec.runtime, spec.threads)
+        servable = scoring.load(choice, dict(spec.versions))
+        scorer = _SCORERS[spec] = scoring.Scorer(servable, spec.plan, spec.explain)
+    return scorer
+
+
+def _conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+    """A batch in exactly the Arrow types Spark declared for the output (string widths)."""
+    if batch.schema.equals(schema):
+        return batch
+    return pa.Table.from_batches([batch]).cast(schema).combine_chunks().to_batches()[0]
+
+
+def score_batches(spec: WorkerSpec, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """mapInArrow: each batch's scored rows."""
+    scorer = _scorer(spec)
+    for batch in batches:
+        scored = scorer.score(_conform(batch, spec.plan.input_schema))[0]
+        if scored.num_rows:
+            yield _conform(scored, spec.scores_schema)
+
+
+def reject_batches(spec: WorkerSpec, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """mapInArrow: each batch's rejected rows, with their reasons (no model call)."""
+    scorer = _scorer(spec)
+    for batch in batches:
+        rejected = scorer.rejects(_conform(batch, spec.plan.input_schema))
+        if rejected.num_rows:
+            yield _conform(rejected, spec.rejects_schema)
+
+
+def session(batch_rows: int) -> SparkSession:
+    """The job's session: spark-submit's master and settings, else local with every core."""
+    if "PYSPARK_GATEWAY_PORT" not in os.environ:  # not under spark-submit: workers run here
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    builder = SparkSession.builder.appName(APP_NAME)
+    builder = builder.config("spark.sql.execution.arrow.maxRecordsPerBatch", str(batch_rows))
+    return builder.getOrCreate()
+
+
+class HadoopFiles:
+    """Renames, deletes and writes through Hadoop's FileSystem: local, HDFS or object store."""
+
+    def __init__(self, spark: SparkSession) -> None:
+        context: Any = spark.sparkContext  # py4j handles: untyped
+        self.jvm = context._jvm
+        self.conf = context._jsc.hadoopConfiguration()
+
+    def _fs(self, path: str) -> tuple[Any, Any]:
+        hpath = self.jvm.org.apache.hadoop.fs.Path(path)
+        return hpath.getFileSystem(self.conf), hpath
+
+    def exists(self, path: str) -> bool:
+        fs, hpath = self._fs(path)
+        return bool(fs.exists(hpath))
+
+    def parent_exists(self, path: str) -> bool:
+        fs, hpath = self._fs(path)
+        parent = hpath.getParent()
+        return parent is None or bool(fs.exists(parent))
+
+    def delete(self, path: str) -> None:
+        fs, hpath = self._fs(path)
+        fs.delete(hpath, True)
+
+    def rename(self, source: str, target: str) -> None:
+        fs, hsource = self._fs(source)
+        _, htarget = self._fs(target)
+        if not fs.rename(hsource, htarget):
+            raise JobFailed(f"could not rename {source} to {target}")
+
+    def write(self, path: str, content: bytes) -> None:
+        fs, hpath = self._fs(path)
+        stream = fs.create(hpath, True)
+        try:
+            stream.write(bytearray(content))
+        finally:
+            stream.close()
+
+    def listing(self, path: str) -> dict[str, Any]:
+        """A fingerprint of a remote input from its listing: names, sizes, modification times."""
+        fs, hpath = self._fs(path)
+        files = fs.listFiles(hpath, True)
+        listed = []
+        while files.hasNext():
+            status = files.next()
+            name = str(status.getPath().toString())
+            if not status.getPath().getName().startswith((".", "_")):
+                listed.append({"path": name, "bytes": int(status.getLen()),
+                               "modified_ms": int(status.getModificationTime())})  # fmt: skip
+        listed.sort(key=lambda entry: str(entry["path"]))
+        digest = hashlib.sha256(repr(listed).encode()).hexdigest()
+        return {"sha256": digest, "method": "listing", "files": listed}
+
+
+def _is_local(path: str) -> bool:
+    return "://" not in path or path.startswith("file://")
+
+
+def _read(spark: SparkSession, path: str, declared: tuple[Any, ...]) -> DataFrame:
+    """The input as a DataFrame: Parquet as written; CSV typed from the declaration."""
+    kind = "csv" if path.rstrip("/").lower().endswith(".csv") else None
+    if kind is None and _is_local(path):
+        kind = Input.at(path.removeprefix("file://")).format
+    if kind != "csv":
+        return spark.read.parquet(path)
+    header = spark.read.option("header", True).csv(path).columns
+    by_name = {f.name: f for f in declared}
+    kinds = {"integer": DoubleType(), "number": DoubleType(), "boolean": BooleanType()}
+    fields = [StructField(n, kinds.get(by_name[n].type, StringType()) if n in by_name
+                          else StringType()) for n in header]  # fmt: skip
+    reader = spark.read.schema(StructType(fields)).option("header", True)
+    return reader.option("mode", "FAILFAST").csv(path)
+
+
+def _ship(models_dir: str, versions: dict[str, int]) -> Path:
+    """A copy of exactly the chosen versions, laid out as a repository, to ship with the job."""
+    staging = Path(tempfile.mkdtemp(prefix="underwriting-models-"))
+    for name, version in versions.items():
+        shutil.copytree(Path(models_dir) / name / str(version), staging / name / str(version))
+    return staging
+
+
+def run_spark(job: Job) -> dict[str, object]:
+    """Score the whole input into OUTPUT on Spark; return the manifest written with it."""
+    started_at, start = utc_now(), time.perf_counter()
+    versions = scoring.resolve_versions(job.models)
+    servable = scoring.load(job.models, versions)  # refuse unusable models before Spark starts
+    spark = session(job.batch_rows)
+    begun = time.perf_counter()
+    files = HadoopFiles(spark)
+    if files.exists(job.output) and not job.overwrite:
+        raise JobRefused(f"output {job.output} exists (pass --overwrite to replace it)")
+    if not files.parent_exists(job.output):
+        raise JobRefused(f"the directory of output {job.output} does not exist")
+    if not files.exists(job.input):
+        raise JobRefused(f"input {job.input} does not exist")
+    frame = _read(spark, job.input, REQUEST_FIELDS + servable.features)
+    plan = plan_columns(to_arrow_schema(frame.schema), servable.features, REQUEST_FIELDS,
+                        servable.validator, job.id_columns)  # fmt: skip
+    local = scoring.Scorer(servable, plan, job.explain)
+    shipped = _ship(job.models.models_dir, versions)
+    spark.sparkContext.addFile(str(shipped), recursive=True)
+    spec = WorkerSpec(shipped.name, tuple(versions.items()), job.models.runtime,
+                      job.models.threads, plan, job.explain, local.scores_schema,
+                      local.rejects_schema)  # fmt: skip
+    staging = _staging(job.output)
+    writer_options = {"header": "true"} if job.format == "csv" else {}
+    timings: dict[str, float] = {"start_spark_seconds": round(begun - start, 3)}
+    try:
+        rejects_path, scores_path = f"{staging}/{REJECTS_DIR}", f"{staging}/{SCORES_DIR}"
+        mark = time.perf_counter()
+        rejects = frame.mapInArrow(partial(reject_batches, spec),
+                                   from_arrow_schema(spec.rejects_schema))  # fmt: skip
+        rejects.write.format(job.format).options(**writer_options).save(rejects_path)
+        timings["rejects_pass_seconds"] = round(time.perf_counter() - mark, 3)
+        if job.on_invalid == "fail":
+            first = _first_reasons(spark, rejects_path, job.format, spec)
+            if first:
+                raise JobFailed(f"a row is invalid (--on-invalid fail): {first}")
+        mark = time.perf_counter()
+        scores = frame.mapInArrow(partial(score_batches, spec),
+                                  from_arrow_schema(spec.scores_schema))  # fmt: skip
+        scores.write.format(job.format).options(**writer_options).save(scores_path)
+        timings["scores_pass_seconds"] = round(time.perf_counter() - mark, 3)
+        mark = time.perf_counter()
+        tally = _count(spark, scores_path, rejects_path, job.format, spec)
+        input_rows = frame.count()
+        timings["count_seconds"] = round(time.perf_counter() - mark, 3)
+        if tally.rows != input_rows:  # nothing dropped silently
+            raise JobFailed(f"{input_rows:,} input rows, but {tally.scored:,} scored and "
+                            f"{tally.rejected:,} rejected")  # fmt: skip
+        mark = time.perf_counter()
+        fingerprint = (Input.at(job.input.removeprefix("file://")).fingerprint()
+                       if _is_local(job.input) else files.listing(job.input))  # fmt: skip
+        timings["fingerprint_seconds"] = round(time.perf_counter() - mark, 3)
+        timings["total_seconds"] = round(time.perf_counter() - start, 3)
+        document = manifest(job, started_at, input_rows, tally, fingerprint,
+                            scoring.model_digests(job.models, versions), plan.id_columns,
+                            timings)  # fmt: skip
+        files.write(f"{staging}/{MANIFEST_FILE}", manifest_bytes(document))
+        if files.exists(job.output):
+            old = _staging(job.output, "old")
+            files.rename(job.output, old)
+            files.rename(staging, job.output)
+            files.delete(old)
+        else:
+            files.rename(staging, job.output)
+        return document
+    except BaseException:
+        files.delete(staging)
+        raise
+    finally:
+        shutil.rmtree(shipped, ignore_errors=True)
+
+
+def _staging(output: str, kind: str = "tmp") -> str:
+    head, _, tail = output.rstrip("/").rpartition("/")
+    hidden = f".{tail}.{kind}-{uuid.uuid4().hex[:12]}"
+    return f"{head}/{hidden}" if head or output.startswith("/") else hidden
+
+
+def _written(spark: SparkSession, path: str, kind: str, schema: pa.Schema) -> DataFrame:
+    """A written output, read back with the schema it was written with."""
+    reader = spark.read.schema(from_arrow_schema(schema))
+    return reader.option("header", True).csv(path) if kind == "csv" else reader.parquet(path)
+
+
+def _first_reasons(spark: SparkSession, path: str, kind: str, spec: WorkerSpec) -> str:
+    frame = _written(spark, path, kind, spec.rejects_schema)
+    rows = frame.select(REASONS_COLUMN).limit(1).collect()
+    return str(rows[0][0]) if rows else ""
+
+
+def _count(spark: SparkSession, scores: str, rejects: str, kind: str, spec: WorkerSpec) -> Tally:
+    """Count what was written, by outcome and class, and the rejects by failing field (in
+    Spark: a book's rejects can be many)."""
+    tally = Tally()
+    frame = _written(spark, scores, kind, spec.scores_schema)
+    for column, counts in (("outcome", tally.outcomes), ("risk_class", tally.classes)):
+        if column in frame.columns:
+            counts.update({row[0]: row[1] for row in frame.groupBy(column).count().collect()})
+    tally.scored = frame.count()
+    rejected = _written(spark, rejects, kind, spec.rejects_schema)
+    tally.rejected = rejected.count()
+    fields = F.explode(F.map_keys(F.from_json(REASONS_COLUMN, "map<string,array<string>>")))
+    by_field = rejected.select(fields.alias("field")).groupBy("field").count().collect()
+    tally.rejected_by_field = {row[0]: row[1] for row in by_field}
+    return tally

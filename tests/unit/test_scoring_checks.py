@@ -1,0 +1,220 @@
+"""The batch scorer's row checks refuse exactly the rows the service's schema refuses, for the
+reasons the service gives; the input's columns are matched to the declaration or the job is
+refused, naming every problem (a protected attribute by name)."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import orjson
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from marshmallow import ValidationError
+from paths import REPO
+
+from contract.features import Feature
+from scoring.checking import check, plan_columns, reasons_for
+from scoring.errors import JobRefused
+from service.inference.loader import REQUEST_FIELDS
+from service.validation.validator import RequestValidator
+from training.features import FEATURES, PROHIBITED
+
+VALIDATOR = RequestValidator.from_declaration(FEATURES, PROHIBITED, optional=REQUEST_FIELDS)
+BY_NAME = {f.name: f for f in (*FEATURES, *REQUEST_FIELDS)}
+INT64 = 2**63 - 1
+
+
+def _floats_in(low: float, high: float) -> st.SearchStrategy[float]:
+    return st.floats(min_value=low, max_value=high, allow_nan=False)
+
+
+Column = tuple[pa.DataType, list[Any], list[bool]]
+
+
+def _column(feature: Feature, rows: int) -> st.SearchStrategy[Column]:
+    """A column of one Arrow type the feature accepts: values, and whether each is valid."""
+    low = feature.minimum if feature.minimum is not None else -1e9
+    high = feature.maximum if feature.maximum is not None else 1e9
+    kinds: dict[str, list[tuple[pa.DataType, st.SearchStrategy[Any], st.SearchStrategy[Any]]]]
+    out_of_range_int = st.integers(-INT64, math.ceil(low) - 1) | st.integers(
+        math.floor(high) + 1, INT64
+    )
+    out_of_range_float = st.floats(max_value=low, exclude_max=True, allow_infinity=False) | (
+        st.floats(min_value=high, exclude_min=True, allow_infinity=False)
+    )
+    non_finite = st.sampled_from([math.nan, math.inf, -math.inf])
+    whole = st.integers(math.ceil(low), math.floor(high))
+    kinds = {
+        "integer": [
+            (pa.int64(), whole, out_of_range_int),
+            (pa.float64(), whole.map(float), out_of_range_float | non_finite
+             | _floats_in(low, high).filter(lambda v: not v.is_integer())),
+        ],
+        "number": [
+            (pa.float64(), _floats_in(low, high), out_of_range_float | non_finite),
+            (pa.int64(), whole, out_of_range_int),
+        ],
+        "boolean": [(pa.bool_(), st.booleans(), st.nothing())],
+        "category": [
+            (pa.string(), st.sampled_from(feature.categories or ("",)),
+             st.text(max_size=6).filter(lambda v: v not in (feature.categories or ()))),
+        ],
+    }  # fmt: skip
+
+    @st.composite
+    def build(draw: Any) -> Column:
+        kind, good, bad = draw(st.sampled_from(kinds[feature.type]))
+        values, valid = [], []
+        for _ in range(rows):
+            choice = draw(st.sampled_from(["good"] * 6 + ["bad", "null"]))
+            if choice == "bad" and bad is not st.nothing():
+                values.append(draw(bad))
+                valid.append(False)
+            elif choice == "null":
+                values.append(None)
+                valid.append(feature in REQUEST_FIELDS)  # a null amount asks for none
+            else:
+                values.append(draw(good))
+                valid.append(True)
+        return kind, values, valid
+
+    return build()
+
+
+@st.composite
+def books(draw: Any) -> tuple[pa.RecordBatch, dict[int, set[str]]]:
+    """A batch of rows with some invalid values, and the fields each invalid row fails on."""
+    rows = draw(st.integers(1, 12))
+    arrays: list[pa.Array] = []
+    names: list[str] = []
+    failing: dict[int, set[str]] = {}
+    for feature in (*FEATURES, *REQUEST_FIELDS):
+        kind, values, valid = draw(_column(feature, rows))
+        arrays.append(pa.array(values, type=kind))
+        names.append(feature.name)
+        for i, ok in enumerate(valid):
+            if not ok:
+                failing.setdefault(i, set()).add(feature.name)
+    return pa.RecordBatch.from_arrays(arrays, names=names), failing
+
+
+def service_verdict(record: dict[str, Any]) -> dict[str, list[str]] | None:
+    """What the service's own schema says of one record: None if valid, else its messages."""
+    try:
+        VALIDATOR.rows.load([record])
+    except ValidationError as exc:
+        messages: Any = exc.messages
+        return dict(messages[0])
+    return None
+
+
+def as_request(row: dict[str, Any]) -> dict[str, Any]:
+    """The record a client would send: whole numbers of integer features as integers, no null
+    amount (a record asking for none leaves it out)."""
+    out = {}
+    for name, value in row.items():
+        feature = BY_NAME[name]
+        if feature.type == "integer" and type(value) is float and value.is_integer():
+            value = int(value)
+        if value is None and feature in REQUEST_FIELDS:
+            continue
+        out[name] = value
+    return out
+
+
+@settings(max_examples=150, deadline=None)
+@given(book=books())
+def test_the_batch_check_refuses_exactly_what_the_service_refuses(
+    book: tuple[pa.RecordBatch, dict[int, set[str]]],
+) -> None:
+    batch, failing = book
+    plan = plan_columns(batch.schema, FEATURES, REQUEST_FIELDS, VALIDATOR, None)
+    checked = check(batch, plan)
+    rows = batch.to_pylist()
+    verdicts = [service_verdict(as_request(row)) for row in rows]
+    assert checked.valid.tolist() == [v is None for v in verdicts]
+    assert {i for i, v in enumerate(verdicts) if v is not None} == set(failing)
+    invalid = [i for i, v in enumerate(verdicts) if v is not None]
+    if invalid:
+        rejected = batch.filter(pa.array(~checked.valid))
+        reasons = [orjson.loads(text) for text in reasons_for(rejected, plan, VALIDATOR)]
+        assert reasons == [verdicts[i] for i in invalid]  # the service's very words
+        assert [set(r) for r in reasons] == [failing[i] for i in invalid]
+    # The valid rows' values reach the model as the service types them.
+    for name, values in checked.columns.items():
+        expected = [
+            as_request(row)[name] for row, ok in zip(rows, checked.valid, strict=True) if ok
+        ]
+        assert values.tolist() == expected
+
+
+def example_batch(**extra: pa.Array) -> pa.RecordBatch:
+    """The documented example applicant, one row, plus `extra` columns."""
+    applicant = json.loads((REPO / "examples" / "applicant.json").read_text())
+    return pa.RecordBatch.from_pydict({k: [v] for k, v in applicant.items()} | extra)
+
+
+def refusal(batch: pa.RecordBatch, id_columns: tuple[str, ...] | None = None) -> str:
+    with pytest.raises(JobRefused) as refused:
+        plan_columns(batch.schema, FEATURES, REQUEST_FIELDS, VALIDATOR, id_columns)
+    return str(refused.value)
+
+
+def test_a_valid_example_row_is_valid() -> None:
+    batch = example_batch()
+    plan = plan_columns(batch.schema, FEATURES, REQUEST_FIELDS, VALIDATOR, None)
+    assert check(batch, plan).valid.tolist() == [True]
+
+
+def test_a_protected_attribute_refuses_the_job_by_name() -> None:
+    text = refusal(example_batch(race=pa.array(["x"])))
+    assert "'race' is a protected attribute" in text
+
+
+def test_an_identifier_is_carried_through_by_default_and_never_reaches_the_model() -> None:
+    batch = example_batch(applicant_id=pa.array(["A1"]), policy_number=pa.array([7]))
+    plan = plan_columns(batch.schema, FEATURES, REQUEST_FIELDS, VALIDATOR, None)
+    assert plan.id_columns == ("applicant_id", "policy_number")
+    assert {f.name for f in plan.checked}.isdisjoint(plan.id_columns)
+
+
+def test_unknown_and_unnamed_columns_are_refused_with_the_way_to_keep_them() -> None:
+    batch = example_batch(notes=pa.array(["x"]), applicant_id=pa.array(["A1"]))
+    text = refusal(batch, id_columns=("notes",))
+    assert "'applicant_id' is an identifier: carry it through with --id-columns" in text
+    assert "notes" not in text
+    assert "column 'notes' is not a feature of the model" in refusal(batch)
+
+
+def test_every_column_problem_is_named_at_once() -> None:
+    batch = (
+        example_batch()
+        .drop_columns(["age", "sex"])
+        .append_column("bp_treatment_copy", pa.array([1]))
+    )
+    batch = batch.set_column(
+        batch.schema.get_field_index("bp_treatment"), "bp_treatment", pa.array([1])
+    )
+    text = refusal(batch, id_columns=("hba1c", "missing_id"))
+    assert "missing feature columns (Missing data for required field.): age, sex" in text
+    assert "column 'bp_treatment' is int64; the feature is a boolean" in text
+    assert "id column 'hba1c' is a feature of the model" in text
+    assert "id column 'missing_id' is not in the input" in text
+    assert "column 'bp_treatment_copy' is not a feature" in text
+
+
+def test_a_dictionary_encoded_category_column_is_checked_as_text() -> None:
+    batch = example_batch()
+    index = batch.schema.get_field_index("tobacco_use")
+    encoded = pa.array(["never", "sometimes"]).dictionary_encode()
+    rows = pa.Table.from_batches([batch, batch]).combine_chunks().to_batches()[0]
+    rows = rows.set_column(index, "tobacco_use", encoded)
+    plan = plan_columns(rows.schema, FEATURES, REQUEST_FIELDS, VALIDATOR, None)
+    assert check(rows, plan).valid.tolist() == [True, False]
+    (reason,) = reasons_for(rows.filter(pa.array([False, True])), plan, VALIDATOR)
+    assert orjson.loads(reason) == {"tobacco_use": [
+        "Must be one of: never, former_over_5y, former_1_5y, current."]}  # fmt: skip
