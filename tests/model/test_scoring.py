@@ -1,0 +1,195 @@
+"""The batch scorer: every row scored as the service scores it or rejected with the service's
+reasons, counts that add up, a manifest to trust the output by, and an output that appears
+complete or not at all."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+from book_support import INVALID, book_table, manifest, read_output, score, write_book
+from service_support import publish_version
+
+ROWS = 400
+
+
+@pytest.fixture(scope="module")
+def book(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_book(book_table(ROWS, seed=21), tmp_path_factory.mktemp("book") / "book.parquet",
+                      row_group_size=150)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def scored(book: Path, service_models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    output = tmp_path_factory.mktemp("scored") / "out"
+    run = score(book, output, "--models-dir", service_models_dir, "--batch-rows", "128")
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert f"scored {ROWS - len(INVALID)} of {ROWS} rows; rejected {len(INVALID)}" in run.stdout
+    return output
+
+
+def test_every_row_is_scored_or_rejected_with_the_services_reasons(scored: Path) -> None:
+    scores, rejects = read_output(scored), read_output(scored, "rejects")
+    ids = [f"A{i:06d}" for i in range(ROWS)]
+    rejected = [ids[i] for i in sorted(INVALID)]
+    assert scores.column("applicant_id").to_pylist() == [i for i in ids if i not in rejected]
+    assert rejects.column("applicant_id").to_pylist() == rejected
+    reasons = [json.loads(r) for r in rejects.column("rejected_reasons").to_pylist()]
+    assert reasons == [
+        {"age": ["Must be greater than or equal to 18 and less than or equal to 85."]},
+        {"hba1c": ["Field may not be null."]},
+        {"sex": ["Must be one of: female, male."]},
+        {"age": ["Not a valid integer: got 42.5."]},
+    ]
+    # Rejects carry the row as given, so it can be corrected and sent again.
+    assert rejects.column("age").to_pylist()[0] == 200
+    counts = manifest(scored)["counts"]
+    assert counts["input"] == counts["scored"] + counts["rejected"] == ROWS
+    assert counts["rejected_by_field"] == {"age": 2, "hba1c": 1, "sex": 1}
+    assert sum(counts["outcomes"].values()) == counts["scored"]
+    outcomes = pc.value_counts(scores.column("outcome")).to_pylist()
+    assert {o["values"]: o["counts"] for o in outcomes} == counts["outcomes"]
+
+
+def test_the_manifest_names_the_models_input_and_options(
+    scored: Path, book: Path, service_models_dir: Path
+) -> None:
+    document = manifest(scored)
+    assert document["status"] == "complete"
+    for name in ("risk_class", "max_coverage"):
+        metadata = json.loads((service_models_dir / name / "1" / "metadata.json").read_text())
+        expected = {"version": 1, "metadata_sha256": metadata["metadata_sha256"]}
+        assert document["models"][name] == expected
+    policy = json.loads((service_models_dir / "underwriting_policy/1/policy.json").read_text())
+    assert document["models"]["underwriting_policy"]["policy_sha256"] == policy["policy_sha256"]
+    (listed,) = document["input"]["fingerprint"]["files"]
+    assert listed["sha256"] == hashlib.sha256(book.read_bytes()).hexdigest()
+    assert document["options"]["explain"] is True and document["options"]["batch_rows"] == 128
+    assert document["output"]["id_columns"] == ["applicant_id"]
+    assert document["timings"]["total_seconds"] > 0
+    scores = read_output(scored)
+    for name in ("risk_class", "max_coverage", "underwriting_policy"):
+        assert set(scores.column(f"{name}_version").to_pylist()) == {1}
+
+
+def test_each_row_matches_the_services_answer(scored: Path, book: Path, client: Any) -> None:
+    """The HTTP app's predictions and decisions, 100 records a request, against the book's."""
+    table = pq.read_table(book)
+    rows = [r for i, r in enumerate(table.to_pylist()) if i not in INVALID]
+    scores = read_output(scored).to_pylist()
+    for start in range(0, len(rows), 100):
+        chunk = rows[start : start + 100]
+        records = [_as_request(r) for r in chunk]
+        response = client.post("/v1/models/underwriting:predict",
+                               json={"instances": records})  # fmt: skip
+        assert response.status_code == 200, response.get_data(as_text=True)
+        for ours, theirs in zip(scores[start : start + 100], response.get_json()["predictions"],
+                                strict=True):  # fmt: skip
+            assert_same_answer(ours, theirs)
+
+
+def _as_request(row: dict[str, Any]) -> dict[str, Any]:
+    record = {k: v for k, v in row.items() if k != "applicant_id" and v is not None}
+    return {k: int(v) if k == "age" else v for k, v in record.items()}
+
+
+def assert_same_answer(ours: dict[str, Any], theirs: dict[str, Any]) -> None:
+    """One scored row against the service's prediction for the same record."""
+    labels = ("standard", "substandard", "decline")
+    probabilities = [ours[f"probabilities_{label}"] for label in labels]
+    expected = [theirs["probabilities"][label] for label in labels]
+    assert probabilities == pytest.approx(expected, abs=1e-6)
+    assert ours["risk_class"] == theirs["risk_class"]
+    assert ours["max_coverage"] == pytest.approx(theirs["max_coverage"], rel=1e-6)
+    decision = theirs["decision"]
+    assert ours["outcome"] == decision["outcome"]
+    assert ours["offer"] == decision["offer"]
+    assert json.loads(ours["reasons"]) == decision["reasons"]
+    assert ours["reasons_complete"] == decision["reasons_complete"]
+    assert json.loads(ours["rules"]) == decision["rules"]
+
+
+def test_batch_boundaries_do_not_change_a_score(
+    scored: Path, book: Path, service_models_dir: Path, tmp_path: Path
+) -> None:
+    whole = tmp_path / "whole"
+    run = score(book, whole, "--models-dir", service_models_dir, "--batch-rows", "100000")
+    assert run.returncode == 0, run.stderr
+    assert read_output(whole).equals(read_output(scored))
+    assert read_output(whole, "rejects").equals(read_output(scored, "rejects"))
+
+
+def test_csv_in_and_out_scores_like_parquet(
+    scored: Path, service_models_dir: Path, tmp_path: Path
+) -> None:
+    book = write_book(book_table(ROWS, seed=21), tmp_path / "book.csv")
+    output = tmp_path / "csv-out"
+    run = score(book, output, "--models-dir", service_models_dir, "--format", "csv")
+    assert run.returncode == 0, run.stderr
+    assert sorted(p.name for p in (output / "scores").iterdir()) == ["part-00000.csv"]
+    ours, parquet = read_output(output), read_output(scored)
+    assert ours.column("applicant_id").equals(parquet.column("applicant_id"))
+    assert ours.column("outcome").equals(parquet.column("outcome"))
+    assert ours.column("reasons").equals(parquet.column("reasons"))
+    assert manifest(output)["counts"] == manifest(scored)["counts"]
+
+
+def test_an_existing_output_is_kept_unless_overwrite_is_asked(
+    scored: Path, book: Path, service_models_dir: Path, tmp_path: Path
+) -> None:
+    output = tmp_path / "out"
+    shutil.copytree(scored, output)
+    before = (output / "_manifest.json").read_text()
+    run = score(book, output, "--models-dir", service_models_dir)
+    assert run.returncode == 2 and "exists (pass --overwrite" in run.stderr
+    assert (output / "_manifest.json").read_text() == before
+    run = score(book, output, "--models-dir", service_models_dir, "--overwrite", "--no-explain")
+    assert run.returncode == 0, run.stderr
+    assert manifest(output)["options"]["explain"] is False
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no staging left behind
+
+
+def test_on_invalid_fail_stops_and_leaves_nothing(
+    book: Path, service_models_dir: Path, tmp_path: Path
+) -> None:
+    output = tmp_path / "out"
+    run = score(book, output, "--models-dir", service_models_dir, "--on-invalid", "fail")
+    assert run.returncode == 1
+    assert "Must be greater than or equal to 18" in run.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_protected_attribute_refuses_the_job_by_name(
+    service_models_dir: Path, tmp_path: Path
+) -> None:
+    table = book_table(20, seed=3, invalid={})
+    table = table.append_column("ethnicity", [["x"] * 20])
+    book = write_book(table, tmp_path / "book.parquet")
+    run = score(book, tmp_path / "out", "--models-dir", service_models_dir)
+    assert run.returncode == 2
+    assert "'ethnicity' is a protected attribute: it must not be sent" in run.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_pinned_version_scores_instead_of_the_newest(
+    service_models_dir: Path, tmp_path: Path
+) -> None:
+    repository = tmp_path / "models"
+    shutil.copytree(service_models_dir, repository)
+    publish_version(repository / "risk_class" / "1", repository, "risk_class", 2)
+    book = write_book(book_table(30, seed=4, invalid={}), tmp_path / "book.parquet")
+    newest, pinned = tmp_path / "newest", tmp_path / "pinned"
+    assert score(book, newest, "--models-dir", repository).returncode == 0
+    run = score(book, pinned, "--models-dir", repository, "--version", "risk_class=1")
+    assert run.returncode == 0, run.stderr
+    assert manifest(newest)["models"]["risk_class"]["version"] == 2
+    assert manifest(pinned)["models"]["risk_class"]["version"] == 1
+    assert set(read_output(pinned).column("risk_class_version").to_pylist()) == {1}
+    missing = score(book, tmp_path / "x", "--models-dir", repository, "--version", "risk_class=9")
+    assert missing.returncode == 2 and "risk_class version 9 is not in" in missing.stderr

@@ -1,0 +1,67 @@
+"""Helpers for the batch scorer's tests: books of applicants as files, the command, its output."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+from paths import REPO
+from service_support import applicant_columns
+
+# Rows made invalid in every book (index -> field -> value), one reason each.
+INVALID: dict[int, dict[str, Any]] = {
+    3: {"age": 200},
+    5: {"hba1c": None},
+    7: {"sex": "unknown"},
+    11: {"age": 42.5},
+}
+
+
+def book_table(rows: int, seed: int, invalid: dict[int, dict[str, Any]] | None = None) -> pa.Table:
+    """Generated applicants with an applicant_id and a requested amount, some rows invalid.
+
+    Integer features travel as float64 when a row holds a non-whole or null value in them,
+    as pandas writes them.
+    """
+    columns: dict[str, list[Any]] = {"applicant_id": [f"A{i:06d}" for i in range(rows)]}
+    columns |= applicant_columns(rows, seed)
+    columns["requested_coverage"] = [None if i % 4 else 250_000.0 * (i % 9) for i in range(rows)]
+    for index, values in (INVALID if invalid is None else invalid).items():
+        for name, value in values.items():
+            columns[name][index] = value
+    return pa.table(columns)
+
+
+def write_book(table: pa.Table, path: Path, row_group_size: int = 1_000) -> Path:
+    if path.suffix == ".csv":
+        pacsv.write_csv(table, path)
+    else:
+        pq.write_table(table, path, row_group_size=row_group_size)
+    return path
+
+
+def score(*args: str | Path, env: dict[str, str] | None = None,
+          timeout: float = 600) -> subprocess.CompletedProcess[str]:  # fmt: skip
+    """Run `python -m scoring` as a user would."""
+    command = [sys.executable, "-m", "scoring", *map(str, args), "--no-progress"]
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=REPO,
+                          env=os.environ | (env or {}), check=False)  # fmt: skip
+
+
+def read_output(output: Path, part: str = "scores") -> pa.Table:
+    """One output (scores or rejects) of a run, whatever its format or number of part files."""
+    files = sorted(p for p in (output / part).iterdir() if p.suffix in (".parquet", ".csv"))
+    kind = "csv" if files and files[0].suffix == ".csv" else "parquet"
+    return ds.dataset([str(p) for p in files], format=kind).to_table()
+
+
+def manifest(output: Path) -> dict[str, Any]:
+    return dict(json.loads((output / "_manifest.json").read_text()))
