@@ -13,7 +13,16 @@ from typing import Any
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
-from book_support import INVALID, book_table, manifest, read_output, score, write_book
+from book_support import (
+    INVALID,
+    as_request,
+    assert_same_answer,
+    book_table,
+    manifest,
+    read_output,
+    score,
+    write_book,
+)
 from service_support import publish_version
 
 ROWS = 400
@@ -85,34 +94,13 @@ def test_each_row_matches_the_services_answer(scored: Path, book: Path, client: 
     scores = read_output(scored).to_pylist()
     for start in range(0, len(rows), 100):
         chunk = rows[start : start + 100]
-        records = [_as_request(r) for r in chunk]
+        records = [as_request(r) for r in chunk]
         response = client.post("/v1/models/underwriting:predict",
                                json={"instances": records})  # fmt: skip
         assert response.status_code == 200, response.get_data(as_text=True)
         for ours, theirs in zip(scores[start : start + 100], response.get_json()["predictions"],
                                 strict=True):  # fmt: skip
             assert_same_answer(ours, theirs)
-
-
-def _as_request(row: dict[str, Any]) -> dict[str, Any]:
-    record = {k: v for k, v in row.items() if k != "applicant_id" and v is not None}
-    return {k: int(v) if k == "age" else v for k, v in record.items()}
-
-
-def assert_same_answer(ours: dict[str, Any], theirs: dict[str, Any]) -> None:
-    """One scored row against the service's prediction for the same record."""
-    labels = ("standard", "substandard", "decline")
-    probabilities = [ours[f"probabilities_{label}"] for label in labels]
-    expected = [theirs["probabilities"][label] for label in labels]
-    assert probabilities == pytest.approx(expected, abs=1e-6)
-    assert ours["risk_class"] == theirs["risk_class"]
-    assert ours["max_coverage"] == pytest.approx(theirs["max_coverage"], rel=1e-6)
-    decision = theirs["decision"]
-    assert ours["outcome"] == decision["outcome"]
-    assert ours["offer"] == decision["offer"]
-    assert json.loads(ours["reasons"]) == decision["reasons"]
-    assert ours["reasons_complete"] == decision["reasons_complete"]
-    assert json.loads(ours["rules"]) == decision["rules"]
 
 
 def test_batch_boundaries_do_not_change_a_score(

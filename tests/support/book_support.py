@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
+import pytest
 from paths import REPO
 from service_support import applicant_columns
 
@@ -65,3 +66,25 @@ def read_output(output: Path, part: str = "scores") -> pa.Table:
 
 def manifest(output: Path) -> dict[str, Any]:
     return dict(json.loads((output / "_manifest.json").read_text()))
+
+
+def as_request(row: dict[str, Any]) -> dict[str, Any]:
+    """A valid row of a book as a client sends it: no id, no null amount, age an integer."""
+    record = {k: v for k, v in row.items() if k != "applicant_id" and v is not None}
+    return {k: int(v) if k == "age" else v for k, v in record.items()}
+
+
+def assert_same_answer(ours: dict[str, Any], theirs: dict[str, Any]) -> None:
+    """One scored row against the service's prediction for the same record."""
+    labels = ("standard", "substandard", "decline")
+    probabilities = [ours[f"probabilities_{label}"] for label in labels]
+    expected = [theirs["probabilities"][label] for label in labels]
+    assert probabilities == pytest.approx(expected, abs=1e-6)
+    assert ours["risk_class"] == theirs["risk_class"]
+    assert ours["max_coverage"] == pytest.approx(theirs["max_coverage"], rel=1e-6)
+    decision = theirs["decision"]
+    assert ours["outcome"] == decision["outcome"]
+    assert ours["offer"] == decision["offer"]
+    assert json.loads(ours["reasons"]) == decision["reasons"]
+    assert ours["reasons_complete"] == decision["reasons_complete"]
+    assert json.loads(ours["rules"]) == decision["rules"]

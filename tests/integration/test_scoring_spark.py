@@ -1,0 +1,128 @@
+"""The batch scorer on Apache Spark, for real (local[2]: two executors' worth of Python workers),
+against the local engine and the HTTP service on the same records."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import requests
+from book_support import (
+    INVALID,
+    as_request,
+    assert_same_answer,
+    book_table,
+    manifest,
+    read_output,
+    score,
+    write_book,
+)
+from service_support import served
+from tool_support import in_ci, require_nginx, require_tool
+
+ROWS = 3_000
+SPARK = {"PYSPARK_SUBMIT_ARGS": "--master local[2] pyspark-shell"}
+
+
+def require_spark() -> None:
+    """pyspark (the `spark` extra) and a Java runtime: a failure under CI, a skip elsewhere."""
+    require_tool("java", "Debian's default-jre-headless (make system-packages)")
+    if importlib.util.find_spec("pyspark") is None:
+        reason = "pyspark not installed; pip install -e '.[spark]'"
+        if in_ci():
+            pytest.fail(f"{reason}. CI is set, so a missing tool fails the test.")
+        pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def book(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory of three Parquet files, as a book exported in parts arrives."""
+    directory = tmp_path_factory.mktemp("book") / "book"
+    directory.mkdir()
+    table = book_table(ROWS, seed=8)
+    for part, start in enumerate(range(0, ROWS, ROWS // 3)):
+        write_book(table.slice(start, ROWS // 3), directory / f"part-{part}.parquet", 500)
+    (directory / "_SUCCESS").touch()  # a writer's marker: not data, skipped
+    return directory
+
+
+@pytest.fixture(scope="module")
+def outputs(
+    book: Path, service_models_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Path]:
+    require_spark()
+    root = tmp_path_factory.mktemp("outputs")
+    found = {}
+    for engine in ("local", "spark"):
+        output = root / engine
+        run = score(book, output, "--models-dir", service_models_dir, "--engine", engine,
+                    "--batch-rows", "700", env=SPARK)  # fmt: skip
+        assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-4000:]
+        found[engine] = output
+    return found
+
+
+def by_id(table: pa.Table) -> pa.Table:
+    return table.sort_by("applicant_id")
+
+
+def test_spark_and_local_give_identical_results(outputs: dict[str, Path]) -> None:
+    local, spark = (by_id(read_output(outputs[e])) for e in ("local", "spark"))
+    assert spark.schema.equals(local.schema)
+    assert spark.num_rows == local.num_rows == ROWS - len(INVALID)
+    for name in local.column_names:
+        if name.startswith("probabilities_"):
+            difference = pa.compute.max(pa.compute.abs(pa.compute.subtract(
+                spark.column(name), local.column(name)))).as_py()  # fmt: skip
+            assert difference <= 1e-6, name
+        else:
+            assert spark.column(name).equals(local.column(name)), name
+    rejects = [by_id(read_output(outputs[e], "rejects")) for e in ("local", "spark")]
+    assert rejects[0].equals(rejects[1])
+    counted = [manifest(outputs[e])["counts"] for e in ("local", "spark")]
+    assert counted[0] == counted[1]
+    assert counted[1]["input"] == counted[1]["scored"] + counted[1]["rejected"] == ROWS
+
+
+def test_spark_writes_parts_and_a_manifest_of_its_own(outputs: dict[str, Path]) -> None:
+    document = manifest(outputs["spark"])
+    assert document["options"]["engine"] == "spark"
+    assert document["options"]["runtime_threads"] == 1
+    assert {"start_spark_seconds", "scores_pass_seconds", "rejects_pass_seconds"} <= set(
+        document["timings"]
+    )
+    assert (outputs["spark"] / "scores" / "_SUCCESS").is_file()  # Spark's own commit marker
+    assert not [p for p in outputs["spark"].parent.iterdir() if p.name.startswith(".")]
+
+
+def test_the_http_service_answers_each_record_as_the_book_was_scored(
+    outputs: dict[str, Path], book: Path, service_models_dir: Path, tmp_path: Path
+) -> None:
+    require_nginx()
+    table = pq.ParquetDataset(book).read()
+    rows = [r for i, r in enumerate(table.to_pylist()) if i not in INVALID]
+    spark = {r["applicant_id"]: r for r in read_output(outputs["spark"]).to_pylist()}
+    with served(service_models_dir, tmp_path / "service.log") as (base_url, _):
+        for start in range(0, len(rows), 500):
+            chunk = rows[start : start + 500]
+            answer = requests.post(f"{base_url}/v1/models/underwriting:predict",
+                                   json={"instances": [as_request(r) for r in chunk]},
+                                   timeout=60)  # fmt: skip
+            assert answer.status_code == 200, answer.text
+            for row, theirs in zip(chunk, answer.json()["predictions"], strict=True):
+                assert_same_answer(spark[row["applicant_id"]], theirs)
+
+
+def test_spark_on_invalid_fail_leaves_nothing(
+    book: Path, service_models_dir: Path, tmp_path: Path
+) -> None:
+    require_spark()
+    output = tmp_path / "out"
+    run = score(book, output, "--models-dir", service_models_dir, "--engine", "spark",
+                "--on-invalid", "fail", env=SPARK)  # fmt: skip
+    assert run.returncode == 1, run.stderr[-3000:]
+    assert "a row is invalid (--on-invalid fail)" in run.stderr
+    assert list(tmp_path.iterdir()) == []
