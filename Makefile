@@ -8,7 +8,7 @@ SYSTEM_PACKAGES := nginx prometheus wrk postgresql chromium default-jre-headless
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export TF_ENABLE_ONEDNN_OPTS ?= 0
 
-.PHONY: run test install models train lint typecheck bench system-packages clean
+.PHONY: run test install models train lint typecheck bench bench-book system-packages clean
 
 $(BIN)/activate: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,10 @@ test: install system-packages lint
 
 bench: install system-packages models
 	$(BIN)/python -m bench
+
+## The batch scorer on a generated book of 1,000,000 applicants: local and Spark engines.
+bench-book: install system-packages models
+	$(BIN)/python -m bench.book --models-dir $(MODELS_DIR)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

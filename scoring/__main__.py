@@ -92,8 +92,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--batch-rows",
         type=_positive,
-        default=65_536,
-        help="rows per batch (and per Arrow batch on Spark; default 65536)",
+        default=32_768,
+        help="rows per batch (and per Arrow batch on Spark; default 32768)",
     )
     p.add_argument(
         "--on-invalid",

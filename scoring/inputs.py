@@ -13,7 +13,7 @@ import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 from contract.features import Feature
 from scoring.errors import JobRefused
 
+T = TypeVar("T")
 InputFormat = Literal["parquet", "csv"]
 _SUFFIXES: dict[str, InputFormat] = {".parquet": "parquet", ".parq": "parquet", ".csv": "csv"}
 CSV_TRUE, CSV_FALSE = ["true"], ["false"]  # JSON's spelling: 1/0 and yes/no are not flags

@@ -28,7 +28,7 @@ class Job:
     id_columns: tuple[str, ...] | None = None  # None: the input's declared identifiers
     format: OutputFormat = "parquet"
     engine: Literal["local", "spark"] = "local"
-    batch_rows: int = 65_536
+    batch_rows: int = 32_768
     on_invalid: Literal["reject", "fail"] = "reject"
     overwrite: bool = False
     explain: bool = True

@@ -16,7 +16,7 @@ from scoring.errors import JobFailed
 from scoring.inputs import Input, batches, schema_of, total_rows
 from scoring.job import REJECTS_DIR, SCORES_DIR, Job, Tally
 from scoring.manifest import manifest, utc_now
-from scoring.outputs import PartWriter, publish, refuse_existing, write_manifest
+from scoring.outputs import PartWriter, WriteBehind, publish, refuse_existing, write_manifest
 from scoring.progress import Progress
 from service.inference.loader import REQUEST_FIELDS
 
@@ -61,8 +61,10 @@ def run_local(job: Job) -> dict[str, object]:
 
 def _score_all(job: Job, source: Input, scorer: scoring.Scorer, staging: Path) -> Tally:
     tally = Tally()
-    scores = PartWriter(staging / SCORES_DIR / PART, scorer.scores_schema, job.format)
-    rejects = PartWriter(staging / REJECTS_DIR / PART, scorer.rejects_schema, job.format)
+    writer = WriteBehind([
+        PartWriter(staging / SCORES_DIR / PART, scorer.scores_schema, job.format),
+        PartWriter(staging / REJECTS_DIR / PART, scorer.rejects_schema, job.format),
+    ])  # fmt: skip
     expected = total_rows(source)
     progress = Progress(expected, job.progress)
     try:
@@ -71,15 +73,13 @@ def _score_all(job: Job, source: Input, scorer: scoring.Scorer, staging: Path) -
             if rejected.num_rows and job.on_invalid == "fail":
                 raise JobFailed(f"{tally.rows + batch.num_rows:,} rows read, a row is invalid "
                                 f"(--on-invalid fail): {rejected.column(-1)[0]}")  # fmt: skip
-            scores.write(scored)
-            rejects.write(rejected)
+            writer.put(scored, rejected)
             tally.add_scores(scored)
             tally.add_rejects(rejected)
             progress.update(tally.rows)
     finally:
         progress.finish()
-        scores.close()
-        rejects.close()
+        writer.close()
     if expected is not None and tally.rows != expected:  # nothing dropped silently
         raise JobFailed(f"read {tally.rows:,} rows of the {expected:,} the input holds")
     return tally

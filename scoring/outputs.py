@@ -8,8 +8,11 @@ previous run's complete output); a failed job leaves nothing behind.
 from __future__ import annotations
 
 import os
+import queue
 import shutil
+import threading
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -74,3 +77,45 @@ class PartWriter:
 
     def close(self) -> None:
         self._writer.close()
+
+
+class WriteBehind:
+    """Writes each step's batches to their part files on a thread of its own.
+
+    Encoding and compressing Parquet releases the GIL: the next batch is checked and scored
+    while this one is written. At most `depth` steps wait, so memory stays bounded; an error
+    in writing is raised by the next `put` or by `close`.
+    """
+
+    def __init__(self, writers: Sequence[PartWriter], depth: int = 2) -> None:
+        self.writers = tuple(writers)
+        self._queue: queue.Queue[tuple[pa.RecordBatch, ...] | None] = queue.Queue(depth)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="write-behind", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (step := self._queue.get()) is not None:
+            if self._error is not None:
+                continue  # drain: the producer learns of the error at its next put
+            try:
+                for writer, batch in zip(self.writers, step, strict=True):
+                    writer.write(batch)
+            except BaseException as exc:  # handed to the producer, never lost
+                self._error = exc
+
+    def put(self, *batches: pa.RecordBatch) -> None:
+        self._raise()
+        self._queue.put(batches)
+
+    def close(self) -> None:
+        """Wait for every batch to be written, close the files, raise a writing error."""
+        self._queue.put(None)
+        self._thread.join()
+        for writer in self.writers:
+            writer.close()
+        self._raise()
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            raise self._error
