@@ -94,12 +94,13 @@ def reject_batches(spec: WorkerSpec, batches: Iterator[pa.RecordBatch]) -> Itera
             yield _conform(rejected, spec.rejects_schema)
 
 
-def session(batch_rows: int) -> SparkSession:
+def session(batch_rows: int, progress: bool) -> SparkSession:
     """The job's session: spark-submit's master and settings, else local with every core."""
     if "PYSPARK_GATEWAY_PORT" not in os.environ:  # not under spark-submit: workers run here
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder.appName(APP_NAME)
     builder = builder.config("spark.sql.execution.arrow.maxRecordsPerBatch", str(batch_rows))
+    builder = builder.config("spark.ui.showConsoleProgress", str(progress).lower())
     return builder.getOrCreate()
 
 
@@ -191,7 +192,7 @@ def run_spark(job: Job) -> dict[str, object]:
     started_at, start = utc_now(), time.perf_counter()
     versions = scoring.resolve_versions(job.models)
     servable = scoring.load(job.models, versions)  # refuse unusable models before Spark starts
-    spark = session(job.batch_rows)
+    spark = session(job.batch_rows, job.progress)
     begun = time.perf_counter()
     files = HadoopFiles(spark)
     if files.exists(job.output) and not job.overwrite:
