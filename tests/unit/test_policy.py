@@ -298,3 +298,21 @@ def test_an_acceptance_with_nothing_to_offer_is_referred(policy: Policy) -> None
     assert rules == [{"rule": "face_amount", **policy.no_offer.to_json(), "offer": 0.0}]
     # Without a coverage model there is no offer to judge: the class decides.
     assert decide_one(policy, applicant(), [0.9, 0.08, 0.02], coverage=None)[0] == "accept"
+
+
+def test_per_record_lists_read_like_a_list_of_lists() -> None:
+    """A batch's fired rules are stored sparsely but read as one list per record."""
+    from policy.decide import PerRecord
+
+    fired: PerRecord[str] = PerRecord(4)
+    fired.add(1, "a")
+    fired.add(1, "b")
+    fired.add(3, "c")
+    expected = [[], ["a", "b"], [], ["c"]]
+    assert list(fired) == expected and len(fired) == 4
+    assert [fired[i] for i in range(-4, 4)] == expected + expected
+    assert fired[1:] == expected[1:] and fired[::-2] == expected[::-2]
+    with pytest.raises(IndexError):
+        fired[4]
+    with pytest.raises(IndexError):
+        fired[-5]
