@@ -11,12 +11,15 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
+import threading
 
-from scoring.errors import JobFailed, JobRefused
+from scoring.errors import JobFailed, JobRefused, JobStopped
 from scoring.job import Job
 from scoring.manifest import summary
 from scoring.scorer import ModelChoice
+from scoring.stopping import request_stop
 
 EPILOG = """\
 examples:
@@ -120,7 +123,7 @@ def parser() -> argparse.ArgumentParser:
     return p  # fmt: skip
 
 
-def job_from(args: argparse.Namespace) -> Job:
+def job_from(args: argparse.Namespace, argv: list[str]) -> Job:
     threads = args.threads or (1 if args.engine == "spark" else len(os.sched_getaffinity(0)))
     return Job(
         input=args.input,
@@ -134,13 +137,18 @@ def job_from(args: argparse.Namespace) -> Job:
         overwrite=args.overwrite,
         explain=args.explain,
         progress=args.progress,
+        argv=tuple(argv),
     )
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    job = job_from(args)
+    if threading.current_thread() is threading.main_thread():  # not when called from a thread
+        signal.signal(signal.SIGTERM, request_stop)
+        signal.signal(signal.SIGINT, request_stop)
+    job = job_from(args, argv)
     try:
         if job.engine == "spark":
             from scoring.spark import run_spark  # pyspark: the optional extra
@@ -153,6 +161,9 @@ def main(argv: list[str] | None = None) -> int:
     except JobRefused as exc:
         print(f"python -m scoring: refused: {exc}", file=sys.stderr)
         return 2
+    except JobStopped:
+        print("python -m scoring: stopped on request, no output written", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except JobFailed as exc:
         print(f"python -m scoring: failed, no output written: {exc}", file=sys.stderr)
         return 1

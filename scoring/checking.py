@@ -25,6 +25,7 @@ from marshmallow import ValidationError
 
 from contract.features import Feature
 from scoring.errors import JobRefused
+from scoring.values import feature_values
 from service.validation.validator import RequestValidator
 
 REASONS_COLUMN = "rejected_reasons"  # the rejects output's one added column
@@ -38,6 +39,7 @@ class ColumnPlan:
     optional: tuple[Feature, ...]  # request fields a row may leave null (the amount applied for)
     id_columns: tuple[str, ...]
     input_schema: pa.Schema
+    from_text: bool = False  # CSV: every column is text, read as JSON reads a value
 
     @property
     def checked(self) -> tuple[Feature, ...]:
@@ -50,26 +52,40 @@ def plan_columns(
     optional: tuple[Feature, ...],
     validator: RequestValidator,
     id_columns: tuple[str, ...] | None,
+    from_text: bool = False,
+    reserved: frozenset[str] = frozenset(),
+    flat_ids: bool = False,
 ) -> ColumnPlan:
     """Match the input's columns to the declaration, or refuse the job naming every problem.
 
-    Without `id_columns`, the input's columns the declaration lists as identifiers
-    (applicant_id, policy_number, ...) are carried through: they name a row, they never reach
-    the model.
+    Without `id_columns`, the input's identifier columns that name a record (the declared
+    identifiers ending in _id or _number: applicant_id, policy_number) are carried through;
+    other identifiers (a name, an SSN, an address) are personal data, carried only when named.
+    `reserved` are the outputs' own column names; `flat_ids` refuses nested id columns (CSV).
     """
     names = list(schema.names)
     declared = {f.name: f for f in (*features, *optional)}
-    problems: list[str] = []
     if len(set(names)) != len(names):
         repeated = sorted({n for n in names if names.count(n) > 1})
-        problems.append(f"columns appear more than once: {', '.join(repeated)}")
+        raise JobRefused(f"the input's columns appear more than once: {', '.join(repeated)}")
+    problems: list[str] = []
     if id_columns is None:
-        id_columns = tuple(n for n in names if validator.prohibited.get(n) == "identifier")
+        id_columns = tuple(n for n in names if validator.prohibited.get(n) == "identifier"
+                           and n.endswith(("_id", "_number")))  # fmt: skip
     for name in id_columns:
         if name not in names:
             problems.append(f"id column {name!r} is not in the input")
         elif name in declared:
             problems.append(f"id column {name!r} is a feature of the model, not an id")
+        elif name in reserved:
+            problems.append(f"id column {name!r} has the name of an output column")
+        elif flat_ids and pa.types.is_nested(schema.field(name).type):
+            problems.append(f"id column {name!r} is {schema.field(name).type}: CSV output "
+                            "holds flat values only (use --format parquet)")  # fmt: skip
+    for name in names:
+        if _is_view(schema.field(name).type):
+            problems.append(f"column {name!r} is {schema.field(name).type}: write it as "
+                            "string or binary")  # fmt: skip
     for name in names:
         kind = validator.prohibited.get(name)
         if kind == "protected attribute":
@@ -84,7 +100,7 @@ def plan_columns(
         problems.append(f"missing feature columns (Missing data for required field.): "
                         f"{', '.join(missing)}")  # fmt: skip
     for feature in (*features, *optional):
-        if feature.name in names:
+        if feature.name in names and not from_text:
             kind_problem = _type_problem(feature, schema.field(feature.name).type)
             if kind_problem:
                 problems.append(kind_problem)
@@ -92,16 +108,17 @@ def plan_columns(
         raise JobRefused("the input does not fit the model's declaration:\n  " +
                          "\n  ".join(problems))  # fmt: skip
     present = tuple(f for f in optional if f.name in names)
-    return ColumnPlan(features, present, tuple(id_columns), schema)
+    return ColumnPlan(features, present, tuple(id_columns), schema, from_text)
 
 
 def _type_problem(feature: Feature, kind: pa.DataType) -> str | None:
     """Say why a column's type cannot hold the feature's values, or None."""
     if pa.types.is_null(kind):
         return None  # every value is null: each row is refused as null
+    numeric = pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind)
     fits = {
-        "integer": pa.types.is_integer(kind) or pa.types.is_floating(kind),
-        "number": pa.types.is_integer(kind) or pa.types.is_floating(kind),
+        "integer": numeric,
+        "number": numeric,
         "boolean": pa.types.is_boolean(kind),
         "category": _is_text(kind),
     }[feature.type]
@@ -114,11 +131,11 @@ def _type_problem(feature: Feature, kind: pa.DataType) -> str | None:
 def _is_text(kind: pa.DataType) -> bool:
     if pa.types.is_dictionary(kind):
         return _is_text(kind.value_type)
-    return (
-        pa.types.is_string(kind)
-        or pa.types.is_large_string(kind)
-        or (pa.types.is_string_view(kind))
-    )
+    return pa.types.is_string(kind) or pa.types.is_large_string(kind)
+
+
+def _is_view(kind: pa.DataType) -> bool:
+    return pa.types.is_string_view(kind) or pa.types.is_binary_view(kind)
 
 
 def _article(kind: str) -> str:
@@ -139,8 +156,10 @@ def check(batch: pa.RecordBatch, plan: ColumnPlan) -> Checked:
     valid = np.ones(batch.num_rows, dtype=bool)
     typed: dict[str, np.ndarray] = {}
     for feature in plan.checked:
-        array = _plain_array(batch.column(feature.name))
-        ok, values = _check_column(feature, array, optional=feature in plan.optional)
+        given = feature_values(feature, batch.column(feature.name), plan.from_text)
+        ok, values = _check_column(feature, given.array, optional=feature in plan.optional)
+        if given.unreadable is not None:
+            ok &= ~given.unreadable
         valid &= ok
         typed[feature.name] = values
     columns = {name: values[valid] for name, values in typed.items()}
@@ -148,13 +167,6 @@ def check(batch: pa.RecordBatch, plan: ColumnPlan) -> Checked:
     for feature in plan.optional:
         requested = columns.pop(feature.name).astype(np.float64)
     return Checked(valid, columns, requested)
-
-
-def _plain_array(array: pa.Array) -> pa.Array:
-    """A dictionary-encoded column as its plain values (categories compare as text)."""
-    if pa.types.is_dictionary(array.type):
-        return array.dictionary_decode()
-    return array
 
 
 def _check_column(feature: Feature, array: pa.Array, optional: bool) -> tuple[np.ndarray, Any]:
@@ -199,7 +211,7 @@ def _to_numpy(array: pa.Array, dtype: type) -> np.ndarray:
 
 def reasons_for(rows: pa.RecordBatch, plan: ColumnPlan, validator: RequestValidator) -> list[str]:
     """The service's own reasons (JSON: field -> messages) for each of `rows`, all invalid."""
-    records = [_as_request(row, plan) for row in rows.select(_checked_names(plan)).to_pylist()]
+    records = _as_requests(rows, plan)
     try:
         validator.rows.load(records)
     except ValidationError as exc:
@@ -213,22 +225,25 @@ def reasons_for(rows: pa.RecordBatch, plan: ColumnPlan, validator: RequestValida
     return [orjson.dumps(dict(sorted(messages[i].items()))).decode() for i in range(len(records))]
 
 
-def _checked_names(plan: ColumnPlan) -> list[str]:
-    return [f.name for f in plan.checked]
-
-
-def _as_request(row: dict[str, Any], plan: ColumnPlan) -> dict[str, Any]:
-    """A row as a request would carry it: whole numbers of an integer column as integers,
-    and an optional field left out where null."""
-    record = dict(row)
-    for feature in plan.features:
-        value = record.get(feature.name)
-        if feature.type == "integer" and type(value) is float and value.is_integer():
-            record[feature.name] = int(value)
-    for feature in plan.optional:
-        if record.get(feature.name) is None:
-            record.pop(feature.name, None)
-    return record
+def _as_requests(rows: pa.RecordBatch, plan: ColumnPlan) -> list[dict[str, Any]]:
+    """The rows as a client would send them: values typed as the service types them, whole
+    numbers of an integer column as integers, unreadable text as the text it is, and an
+    optional field left out where null."""
+    records: list[dict[str, Any]] = [{} for _ in range(rows.num_rows)]
+    for feature in plan.checked:
+        given = feature_values(feature, rows.column(feature.name), plan.from_text)
+        values = given.array.to_pylist()
+        if given.unreadable is not None and given.text is not None and given.unreadable.any():
+            text = given.text.to_pylist()
+            values = [t if bad else v for v, t, bad in zip(values, text, given.unreadable,
+                                                            strict=True)]  # fmt: skip
+        for record, value in zip(records, values, strict=True):
+            if feature.type == "integer" and type(value) is float and value.is_integer():
+                value = int(value)
+            if value is None and feature in plan.optional:
+                continue
+            record[feature.name] = value
+    return records
 
 
 def field_counts(reasons: Iterable[str]) -> dict[str, int]:

@@ -7,3 +7,7 @@ class JobRefused(Exception):
 
 class JobFailed(Exception):
     """The job stopped while scoring (invalid rows under --on-invalid fail); nothing is kept."""
+
+
+class JobStopped(JobFailed):
+    """The job was asked to stop (SIGTERM, SIGINT); nothing is kept."""

@@ -1,31 +1,38 @@
 """A book's input: Parquet or CSV files (one file or a directory), read in bounded batches.
 
-CSV columns are typed from the declaration (numbers as float64, so a whole-number check can
-refuse 42.5 row by row; flags as true/false; categories and every other column as text, so an
-id such as 01234 stays as written). A CSV value that cannot be read as its column's type stops
-the job, naming the value: a damaged file is not a rejected row.
+CSV is read as text, every column: the scorer reads each feature's text as JSON reads a value
+(scoring.values), so a word in a number column rejects its row with the service's reason
+rather than stopping the job, and an id such as 01234 stays as written. An empty field is null.
+The files of a Parquet directory may differ in how they type a column (int64 in one part,
+double in another, all-null in a third): they are read in the one schema that holds them all.
 """
 
 from __future__ import annotations
 
 import csv
 import hashlib
+import queue
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from contract.features import Feature
-from scoring.errors import JobRefused
+from scoring.errors import JobFailed, JobRefused
 
 T = TypeVar("T")
 InputFormat = Literal["parquet", "csv"]
-_SUFFIXES: dict[str, InputFormat] = {".parquet": "parquet", ".parq": "parquet", ".csv": "csv"}
-CSV_TRUE, CSV_FALSE = ["true"], ["false"]  # JSON's spelling: 1/0 and yes/no are not flags
+SUFFIXES: dict[str, InputFormat] = {".parquet": "parquet", ".parq": "parquet", ".csv": "csv"}
+_MAX_BLOCK = 1 << 28  # the CSV reader's block size is a 32-bit count of bytes
+
+
+def is_data_name(name: str) -> bool:
+    """A data file's name: not hidden, not a writer's marker (_SUCCESS, _metadata)."""
+    return not name.startswith((".", "_"))
 
 
 @dataclass(frozen=True)
@@ -41,12 +48,13 @@ class Input:
         """Find the input's files: a file, or a directory of them (hidden and _files skipped)."""
         root = Path(path)
         if root.is_dir():
-            files = sorted(p for p in root.rglob("*") if p.is_file() and _data_file(p, root))
+            files = sorted(p for p in root.rglob("*") if p.is_file() and all(
+                is_data_name(part) for part in p.relative_to(root).parts))  # fmt: skip
         elif root.is_file():
             files = [root]
         else:
             raise JobRefused(f"input {path} does not exist")
-        formats = {_SUFFIXES.get(p.suffix.lower()) for p in files}
+        formats = {SUFFIXES.get(p.suffix.lower()) for p in files}
         if not files or None in formats or len(formats) != 1:
             names = ", ".join(sorted({p.suffix or p.name for p in files})) or "none"
             raise JobRefused(f"input {path}: expected .parquet or .csv files (found: {names})")
@@ -68,44 +76,34 @@ class Input:
         return {"sha256": overall.hexdigest(), "files": listed}
 
 
-def _data_file(path: Path, root: Path) -> bool:
-    parts = path.relative_to(root).parts
-    return not any(part.startswith((".", "_")) for part in parts)
-
-
-def csv_types(header: list[str], declared: tuple[Feature, ...]) -> dict[str, pa.DataType]:
-    """Column types for a CSV: declared features by their type, everything else as text."""
-    by_name = {f.name: f for f in declared}
-    kinds = {"integer": pa.float64(), "number": pa.float64(), "boolean": pa.bool_()}
-    return {
-        name: kinds.get(by_name[name].type, pa.string()) if name in by_name else pa.string()
-        for name in header
-    }
-
-
 def csv_header(path: Path) -> list[str]:
-    with path.open(newline="", encoding="utf-8") as handle:
+    """A CSV file's column names (a byte-order mark, as spreadsheets write, is not a name)."""
+    with path.open(newline="", encoding="utf-8-sig") as handle:
         return next(csv.reader(handle), [])
 
 
-def schema_of(source: Input, declared: tuple[Feature, ...]) -> pa.Schema:
-    """The input's schema; every file must share it."""
-    schemas = [_file_schema(path, source.format, declared) for path in source.files]
-    for path, schema in zip(source.files, schemas, strict=True):
-        if not schema.equals(schemas[0]):
-            raise JobRefused(f"{path} has other columns than {source.files[0]}: "
-                             f"{schema} against {schemas[0]}")  # fmt: skip
-    return schemas[0]
-
-
-def _file_schema(path: Path, kind: InputFormat, declared: tuple[Feature, ...]) -> pa.Schema:
+def schema_of(source: Input) -> pa.Schema:
+    """The input's schema: every CSV column as text; Parquet files' schemas unified."""
     try:
-        if kind == "parquet":
-            return pq.read_schema(path)
-        header = csv_header(path)
-        return pa.schema([(name, t) for name, t in csv_types(header, declared).items()])
+        if source.format == "csv":
+            headers = [csv_header(path) for path in source.files]
+            for path, header in zip(source.files, headers, strict=True):
+                if header != headers[0]:
+                    raise JobRefused(f"{path} has other columns than {source.files[0]}: "
+                                     f"{header} against {headers[0]}")  # fmt: skip
+            return pa.schema([(name, pa.string()) for name in headers[0]])
+        schemas = [pq.read_schema(path) for path in source.files]
     except (OSError, pa.ArrowException, UnicodeDecodeError) as exc:
-        raise JobRefused(f"cannot read {path}: {exc}") from None
+        raise JobRefused(f"cannot read {source.root}: {exc}") from None
+    names = schemas[0].names
+    for path, schema in zip(source.files, schemas, strict=True):
+        if schema.names != names:
+            raise JobRefused(f"{path} has other columns than {source.files[0]}: "
+                             f"{schema.names} against {names}")  # fmt: skip
+    try:
+        return pa.unify_schemas(schemas, promote_options="permissive")
+    except pa.ArrowException as exc:
+        raise JobRefused(f"the files of {source.root} type a column incompatibly: {exc}") from None
 
 
 def total_rows(source: Input) -> int | None:
@@ -116,27 +114,76 @@ def total_rows(source: Input) -> int | None:
 
 
 def batches(source: Input, schema: pa.Schema, batch_rows: int) -> Iterator[pa.RecordBatch]:
-    """Every row of the input, in order, at most `batch_rows` at a time."""
+    """Every row of the input, in order, at most `batch_rows` at a time, in `schema`; decoded
+    one batch ahead on a thread of its own (decoding releases the GIL: it overlaps scoring)."""
+    return read_ahead(_batches(source, schema, batch_rows))
+
+
+def _batches(source: Input, schema: pa.Schema, batch_rows: int) -> Iterator[pa.RecordBatch]:
     for path in source.files:
         try:
             if source.format == "parquet":
-                yield from pq.ParquetFile(path).iter_batches(batch_size=batch_rows)
+                for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows):
+                    yield batch if batch.schema.equals(schema) else _cast(batch, schema)
             else:
                 yield from _csv_batches(path, schema, batch_rows)
-        except pa.ArrowInvalid as exc:
-            raise JobRefused(f"cannot read {path}: {exc}") from None
+        except (OSError, pa.ArrowException) as exc:
+            raise JobFailed(f"cannot read {path}: {exc}") from None
+
+
+def _cast(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+    """A part's batch in the input's unified schema (int64 as double, null as typed)."""
+    return pa.Table.from_batches([batch]).cast(schema).combine_chunks().to_batches()[0]
 
 
 def _csv_batches(path: Path, schema: pa.Schema, batch_rows: int) -> Iterator[pa.RecordBatch]:
     convert = pacsv.ConvertOptions(
         column_types={f.name: f.type for f in schema},
-        true_values=CSV_TRUE,
-        false_values=CSV_FALSE,
-        strings_can_be_null=False,
+        strings_can_be_null=True,  # an empty field is null, as Spark reads it
+        null_values=[""],
     )
     # A block of ~batch_rows rows of 25 short fields; the reader's memory stays that size.
-    read = pacsv.ReadOptions(block_size=max(1 << 20, batch_rows * 256))
+    read = pacsv.ReadOptions(block_size=min(_MAX_BLOCK, max(1 << 20, batch_rows * 256)))
     with pacsv.open_csv(path, read_options=read, convert_options=convert) as reader:
         for batch in reader:
             for start in range(0, batch.num_rows, batch_rows):
                 yield batch.slice(start, batch_rows)
+
+
+def read_ahead(items: Iterator[T], depth: int = 1) -> Iterator[T]:
+    """Yield `items` in order while a thread produces up to `depth` of them ahead; an error
+    in producing is raised here, in order; leaving early stops the thread."""
+    ahead: queue.Queue[tuple[str, Any]] = queue.Queue(depth)
+    stop = threading.Event()
+
+    def offer(entry: tuple[str, Any]) -> bool:
+        while not stop.is_set():
+            try:
+                ahead.put(entry, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not offer(("item", item)):
+                    return
+            offer(("end", None))
+        except BaseException as exc:  # handed to the consumer, never lost
+            offer(("error", exc))
+
+    thread = threading.Thread(target=produce, name="read-ahead", daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, value = ahead.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise value
+            yield value
+    finally:
+        stop.set()
+        thread.join()

@@ -33,6 +33,7 @@ class Job:
     overwrite: bool = False
     explain: bool = True
     progress: bool = True
+    argv: tuple[str, ...] = ()  # the command's arguments, for the manifest
 
     def options(self) -> dict[str, Any]:
         """The options that shaped the output, for the manifest."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,7 +29,7 @@ def manifest(
         "status": "complete",
         "started_at": started_at,
         "finished_at": utc_now(),
-        "command": ["python", "-m", "scoring", *sys.argv[1:]],
+        "command": ["python", "-m", "scoring", *job.argv],
         "input": {"path": job.input, "rows": input_rows, "fingerprint": fingerprint},
         "output": {
             "scores": SCORES_DIR,

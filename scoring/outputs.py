@@ -25,18 +25,20 @@ from scoring.errors import JobRefused
 from scoring.job import MANIFEST_FILE, OutputFormat
 
 
-def staging_name(output: str) -> str:
-    """A hidden sibling of OUTPUT, on the same file system (the rename is atomic there)."""
-    head, _, tail = output.rstrip("/").rpartition("/")
-    hidden = f".{tail}.tmp-{uuid.uuid4().hex[:12]}"
-    return f"{head}/{hidden}" if head or output.startswith("/") else hidden
-
-
-def refuse_existing(output: Path, overwrite: bool) -> None:
-    """Refuse to start over an existing output unless told to replace it."""
-    if output.exists() and not overwrite:
-        raise JobRefused(f"output {output} exists (pass --overwrite to replace it)")
-    if not output.parent.is_dir():
+def refuse_unsafe(output: Path, source: Path, overwrite: bool) -> None:
+    """Refuse an OUTPUT that would overwrite the input, or anything but an earlier output."""
+    out, given = output.resolve(), source.resolve()
+    if out == given or out in given.parents or given in out.parents:
+        raise JobRefused(f"output {output} must not be the input, contain it or lie inside it")
+    if out.parent == out:
+        raise JobRefused(f"output {output} must be a directory to create, not the root")
+    if output.exists() or output.is_symlink():
+        if not overwrite:
+            raise JobRefused(f"output {output} exists (pass --overwrite to replace it)")
+        if output.is_symlink() or not (output / MANIFEST_FILE).is_file():
+            raise JobRefused(f"output {output} exists and is not a scoring output (no "
+                             f"{MANIFEST_FILE}): it is not replaced")  # fmt: skip
+    if not out.parent.is_dir():
         raise JobRefused(f"the directory of output {output} does not exist")
 
 
@@ -46,7 +48,7 @@ def publish(staging: Path, output: Path) -> None:
         old = output.with_name(f".{output.name}.old-{uuid.uuid4().hex[:12]}")
         os.rename(output, old)  # out of the way first: the new output appears in one rename
         os.rename(staging, output)
-        shutil.rmtree(old) if old.is_dir() else old.unlink()
+        shutil.rmtree(old)
     else:
         os.rename(staging, output)
 
@@ -107,6 +109,14 @@ class WriteBehind:
     def put(self, *batches: pa.RecordBatch) -> None:
         self._raise()
         self._queue.put(batches)
+
+    def abandon(self) -> None:
+        """Stop after what is queued and close the files, keeping quiet about their errors:
+        the job is failing already, for a reason of its own."""
+        try:
+            self.close()
+        except Exception:  # the first failure is the one reported
+            pass
 
     def close(self) -> None:
         """Wait for every batch to be written, close the files, raise a writing error."""

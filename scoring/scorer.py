@@ -203,9 +203,14 @@ class Scorer:
         ]
 
 
-def scores_schema(servable: Servable, plan: ColumnPlan) -> pa.Schema:
+def output_names(servable: Servable) -> frozenset[str]:
+    """The columns the outputs add to the input's: no id column may take one of these names."""
+    return frozenset(scores_schema(servable, ()).names) | {REASONS_COLUMN}
+
+
+def scores_schema(servable: Servable, ids: ColumnPlan | tuple[()]) -> pa.Schema:
     """The scored output's columns: ids, outputs (a probability per class), decision, versions."""
-    fields = [plan.input_schema.field(name) for name in plan.id_columns]
+    fields = [] if not ids else [ids.input_schema.field(name) for name in ids.id_columns]
     for output in servable.outputs:
         spec = output.spec
         if output.source is None and spec.labels is not None:

@@ -25,19 +25,22 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+from py4j.protocol import Py4JError
 from pyspark import SparkFiles
+from pyspark.errors import PySparkException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
-from pyspark.sql.types import BooleanType, DoubleType, StringType, StructField, StructType
+from pyspark.sql.types import StringType, StructField, StructType
 
 from scoring import scorer as scoring
 from scoring.checking import REASONS_COLUMN, ColumnPlan, plan_columns
 from scoring.errors import JobFailed, JobRefused
-from scoring.inputs import Input
+from scoring.inputs import SUFFIXES, Input
 from scoring.job import MANIFEST_FILE, REJECTS_DIR, SCORES_DIR, Job, Tally
 from scoring.manifest import manifest, utc_now
-from scoring.outputs import manifest_bytes
+from scoring.outputs import manifest_bytes, refuse_unsafe
+from scoring.stopping import check_stop, on_stop
 from service.inference.loader import REQUEST_FIELDS
 
 APP_NAME = "underwriting-scoring"
@@ -159,24 +162,33 @@ class HadoopFiles:
         return {"sha256": digest, "method": "listing", "files": listed}
 
 
+CSV_OPTIONS = {"header": "true", "escape": '"'}  # RFC 4180 quoting, as the local engine writes
+
+
 def _is_local(path: str) -> bool:
     return "://" not in path or path.startswith("file://")
 
 
-def _read(spark: SparkSession, path: str, declared: tuple[Any, ...]) -> DataFrame:
-    """The input as a DataFrame: Parquet as written; CSV typed from the declaration."""
-    kind = "csv" if path.rstrip("/").lower().endswith(".csv") else None
-    if kind is None and _is_local(path):
-        kind = Input.at(path.removeprefix("file://")).format
+def _input_format(files: HadoopFiles, path: str) -> str:
+    """parquet or csv, from the input's file names (as the local engine decides)."""
+    if _is_local(path):
+        return Input.at(path.removeprefix("file://")).format
+    listed = files.listing(path)["files"]
+    suffixes = {SUFFIXES.get(Path(str(entry["path"])).suffix.lower()) for entry in listed}
+    if not listed or None in suffixes or len(suffixes) != 1:
+        raise JobRefused(f"input {path}: expected .parquet or .csv files")
+    return str(suffixes.pop())
+
+
+def _read(spark: SparkSession, path: str, kind: str) -> DataFrame:
+    """The input as a DataFrame: Parquet as written; CSV as text, every column, matched to the
+    files' headers by name (scoring.values reads each value as the local engine does)."""
     if kind != "csv":
         return spark.read.parquet(path)
     header = spark.read.option("header", True).csv(path).columns
-    by_name = {f.name: f for f in declared}
-    kinds = {"integer": DoubleType(), "number": DoubleType(), "boolean": BooleanType()}
-    fields = [StructField(n, kinds.get(by_name[n].type, StringType()) if n in by_name
-                          else StringType()) for n in header]  # fmt: skip
-    reader = spark.read.schema(StructType(fields)).option("header", True)
-    return reader.option("mode", "FAILFAST").csv(path)
+    text = StructType([StructField(name, StringType()) for name in header])
+    reader = spark.read.schema(text).options(**CSV_OPTIONS).option("enforceSchema", False)
+    return reader.csv(path)
 
 
 def _ship(models_dir: str, versions: dict[str, int]) -> Path:
@@ -189,21 +201,53 @@ def _ship(models_dir: str, versions: dict[str, int]) -> Path:
 
 def run_spark(job: Job) -> dict[str, object]:
     """Score the whole input into OUTPUT on Spark; return the manifest written with it."""
+    try:
+        return _run(job)
+    except (Py4JError, PySparkException) as exc:  # a worker's error, a file Spark cannot read
+        check_stop()  # cancelled on request: say so, not what the cancellation looked like
+        raise JobFailed(f"Spark: {_spark_reason(exc)}") from None
+
+
+def _spark_reason(exc: BaseException) -> str:
+    """The root cause of a Spark error, in a line or two rather than a JVM stack."""
+    java = getattr(exc, "java_exception", None)
+    if java is not None:
+        cause = java
+        while cause.getCause() is not None:
+            cause = cause.getCause()
+        return str(cause.toString())
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    if not lines:
+        return type(exc).__name__
+    return lines[0] if len(lines) == 1 else f"{lines[0]} ... {lines[-1]}"
+
+
+def _run(job: Job) -> dict[str, object]:
     started_at, start = utc_now(), time.perf_counter()
     versions = scoring.resolve_versions(job.models)
     servable = scoring.load(job.models, versions)  # refuse unusable models before Spark starts
     spark = session(job.batch_rows, job.progress)
+    on_stop(spark.sparkContext.cancelAllJobs)
     begun = time.perf_counter()
     files = HadoopFiles(spark)
+    if _is_local(job.input) and _is_local(job.output):
+        given = Path(job.input.removeprefix("file://"))
+        refuse_unsafe(Path(job.output.removeprefix("file://")).absolute(), given, job.overwrite)
     if files.exists(job.output) and not job.overwrite:
         raise JobRefused(f"output {job.output} exists (pass --overwrite to replace it)")
+    if files.exists(job.output) and not files.exists(f"{job.output}/{MANIFEST_FILE}"):
+        raise JobRefused(f"output {job.output} exists and is not a scoring output (no "
+                         f"{MANIFEST_FILE}): it is not replaced")  # fmt: skip
     if not files.parent_exists(job.output):
         raise JobRefused(f"the directory of output {job.output} does not exist")
     if not files.exists(job.input):
         raise JobRefused(f"input {job.input} does not exist")
-    frame = _read(spark, job.input, REQUEST_FIELDS + servable.features)
+    kind = _input_format(files, job.input)
+    frame = _read(spark, job.input, kind)
     plan = plan_columns(to_arrow_schema(frame.schema), servable.features, REQUEST_FIELDS,
-                        servable.validator, job.id_columns)  # fmt: skip
+                        servable.validator, job.id_columns, from_text=kind == "csv",
+                        reserved=scoring.output_names(servable),
+                        flat_ids=job.format == "csv")  # fmt: skip
     local = scoring.Scorer(servable, plan, job.explain)
     shipped = _ship(job.models.models_dir, versions)
     spark.sparkContext.addFile(str(shipped), recursive=True)
@@ -211,15 +255,17 @@ def run_spark(job: Job) -> dict[str, object]:
                       job.models.threads, plan, job.explain, local.scores_schema,
                       local.rejects_schema)  # fmt: skip
     staging = _staging(job.output)
-    writer_options = {"header": "true"} if job.format == "csv" else {}
+    writer_options = CSV_OPTIONS if job.format == "csv" else {}
     timings: dict[str, float] = {"start_spark_seconds": round(begun - start, 3)}
     try:
+        fingerprint = _fingerprint(files, job.input)
         rejects_path, scores_path = f"{staging}/{REJECTS_DIR}", f"{staging}/{SCORES_DIR}"
         mark = time.perf_counter()
         rejects = frame.mapInArrow(partial(reject_batches, spec),
                                    from_arrow_schema(spec.rejects_schema))  # fmt: skip
         rejects.write.format(job.format).options(**writer_options).save(rejects_path)
         timings["rejects_pass_seconds"] = round(time.perf_counter() - mark, 3)
+        check_stop()
         if job.on_invalid == "fail":
             first = _first_reasons(spark, rejects_path, job.format, spec)
             if first:
@@ -229,6 +275,7 @@ def run_spark(job: Job) -> dict[str, object]:
                                   from_arrow_schema(spec.scores_schema))  # fmt: skip
         scores.write.format(job.format).options(**writer_options).save(scores_path)
         timings["scores_pass_seconds"] = round(time.perf_counter() - mark, 3)
+        check_stop()
         mark = time.perf_counter()
         tally = _count(spark, scores_path, rejects_path, job.format, spec)
         input_rows = frame.count()
@@ -236,10 +283,8 @@ def run_spark(job: Job) -> dict[str, object]:
         if tally.rows != input_rows:  # nothing dropped silently
             raise JobFailed(f"{input_rows:,} input rows, but {tally.scored:,} scored and "
                             f"{tally.rejected:,} rejected")  # fmt: skip
-        mark = time.perf_counter()
-        fingerprint = (Input.at(job.input.removeprefix("file://")).fingerprint()
-                       if _is_local(job.input) else files.listing(job.input))  # fmt: skip
-        timings["fingerprint_seconds"] = round(time.perf_counter() - mark, 3)
+        if _fingerprint(files, job.input) != fingerprint:
+            raise JobFailed(f"the input {job.input} changed while it was being scored")
         timings["total_seconds"] = round(time.perf_counter() - start, 3)
         document = manifest(job, started_at, input_rows, tally, fingerprint,
                             scoring.model_digests(job.models, versions), plan.id_columns,
@@ -260,6 +305,13 @@ def run_spark(job: Job) -> dict[str, object]:
         shutil.rmtree(shipped, ignore_errors=True)
 
 
+def _fingerprint(files: HadoopFiles, path: str) -> dict[str, Any]:
+    """The input's content hashes where it is local, else its listing's."""
+    if _is_local(path):
+        return Input.at(path.removeprefix("file://")).fingerprint()
+    return files.listing(path)
+
+
 def _staging(output: str, kind: str = "tmp") -> str:
     head, _, tail = output.rstrip("/").rpartition("/")
     hidden = f".{tail}.{kind}-{uuid.uuid4().hex[:12]}"
@@ -269,7 +321,7 @@ def _staging(output: str, kind: str = "tmp") -> str:
 def _written(spark: SparkSession, path: str, kind: str, schema: pa.Schema) -> DataFrame:
     """A written output, read back with the schema it was written with."""
     reader = spark.read.schema(from_arrow_schema(schema))
-    return reader.option("header", True).csv(path) if kind == "csv" else reader.parquet(path)
+    return reader.options(**CSV_OPTIONS).csv(path) if kind == "csv" else reader.parquet(path)
 
 
 def _first_reasons(spark: SparkSession, path: str, kind: str, spec: WorkerSpec) -> str:

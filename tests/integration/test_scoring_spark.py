@@ -126,3 +126,31 @@ def test_spark_on_invalid_fail_leaves_nothing(
     assert run.returncode == 1, run.stderr[-3000:]
     assert "a row is invalid (--on-invalid fail)" in run.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_spark_reads_csv_parts_by_their_headers_as_the_local_engine_does(
+    service_models_dir: Path, tmp_path: Path
+) -> None:
+    """Two CSV parts whose columns come in different orders, one value a word: both engines
+    read each part by its header and reject the word's row with the same reason."""
+    require_spark()
+    table = book_table(300, seed=12)
+    ages = table.column("age").cast(pa.string()).to_pylist()
+    ages[200] = "forty"
+    table = table.set_column(table.schema.get_field_index("age"), "age", pa.array(ages))
+    book = tmp_path / "book"
+    book.mkdir()
+    write_book(table.slice(0, 150), book / "part-0.csv")
+    write_book(table.slice(150).select(list(reversed(table.column_names))), book / "part-1.csv")
+    outputs = {}
+    for engine in ("local", "spark"):
+        outputs[engine] = tmp_path / engine
+        run = score(book, outputs[engine], "--models-dir", service_models_dir, "--engine", engine,
+                    "--format", "csv", env=SPARK)  # fmt: skip
+        assert run.returncode == 0, run.stderr[-3000:]
+    local, spark = (by_id(read_output(outputs[e])) for e in ("local", "spark"))
+    for name in ("applicant_id", "risk_class", "outcome", "reasons", "rules"):
+        assert spark.column(name).to_pylist() == local.column(name).to_pylist(), name
+    rejects = {e: read_output(outputs[e], "rejects").to_pylist() for e in outputs}
+    assert rejects["local"] == rejects["spark"]
+    assert [r["applicant_id"] for r in rejects["spark"]][-1] == "A000200"

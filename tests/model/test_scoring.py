@@ -7,9 +7,14 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
@@ -23,6 +28,7 @@ from book_support import (
     score,
     write_book,
 )
+from paths import REPO
 from service_support import publish_version
 
 ROWS = 400
@@ -116,16 +122,60 @@ def test_batch_boundaries_do_not_change_a_score(
 def test_csv_in_and_out_scores_like_parquet(
     scored: Path, service_models_dir: Path, tmp_path: Path
 ) -> None:
-    book = write_book(book_table(ROWS, seed=21), tmp_path / "book.csv")
+    """CSV is text: a word where a number belongs rejects its row with the service's reason."""
+    table = book_table(ROWS, seed=21)
+    table = pa.concat_tables([table, table.slice(0, 1)])  # and a row whose age is a word
+    ages = table.column("age").cast(pa.string()).to_pylist()
+    ages[ROWS] = "forty"
+    table = table.set_column(table.schema.get_field_index("age"), "age", pa.array(ages))
+    book = write_book(table, tmp_path / "book.csv")
     output = tmp_path / "csv-out"
     run = score(book, output, "--models-dir", service_models_dir, "--format", "csv")
     assert run.returncode == 0, run.stderr
     assert sorted(p.name for p in (output / "scores").iterdir()) == ["part-00000.csv"]
     ours, parquet = read_output(output), read_output(scored)
-    assert ours.column("applicant_id").equals(parquet.column("applicant_id"))
+    assert ours.column("applicant_id").to_pylist() == parquet.column("applicant_id").to_pylist()
     assert ours.column("outcome").equals(parquet.column("outcome"))
     assert ours.column("reasons").equals(parquet.column("reasons"))
-    assert manifest(output)["counts"] == manifest(scored)["counts"]
+    rejects = read_output(output, "rejects")
+    assert rejects.column("age").to_pylist()[-1] == "forty"  # the row as it was given
+    last = json.loads(rejects.column("rejected_reasons").to_pylist()[-1])
+    assert last == {"age": ["Not a valid integer: got a string."]}
+    counts = manifest(output)["counts"]
+    assert counts["rejected"] == manifest(scored)["counts"]["rejected"] + 1
+
+
+def test_the_input_is_never_overwritten(
+    book: Path, service_models_dir: Path, tmp_path: Path
+) -> None:
+    books = tmp_path / "books"
+    books.mkdir()
+    shutil.copy(book, books / "book.parquet")
+    for output in (books, tmp_path, books / "out"):
+        run = score(books, output, "--models-dir", service_models_dir, "--overwrite")
+        assert run.returncode == 2, run.stderr
+        assert "must not be the input, contain it or lie inside it" in run.stderr
+    other = tmp_path / "other"
+    other.mkdir()
+    run = score(books, other, "--models-dir", service_models_dir, "--overwrite")
+    assert run.returncode == 2 and "is not a scoring output" in run.stderr
+    assert sorted(p.name for p in books.iterdir()) == ["book.parquet"]
+
+
+def test_a_stopped_job_leaves_nothing_behind(service_models_dir: Path, tmp_path: Path) -> None:
+    """SIGTERM (a scheduler stopping the job) removes the staging directory."""
+    book = write_book(book_table(4_000, seed=6, invalid={}), tmp_path / "book.parquet")
+    command = [sys.executable, "-m", "scoring", str(book), str(tmp_path / "out"), "--models-dir",
+               str(service_models_dir), "--batch-rows", "1", "--no-progress"]  # fmt: skip
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not list(tmp_path.glob(".out.tmp-*/scores/*")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert list(tmp_path.glob(".out.tmp-*")), "the job never started writing"
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=60) == 128 + signal.SIGTERM  # stopped at the next batch
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["book.parquet"]
 
 
 def test_an_existing_output_is_kept_unless_overwrite_is_asked(

@@ -218,3 +218,71 @@ def test_a_dictionary_encoded_category_column_is_checked_as_text() -> None:
     (reason,) = reasons_for(rows.filter(pa.array([False, True])), plan, VALIDATOR)
     assert orjson.loads(reason) == {"tobacco_use": [
         "Must be one of: never, former_over_5y, former_1_5y, current."]}  # fmt: skip
+
+
+def test_personal_identifiers_are_carried_only_when_named() -> None:
+    batch = example_batch(applicant_id=pa.array(["A1"]), ssn=pa.array(["123-45-6789"]))
+    assert "column 'ssn' is an identifier: carry it through with --id-columns" in refusal(batch)
+    plan = plan_columns(batch.schema, FEATURES, REQUEST_FIELDS, VALIDATOR, ("applicant_id", "ssn"))
+    assert plan.id_columns == ("applicant_id", "ssn")
+
+
+def test_columns_the_outputs_cannot_hold_are_refused() -> None:
+    batch = example_batch(outcome=pa.array(["x"]), tags=pa.array([[1, 2]]),
+                          notes=pa.array(["x"], pa.string_view()))  # fmt: skip
+    with pytest.raises(JobRefused) as refused:
+        plan_columns(batch.schema, FEATURES, REQUEST_FIELDS, VALIDATOR,
+                     ("outcome", "tags", "notes"), reserved=frozenset({"outcome"}),
+                     flat_ids=True)  # fmt: skip
+    text = str(refused.value)
+    assert "id column 'outcome' has the name of an output column" in text
+    assert "id column 'tags' is list<item: int64>: CSV output holds flat values only" in text
+    assert "column 'notes' is string_view: write it as string or binary" in text
+    repeated = pa.RecordBatch.from_arrays([pa.array([1]), pa.array([2])], names=["age", "age"])
+    assert "columns appear more than once: age" in refusal(repeated)
+
+
+def test_single_precision_values_compare_as_written() -> None:
+    """132.9 stored as float32 is 132.9 to the checks and the rules, as the service reads it."""
+    batch = example_batch()
+    index = batch.schema.get_field_index("height_cm")
+    batch = batch.set_column(index, "height_cm", pa.array([132.9], pa.float32()))
+    plan = plan_columns(batch.schema, FEATURES, REQUEST_FIELDS, VALIDATOR, None)
+    assert check(batch, plan).columns["height_cm"].tolist() == [132.9]
+
+
+def text_batch(**values: str | None) -> pa.RecordBatch:
+    """The example applicant as a CSV row reads: every column text, some values replaced."""
+    applicant = json.loads((REPO / "examples" / "applicant.json").read_text())
+    text: dict[str, str | None] = {
+        k: json.dumps(v) if not isinstance(v, str) else v for k, v in applicant.items()
+    }
+    text |= values
+    return pa.RecordBatch.from_pydict({k: pa.array([v], pa.string()) for k, v in text.items()})
+
+
+@pytest.mark.parametrize(
+    ("values", "reasons"),
+    [
+        ({}, None),
+        ({"age": "45.0", "requested_coverage": ""}, None),  # a whole number; no amount asked
+        ({"age": "abc"}, {"age": ["Not a valid integer: got a string."]}),
+        ({"age": "45.5"}, {"age": ["Not a valid integer: got 45.5."]}),
+        ({"bp_treatment": "TRUE"}, {"bp_treatment": ["Not a valid boolean: got a string."]}),
+        ({"weight_kg": "NaN"}, {"weight_kg": ["Not a valid number: got a string."]}),
+        ({"sex": ""}, {"sex": ["Field may not be null."]}),
+        ({"sex": None, "hba1c": "1e9"}, {"sex": ["Field may not be null."], "hba1c": [
+            "Must be greater than or equal to 3.5 and less than or equal to 15.0."]}),
+    ],
+)  # fmt: skip
+def test_csv_text_is_read_as_json_reads_a_value(
+    values: dict[str, str | None], reasons: dict[str, list[str]] | None
+) -> None:
+    batch = text_batch(**values)
+    plan = plan_columns(batch.schema, FEATURES, REQUEST_FIELDS, VALIDATOR, None, from_text=True)
+    checked = check(batch, plan)
+    assert checked.valid.tolist() == [reasons is None]
+    if reasons is not None:
+        assert [orjson.loads(r) for r in reasons_for(batch, plan, VALIDATOR)] == [reasons]
+    else:
+        assert checked.columns["age"].tolist() == [45]
