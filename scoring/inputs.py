@@ -3,8 +3,9 @@
 CSV is read as text, every column: the scorer reads each feature's text as JSON reads a value
 (scoring.values), so a word in a number column rejects its row with the service's reason
 rather than stopping the job, and an id such as 01234 stays as written. An empty field is null.
-The files of a Parquet directory may differ in how they type a column (int64 in one part,
-double in another, all-null in a third): they are read in the one schema that holds them all.
+The files of a directory must hold the same columns, in any order; Parquet parts may differ
+in how they type one (int64 in one part, double in another, all-null in a third): they are read
+in the one schema that holds them all.
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ def schema_of(source: Input) -> pa.Schema:
         if source.format == "csv":
             headers = [csv_header(path) for path in source.files]
             for path, header in zip(source.files, headers, strict=True):
-                if header != headers[0]:
+                if sorted(header) != sorted(headers[0]):  # the same columns, in any order
                     raise JobRefused(f"{path} has other columns than {source.files[0]}: "
                                      f"{header} against {headers[0]}")  # fmt: skip
             return pa.schema([(name, pa.string()) for name in headers[0]])
@@ -97,11 +98,12 @@ def schema_of(source: Input) -> pa.Schema:
         raise JobRefused(f"cannot read {source.root}: {exc}") from None
     names = schemas[0].names
     for path, schema in zip(source.files, schemas, strict=True):
-        if schema.names != names:
+        if sorted(schema.names) != sorted(names) or len(set(names)) != len(names):
             raise JobRefused(f"{path} has other columns than {source.files[0]}: "
                              f"{schema.names} against {names}")  # fmt: skip
+    ordered = [pa.schema([schema.field(name) for name in names]) for schema in schemas]
     try:
-        return pa.unify_schemas(schemas, promote_options="permissive")
+        return pa.unify_schemas(ordered, promote_options="permissive")
     except pa.ArrowException as exc:
         raise JobRefused(f"the files of {source.root} type a column incompatibly: {exc}") from None
 
@@ -124,16 +126,18 @@ def _batches(source: Input, schema: pa.Schema, batch_rows: int) -> Iterator[pa.R
         try:
             if source.format == "parquet":
                 for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows):
-                    yield batch if batch.schema.equals(schema) else _cast(batch, schema)
+                    yield batch if batch.schema.equals(schema) else _conform(batch, schema)
             else:
                 yield from _csv_batches(path, schema, batch_rows)
         except (OSError, pa.ArrowException) as exc:
             raise JobFailed(f"cannot read {path}: {exc}") from None
 
 
-def _cast(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
-    """A part's batch in the input's unified schema (int64 as double, null as typed)."""
-    return pa.Table.from_batches([batch]).cast(schema).combine_chunks().to_batches()[0]
+def _conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+    """A part's batch in the input's unified schema: its columns in the first part's order,
+    typed as they unify (int64 as double, all-null as typed)."""
+    ordered = pa.Table.from_batches([batch]).select(schema.names)
+    return ordered.cast(schema).combine_chunks().to_batches()[0]
 
 
 def _csv_batches(path: Path, schema: pa.Schema, batch_rows: int) -> Iterator[pa.RecordBatch]:
@@ -146,6 +150,8 @@ def _csv_batches(path: Path, schema: pa.Schema, batch_rows: int) -> Iterator[pa.
     read = pacsv.ReadOptions(block_size=min(_MAX_BLOCK, max(1 << 20, batch_rows * 256)))
     with pacsv.open_csv(path, read_options=read, convert_options=convert) as reader:
         for batch in reader:
+            if batch.schema.names != schema.names:  # this part's header has its own order
+                batch = batch.select(schema.names)
             for start in range(0, batch.num_rows, batch_rows):
                 yield batch.slice(start, batch_rows)
 

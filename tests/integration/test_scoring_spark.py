@@ -128,11 +128,12 @@ def test_spark_on_invalid_fail_leaves_nothing(
     assert list(tmp_path.iterdir()) == []
 
 
-def test_spark_reads_csv_parts_by_their_headers_as_the_local_engine_does(
+def test_spark_reads_csv_text_as_the_local_engine_does(
     service_models_dir: Path, tmp_path: Path
 ) -> None:
-    """Two CSV parts whose columns come in different orders, one value a word: both engines
-    read each part by its header and reject the word's row with the same reason."""
+    """Two CSV parts, one value a word: both engines reject the word's row with the same
+    reason and score the rest alike. Parts whose headers order the columns differently are
+    read by name locally; Spark refuses them by name rather than read them by position."""
     require_spark()
     table = book_table(300, seed=12)
     ages = table.column("age").cast(pa.string()).to_pylist()
@@ -141,7 +142,7 @@ def test_spark_reads_csv_parts_by_their_headers_as_the_local_engine_does(
     book = tmp_path / "book"
     book.mkdir()
     write_book(table.slice(0, 150), book / "part-0.csv")
-    write_book(table.slice(150).select(list(reversed(table.column_names))), book / "part-1.csv")
+    write_book(table.slice(150), book / "part-1.csv")
     outputs = {}
     for engine in ("local", "spark"):
         outputs[engine] = tmp_path / engine
@@ -151,6 +152,19 @@ def test_spark_reads_csv_parts_by_their_headers_as_the_local_engine_does(
     local, spark = (by_id(read_output(outputs[e])) for e in ("local", "spark"))
     for name in ("applicant_id", "risk_class", "outcome", "reasons", "rules"):
         assert spark.column(name).to_pylist() == local.column(name).to_pylist(), name
-    rejects = {e: read_output(outputs[e], "rejects").to_pylist() for e in outputs}
+    rejects = {e: by_id(read_output(outputs[e], "rejects", text=True)).to_pylist()
+               for e in outputs}  # fmt: skip
     assert rejects["local"] == rejects["spark"]
     assert [r["applicant_id"] for r in rejects["spark"]][-1] == "A000200"
+
+    write_book(table.slice(150).select(list(reversed(table.column_names))), book / "part-1.csv")
+    local = score(book, tmp_path / "reordered-local", "--models-dir", service_models_dir,
+                  "--format", "csv")  # fmt: skip
+    assert local.returncode == 0, local.stderr[-3000:]
+    assert read_output(tmp_path / "reordered-local").equals(read_output(outputs["local"]))
+    spark_run = score(book, tmp_path / "reordered-spark", "--models-dir", service_models_dir,
+                      "--engine", "spark", env=SPARK)  # fmt: skip
+    assert spark_run.returncode == 1
+    assert "CSV header does not conform to the schema" in spark_run.stderr
+    assert "Traceback" not in spark_run.stderr
+    assert not (tmp_path / "reordered-spark").exists()

@@ -57,11 +57,16 @@ def score(*args: str | Path, env: dict[str, str] | None = None,
                           env=os.environ | (env or {}), check=False)  # fmt: skip
 
 
-def read_output(output: Path, part: str = "scores") -> pa.Table:
-    """One output (scores or rejects) of a run, whatever its format or number of part files."""
+def read_output(output: Path, part: str = "scores", text: bool = False) -> pa.Table:
+    """One output (scores or rejects) of a run, whatever its format or number of part files;
+    `text`: a CSV output's every column as text (rejects hold values as they were given)."""
     files = sorted(p for p in (output / part).iterdir() if p.suffix in (".parquet", ".csv"))
-    kind = "csv" if files and files[0].suffix == ".csv" else "parquet"
-    return ds.dataset([str(p) for p in files], format=kind).to_table()
+    if files and files[0].suffix == ".csv":
+        header = pacsv.read_csv(files[0]).column_names
+        types = {name: pa.string() for name in header} if text else {}
+        kind = ds.CsvFileFormat(convert_options=pacsv.ConvertOptions(column_types=types))
+        return ds.dataset([str(p) for p in files], format=kind).to_table()
+    return ds.dataset([str(p) for p in files], format="parquet").to_table()
 
 
 def manifest(output: Path) -> dict[str, Any]:
