@@ -70,4 +70,7 @@ def test_a_restarted_worker_answers_only_once_its_models_are_loaded(
     print(f"\noutcomes while a worker was killed and replaced: {dict(outcomes)}")
     assert outcomes["200"] > 100
     assert outcomes["503"] == 0, outcomes  # never routed to a worker still loading
-    assert set(outcomes) == {"200"}, outcomes  # not even the request the killed worker held
+    # The request the killed worker held is retried on the other worker; only if the worker
+    # died while writing its answer can that one answer be cut (nothing can resend half of it).
+    assert set(outcomes) <= {"200", "connection lost"}, outcomes
+    assert outcomes["connection lost"] <= 1, outcomes
