@@ -27,9 +27,20 @@ from service.inference.loader import REQUEST_FIELDS
 PART = "part-00000"
 
 
+def _memory_pool() -> None:
+    """jemalloc for Arrow's buffers where the wheel has it: it returns a finished batch's
+    memory for the next one, where the default pool kept growing with the book (measured:
+    peak 1.18x from 100k to 1M rows with mimalloc, 1.12x and 60 MiB less with jemalloc)."""
+    try:
+        pa.set_memory_pool(pa.jemalloc_memory_pool())
+    except (NotImplementedError, pa.ArrowException):
+        pa.set_memory_pool(pa.system_memory_pool())
+
+
 def run_local(job: Job) -> dict[str, object]:
     """Score the whole input into OUTPUT; return the manifest written with it."""
     started_at, start = utc_now(), time.perf_counter()
+    _memory_pool()
     output = Path(job.output).absolute()
     source = Input.at(job.input)
     refuse_unsafe(output, source.root, job.overwrite)
