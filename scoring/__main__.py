@@ -3,7 +3,8 @@
 Every row is checked as the service checks a record; valid rows are scored by the served models
 and decided by the policy, invalid ones written to OUTPUT/rejects/ with the service's reasons.
 OUTPUT appears complete or not at all, with a _manifest.json of counts, models and timings.
-Exit status: 0 done, 1 failed while scoring (nothing kept), 2 refused before scoring.
+Exit status: 0 done, 1 failed while scoring (nothing kept), 2 refused before scoring, 143
+stopped on request (SIGTERM or Ctrl-C; a second one ends it at once; nothing kept).
 """
 
 from __future__ import annotations
@@ -13,13 +14,12 @@ import logging
 import os
 import signal
 import sys
-import threading
 
 from scoring.errors import JobFailed, JobRefused, JobStopped
 from scoring.job import Job
 from scoring.manifest import summary
 from scoring.scorer import ModelChoice
-from scoring.stopping import request_stop
+from scoring.stopping import stoppable
 
 EPILOG = """\
 examples:
@@ -145,19 +145,18 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    if threading.current_thread() is threading.main_thread():  # not when called from a thread
-        signal.signal(signal.SIGTERM, request_stop)
-        signal.signal(signal.SIGINT, request_stop)
     job = job_from(args, argv)
     try:
         if job.engine == "spark":
             from scoring.spark import run_spark  # pyspark: the optional extra
 
-            document = run_spark(job)
+            with stoppable():
+                document = run_spark(job)
         else:
             from scoring.local import run_local
 
-            document = run_local(job)
+            with stoppable():
+                document = run_local(job)
     except JobRefused as exc:
         print(f"python -m scoring: refused: {exc}", file=sys.stderr)
         return 2

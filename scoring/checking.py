@@ -29,6 +29,7 @@ from scoring.values import feature_values
 from service.validation.validator import RequestValidator
 
 REASONS_COLUMN = "rejected_reasons"  # the rejects output's one added column
+RECORD_KEYS = ("applicant_id", "policy_number")  # carried by default: they name a record
 
 
 @dataclass(frozen=True)
@@ -58,9 +59,9 @@ def plan_columns(
 ) -> ColumnPlan:
     """Match the input's columns to the declaration, or refuse the job naming every problem.
 
-    Without `id_columns`, the input's identifier columns that name a record (the declared
-    identifiers ending in _id or _number: applicant_id, policy_number) are carried through;
-    other identifiers (a name, an SSN, an address) are personal data, carried only when named.
+    Without `id_columns`, the input's identifiers that name a record (RECORD_KEYS, where the
+    declaration lists them) are carried through; other identifiers (a name, an SSN, an address)
+    are personal data, carried only when named.
     `reserved` are the outputs' own column names; `flat_ids` refuses nested id columns (CSV).
     """
     names = list(schema.names)
@@ -70,8 +71,10 @@ def plan_columns(
         raise JobRefused(f"the input's columns appear more than once: {', '.join(repeated)}")
     problems: list[str] = []
     if id_columns is None:
-        id_columns = tuple(n for n in names if validator.prohibited.get(n) == "identifier"
-                           and n.endswith(("_id", "_number")))  # fmt: skip
+        id_columns = tuple(n for n in names if n in RECORD_KEYS
+                           and validator.prohibited.get(n) == "identifier")  # fmt: skip
+    if repeated_ids := sorted({n for n in id_columns if id_columns.count(n) > 1}):
+        problems.append(f"id columns named more than once: {', '.join(repeated_ids)}")
     for name in id_columns:
         if name not in names:
             problems.append(f"id column {name!r} is not in the input")

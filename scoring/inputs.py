@@ -14,7 +14,7 @@ import csv
 import hashlib
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -24,6 +24,8 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from scoring.errors import JobFailed, JobRefused
+from scoring.stopping import check_stop
+from scoring.values import widened
 
 T = TypeVar("T")
 InputFormat = Literal["parquet", "csv"]
@@ -69,6 +71,7 @@ class Input:
             digest = hashlib.sha256()
             with path.open("rb") as handle:
                 while chunk := handle.read(1 << 20):
+                    check_stop()  # a book of gigabytes takes seconds to hash
                     digest.update(chunk)
             name = path.name if path == self.root else str(path.relative_to(self.root))
             overall.update(f"{name}\0{digest.hexdigest()}\n".encode())
@@ -101,7 +104,9 @@ def schema_of(source: Input) -> pa.Schema:
         if sorted(schema.names) != sorted(names) or len(set(names)) != len(names):
             raise JobRefused(f"{path} has other columns than {source.files[0]}: "
                              f"{schema.names} against {names}")  # fmt: skip
-    ordered = [pa.schema([schema.field(name) for name in names]) for schema in schemas]
+    ordered = [pa.schema([_plain(schema.field(name)) for name in names]) for schema in schemas]
+    if all(schema.equals(schemas[0]) for schema in schemas):
+        return schemas[0]
     try:
         return pa.unify_schemas(ordered, promote_options="permissive")
     except pa.ArrowException as exc:
@@ -133,11 +138,25 @@ def _batches(source: Input, schema: pa.Schema, batch_rows: int) -> Iterator[pa.R
             raise JobFailed(f"cannot read {path}: {exc}") from None
 
 
+def _plain(field: pa.Field) -> pa.Field:
+    """A dictionary-encoded field as its values' type (parts may encode a column or not)."""
+    if pa.types.is_dictionary(field.type):
+        return field.with_type(field.type.value_type)
+    return field
+
+
 def _conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
     """A part's batch in the input's unified schema: its columns in the first part's order,
-    typed as they unify (int64 as double, all-null as typed)."""
-    ordered = pa.Table.from_batches([batch]).select(schema.names)
-    return ordered.cast(schema).combine_chunks().to_batches()[0]
+    typed as they unify (int64 as double, all-null as typed, float32 through its text)."""
+    columns = []
+    for field in schema:
+        column = batch.column(batch.schema.get_field_index(field.name))
+        if pa.types.is_dictionary(column.type):
+            column = column.dictionary_decode()
+        if pa.types.is_float32(column.type) or pa.types.is_decimal(column.type):
+            column = widened(column)
+        columns.append(column.cast(field.type))
+    return pa.RecordBatch.from_arrays(columns, schema=schema)
 
 
 def _csv_batches(path: Path, schema: pa.Schema, batch_rows: int) -> Iterator[pa.RecordBatch]:
@@ -156,7 +175,7 @@ def _csv_batches(path: Path, schema: pa.Schema, batch_rows: int) -> Iterator[pa.
                 yield batch.slice(start, batch_rows)
 
 
-def read_ahead(items: Iterator[T], depth: int = 1) -> Iterator[T]:
+def read_ahead(items: Iterator[T], depth: int = 1) -> Generator[T, None, None]:
     """Yield `items` in order while a thread produces up to `depth` of them ahead; an error
     in producing is raised here, in order; leaving early stops the thread."""
     ahead: queue.Queue[tuple[str, Any]] = queue.Queue(depth)

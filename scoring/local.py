@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from scoring import scorer as scoring
 from scoring.checking import plan_columns
-from scoring.errors import JobFailed
+from scoring.errors import JobFailed, JobRefused
 from scoring.inputs import Input, batches, schema_of, total_rows
 from scoring.job import REJECTS_DIR, SCORES_DIR, Job, Tally
 from scoring.manifest import manifest, utc_now
@@ -54,8 +54,11 @@ def run_local(job: Job) -> dict[str, object]:
     scorer = scoring.Scorer(servable, plan, job.explain)
     check_stop()
     staging = output.with_name(f".{output.name}.tmp-{time.time_ns()}")
-    try:
+    try:  # before the job's try: a directory this job did not make is never removed
         staging.mkdir()
+    except OSError as exc:
+        raise JobRefused(f"cannot write beside {output}: {exc}") from None
+    try:
         fingerprint = source.fingerprint()
         tally = _score_all(job, source, scorer, staging)
         scored = time.perf_counter()
@@ -71,7 +74,8 @@ def run_local(job: Job) -> dict[str, object]:
                             scoring.model_digests(job.models, versions), plan.id_columns,
                             timings)  # fmt: skip
         write_manifest(staging, document)
-        publish(staging, output)
+        check_stop()
+        publish(staging, output, job.overwrite)
         return document
     except (OSError, pa.ArrowException) as exc:  # a full disk, a vanished file
         raise JobFailed(f"{type(exc).__name__}: {exc}") from None

@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from scoring.errors import JobRefused
+from scoring.errors import JobFailed, JobRefused
 from scoring.job import MANIFEST_FILE, OutputFormat
 
 
@@ -42,15 +42,23 @@ def refuse_unsafe(output: Path, source: Path, overwrite: bool) -> None:
         raise JobRefused(f"the directory of output {output} does not exist")
 
 
-def publish(staging: Path, output: Path) -> None:
-    """Move the complete staging directory to OUTPUT, replacing an older output."""
-    if output.exists():
-        old = output.with_name(f".{output.name}.old-{uuid.uuid4().hex[:12]}")
-        os.rename(output, old)  # out of the way first: the new output appears in one rename
+def publish(staging: Path, output: Path, overwrite: bool) -> None:
+    """Move the complete staging directory to OUTPUT, replacing only an earlier output (checked
+    again now: something may have appeared there while the job ran)."""
+    if not (output.exists() or output.is_symlink()):
         os.rename(staging, output)
-        shutil.rmtree(old)
-    else:
+        return
+    if not overwrite or output.is_symlink() or not (output / MANIFEST_FILE).is_file():
+        raise JobFailed(f"{output} appeared while the job ran and is not a scoring output to "
+                        "replace")  # fmt: skip
+    old = output.with_name(f".{output.name}.old-{uuid.uuid4().hex[:12]}")
+    os.rename(output, old)  # out of the way first: the new output appears in one rename
+    try:
         os.rename(staging, output)
+    except BaseException:
+        os.rename(old, output)  # the earlier output stays where it was
+        raise
+    shutil.rmtree(old)
 
 
 def manifest_bytes(manifest: dict[str, Any]) -> bytes:

@@ -35,12 +35,12 @@ from pyspark.sql.types import StringType, StructField, StructType
 
 from scoring import scorer as scoring
 from scoring.checking import REASONS_COLUMN, ColumnPlan, plan_columns
-from scoring.errors import JobFailed, JobRefused
+from scoring.errors import JobFailed, JobRefused, JobStopped
 from scoring.inputs import SUFFIXES, Input
 from scoring.job import MANIFEST_FILE, REJECTS_DIR, SCORES_DIR, Job, Tally
 from scoring.manifest import manifest, utc_now
 from scoring.outputs import manifest_bytes, refuse_unsafe
-from scoring.stopping import check_stop, on_stop
+from scoring.stopping import check_stop, on_stop, reclaim_sigint
 from service.inference.loader import REQUEST_FIELDS
 
 APP_NAME = "underwriting-scoring"
@@ -146,6 +146,33 @@ class HadoopFiles:
         finally:
             stream.close()
 
+    def qualified(self, path: str) -> str:
+        fs, hpath = self._fs(path)
+        return str(fs.makeQualified(hpath).toString()).rstrip("/")
+
+    def overlap(self, first: str, second: str) -> bool:
+        """Whether two paths are the same, or one holds the other."""
+        a, b = self.qualified(first), self.qualified(second)
+        return a == b or a.startswith(b + "/") or b.startswith(a + "/")
+
+    def publish(self, staging: str, output: str, overwrite: bool) -> None:
+        """Rename the complete staging directory to OUTPUT, replacing only an earlier output
+        (checked again now: something may have appeared there while the job ran)."""
+        if not self.exists(output):
+            self.rename(staging, output)
+            return
+        if not overwrite or not self.exists(f"{output}/{MANIFEST_FILE}"):
+            raise JobFailed(f"{output} appeared while the job ran and is not a scoring output "
+                            "to replace")  # fmt: skip
+        old = _staging(output, "old")
+        self.rename(output, old)
+        try:
+            self.rename(staging, output)
+        except BaseException:
+            self.rename(old, output)  # the earlier output stays where it was
+            raise
+        self.delete(old)
+
     def listing(self, path: str) -> dict[str, Any]:
         """A fingerprint of a remote input from its listing: names, sizes, modification times."""
         fs, hpath = self._fs(path)
@@ -188,7 +215,8 @@ def _read(spark: SparkSession, path: str, kind: str) -> DataFrame:
     header = spark.read.option("header", True).csv(path).columns
     text = StructType([StructField(name, StringType()) for name in header])
     reader = spark.read.schema(text).options(**CSV_OPTIONS).option("enforceSchema", False)
-    return reader.csv(path)
+    # A row with too many or too few fields stops the job, as it does the local reader.
+    return reader.option("mode", "FAILFAST").csv(path)
 
 
 def _ship(models_dir: str, versions: dict[str, int]) -> Path:
@@ -203,6 +231,8 @@ def run_spark(job: Job) -> dict[str, object]:
     """Score the whole input into OUTPUT on Spark; return the manifest written with it."""
     try:
         return _run(job)
+    except KeyboardInterrupt:  # a SIGINT before the handler was reclaimed from Spark
+        raise JobStopped("stopped on request") from None
     except (Py4JError, PySparkException) as exc:  # a worker's error, a file Spark cannot read
         check_stop()  # cancelled on request: say so, not what the cancellation looked like
         raise JobFailed(f"Spark: {_spark_reason(exc)}") from None
@@ -227,12 +257,16 @@ def _run(job: Job) -> dict[str, object]:
     versions = scoring.resolve_versions(job.models)
     servable = scoring.load(job.models, versions)  # refuse unusable models before Spark starts
     spark = session(job.batch_rows, job.progress)
+    reclaim_sigint()  # SparkContext installs its own, which raises anywhere
     on_stop(spark.sparkContext.cancelAllJobs)
+    check_stop()
     begun = time.perf_counter()
     files = HadoopFiles(spark)
     if _is_local(job.input) and _is_local(job.output):
         given = Path(job.input.removeprefix("file://"))
         refuse_unsafe(Path(job.output.removeprefix("file://")).absolute(), given, job.overwrite)
+    if files.overlap(job.input, job.output):
+        raise JobRefused(f"output {job.output} must not be the input, contain it or lie inside it")
     if files.exists(job.output) and not job.overwrite:
         raise JobRefused(f"output {job.output} exists (pass --overwrite to replace it)")
     if files.exists(job.output) and not files.exists(f"{job.output}/{MANIFEST_FILE}"):
@@ -260,6 +294,7 @@ def _run(job: Job) -> dict[str, object]:
     try:
         fingerprint = _fingerprint(files, job.input)
         rejects_path, scores_path = f"{staging}/{REJECTS_DIR}", f"{staging}/{SCORES_DIR}"
+        check_stop()
         mark = time.perf_counter()
         rejects = frame.mapInArrow(partial(reject_batches, spec),
                                    from_arrow_schema(spec.rejects_schema))  # fmt: skip
@@ -270,6 +305,7 @@ def _run(job: Job) -> dict[str, object]:
             first = _first_reasons(spark, rejects_path, job.format, spec)
             if first:
                 raise JobFailed(f"a row is invalid (--on-invalid fail): {first}")
+        check_stop()
         mark = time.perf_counter()
         scores = frame.mapInArrow(partial(score_batches, spec),
                                   from_arrow_schema(spec.scores_schema))  # fmt: skip
@@ -290,13 +326,8 @@ def _run(job: Job) -> dict[str, object]:
                             scoring.model_digests(job.models, versions), plan.id_columns,
                             timings)  # fmt: skip
         files.write(f"{staging}/{MANIFEST_FILE}", manifest_bytes(document))
-        if files.exists(job.output):
-            old = _staging(job.output, "old")
-            files.rename(job.output, old)
-            files.rename(staging, job.output)
-            files.delete(old)
-        else:
-            files.rename(staging, job.output)
+        check_stop()
+        files.publish(staging, job.output, job.overwrite)
         return document
     except BaseException:
         files.delete(staging)

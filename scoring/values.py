@@ -1,8 +1,8 @@
 """An input column's values as the service would type them, whatever the file made of them.
 
-Dictionary-encoded columns are decoded; float16 and float32 are widened through their shortest
+Dictionary-encoded columns are decoded; float32 and decimals are widened through their shortest
 decimal text (132.9 stays 132.9, not 132.89999389648438, so a range bound or a rule compares as
-the service compares the value a client sent); decimals become float64; and CSV text is read
+the service compares the value a client sent); and CSV text is read
 as JSON reads a value: a number by JSON's grammar, a flag as true or false, a category as its
 text. Text that is not a value of the feature's type is kept, so its row can be rejected with
 the service's own message for it; an empty field is null.
@@ -38,11 +38,15 @@ def feature_values(feature: Feature, array: pa.Array, from_text: bool) -> Values
     kind = array.type
     if from_text and (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
         return _read_text(feature, array.cast(pa.string()))
-    if pa.types.is_float16(kind) or pa.types.is_float32(kind):
-        return Values(array.cast(pa.string()).cast(pa.float64()))
-    if pa.types.is_decimal(kind):
-        return Values(array.cast(pa.float64()))
+    if pa.types.is_float32(kind) or pa.types.is_decimal(kind):
+        return Values(widened(array))
     return Values(array)
+
+
+def widened(array: pa.Array) -> pa.Array:
+    """float32 or a decimal as the float64 nearest its shortest decimal text: 132.9 stays
+    132.9 (a direct cast gives 132.89999389648438, or 206.20000000000002 from a decimal)."""
+    return array.cast(pa.string()).cast(pa.float64())
 
 
 def _read_text(feature: Feature, text: pa.Array) -> Values:

@@ -221,8 +221,13 @@ def test_a_dictionary_encoded_category_column_is_checked_as_text() -> None:
 
 
 def test_personal_identifiers_are_carried_only_when_named() -> None:
-    batch = example_batch(applicant_id=pa.array(["A1"]), ssn=pa.array(["123-45-6789"]))
-    assert "column 'ssn' is an identifier: carry it through with --id-columns" in refusal(batch)
+    batch = example_batch(applicant_id=pa.array(["A1"]), ssn=pa.array(["123-45-6789"]),
+                          social_security_number=pa.array(["123-45-6789"]))  # fmt: skip
+    text = refusal(batch)
+    assert "column 'ssn' is an identifier: carry it through with --id-columns" in text
+    assert "column 'social_security_number' is an identifier" in text
+    assert "named more than once: applicant_id" in refusal(batch, ("applicant_id",) * 2)
+    batch = batch.drop_columns(["social_security_number"])
     plan = plan_columns(batch.schema, FEATURES, REQUEST_FIELDS, VALIDATOR, ("applicant_id", "ssn"))
     assert plan.id_columns == ("applicant_id", "ssn")
 
@@ -242,11 +247,13 @@ def test_columns_the_outputs_cannot_hold_are_refused() -> None:
     assert "columns appear more than once: age" in refusal(repeated)
 
 
-def test_single_precision_values_compare_as_written() -> None:
-    """132.9 stored as float32 is 132.9 to the checks and the rules, as the service reads it."""
+@pytest.mark.parametrize("kind", [pa.float32(), pa.decimal128(10, 1)])
+def test_single_precision_and_decimal_values_compare_as_written(kind: pa.DataType) -> None:
+    """132.9 stored as float32 or decimal is 132.9 to the checks and the rules, as the service
+    reads it (a direct cast gives 132.89999389648438, or 206.20000000000002 for 206.2)."""
     batch = example_batch()
     index = batch.schema.get_field_index("height_cm")
-    batch = batch.set_column(index, "height_cm", pa.array([132.9], pa.float32()))
+    batch = batch.set_column(index, "height_cm", pa.array([132.9], pa.float64()).cast(kind))
     plan = plan_columns(batch.schema, FEATURES, REQUEST_FIELDS, VALIDATOR, None)
     assert check(batch, plan).columns["height_cm"].tolist() == [132.9]
 
