@@ -18,7 +18,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -289,28 +289,20 @@ def _run(job: Job) -> dict[str, object]:
                       job.models.threads, plan, job.explain, local.scores_schema,
                       local.rejects_schema)  # fmt: skip
     staging = _staging(job.output)
-    writer_options = CSV_OPTIONS if job.format == "csv" else {}
     timings: dict[str, float] = {"start_spark_seconds": round(begun - start, 3)}
     try:
         fingerprint = _fingerprint(files, job.input)
         rejects_path, scores_path = f"{staging}/{REJECTS_DIR}", f"{staging}/{SCORES_DIR}"
-        check_stop()
-        mark = time.perf_counter()
-        rejects = frame.mapInArrow(partial(reject_batches, spec),
-                                   from_arrow_schema(spec.rejects_schema))  # fmt: skip
-        rejects.write.format(job.format).options(**writer_options).save(rejects_path)
-        timings["rejects_pass_seconds"] = round(time.perf_counter() - mark, 3)
-        check_stop()
+        timings["rejects_pass_seconds"] = _write_pass(
+            frame, partial(reject_batches, spec), spec.rejects_schema, job.format, rejects_path
+        )
         if job.on_invalid == "fail":
             first = _first_reasons(spark, rejects_path, job.format, spec)
             if first:
                 raise JobFailed(f"a row is invalid (--on-invalid fail): {first}")
-        check_stop()
-        mark = time.perf_counter()
-        scores = frame.mapInArrow(partial(score_batches, spec),
-                                  from_arrow_schema(spec.scores_schema))  # fmt: skip
-        scores.write.format(job.format).options(**writer_options).save(scores_path)
-        timings["scores_pass_seconds"] = round(time.perf_counter() - mark, 3)
+        timings["scores_pass_seconds"] = _write_pass(
+            frame, partial(score_batches, spec), spec.scores_schema, job.format, scores_path
+        )
         check_stop()
         mark = time.perf_counter()
         tally = _count(spark, scores_path, rejects_path, job.format, spec)
@@ -334,6 +326,23 @@ def _run(job: Job) -> dict[str, object]:
         raise
     finally:
         shutil.rmtree(shipped, ignore_errors=True)
+
+
+def _write_pass(
+    frame: DataFrame,
+    batches: Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]],
+    schema: pa.Schema,
+    kind: str,
+    path: str,
+) -> float:
+    """One pass over the input through `batches` in the Python workers, written to `path`;
+    its seconds. A stop request is looked at before and after (the pass itself is cancelled)."""
+    check_stop()
+    start = time.perf_counter()
+    mapped = frame.mapInArrow(batches, from_arrow_schema(schema))
+    mapped.write.format(kind).options(**(CSV_OPTIONS if kind == "csv" else {})).save(path)
+    check_stop()
+    return round(time.perf_counter() - start, 3)
 
 
 def _fingerprint(files: HadoopFiles, path: str) -> dict[str, Any]:
