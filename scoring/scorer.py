@@ -22,13 +22,13 @@ from contract.checksums import DIGEST_KEY, METADATA_FILE
 from contract.errors import ContractError
 from policy.decide import PerRecord
 from policy.document import POLICY_FILE, POLICY_NAME
-from scoring.checking import REASONS_COLUMN, ColumnPlan, check, reasons_for
+from scoring.checking import REASONS_COLUMN, Checked, ColumnPlan, check, reasons_for
 from scoring.errors import JobRefused
 from service.decisions.deciding import Records, decide_columns
 from service.inference.composing import COMPOSITE, COMPOSITES, combine, load_servable
 from service.inference.loader import REQUEST_FIELDS
 from service.inference.packing import Batch, NumbersAndIndices
-from service.inference.prediction import predict
+from service.inference.prediction import Prediction, predict
 from service.inference.runtimes import runtime_named
 from service.inference.servable import Servable
 
@@ -113,6 +113,10 @@ class Scorer:
         checked = check(batch, self.plan)
         return self._scored(batch, checked), self._rejected(batch, checked.valid)
 
+    def scores(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        """Only the scored rows of one batch (the rejects are another pass's)."""
+        return self._scored(batch, check(batch, self.plan))
+
     def rejects(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         """Only the rejected rows of one batch: checks, no model call."""
         return self._rejected(batch, check(batch, self.plan).valid)
@@ -126,7 +130,7 @@ class Scorer:
         arrays = [*given, pa.array(reasons, pa.string())]
         return pa.RecordBatch.from_arrays(arrays, schema=self.rejects_schema)
 
-    def _scored(self, batch: pa.RecordBatch, checked: Any) -> pa.RecordBatch:
+    def _scored(self, batch: pa.RecordBatch, checked: Checked) -> pa.RecordBatch:
         size = int(checked.valid.sum())
         if size == 0:
             return pa.RecordBatch.from_pylist([], schema=self.scores_schema)
@@ -166,7 +170,9 @@ class Scorer:
             categories[:, j] = pc.index_in(text, value_set=vocabulary).to_numpy()
         return Batch((numbers, categories), size)
 
-    def _decided(self, packed: Batch, prediction: Any, checked: Any, size: int) -> list[pa.Array]:
+    def _decided(
+        self, packed: Batch, prediction: Prediction, checked: Checked, size: int
+    ) -> list[pa.Array]:
         columns = dict(checked.columns)
         if checked.requested is not None:
             columns[REQUEST_FIELDS[0].name] = checked.requested

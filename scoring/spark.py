@@ -83,7 +83,7 @@ def score_batches(spec: WorkerSpec, batches: Iterator[pa.RecordBatch]) -> Iterat
     """mapInArrow: each batch's scored rows."""
     scorer = _scorer(spec)
     for batch in batches:
-        scored = scorer.score(_conform(batch, spec.plan.input_schema))[0]
+        scored = scorer.scores(_conform(batch, spec.plan.input_schema))
         if scored.num_rows:
             yield _conform(scored, spec.scores_schema)
 

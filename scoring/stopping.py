@@ -63,10 +63,6 @@ def on_stop(cancel: Callable[[], None]) -> None:
         threading.Thread(target=cancel, name="cancel", daemon=True).start()
 
 
-def stop_requested() -> bool:
-    return _REQUESTED.is_set()
-
-
 def check_stop() -> None:
     """Unwind here if a stop was requested."""
     if _REQUESTED.is_set():

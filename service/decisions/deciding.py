@@ -32,9 +32,9 @@ class Records:
     """The validated records of a request, read by index and feature name."""
 
     rows: Sequence[Any] | None = None  # dicts or typed structs
-    columns: Mapping[str, Sequence[Any]] | None = None
+    columns: Mapping[str, Sequence[Any] | np.ndarray] | None = None  # lists, or typed arrays
 
-    def column(self, name: str) -> list[Any] | Sequence[Any]:
+    def column(self, name: str) -> Sequence[Any] | np.ndarray:
         if self.columns is not None:
             return self.columns[name]
         assert self.rows is not None
