@@ -28,8 +28,12 @@ examples:
   python -m scoring book/ scored/ --engine spark --version risk_class=3
 
 Columns: the model's features (and optionally requested_coverage); other columns are refused
-unless carried through as --id-columns (by default the input's declared identifiers, such as
-applicant_id or policy_number). A protected attribute refuses the job by name.
+unless carried through as --id-columns (by default applicant_id and policy_number where present;
+other identifiers are personal data, carried only when named). A protected attribute refuses
+the job by name.
+
+Exit status: 0 done; 1 failed while scoring; 2 refused before scoring; 143 stopped on request
+(SIGTERM or Ctrl-C; a second one ends it at once). Nothing is written unless it ends with 0.
 """
 
 
