@@ -56,6 +56,13 @@ class PerRecord(Sequence[list[T]], Generic[T]):
         return (self.given.get(i, []) for i in range(self.size))
 
 
+def non_empty(per_record: Sequence[list[T]]) -> Mapping[int, list[T]]:
+    """The records whose list is not empty (a PerRecord already holds only those)."""
+    if isinstance(per_record, PerRecord):
+        return per_record.given
+    return {i: listed for i, listed in enumerate(per_record) if listed}
+
+
 @dataclass(frozen=True)
 class Decisions:
     """The decisions for N records, as arrays, and each record's fired rules."""

@@ -19,7 +19,15 @@ from scoring.errors import JobFailed, JobRefused
 from scoring.inputs import Input, batches, schema_of, total_rows
 from scoring.job import REJECTS_DIR, SCORES_DIR, Job, Tally
 from scoring.manifest import manifest, utc_now
-from scoring.outputs import PartWriter, WriteBehind, publish, refuse_unsafe, write_manifest
+from scoring.outputs import (
+    LocalFiles,
+    PartWriter,
+    WriteBehind,
+    hidden_sibling,
+    publish,
+    refuse_unsafe,
+    write_manifest,
+)
 from scoring.progress import Progress
 from scoring.stopping import check_stop
 from service.inference.loader import REQUEST_FIELDS
@@ -53,7 +61,7 @@ def run_local(job: Job) -> dict[str, object]:
                         flat_ids=job.format == "csv")  # fmt: skip
     scorer = scoring.Scorer(servable, plan, job.explain)
     check_stop()
-    staging = output.with_name(f".{output.name}.tmp-{time.time_ns()}")
+    staging = Path(hidden_sibling(str(output), "tmp"))
     try:  # before the job's try: a directory this job did not make is never removed
         staging.mkdir()
     except OSError as exc:
@@ -75,7 +83,7 @@ def run_local(job: Job) -> dict[str, object]:
                             timings)  # fmt: skip
         write_manifest(staging, document)
         check_stop()
-        publish(staging, output, job.overwrite)
+        publish(LocalFiles(), str(staging), str(output), job.overwrite)
         return document
     except (OSError, pa.ArrowException) as exc:  # a full disk, a vanished file
         raise JobFailed(f"{type(exc).__name__}: {exc}") from None

@@ -14,7 +14,7 @@ import threading
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 import pyarrow as pa
@@ -32,33 +32,70 @@ def refuse_unsafe(output: Path, source: Path, overwrite: bool) -> None:
         raise JobRefused(f"output {output} must not be the input, contain it or lie inside it")
     if out.parent == out:
         raise JobRefused(f"output {output} must be a directory to create, not the root")
-    if output.exists() or output.is_symlink():
+    files = LocalFiles()
+    if files.exists(str(output)):
         if not overwrite:
             raise JobRefused(f"output {output} exists (pass --overwrite to replace it)")
-        if output.is_symlink() or not (output / MANIFEST_FILE).is_file():
+        if not files.is_output(str(output)):
             raise JobRefused(f"output {output} exists and is not a scoring output (no "
                              f"{MANIFEST_FILE}): it is not replaced")  # fmt: skip
     if not out.parent.is_dir():
         raise JobRefused(f"the directory of output {output} does not exist")
 
 
-def publish(staging: Path, output: Path, overwrite: bool) -> None:
+class Files(Protocol):
+    """The file operations publishing needs: local (os) or Hadoop's (scoring.spark)."""
+
+    def exists(self, path: str) -> bool: ...
+
+    def is_output(self, path: str) -> bool:
+        """Whether `path` is an earlier scoring output (a directory with its manifest)."""
+
+    def rename(self, source: str, target: str) -> None: ...
+
+    def delete(self, path: str) -> None: ...
+
+
+class LocalFiles:
+    """Files on this machine's file system."""
+
+    def exists(self, path: str) -> bool:
+        return os.path.lexists(path)
+
+    def is_output(self, path: str) -> bool:
+        return not os.path.islink(path) and os.path.isfile(os.path.join(path, MANIFEST_FILE))
+
+    def rename(self, source: str, target: str) -> None:
+        os.rename(source, target)
+
+    def delete(self, path: str) -> None:
+        shutil.rmtree(path)
+
+
+def hidden_sibling(output: str, kind: str) -> str:
+    """A hidden name beside OUTPUT (`.out.tmp-...`), on its file system: renames stay atomic."""
+    head, _, tail = output.rstrip("/").rpartition("/")
+    hidden = f".{tail}.{kind}-{uuid.uuid4().hex[:12]}"
+    return f"{head}/{hidden}" if head or output.startswith("/") else hidden
+
+
+def publish(files: Files, staging: str, output: str, overwrite: bool) -> None:
     """Move the complete staging directory to OUTPUT, replacing only an earlier output (checked
     again now: something may have appeared there while the job ran)."""
-    if not (output.exists() or output.is_symlink()):
-        os.rename(staging, output)
+    if not files.exists(output):
+        files.rename(staging, output)
         return
-    if not overwrite or output.is_symlink() or not (output / MANIFEST_FILE).is_file():
+    if not overwrite or not files.is_output(output):
         raise JobFailed(f"{output} appeared while the job ran and is not a scoring output to "
                         "replace")  # fmt: skip
-    old = output.with_name(f".{output.name}.old-{uuid.uuid4().hex[:12]}")
-    os.rename(output, old)  # out of the way first: the new output appears in one rename
+    old = hidden_sibling(output, "old")
+    files.rename(output, old)  # out of the way first: the new output appears in one rename
     try:
-        os.rename(staging, output)
+        files.rename(staging, output)
     except BaseException:
-        os.rename(old, output)  # the earlier output stays where it was
+        files.rename(old, output)  # the earlier output stays where it was
         raise
-    shutil.rmtree(old)
+    files.delete(old)
 
 
 def manifest_bytes(manifest: dict[str, Any]) -> bytes:

@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 from contract.artifact import list_versions
 from contract.checksums import DIGEST_KEY, METADATA_FILE
 from contract.errors import ContractError
-from policy.decide import PerRecord
+from policy.decide import non_empty
 from policy.document import POLICY_FILE, POLICY_NAME
 from scoring.checking import REASONS_COLUMN, Checked, ColumnPlan, check, reasons_for
 from scoring.errors import JobRefused
@@ -107,6 +107,13 @@ class Scorer:
         self.servable, self.plan, self.explain = servable, plan, explain
         self.scores_schema = scores_schema(servable, plan)
         self.rejects_schema = rejects_schema(plan)
+        packer = servable.packer
+        # Each category's values in index order, for Arrow's index_in (built once, not per batch).
+        self.vocabularies = (
+            tuple(pa.array(list(index), pa.string()) for index in packer.indices)
+            if isinstance(packer, NumbersAndIndices)
+            else ()
+        )
 
     def score(self, batch: pa.RecordBatch) -> tuple[pa.RecordBatch, pa.RecordBatch]:
         """The scored rows and the rejected rows (with reasons) of one batch."""
@@ -164,8 +171,8 @@ class Scorer:
         for j, name in enumerate(packer.numbers):
             numbers[:, j] = columns[name]
         categories = np.empty((size, len(packer.categories)), dtype=np.int32)
-        for j, (name, index) in enumerate(zip(packer.categories, packer.indices, strict=True)):
-            vocabulary = pa.array(list(index), type=pa.string())
+        pairs = zip(packer.categories, self.vocabularies, strict=True)
+        for j, (name, vocabulary) in enumerate(pairs):
             text = batch.column(name).filter(valid).cast(pa.string())
             categories[:, j] = pc.index_in(text, value_set=vocabulary).to_numpy()
         return Batch((numbers, categories), size)
@@ -191,14 +198,8 @@ class Scorer:
                 unknown[i] = state is None
                 complete[i] = bool(state)
         rules = np.full(size, "[]", dtype=object)
-        fired = (
-            arrays.rules.given
-            if isinstance(arrays.rules, PerRecord)
-            else dict(enumerate(arrays.rules))
-        )
-        for i, listed in fired.items():
-            if listed:
-                rules[i] = orjson.dumps(listed, option=_JSON).decode()
+        for i, listed in non_empty(arrays.rules).items():
+            rules[i] = orjson.dumps(listed, option=_JSON).decode()
         offer = np.asarray(arrays.offer, dtype=np.float64)
         return [
             pa.array(arrays.outcome, pa.string()),

@@ -17,7 +17,6 @@ import shutil
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
@@ -39,7 +38,7 @@ from scoring.errors import JobFailed, JobRefused, JobStopped
 from scoring.inputs import SUFFIXES, Input
 from scoring.job import MANIFEST_FILE, REJECTS_DIR, SCORES_DIR, Job, Tally
 from scoring.manifest import manifest, utc_now
-from scoring.outputs import manifest_bytes, refuse_unsafe
+from scoring.outputs import hidden_sibling, manifest_bytes, publish, refuse_unsafe
 from scoring.stopping import check_stop, on_stop, reclaim_sigint
 from service.inference.loader import REQUEST_FIELDS
 
@@ -79,22 +78,18 @@ def _conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
     return pa.Table.from_batches([batch]).cast(schema).combine_chunks().to_batches()[0]
 
 
-def score_batches(spec: WorkerSpec, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-    """mapInArrow: each batch's scored rows."""
+def map_batches(
+    spec: WorkerSpec, output: str, batches: Iterator[pa.RecordBatch]
+) -> Iterator[pa.RecordBatch]:
+    """mapInArrow: each batch's rows of one output, "scores" (the scored rows) or "rejects"
+    (the rejected rows with their reasons, no model call)."""
     scorer = _scorer(spec)
+    rows, schema = (scorer.scores, spec.scores_schema) if output == SCORES_DIR else (
+        scorer.rejects, spec.rejects_schema)  # fmt: skip
     for batch in batches:
-        scored = scorer.scores(_conform(batch, spec.plan.input_schema))
-        if scored.num_rows:
-            yield _conform(scored, spec.scores_schema)
-
-
-def reject_batches(spec: WorkerSpec, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-    """mapInArrow: each batch's rejected rows, with their reasons (no model call)."""
-    scorer = _scorer(spec)
-    for batch in batches:
-        rejected = scorer.rejects(_conform(batch, spec.plan.input_schema))
-        if rejected.num_rows:
-            yield _conform(rejected, spec.rejects_schema)
+        found = rows(_conform(batch, spec.plan.input_schema))
+        if found.num_rows:
+            yield _conform(found, schema)
 
 
 def session(batch_rows: int, progress: bool) -> SparkSession:
@@ -155,23 +150,8 @@ class HadoopFiles:
         a, b = self.qualified(first), self.qualified(second)
         return a == b or a.startswith(b + "/") or b.startswith(a + "/")
 
-    def publish(self, staging: str, output: str, overwrite: bool) -> None:
-        """Rename the complete staging directory to OUTPUT, replacing only an earlier output
-        (checked again now: something may have appeared there while the job ran)."""
-        if not self.exists(output):
-            self.rename(staging, output)
-            return
-        if not overwrite or not self.exists(f"{output}/{MANIFEST_FILE}"):
-            raise JobFailed(f"{output} appeared while the job ran and is not a scoring output "
-                            "to replace")  # fmt: skip
-        old = _staging(output, "old")
-        self.rename(output, old)
-        try:
-            self.rename(staging, output)
-        except BaseException:
-            self.rename(old, output)  # the earlier output stays where it was
-            raise
-        self.delete(old)
+    def is_output(self, path: str) -> bool:
+        return self.exists(f"{path}/{MANIFEST_FILE}")
 
     def listing(self, path: str) -> dict[str, Any]:
         """A fingerprint of a remote input from its listing: names, sizes, modification times."""
@@ -269,7 +249,7 @@ def _run(job: Job) -> dict[str, object]:
         raise JobRefused(f"output {job.output} must not be the input, contain it or lie inside it")
     if files.exists(job.output) and not job.overwrite:
         raise JobRefused(f"output {job.output} exists (pass --overwrite to replace it)")
-    if files.exists(job.output) and not files.exists(f"{job.output}/{MANIFEST_FILE}"):
+    if files.exists(job.output) and not files.is_output(job.output):
         raise JobRefused(f"output {job.output} exists and is not a scoring output (no "
                          f"{MANIFEST_FILE}): it is not replaced")  # fmt: skip
     if not files.parent_exists(job.output):
@@ -288,21 +268,23 @@ def _run(job: Job) -> dict[str, object]:
     spec = WorkerSpec(shipped.name, tuple(versions.items()), job.models.runtime,
                       job.models.threads, plan, job.explain, local.scores_schema,
                       local.rejects_schema)  # fmt: skip
-    staging = _staging(job.output)
+    staging = hidden_sibling(job.output, "tmp")
     timings: dict[str, float] = {"start_spark_seconds": round(begun - start, 3)}
     try:
         fingerprint = _fingerprint(files, job.input)
         rejects_path, scores_path = f"{staging}/{REJECTS_DIR}", f"{staging}/{SCORES_DIR}"
         timings["rejects_pass_seconds"] = _write_pass(
-            frame, partial(reject_batches, spec), spec.rejects_schema, job.format, rejects_path
-        )
+            frame, partial(map_batches, spec, REJECTS_DIR), spec.rejects_schema, job.format,
+            rejects_path,
+        )  # fmt: skip
         if job.on_invalid == "fail":
             first = _first_reasons(spark, rejects_path, job.format, spec)
             if first:
                 raise JobFailed(f"a row is invalid (--on-invalid fail): {first}")
         timings["scores_pass_seconds"] = _write_pass(
-            frame, partial(score_batches, spec), spec.scores_schema, job.format, scores_path
-        )
+            frame, partial(map_batches, spec, SCORES_DIR), spec.scores_schema, job.format,
+            scores_path,
+        )  # fmt: skip
         check_stop()
         mark = time.perf_counter()
         tally = _count(spark, scores_path, rejects_path, job.format, spec)
@@ -319,7 +301,7 @@ def _run(job: Job) -> dict[str, object]:
                             timings)  # fmt: skip
         files.write(f"{staging}/{MANIFEST_FILE}", manifest_bytes(document))
         check_stop()
-        files.publish(staging, job.output, job.overwrite)
+        publish(files, staging, job.output, job.overwrite)
         return document
     except BaseException:
         files.delete(staging)
@@ -350,12 +332,6 @@ def _fingerprint(files: HadoopFiles, path: str) -> dict[str, Any]:
     if _is_local(path):
         return Input.at(path.removeprefix("file://")).fingerprint()
     return files.listing(path)
-
-
-def _staging(output: str, kind: str = "tmp") -> str:
-    head, _, tail = output.rstrip("/").rpartition("/")
-    hidden = f".{tail}.{kind}-{uuid.uuid4().hex[:12]}"
-    return f"{head}/{hidden}" if head or output.startswith("/") else hidden
 
 
 def _written(spark: SparkSession, path: str, kind: str, schema: pa.Schema) -> DataFrame:

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 
 from contract.metadata import ModelMetadata
-from policy.decide import Decisions, PerRecord, decide
+from policy.decide import Decisions, decide, non_empty
 from policy.document import REQUESTED_COVERAGE, Policy
 from policy.reasons import reasons
 from service.decisions.explaining import Attributions, attribute, subset
@@ -23,8 +23,6 @@ from service.inference.loader import LoadedModel
 from service.inference.packing import Batch
 from service.inference.prediction import COVERAGE_OUTPUT, Prediction
 from service.inference.servable import Servable
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -163,7 +161,7 @@ def decide_columns(
     position = {int(i): k for k, i in enumerate(rated)}
     given: dict[int, list[dict[str, Any]]] = {}
     completeness: dict[int, bool | None] = {}
-    knocks = _non_empty(decided.knocked_out)
+    knocks = non_empty(decided.knocked_out)
     for i in adverse.tolist():
         by_feature: dict[str, float] | None = None
         complete: bool | None = True  # nothing of the model's to attribute
@@ -180,13 +178,6 @@ def decide_columns(
             given[i] = []
         completeness[i] = complete
     return DecidedBatch(decided, given, completeness)
-
-
-def _non_empty(per_record: Sequence[list[T]]) -> Mapping[int, list[T]]:
-    """The records whose list is not empty (a PerRecord already holds only those)."""
-    if isinstance(per_record, PerRecord):
-        return per_record.given
-    return {i: listed for i, listed in enumerate(per_record) if listed}
 
 
 def decide_batch(

@@ -14,7 +14,7 @@ import pytest
 
 from scoring.errors import JobFailed
 from scoring.inputs import Input, batches, read_ahead, schema_of
-from scoring.outputs import publish
+from scoring.outputs import LocalFiles, publish
 
 
 def test_parquet_parts_are_read_in_one_schema_with_values_as_written(tmp_path: Path) -> None:
@@ -74,11 +74,11 @@ def test_publish_replaces_only_an_earlier_output(tmp_path: Path) -> None:
     (staging / "_manifest.json").write_text("{}")
     output.mkdir()  # appeared while the job ran: not an output of ours
     with pytest.raises(JobFailed, match="not a scoring output"):
-        publish(staging, output, overwrite=True)
+        publish(LocalFiles(), str(staging), str(output), overwrite=True)
     (output / "_manifest.json").write_text("{}")
     with pytest.raises(JobFailed):
-        publish(staging, output, overwrite=False)
+        publish(LocalFiles(), str(staging), str(output), overwrite=False)
     (output / "old").touch()
-    publish(staging, output, overwrite=True)
+    publish(LocalFiles(), str(staging), str(output), overwrite=True)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
     assert sorted(p.name for p in output.iterdir()) == ["_manifest.json"]
