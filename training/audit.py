@@ -8,7 +8,8 @@ conditioned height and weight only where BMI stays at or above the threshold. A 
 worse value that lowers P(non-standard) or P(decline) by more than float32 rounding, or that
 raises the coverage by more than a dollar (float32 at $10M). Money is swept the same way, on a
 signed log scale (most applicants' money is far below the declared maxima): coverage must not
-fall with income or net worth nor rise with cover in force, and the class must not move at all.
+fall with income or net worth nor rise with cover in force, and the class must not move beyond
+float32 rounding (the classifier takes no money input at all).
 Each factor must also matter: its worst value raises the risk on average. The models are
 checked through `Scorer`, which is what they serve.
 """
@@ -190,7 +191,9 @@ def reversals(found: Mapping[str, Mapping[str, Any]]) -> int:
                 and value > COVERAGE_TOLERANCE
             ):
                 count += 1
-            if key == "largest_probability_change" and value != 0.0:
+            # The classifier takes no money input: what remains is float32 rounding, which
+            # varies with a record's place in the batch (vectorised kernels, remainder rows).
+            if key == "largest_probability_change" and value > PROBABILITY_TOLERANCE:
                 count += 1
     return count
 

@@ -103,7 +103,7 @@ def test_money_never_moves_the_risk_class(
     classifier: audit.Scorer, applicants: dict[str, np.ndarray]
 ) -> None:
     for name, found in audit.money(classifier, applicants).items():
-        assert found["largest_probability_change"] == 0.0, name
+        assert found["largest_probability_change"] <= audit.PROBABILITY_TOLERANCE, name
 
 
 def test_coverage_follows_income_wealth_and_cover_in_force(

@@ -108,3 +108,12 @@ def test_pairs_count_only_values_that_differ_and_a_shortfall_forbids_publishing(
     problems = audit.failures({"risk_factors": found})
     assert any("only" in p and "pairs" in p for p in problems)  # 500 applicants: too few
     assert found["tobacco_use"]["mean_non_standard_rise"] == 0.0  # flat: no factor matters
+
+
+def test_float32_rounding_of_the_class_is_not_money_moving_it() -> None:
+    """A record's place in a batch can change a probability by one float32 step, never more."""
+    ulp = float(np.spacing(np.float32(1.0)))
+    found = {"net_worth": {"pairs": 70_000, "largest_probability_change": ulp}}
+    assert audit.reversals(found) == 0
+    found["net_worth"]["largest_probability_change"] = 1e-4
+    assert audit.reversals(found) == 1
