@@ -24,8 +24,8 @@ from policy.document import REQUESTED_COVERAGE, Policy
 from service.decisions.deciding import Records, decide_batch
 from service.decisions.explaining import attribute
 from service.decisions.records import NewDecision, RecordStore, fingerprint
-from service.http.errors import NotFound, NotReady, NotRecorded
-from service.http.request_id import is_request_id
+from service.errors import NotFound, NotReady, NotRecorded
+from service.request_ids import is_request_id
 from service.inference.packing import Batch
 from service.inference.prediction import Prediction, predict
 from service.inference.servable import Servable

@@ -1,4 +1,4 @@
-"""Domain errors that carry their HTTP status, and the one handler that renders every error.
+"""Domain errors mapped to HTTP statuses, and the one handler that renders every error.
 
 Every error response, whichever route or layer raised it (including Flask's own 404/405/413 and
 unexpected exceptions), has the body `{"error": "<one-line summary>", "details": {...}}`.
@@ -12,63 +12,37 @@ from typing import Any
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
+from service.errors import (
+    InvalidInput,
+    ModelFailure,
+    NotFound,
+    NotReady,
+    NotRecorded,
+    ServiceError,
+    TooLarge,
+    UnsupportedMediaType,
+)
 from service.http import request_id
 from service.http.json_io import json_response
 
 log = logging.getLogger(__name__)
 
 
-class ServiceError(Exception):
-    """An error a client can act on: a status code, a summary and structured details."""
-
-    status = 500
-
-    def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.details = details or {}
-
-
-class InvalidInput(ServiceError):
-    """The request body is malformed or fails validation."""
-
-    status = 400
+# Each domain error's status code: the one place the HTTP wire says what an error means.
+STATUS: dict[type[ServiceError], int] = {
+    InvalidInput: 400,
+    NotFound: 404,
+    TooLarge: 413,
+    UnsupportedMediaType: 415,
+    ModelFailure: 500,
+    NotReady: 503,
+    NotRecorded: 503,
+}
 
 
-class NotFound(ServiceError):
-    """Unknown route, model or version."""
-
-    status = 404
-
-
-class PayloadTooLarge(ServiceError):
-    """Too many bytes or too many records in one request."""
-
-    status = 413
-
-
-class UnsupportedMediaType(ServiceError):
-    """The request body is not declared as JSON."""
-
-    status = 415
-
-
-class ModelFailure(ServiceError):
-    """A model gave an answer that breaks its declaration (logged; the client sees a 500)."""
-
-    status = 500
-
-
-class NotReady(ServiceError):
-    """No usable model version is loaded (yet)."""
-
-    status = 503
-
-
-class NotRecorded(ServiceError):
-    """The decision record store failed: a decision is not given, a record cannot be read."""
-
-    status = 503
+def status_of(exc: ServiceError) -> int:
+    """The status code of a domain error (its nearest mapped class; 500 if none)."""
+    return next((STATUS[kind] for kind in type(exc).__mro__ if kind in STATUS), 500)
 
 
 def error_response(status: int, message: str, details: dict[str, Any] | None = None) -> Response:
@@ -77,7 +51,7 @@ def error_response(status: int, message: str, details: dict[str, Any] | None = N
 
 
 def _service_error(exc: ServiceError) -> Response:
-    return error_response(exc.status, exc.message, exc.details)
+    return error_response(status_of(exc), exc.message, exc.details)
 
 
 def _http_exception(exc: HTTPException) -> Response:

@@ -8,7 +8,7 @@ from flask import Request
 from gunicorn.http.errors import ParseException
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from service.http.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
+from service.errors import InvalidInput, TooLarge, UnsupportedMediaType
 from service.http.json_io import JSON_MIMETYPE, decode_json
 
 
@@ -84,7 +84,7 @@ def refuse_excess_keys(body: bytes, limit: int) -> None:
     millisecond for the largest body accepted.
     """
     if body.count(b":") > limit:
-        raise PayloadTooLarge(
+        raise TooLarge(
             f"Too many JSON object keys: more than {limit:,}, the most a request of the record "
             "limit can hold",
             {"max_keys": limit},

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from service.http.errors import ModelFailure
+from service.errors import ModelFailure
 from service.inference.packing import Batch
 from service.inference.servable import Servable, ServedOutput
 from service.observability import metrics

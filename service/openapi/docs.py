@@ -14,7 +14,7 @@ from flask import Blueprint, Response, current_app
 from swagger_ui_bundle import swagger_ui_path
 
 from policy.document import Policy
-from service.http.errors import NotFound
+from service.errors import NotFound
 from service.http.json_io import JSON_MIMETYPE
 from service.inference.servable import Servable
 from service.openapi.document import SWAGGER_ASSETS, build

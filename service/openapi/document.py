@@ -19,8 +19,8 @@ from werkzeug.routing import Rule
 
 from contract.features import Feature
 from contract.outputs import OutputSpec
+from service.errors import NotReady
 from service.http.auth import is_protected
-from service.http.errors import NotReady
 from service.inference.servable import Servable
 from service.openapi.requests import (
     ERROR_REF,

@@ -13,7 +13,7 @@ from flask import Blueprint, Response, request
 
 from contract.card import RULES_DIGEST, card_markdown, model_card
 from service.dataplane import Dataplane
-from service.http.errors import InvalidInput
+from service.errors import InvalidInput
 from service.http.json_io import json_response
 
 MARKDOWN = "text/markdown"

@@ -13,8 +13,8 @@ from flask import Blueprint, Response, request
 
 from contract.metadata import SIGNATURE_NAME, ModelMetadata
 from service.dataplane import Columns, Dataplane, Rows
+from service.errors import NotFound
 from service.http import request_id
-from service.http.errors import NotFound
 from service.http.json_io import json_response
 from service.http.request_body import parse_json, read_body, refuse_excess_keys
 from service.inference.prediction import Prediction

@@ -9,7 +9,7 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 
 from contract.metadata import SIGNATURE_NAME
 from service.dataplane import Columns, Rows
-from service.http.errors import InvalidInput
+from service.errors import InvalidInput
 from service.validation.schemas import StrictBoolean, StrictSchema
 from service.validation.typed import TypedRecords, bounded_list
 

@@ -13,8 +13,8 @@ from typing import Any
 from flask import Blueprint, Response, request
 
 from service.dataplane import Columns, Dataplane
+from service.errors import InvalidInput
 from service.http import request_id
-from service.http.errors import InvalidInput
 from service.http.json_io import json_response
 from service.http.request_body import (
     parse_json,

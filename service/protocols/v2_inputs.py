@@ -12,7 +12,7 @@ from typing import Any
 from marshmallow import ValidationError, fields, validate
 
 from contract.features import Feature
-from service.http.errors import InvalidInput
+from service.errors import InvalidInput
 from service.validation.schemas import StrictSchema, unequal_lengths
 from service.validation.validator import EXTRA_FIELDS_ALLOWED
 

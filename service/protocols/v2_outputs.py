@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from service.http.errors import InvalidInput
+from service.errors import InvalidInput
 from service.inference.prediction import Prediction
 from service.inference.servable import Servable
 from service.protocols.v2_inputs import DATATYPES

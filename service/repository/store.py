@@ -19,7 +19,7 @@ from typing import Generic, Protocol, TypeVar
 
 from contract.artifact import is_version_name, list_versions
 from contract.checksums import METADATA_FILE
-from service.http.errors import NotFound, NotReady
+from service.errors import NotFound, NotReady
 from service.observability import metrics
 
 log = logging.getLogger(__name__)

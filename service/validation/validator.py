@@ -14,7 +14,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError
 
 from contract.features import Feature, ProhibitedFields
-from service.http.errors import InvalidInput, PayloadTooLarge
+from service.errors import InvalidInput, TooLarge
 from service.observability import metrics
 from service.validation.fast_check import Check, columns_check, field_checks, record_check
 from service.validation.schemas import columns_schema, record_schema
@@ -207,7 +207,7 @@ def _article(kind: str) -> str:
 def check_count(size: int, max_records: int) -> None:
     """Refuse more records than one request may carry (413, before any per-record work)."""
     if size > max_records:
-        raise PayloadTooLarge(
+        raise TooLarge(
             f"Too many records: {size} (at most {max_records} per request)",
             {"records": size, "max_records": max_records},
         )

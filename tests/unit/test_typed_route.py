@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from service.dataplane import Columns, Rows
-from service.http.errors import InvalidInput, PayloadTooLarge
+from service.errors import InvalidInput, TooLarge
 from service.http.request_body import parse_json
 from service.protocols.tf_serving_envelope import FastEnvelope, parse_envelope
 from service.validation.validator import RequestValidator
@@ -32,7 +32,7 @@ def strict(body: bytes) -> list[dict[str, Any]] | dict[str, list[Any]] | None:
         if "instances" in envelope:
             return VALIDATOR.rows_valid(envelope["instances"], MAX_RECORDS)
         return VALIDATOR.columns_valid(envelope["inputs"], MAX_RECORDS)
-    except (InvalidInput, PayloadTooLarge):
+    except (InvalidInput, TooLarge):
         return None
 
 

@@ -1,0 +1,46 @@
+"""The errors a client can act on, raised below the wire protocols: no HTTP, no Flask.
+
+Each protocol maps them to its own wire (service.http.errors to status codes and the JSON
+envelope); the message is one line a client can read, the details name fields, never values.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ServiceError(Exception):
+    """An error a client can act on: a summary and structured details."""
+
+    def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or {}
+
+
+class InvalidInput(ServiceError):
+    """The request is malformed or fails validation."""
+
+
+class NotFound(ServiceError):
+    """Unknown model, version or record."""
+
+
+class TooLarge(ServiceError):
+    """Too many bytes or too many records in one request."""
+
+
+class UnsupportedMediaType(ServiceError):
+    """The request body is not in a format the service reads."""
+
+
+class ModelFailure(ServiceError):
+    """A model gave an answer that breaks its declaration (logged; not the client's fault)."""
+
+
+class NotReady(ServiceError):
+    """No usable model version is loaded (yet), or the instance is shutting down."""
+
+
+class NotRecorded(ServiceError):
+    """The decision record store failed: a decision is not given, a record cannot be read."""
