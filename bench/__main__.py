@@ -41,9 +41,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", type=Path, default=Path("bench/results"))
     parser.add_argument(
-        "--runtimes", nargs="+", choices=("litert", "tensorflow"), default=["litert", "tensorflow"],
+        "--runtimes",
+        nargs="+",
+        choices=("litert", "tensorflow"),
+        default=["litert", "tensorflow"],
         help="service runtimes to measure beside the floor",
-    )  # fmt: skip
+    )
     return parser.parse_args(argv)
 
 
@@ -132,8 +135,10 @@ def report(results: dict[str, dict]) -> str:
             ", ".join(f"{v:.0f}" for v in r[key])
             for key in ("worker_rss_mib", "worker_pss_mib", "worker_peak_rss_mib")
         )
-        lines.append(f"{name:10} start-up to ready {r['ready_seconds']:.2f} s; worker RSS {rss} "
-                     f"MiB (peak {peak}), PSS {pss} MiB")  # fmt: skip
+        lines.append(
+            f"{name:10} start-up to ready {r['ready_seconds']:.2f} s; worker RSS {rss} "
+            f"MiB (peak {peak}), PSS {pss} MiB"
+        )
     return "\n".join([*lines, "", *targets(results)])
 
 
@@ -157,7 +162,7 @@ def targets(results: dict[str, dict]) -> list[str]:
         ("1,000-record request <= 10 ms of server CPU", cpu_1k <= 10, f"{cpu_1k:.1f} ms"),
         ("worker RSS <= 120 MiB", rss <= 120, f"{rss:.0f} MiB"),
         ("start-up to ready <= 2 s", s["ready_seconds"] <= 2, f"{s['ready_seconds']:.2f} s"),
-    ]  # fmt: skip
+    ]
     return [f"{'met   ' if ok else 'MISSED'} {name}: {value}" for name, ok, value in checks]
 
 

@@ -40,14 +40,23 @@ TLS_CLIENT_HELLO = bytes.fromhex("16030100a5010000a10303") + bytes(32) + b"\x00\
 # (what is sent at once, what is then trickled a byte a second; b"" = hold the connection idle)
 SLOW_PATTERNS: tuple[tuple[bytes, bytes], ...] = (
     (b"POST " + PREDICT.encode() + b" HTTP/1.1\r\nHost: x\r\n", b"X-Slow: " + b"a" * 4096),
-    (b"POST " + PREDICT.encode() + b" HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-     b"Content-Length: 100000\r\n\r\n", b"[" * 100_000),
-    (b"POST " + PREDICT.encode() + b" HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-     b"Content-Length: 100\r\n\r\n{\"instances\": [", b""),
-    (b"POST " + PREDICT.encode() + b" HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-     b"Transfer-Encoding: chunked\r\n\r\n5\r\n{\"ins\r\n", b""),
+    (
+        b"POST " + PREDICT.encode() + b" HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 100000\r\n\r\n",
+        b"[" * 100_000,
+    ),
+    (
+        b"POST " + PREDICT.encode() + b" HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b'Content-Length: 100\r\n\r\n{"instances": [',
+        b"",
+    ),
+    (
+        b"POST " + PREDICT.encode() + b" HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b'Transfer-Encoding: chunked\r\n\r\n5\r\n{"ins\r\n',
+        b"",
+    ),
     (TLS_CLIENT_HELLO, b""),
-)  # fmt: skip
+)
 
 
 def json_post(path: str, body: bytes, extra: bytes = b"") -> bytes:
@@ -65,60 +74,109 @@ def json_post(path: str, body: bytes, extra: bytes = b"") -> bytes:
 # is answered in the envelope (4xx; 501 and 505 for what HTTP names so).
 MALFORMED_REQUESTS: list[tuple[str, bytes, int]] = [
     ("request line too long", b"GET /" + b"a" * 20_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414),
-    ("header line too long",
-     b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20_000 + b"\r\n\r\n", 431),
+    (
+        "header line too long",
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20_000 + b"\r\n\r\n",
+        431,
+    ),
     ("lowercase method", b"get /healthz HTTP/1.1\r\nHost: x\r\n\r\n", 400),
-    ("obs-fold header", b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: b\r\n  [2026] FORGED\r\n\r\n",
-     400),
+    (
+        "obs-fold header",
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: b\r\n  [2026] FORGED\r\n\r\n",
+        400,
+    ),
     ("asterisk target", b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n", 400),
-    ("duplicate Content-Length",
-     json_post(PREDICT, b"{}", b"Content-Length: 2\r\n"), 400),
-    ("Content-Length and chunked",
-     b"POST " + PREDICT.encode() + b" HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n"
-     b"Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n", 400),
-    ("malformed chunk size",
-     b"POST " + PREDICT.encode() + b" HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-     b"Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n", 400),
-    ("unknown transfer coding",
-     b"POST " + PREDICT.encode() + b" HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
+    ("duplicate Content-Length", json_post(PREDICT, b"{}", b"Content-Length: 2\r\n"), 400),
+    (
+        "Content-Length and chunked",
+        b"POST " + PREDICT.encode() + b" HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+        400,
+    ),
+    (
+        "malformed chunk size",
+        b"POST " + PREDICT.encode() + b" HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n",
+        400,
+    ),
+    (
+        "unknown transfer coding",
+        b"POST " + PREDICT.encode() + b" HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n",
+        501,
+    ),
     ("TLS on the plain port", bytes.fromhex("16030100a5010000a10303") + bytes(100), 400),
     ("HTTP/2 request line", b"GET /healthz HTTP/2.0\r\nHost: x\r\n\r\n", 505),
     ("HTTP/2 connection preface", b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 400),
     ("no Host", b"GET /healthz HTTP/1.1\r\n\r\n", 400),
     ("NUL in the target", b"GET /v1/models/risk\x00class HTTP/1.1\r\nHost: x\r\n\r\n", 400),
-    ("body over the limit", b"POST " + PREDICT.encode() + b" HTTP/1.1\r\nHost: x\r\n"
-     b"Content-Type: application/json\r\nContent-Length: 99999999999\r\n\r\n", 413),
+    (
+        "body over the limit",
+        b"POST " + PREDICT.encode() + b" HTTP/1.1\r\nHost: x\r\n"
+        b"Content-Type: application/json\r\nContent-Length: 99999999999\r\n\r\n",
+        413,
+    ),
     ("gzip body", json_post(PREDICT, b"\x1f\x8b\x08\x00", b"Content-Encoding: gzip\r\n"), 415),
     ("br on a plain body", json_post(PREDICT, b"{}", b"Content-Encoding: br\r\n"), 415),
-    ("a Latin-1 charset",
-     json_post(PREDICT, b"{}").replace(b"application/json", b"application/json; charset=latin-1"),
-     415),
-    ("lone surrogate in an unknown key", json_post(PREDICT, b'{"instances":[{"\\ud800":1}]}'),
-     400),
-    ("lone surrogate in a V2 input name and id",
-     json_post("/v2/models/risk_class/infer",
-                b'{"id":"\\ud800","inputs":[{"name":"\\ud800","shape":[1],"datatype":"FP32",'
-                b'"data":[1]}]}'), 400),
-    ("1.6 million unknown keys (19 MB)",
-     json_post(PREDICT, b'{"instances":[{' + b",".join(b'"k%d":0' % i for i in range(1_600_000))
-                + b"}]}"), 413),
-    ("JSON nested 100,000 deep",
-     json_post(PREDICT, b'{"instances":' + b"[" * 100_000 + b"]" * 100_000 + b"}"), 400),
+    (
+        "a Latin-1 charset",
+        json_post(PREDICT, b"{}").replace(
+            b"application/json", b"application/json; charset=latin-1"
+        ),
+        415,
+    ),
+    ("lone surrogate in an unknown key", json_post(PREDICT, b'{"instances":[{"\\ud800":1}]}'), 400),
+    (
+        "lone surrogate in a V2 input name and id",
+        json_post(
+            "/v2/models/risk_class/infer",
+            b'{"id":"\\ud800","inputs":[{"name":"\\ud800","shape":[1],"datatype":"FP32",'
+            b'"data":[1]}]}',
+        ),
+        400,
+    ),
+    (
+        "1.6 million unknown keys (19 MB)",
+        json_post(
+            PREDICT,
+            b'{"instances":[{' + b",".join(b'"k%d":0' % i for i in range(1_600_000)) + b"}]}",
+        ),
+        413,
+    ),
+    (
+        "JSON nested 100,000 deep",
+        json_post(PREDICT, b'{"instances":' + b"[" * 100_000 + b"]" * 100_000 + b"}"),
+        400,
+    ),
     ("a doubled slash", b"GET //v1/models/nonexistent HTTP/1.1\r\nHost: x\r\n\r\n", 404),
     # Within the front's limits but beyond gunicorn's defaults (its HTML 414, 431, 400):
-    ("a request line of 5,000 bytes",
-     b"GET /" + b"a" * 5_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 404),
-    ("a header line of 8,192 bytes",
-     b"GET /nowhere HTTP/1.1\r\nHost: x\r\nX: " + b"a" * 8187 + b"\r\n\r\n", 404),
-    ("150 header lines",
-     b"GET /nowhere HTTP/1.1\r\nHost: x\r\n" + b"X-A: b\r\n" * 150 + b"\r\n", 404),
-    ("contradictory scheme headers",
-     b"GET /nowhere HTTP/1.1\r\nHost: x\r\nX-Forwarded-Ssl: on\r\n"
-     b"X-Forwarded-Proto: http\r\n\r\n", 404),
+    (
+        "a request line of 5,000 bytes",
+        b"GET /" + b"a" * 5_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+        404,
+    ),
+    (
+        "a header line of 8,192 bytes",
+        b"GET /nowhere HTTP/1.1\r\nHost: x\r\nX: " + b"a" * 8187 + b"\r\n\r\n",
+        404,
+    ),
+    (
+        "150 header lines",
+        b"GET /nowhere HTTP/1.1\r\nHost: x\r\n" + b"X-A: b\r\n" * 150 + b"\r\n",
+        404,
+    ),
+    (
+        "contradictory scheme headers",
+        b"GET /nowhere HTTP/1.1\r\nHost: x\r\nX-Forwarded-Ssl: on\r\n"
+        b"X-Forwarded-Proto: http\r\n\r\n",
+        404,
+    ),
     ("the front's own error page", b"GET /_front/bad_request HTTP/1.1\r\nHost: x\r\n\r\n", 404),
-    ("a request id that would break the JSON",
-     json_post(PREDICT, b"{}", b'X-Request-ID: a"}\r\nContent-Length: 2\r\n'), 400),
-]  # fmt: skip
+    (
+        "a request id that would break the JSON",
+        json_post(PREDICT, b"{}", b'X-Request-ID: a"}\r\nContent-Length: 2\r\n'),
+        400,
+    ),
+]
 
 
 def exchange(port: int, request: bytes, timeout: float = 5.0) -> tuple[int, dict[str, str], bytes]:
@@ -168,8 +226,10 @@ class Outcomes:
         ordered = sorted(self.latencies)
         p50 = statistics.median(ordered) * 1e3 if ordered else float("nan")
         p99 = ordered[int(len(ordered) * 0.99)] * 1e3 if ordered else float("nan")
-        return (f"{sum(self.counts.values())} requests, {self.failures} failed "
-                f"({dict(self.counts)}), p50 {p50:.2f} ms, p99 {p99:.2f} ms")  # fmt: skip
+        return (
+            f"{sum(self.counts.values())} requests, {self.failures} failed "
+            f"({dict(self.counts)}), p50 {p50:.2f} ms, p99 {p99:.2f} ms"
+        )
 
     def p99_ms(self) -> float:
         ordered = sorted(self.latencies)
@@ -189,7 +249,7 @@ class SlowClients:
         self._threads = [
             threading.Thread(
                 target=self._hold, args=(SLOW_PATTERNS[k % len(SLOW_PATTERNS)],), daemon=True
-            )  # fmt: skip
+            )
             for k in range(count)
         ]
 
@@ -274,8 +334,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="instead: time each malformed request through the front",
     )
-    parser.add_argument("--overhead", action="store_true",
-                        help="instead: wrk with and without the front, side by side")  # fmt: skip
+    parser.add_argument(
+        "--overhead",
+        action="store_true",
+        help="instead: wrk with and without the front, side by side",
+    )
     return parser.parse_args(argv)
 
 
@@ -301,8 +364,10 @@ def time_cases(port: int, repeat: int = 5) -> None:
             started = time.perf_counter()
             statuses.add(exchange(port, request)[0])
             times.append(time.perf_counter() - started)
-        print(f"{case:<45} {sorted(statuses)}  median {statistics.median(times) * 1e3:7.1f} ms"
-              f"  worst {max(times) * 1e3:7.1f} ms")  # fmt: skip
+        print(
+            f"{case:<45} {sorted(statuses)}  median {statistics.median(times) * 1e3:7.1f} ms"
+            f"  worst {max(times) * 1e3:7.1f} ms"
+        )
 
 
 @contextmanager
@@ -318,8 +383,9 @@ def service(front: str, port: int, models_dir: Path) -> Iterator[None]:
             "SERVICE_DECISIONS_DATABASE": str(Path(scratch) / "decisions.sqlite3"),
         }
         quiet = subprocess.DEVNULL
-        server = subprocess.Popen([sys.executable, "-m", "service"], env=env, stdout=quiet,
-                                  stderr=quiet)  # fmt: skip
+        server = subprocess.Popen(
+            [sys.executable, "-m", "service"], env=env, stdout=quiet, stderr=quiet
+        )
         try:
             wait_ready(port)
             yield
@@ -335,8 +401,10 @@ def front_overhead(args: argparse.Namespace, rounds: int = 3) -> None:
         body.write_bytes(applicant_body())
         script = wrk.script_for(body)
         ports = {"nginx": args.port, "none": args.port + 1}
-        with service("nginx", ports["nginx"], args.models_dir), \
-                service("none", ports["none"], args.models_dir):  # fmt: skip
+        with (
+            service("nginx", ports["nginx"], args.models_dir),
+            service("none", ports["none"], args.models_dir),
+        ):
             for connections in (1, 8):
                 runs: dict[str, list[wrk.Result]] = {front: [] for front in ports}
                 for _ in range(rounds):
@@ -348,8 +416,10 @@ def front_overhead(args: argparse.Namespace, rounds: int = 3) -> None:
                     p50 = statistics.median(r.p50 for r in results) * 1e3
                     p99 = statistics.median(r.p99 for r in results) * 1e3
                     errors = sum(r.errors for r in results)
-                    print(f"c={connections} front={front:<5} {rps:7.0f} req/s  p50 {p50:6.2f} ms"
-                          f"  p99 {p99:6.2f} ms  errors {errors}")  # fmt: skip
+                    print(
+                        f"c={connections} front={front:<5} {rps:7.0f} req/s  p50 {p50:6.2f} ms"
+                        f"  p99 {p99:6.2f} ms  errors {errors}"
+                    )
 
 
 def main(argv: list[str] | None = None) -> None:

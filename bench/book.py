@@ -58,8 +58,9 @@ def tree_rss_kib(pid: int) -> int:
         current = pending.pop()
         try:
             status = Path(f"/proc/{current}/status").read_text()
-            total += next(int(line.split()[1]) for line in status.splitlines()
-                          if line.startswith("VmRSS:"))  # fmt: skip
+            total += next(
+                int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")
+            )
             for task in Path(f"/proc/{current}/task").iterdir():
                 children = (task / "children").read_text().split()
                 pending.extend(int(child) for child in children)
@@ -72,8 +73,13 @@ def run(command: list[str], env: dict[str, str] | None = None) -> dict[str, Any]
     """Run one command; its wall time, CPU time (its whole tree) and peak tree memory."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    process = subprocess.Popen(command, cwd=ROOT, env=os.environ | (env or {}),
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    process = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env=os.environ | (env or {}),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     peak = [0]
 
     def sample() -> None:
@@ -90,25 +96,45 @@ def run(command: list[str], env: dict[str, str] | None = None) -> dict[str, Any]
     if process.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed:\n{err.decode()[-3000:]}")
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return {"wall_seconds": wall, "cpu_seconds": cpu, "peak_mib": peak[0] / 1024,
-            "stdout": out.decode()}  # fmt: skip
+    return {
+        "wall_seconds": wall,
+        "cpu_seconds": cpu,
+        "peak_mib": peak[0] / 1024,
+        "stdout": out.decode(),
+    }
 
 
 def score(book: Path, output: Path, models: Path, *extra: str) -> dict[str, Any]:
-    command = [sys.executable, "-m", "scoring", str(book), str(output), "--models-dir",
-               str(models), "--overwrite", "--no-progress", *extra]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "scoring",
+        str(book),
+        str(output),
+        "--models-dir",
+        str(models),
+        "--overwrite",
+        "--no-progress",
+        *extra,
+    ]
     measured = run(command, {"PYSPARK_SUBMIT_ARGS": "--master local[2] pyspark-shell"})
     manifest = json.loads((output / "_manifest.json").read_text())
     rows = manifest["counts"]["input"]
     measured.pop("stdout")
-    return measured | {"rows": rows, "rows_per_second": rows / measured["wall_seconds"],
-                       "timings": manifest["timings"]}  # fmt: skip
+    return measured | {
+        "rows": rows,
+        "rows_per_second": rows / measured["wall_seconds"],
+        "timings": manifest["timings"],
+    }
 
 
 def median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
     keys = ("wall_seconds", "cpu_seconds", "peak_mib", "rows_per_second")
     return {key: statistics.median(r[key] for r in runs) for key in keys} | {
-        "rows": runs[0]["rows"], "runs": len(runs), "timings": runs[0]["timings"]}  # fmt: skip
+        "rows": runs[0]["rows"],
+        "runs": len(runs),
+        "timings": runs[0]["timings"],
+    }
 
 
 IDENTITY = """
@@ -124,11 +150,18 @@ print(time.perf_counter() - start)
 
 def spark_identity(book: Path, output: Path) -> dict[str, Any]:
     """Spark's own cost: read, every batch to Python and back unchanged, write (no scoring)."""
-    measured = run([sys.executable, "-c", IDENTITY, str(book), str(output)],
-                   {"PYSPARK_SUBMIT_ARGS": "--master local[2] pyspark-shell",
-                    "PYSPARK_PYTHON": sys.executable})  # fmt: skip
-    return {"wall_seconds": measured["wall_seconds"], "peak_mib": measured["peak_mib"],
-            "pass_seconds": float(measured["stdout"].strip().splitlines()[-1])}  # fmt: skip
+    measured = run(
+        [sys.executable, "-c", IDENTITY, str(book), str(output)],
+        {
+            "PYSPARK_SUBMIT_ARGS": "--master local[2] pyspark-shell",
+            "PYSPARK_PYTHON": sys.executable,
+        },
+    )
+    return {
+        "wall_seconds": measured["wall_seconds"],
+        "peak_mib": measured["peak_mib"],
+        "pass_seconds": float(measured["stdout"].strip().splitlines()[-1]),
+    }
 
 
 def service_rate(models: Path, rows: int = 10_000, requests: int = 5) -> dict[str, Any]:
@@ -138,13 +171,21 @@ def service_rate(models: Path, rows: int = 10_000, requests: int = 5) -> dict[st
     from service.settings import Settings
     from training.synthetic import generate
 
-    app = create_app(Settings(models_dir=models, max_records=rows, max_body_bytes=64 << 20,
-                              reload_interval_seconds=3600.0, log_level="warning"))  # fmt: skip
+    app = create_app(
+        Settings(
+            models_dir=models,
+            max_records=rows,
+            max_body_bytes=64 << 20,
+            reload_interval_seconds=3600.0,
+            log_level="warning",
+        )
+    )
     store = app.extensions[STORE_KEY]
     assert store.wait_scanned(120) and store.ready()
     columns = {k: v.tolist() for k, v in generate(rows, seed=2026).features.items()}
-    records = [dict(zip(columns, values, strict=True)) for values in zip(*columns.values(),
-                                                                        strict=True)]  # fmt: skip
+    records = [
+        dict(zip(columns, values, strict=True)) for values in zip(*columns.values(), strict=True)
+    ]
     client = app.test_client()
     timings = []
     for explain in (False, True):
@@ -152,13 +193,17 @@ def service_rate(models: Path, rows: int = 10_000, requests: int = 5) -> dict[st
         seconds = []
         for _ in range(requests):
             start = time.perf_counter()
-            response = client.post("/v1/models/underwriting:predict", data=body,
-                                   content_type="application/json")  # fmt: skip
+            response = client.post(
+                "/v1/models/underwriting:predict", data=body, content_type="application/json"
+            )
             seconds.append(time.perf_counter() - start)
             assert response.status_code == 200, response.get_data(as_text=True)[:500]
         timings.append(rows / statistics.median(seconds))
-    return {"records_per_request": rows, "rows_per_second_no_explain": timings[0],
-            "rows_per_second_explain": timings[1]}  # fmt: skip
+    return {
+        "records_per_request": rows,
+        "rows_per_second_no_explain": timings[0],
+        "rows_per_second_explain": timings[1],
+    }
 
 
 def report(results: dict[str, Any]) -> str:
@@ -167,23 +212,29 @@ def report(results: dict[str, Any]) -> str:
     for label, r in results["runs"].items():
         # Spark's JVM is not a child we reap: its CPU time is not in our rusage.
         cpu = "-" if "spark" in label else f"{r['cpu_seconds']:.1f}"
-        lines.append(f"{label:<38}{r['rows']:>10,}{r['wall_seconds']:>9.1f}"
-                     f"{r['rows_per_second']:>10,.0f}{cpu:>8}{r['peak_mib']:>10.0f}")  # fmt: skip
+        lines.append(
+            f"{label:<38}{r['rows']:>10,}{r['wall_seconds']:>9.1f}"
+            f"{r['rows_per_second']:>10,.0f}{cpu:>8}{r['peak_mib']:>10.0f}"
+        )
     flat = results.get("memory_ratio_1m_to_100k")
     if flat:
         lines.append(f"\nlocal peak memory, 1M rows / 100k rows: {flat:.2f} (target <= 1.20)")
     if "spark_identity" in results:
         identity = results["spark_identity"]
         passed, whole = identity["pass_seconds"], identity["wall_seconds"]
-        lines.append("Spark local[2] identity pass (read, to Python and back, write; no scoring): "
-                     f"{passed:.1f} s of a {whole:.1f} s run")  # fmt: skip
+        lines.append(
+            "Spark local[2] identity pass (read, to Python and back, write; no scoring): "
+            f"{passed:.1f} s of a {whole:.1f} s run"
+        )
     for label, r in results["runs"].items():
         if "spark" in label:
             lines.append(f"{label} timings: {r['timings']}")
     service = results["service"]
-    lines.append(f"\nService, 10,000-record requests in process: "
-                 f"{service['rows_per_second_no_explain']:,.0f} rows/s without attributions, "
-                 f"{service['rows_per_second_explain']:,.0f} with")  # fmt: skip
+    lines.append(
+        f"\nService, 10,000-record requests in process: "
+        f"{service['rows_per_second_no_explain']:,.0f} rows/s without attributions, "
+        f"{service['rows_per_second_explain']:,.0f} with"
+    )
     return "\n".join(lines)
 
 

@@ -70,8 +70,9 @@ def measure(models_dir: Path, calls: int) -> dict[str, dict[str, float]]:
 
         loops = timeit.repeat(observe, number=1_000, repeat=max(calls // 500, 5))
         results["tracking call alone (1 record)"] = {
-            "cpu": float("nan"), "wall": statistics.median(loops) / 1_000 * 1e6,
-        }  # fmt: skip
+            "cpu": float("nan"),
+            "wall": statistics.median(loops) / 1_000 * 1e6,
+        }
     return results
 
 
@@ -79,15 +80,18 @@ def report(results: dict[str, dict[str, float]]) -> str:
     lines = [f"{'case':<34} {'CPU p50 us':>11} {'wall p50 us':>12}"]
     for name, figures in results.items():
         lines.append(f"{name:<34} {figures['cpu']:>11.1f} {figures['wall']:>12.1f}")
-    single = (results["1 record, drift tracked"]["wall"]
-              - results["1 record, untracked"]["wall"])  # fmt: skip
-    batch = (results["1,000 records, drift tracked"]["wall"]
-             - results["1,000 records, untracked"]["wall"]) / 1_000  # fmt: skip
+    single = results["1 record, drift tracked"]["wall"] - results["1 record, untracked"]["wall"]
+    batch = (
+        results["1,000 records, drift tracked"]["wall"]
+        - results["1,000 records, untracked"]["wall"]
+    ) / 1_000
     alone = results["tracking call alone (1 record)"]["wall"]
     verdict = "met" if min(single, alone) <= TARGET_US else "MISSED"
-    lines.append(f"drift tracking adds {single:.1f} us to a single-record prediction (the call "
-                 f"alone {alone:.1f} us), {batch:.2f} us per record in a batch of 1,000 "
-                 f"({verdict}: target {TARGET_US:.0f} us)")  # fmt: skip
+    lines.append(
+        f"drift tracking adds {single:.1f} us to a single-record prediction (the call "
+        f"alone {alone:.1f} us), {batch:.2f} us per record in a batch of 1,000 "
+        f"({verdict}: target {TARGET_US:.0f} us)"
+    )
     return "\n".join(lines)
 
 

@@ -66,9 +66,15 @@ def main(argv: list[str] | None = None) -> None:
     from service.settings import Settings
 
     records = Path(tempfile.mkdtemp(prefix="profile-decisions-")) / "decisions.sqlite3"
-    app = create_app(Settings(models_dir=args.models_dir, runtime=args.runtime,
-                              reload_interval_seconds=3600.0, log_level="warning",
-                              decisions_database=str(records)))  # fmt: skip
+    app = create_app(
+        Settings(
+            models_dir=args.models_dir,
+            runtime=args.runtime,
+            reload_interval_seconds=3600.0,
+            log_level="warning",
+            decisions_database=str(records),
+        )
+    )
     if not app.extensions[STORE_KEY].wait_scanned(120) or not app.extensions[STORE_KEY].ready():
         raise SystemExit(f"no models served from {args.models_dir}")
     body = _body(args.records)
@@ -96,9 +102,12 @@ def main(argv: list[str] | None = None) -> None:
     profiler.disable()
     out = io.StringIO()
     pstats.Stats(profiler, stream=out).sort_stats(args.sort).print_stats(args.top)
-    print(f"{args.runtime}, {args.records} record(s) per request: "
-          f"{statistics.median(rounds) * 1e6:.0f} us CPU per request (median of 5 rounds of "
-          f"{args.requests})", file=sys.stderr)  # fmt: skip
+    print(
+        f"{args.runtime}, {args.records} record(s) per request: "
+        f"{statistics.median(rounds) * 1e6:.0f} us CPU per request (median of 5 rounds of "
+        f"{args.requests})",
+        file=sys.stderr,
+    )
     print(out.getvalue(), file=sys.stderr)
 
 

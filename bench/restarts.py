@@ -64,8 +64,9 @@ def main(argv: list[str] | None = None) -> None:
             "SERVICE_FRONT": "none",
         }
         quiet = subprocess.DEVNULL
-        server = subprocess.Popen([sys.executable, "-m", "service"], env=env, stdout=quiet,
-                                  stderr=quiet)  # fmt: skip
+        server = subprocess.Popen(
+            [sys.executable, "-m", "service"], env=env, stdout=quiet, stderr=quiet
+        )
         base = f"http://127.0.0.1:{args.port}"
         headers = {"Content-Type": "application/json"}
         request = urllib.request.Request(f"{base}/v1/models/underwriting:predict", body, headers)
@@ -94,8 +95,10 @@ def main(argv: list[str] | None = None) -> None:
             server.send_signal(signal.SIGTERM)
             server.wait(timeout=60)
     for label, (size, ms, files) in (("before", before), (f"after {args.restarts}", after)):
-        print(f"{label:<10} /metrics {size / 1024:6.1f} KiB, scrape p50 {ms:5.1f} ms, "
-              f"{files} files in the metrics directory")  # fmt: skip
+        print(
+            f"{label:<10} /metrics {size / 1024:6.1f} KiB, scrape p50 {ms:5.1f} ms, "
+            f"{files} files in the metrics directory"
+        )
 
 
 if __name__ == "__main__":

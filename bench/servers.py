@@ -77,9 +77,13 @@ def start(name: str, port: int, workers: int, models_dir: Path, log: Path) -> Se
     started = time.monotonic()
     with log.open("ab") as sink:
         process = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT,
+            command,
+            cwd=ROOT,
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
-        )  # fmt: skip
+        )
     server = Server(name, process, f"http://127.0.0.1:{port}")
     _wait_ready(server, started)
     return server

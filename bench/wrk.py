@@ -39,9 +39,17 @@ def run(url: str, script: Path, connections: int, seconds: int) -> Result:
     """Run wrk once against `url` and parse its summary."""
     threads = min(connections, 2)
     command = [
-        "wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency",
-        "--timeout", "30s", "-s", str(script), url,
-    ]  # fmt: skip
+        "wrk",
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{seconds}s",
+        "--latency",
+        "--timeout",
+        "30s",
+        "-s",
+        str(script),
+        url,
+    ]
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     return parse(out)
 

@@ -28,8 +28,15 @@ Task = Literal["classification", "regression"]
 TASKS: tuple[str, ...] = get_args(Task)
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")  # one path segment, not "." or ".."
 REQUIRED_KEYS = (
-    "format_version", "name", "version", "task", "features", "signature", "outputs", "files"
-)  # fmt: skip
+    "format_version",
+    "name",
+    "version",
+    "task",
+    "features",
+    "signature",
+    "outputs",
+    "files",
+)
 
 
 @dataclass(frozen=True)
@@ -71,8 +78,9 @@ class LiteRTExport:
     ) -> LiteRTExport:
         """Return the export of a model over these features, packed as contract.packing says."""
         layout = PackedLayout.of(features)
-        return cls(LITERT_FILE, SIGNATURE_NAME, layout.numbers, layout.category_names,
-                   dict(parity or {}))  # fmt: skip
+        return cls(
+            LITERT_FILE, SIGNATURE_NAME, layout.numbers, layout.category_names, dict(parity or {})
+        )
 
     def to_json(self) -> dict[str, Any]:
         """Return the metadata.json form."""
@@ -97,8 +105,13 @@ class LiteRTExport:
         parity = raw.get("parity", {})
         if not isinstance(parity, Mapping):
             raise ContractError("litert parity is not an object")
-        return cls(raw["path"], str(raw.get("signature", SIGNATURE_NAME)), tuple(names[0]),
-                   tuple(names[1]), dict(parity))  # fmt: skip
+        return cls(
+            raw["path"],
+            str(raw.get("signature", SIGNATURE_NAME)),
+            tuple(names[0]),
+            tuple(names[1]),
+            dict(parity),
+        )
 
 
 @dataclass(frozen=True)
@@ -317,8 +330,11 @@ def _signature(raw: Any) -> Signature:
     path = raw.get("path", SAVED_MODEL_DIR)
     if not isinstance(path, str) or not _PLAIN_NAME.fullmatch(path):
         raise ContractError(f"signature path {path!r} is not a directory name in the version")
-    return Signature(str(raw.get("path", SAVED_MODEL_DIR)), str(raw.get("name", SIGNATURE_NAME)),
-                     dict(raw["inputs"]))  # fmt: skip
+    return Signature(
+        str(raw.get("path", SAVED_MODEL_DIR)),
+        str(raw.get("name", SIGNATURE_NAME)),
+        dict(raw["inputs"]),
+    )
 
 
 def _names(raw: Mapping[str, Any], key: str) -> list[str]:

@@ -31,8 +31,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "check":
             policy = load_source(args.source)
             check_fit(policy, args.models_dir)  # against the repository's classifier, if any
-            print(f"{args.source}: valid ({len(policy.knock_outs)} knock-outs, "
-                  f"{len(policy.wording)} reason wordings)")  # fmt: skip
+            print(
+                f"{args.source}: valid ({len(policy.knock_outs)} knock-outs, "
+                f"{len(policy.wording)} reason wordings)"
+            )
             return 0
         if args.if_none and (existing := current(args.models_dir)) is not None:
             print(f"policy: version {existing} found in {args.models_dir}/, not publishing")

@@ -112,9 +112,15 @@ def decide(
     doubt = _out_of_range(ops, policy, columns, training_ranges, rules)
     unsure = top < policy.minimum_top_probability
     for i in ops.indices(unsure):
-        rules.add(i, {"rule": "confidence", **policy.confidence.to_json(),
-                      "top_probability": round(float(ops.at(top, i)), 4),
-                      "threshold": policy.minimum_top_probability})  # fmt: skip
+        rules.add(
+            i,
+            {
+                "rule": "confidence",
+                **policy.confidence.to_json(),
+                "top_probability": round(float(ops.at(top, i)), 4),
+                "threshold": policy.minimum_top_probability,
+            },
+        )
     doubt_severity = ops.maximum(
         ops.where(doubt, SEVERITY[policy.out_of_range_outcome], 0),
         ops.where(unsure, SEVERITY[policy.confidence_outcome], 0),
@@ -133,8 +139,9 @@ def decide(
     severity = ops.where(nothing, SEVERITY["refer"], severity)
     offer = ops.where(severity == SEVERITY["decline"], np.nan, offer)
     outcome = ops.pick(OUTCOMES, severity)
-    return Decisions(ops.objects(outcome), ops.objects(risk_class), ops.array(offer), rules,
-                     knocked_out)  # fmt: skip
+    return Decisions(
+        ops.objects(outcome), ops.objects(risk_class), ops.array(offer), rules, knocked_out
+    )
 
 
 def _knock_outs(
@@ -158,8 +165,15 @@ def _knock_outs(
         severity = ops.where(fires, ops.maximum(severity, SEVERITY[rule.outcome]), severity)
         for i in fired:
             knocked_out.add(i, rule)
-            rules.add(i, {"rule": "knock_out", **rule.wording.to_json(), "feature": rule.feature,
-                          "value": _plain(values[i])})  # fmt: skip
+            rules.add(
+                i,
+                {
+                    "rule": "knock_out",
+                    **rule.wording.to_json(),
+                    "feature": rule.feature,
+                    "value": _plain(values[i]),
+                },
+            )
     return severity
 
 
@@ -178,9 +192,16 @@ def _out_of_range(
         values = ops.numbers(columns[name])
         outside = (values < low) | (values > high)
         for i in ops.indices(outside):
-            rules.add(i, {"rule": "out_of_range", **policy.out_of_range.to_json(),
-                          "feature": name, "value": _plain(columns[name][i]),
-                          "range": [low, high]})  # fmt: skip
+            rules.add(
+                i,
+                {
+                    "rule": "out_of_range",
+                    **policy.out_of_range.to_json(),
+                    "feature": name,
+                    "value": _plain(columns[name][i]),
+                    "range": [low, high],
+                },
+            )
         doubt = doubt | outside
     return doubt
 
@@ -194,12 +215,25 @@ def _face_amount(
     above_limit = accepted & (asked > limit)
     above_offer = accepted & (asked <= limit) & (asked > offer)
     for i in ops.indices(above_limit):
-        rules.add(i, {"rule": "face_amount", **policy.above_limit.to_json(),
-                      "requested": float(ops.at(asked, i)), "limit": float(limit)})  # fmt: skip
+        rules.add(
+            i,
+            {
+                "rule": "face_amount",
+                **policy.above_limit.to_json(),
+                "requested": float(ops.at(asked, i)),
+                "limit": float(limit),
+            },
+        )
     for i in ops.indices(above_offer):
-        rules.add(i, {"rule": "face_amount", **policy.above_offer.to_json(),
-                      "requested": float(ops.at(asked, i)),
-                      "offer": float(ops.at(offer, i))})  # fmt: skip
+        rules.add(
+            i,
+            {
+                "rule": "face_amount",
+                **policy.above_offer.to_json(),
+                "requested": float(ops.at(asked, i)),
+                "offer": float(ops.at(offer, i)),
+            },
+        )
     return ops.where(above_limit | above_offer, SEVERITY["refer"], severity)
 
 

@@ -64,8 +64,12 @@ class KnockOut:
 
     def to_json(self) -> dict[str, Any]:
         bound = list(self.bound) if isinstance(self.bound, tuple) else self.bound
-        return {**self.wording.to_json(), "feature": self.feature, self.comparison: bound,
-                "outcome": self.outcome}  # fmt: skip
+        return {
+            **self.wording.to_json(),
+            "feature": self.feature,
+            self.comparison: bound,
+            "outcome": self.outcome,
+        }
 
 
 @dataclass(frozen=True)
@@ -123,18 +127,25 @@ class Policy:
             "description": self.description,
             "outcomes": dict(self.outcomes),
             "knock_outs": [k.to_json() for k in self.knock_outs],
-            "confidence": {"minimum_top_probability": self.minimum_top_probability,
-                           "outcome": self.confidence_outcome, **self.confidence.to_json()},
+            "confidence": {
+                "minimum_top_probability": self.minimum_top_probability,
+                "outcome": self.confidence_outcome,
+                **self.confidence.to_json(),
+            },
             "out_of_range": {"outcome": self.out_of_range_outcome, **self.out_of_range.to_json()},
-            "face_amount": {"accelerated_limit": self.accelerated_limit,
-                            "offer_step": self.offer_step,
-                            "above_offer": self.above_offer.to_json(),
-                            "above_limit": self.above_limit.to_json(),
-                            "no_offer": self.no_offer.to_json()},
-            "reasons": {"maximum": self.maximum_reasons,
-                        "minimum_contribution": self.minimum_contribution,
-                        "wording": {name: w.to_json() for name, w in self.wording.items()}},
-        }  # fmt: skip
+            "face_amount": {
+                "accelerated_limit": self.accelerated_limit,
+                "offer_step": self.offer_step,
+                "above_offer": self.above_offer.to_json(),
+                "above_limit": self.above_limit.to_json(),
+                "no_offer": self.no_offer.to_json(),
+            },
+            "reasons": {
+                "maximum": self.maximum_reasons,
+                "minimum_contribution": self.minimum_contribution,
+                "wording": {name: w.to_json() for name, w in self.wording.items()},
+            },
+        }
 
     def check_against(
         self,
@@ -187,8 +198,10 @@ class Policy:
             _outcome(outcome, f"policy.outcomes.{label}")
         confidence = document.reader("confidence", {"minimum_top_probability", "outcome", *_WORDS})
         out_of_range = document.reader("out_of_range", {"outcome", *_WORDS})
-        face = document.reader("face_amount", {"accelerated_limit", "offer_step", "above_offer",
-                                               "above_limit", "no_offer"})  # fmt: skip
+        face = document.reader(
+            "face_amount",
+            {"accelerated_limit", "offer_step", "above_offer", "above_limit", "no_offer"},
+        )
         reasons = document.reader("reasons", {"maximum", "minimum_contribution", "wording"})
         wording = reasons.mapping("wording")
         maximum = reasons.integer("maximum")
@@ -254,9 +267,22 @@ def sealed(policy: Policy) -> dict[str, Any]:
 
 
 _WORDS = frozenset({"code", "text"})
-_TOP_KEYS = frozenset({"format_version", "name", "version", "created_at", "description", "outcomes",
-                       "knock_outs", "confidence", "out_of_range", "face_amount", "reasons",
-                       DIGEST_KEY})  # fmt: skip
+_TOP_KEYS = frozenset(
+    {
+        "format_version",
+        "name",
+        "version",
+        "created_at",
+        "description",
+        "outcomes",
+        "knock_outs",
+        "confidence",
+        "out_of_range",
+        "face_amount",
+        "reasons",
+        DIGEST_KEY,
+    }
+)
 
 
 class _Reader:
@@ -319,8 +345,9 @@ def _outcome(value: Any, where: str) -> Outcome:
 
 
 def _knock_out(raw: Any, index: int) -> KnockOut:
-    rule = _Reader(raw, f"policy.knock_outs[{index}]",
-                   {"code", "text", "feature", "outcome", *COMPARISONS})  # fmt: skip
+    rule = _Reader(
+        raw, f"policy.knock_outs[{index}]", {"code", "text", "feature", "outcome", *COMPARISONS}
+    )
     given = [c for c in COMPARISONS if c in rule.raw]
     if len(given) != 1:
         raise ContractError(f"{rule.where} needs exactly one of {list(COMPARISONS)}")

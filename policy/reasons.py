@@ -33,8 +33,15 @@ def reasons(
             continue
         cited.add(rule.feature)
         contribution = None if attributions is None else attributions.get(rule.feature)
-        chosen.append(_reason(rule.wording.code, rule.wording.text, rule.feature,
-                              values.get(rule.feature), contribution))  # fmt: skip
+        chosen.append(
+            _reason(
+                rule.wording.code,
+                rule.wording.text,
+                rule.feature,
+                values.get(rule.feature),
+                contribution,
+            )
+        )
     if attributions is not None:
         by_code: dict[str, dict[str, Any]] = {}  # a code's reason: its largest feature leads
         ranked = sorted(attributions.items(), key=lambda item: -item[1])

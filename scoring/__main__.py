@@ -124,7 +124,7 @@ def parser() -> argparse.ArgumentParser:
         help="runtime threads (default: the CPUs available locally, 1 on Spark)",
     )
     p.add_argument("--no-progress", dest="progress", action="store_false")
-    return p  # fmt: skip
+    return p
 
 
 def job_from(args: argparse.Namespace, argv: list[str]) -> Job:

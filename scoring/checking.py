@@ -71,8 +71,9 @@ def plan_columns(
         raise JobRefused(f"the input's columns appear more than once: {', '.join(repeated)}")
     problems: list[str] = []
     if id_columns is None:
-        id_columns = tuple(n for n in names if n in RECORD_KEYS
-                           and validator.prohibited.get(n) == "identifier")  # fmt: skip
+        id_columns = tuple(
+            n for n in names if n in RECORD_KEYS and validator.prohibited.get(n) == "identifier"
+        )
     if repeated_ids := sorted({n for n in id_columns if id_columns.count(n) > 1}):
         problems.append(f"id columns named more than once: {', '.join(repeated_ids)}")
     for name in id_columns:
@@ -83,33 +84,41 @@ def plan_columns(
         elif name in reserved:
             problems.append(f"id column {name!r} has the name of an output column")
         elif flat_ids and pa.types.is_nested(schema.field(name).type):
-            problems.append(f"id column {name!r} is {schema.field(name).type}: CSV output "
-                            "holds flat values only (use --format parquet)")  # fmt: skip
+            problems.append(
+                f"id column {name!r} is {schema.field(name).type}: CSV output "
+                "holds flat values only (use --format parquet)"
+            )
     for name in names:
         if _is_view(schema.field(name).type):
-            problems.append(f"column {name!r} is {schema.field(name).type}: write it as "
-                            "string or binary")  # fmt: skip
+            problems.append(
+                f"column {name!r} is {schema.field(name).type}: write it as string or binary"
+            )
     for name in names:
         kind = validator.prohibited.get(name)
         if kind == "protected attribute":
-            problems.append(f"{name!r} is a protected attribute: it must not be sent and is "
-                            "never used (remove the column)")  # fmt: skip
+            problems.append(
+                f"{name!r} is a protected attribute: it must not be sent and is "
+                "never used (remove the column)"
+            )
         elif name not in declared and name not in id_columns:
             what = "an identifier" if kind else "not a feature of the model"
-            problems.append(f"column {name!r} is {what}: carry it through with --id-columns, "
-                            "or remove it")  # fmt: skip
+            problems.append(
+                f"column {name!r} is {what}: carry it through with --id-columns, or remove it"
+            )
     missing = [f.name for f in features if f.name not in names]
     if missing:
-        problems.append(f"missing feature columns (Missing data for required field.): "
-                        f"{', '.join(missing)}")  # fmt: skip
+        problems.append(
+            f"missing feature columns (Missing data for required field.): {', '.join(missing)}"
+        )
     for feature in (*features, *optional):
         if feature.name in names and not from_text:
             kind_problem = _type_problem(feature, schema.field(feature.name).type)
             if kind_problem:
                 problems.append(kind_problem)
     if problems:
-        raise JobRefused("the input does not fit the model's declaration:\n  " +
-                         "\n  ".join(problems))  # fmt: skip
+        raise JobRefused(
+            "the input does not fit the model's declaration:\n  " + "\n  ".join(problems)
+        )
     present = tuple(f for f in optional if f.name in names)
     return ColumnPlan(features, present, tuple(id_columns), schema, from_text)
 
@@ -223,8 +232,10 @@ def reasons_for(rows: pa.RecordBatch, plan: ColumnPlan, validator: RequestValida
         messages = {}
     if set(messages) != set(range(len(records))):
         accepted = sorted(set(range(len(records))) - set(messages))
-        raise AssertionError(f"the service's schema accepts rows the batch check refused: "
-                             f"{[records[i] for i in accepted[:3]]}")  # fmt: skip
+        raise AssertionError(
+            f"the service's schema accepts rows the batch check refused: "
+            f"{[records[i] for i in accepted[:3]]}"
+        )
     return [orjson.dumps(dict(sorted(messages[i].items()))).decode() for i in range(len(records))]
 
 
@@ -238,8 +249,9 @@ def _as_requests(rows: pa.RecordBatch, plan: ColumnPlan) -> list[dict[str, Any]]
         values = given.array.to_pylist()
         if given.unreadable is not None and given.text is not None and given.unreadable.any():
             text = given.text.to_pylist()
-            values = [t if bad else v for v, t, bad in zip(values, text, given.unreadable,
-                                                            strict=True)]  # fmt: skip
+            values = [
+                t if bad else v for v, t, bad in zip(values, text, given.unreadable, strict=True)
+            ]
         for record, value in zip(records, values, strict=True):
             if feature.type == "integer" and type(value) is float and value.is_integer():
                 value = int(value)

@@ -51,8 +51,11 @@ class Input:
         """Find the input's files: a file, or a directory of them (hidden and _files skipped)."""
         root = Path(path)
         if root.is_dir():
-            files = sorted(p for p in root.rglob("*") if p.is_file() and all(
-                is_data_name(part) for part in p.relative_to(root).parts))  # fmt: skip
+            files = sorted(
+                p
+                for p in root.rglob("*")
+                if p.is_file() and all(is_data_name(part) for part in p.relative_to(root).parts)
+            )
         elif root.is_file():
             files = [root]
         else:
@@ -75,8 +78,9 @@ class Input:
                     digest.update(chunk)
             name = path.name if path == self.root else str(path.relative_to(self.root))
             overall.update(f"{name}\0{digest.hexdigest()}\n".encode())
-            listed.append({"path": name, "bytes": path.stat().st_size,
-                           "sha256": digest.hexdigest()})  # fmt: skip
+            listed.append(
+                {"path": name, "bytes": path.stat().st_size, "sha256": digest.hexdigest()}
+            )
         return {"sha256": overall.hexdigest(), "files": listed}
 
 
@@ -93,8 +97,10 @@ def schema_of(source: Input) -> pa.Schema:
             headers = [csv_header(path) for path in source.files]
             for path, header in zip(source.files, headers, strict=True):
                 if sorted(header) != sorted(headers[0]):  # the same columns, in any order
-                    raise JobRefused(f"{path} has other columns than {source.files[0]}: "
-                                     f"{header} against {headers[0]}")  # fmt: skip
+                    raise JobRefused(
+                        f"{path} has other columns than {source.files[0]}: "
+                        f"{header} against {headers[0]}"
+                    )
             return pa.schema([(name, pa.string()) for name in headers[0]])
         schemas = [pq.read_schema(path) for path in source.files]
     except (OSError, pa.ArrowException, UnicodeDecodeError) as exc:
@@ -102,8 +108,9 @@ def schema_of(source: Input) -> pa.Schema:
     names = schemas[0].names
     for path, schema in zip(source.files, schemas, strict=True):
         if sorted(schema.names) != sorted(names) or len(set(names)) != len(names):
-            raise JobRefused(f"{path} has other columns than {source.files[0]}: "
-                             f"{schema.names} against {names}")  # fmt: skip
+            raise JobRefused(
+                f"{path} has other columns than {source.files[0]}: {schema.names} against {names}"
+            )
     ordered = [pa.schema([_plain(schema.field(name)) for name in names]) for schema in schemas]
     if all(schema.equals(schemas[0]) for schema in schemas):
         return schemas[0]

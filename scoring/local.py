@@ -55,10 +55,16 @@ def run_local(job: Job) -> dict[str, object]:
     versions = scoring.resolve_versions(job.models)
     servable = scoring.load(job.models, versions)
     loaded = time.perf_counter()
-    plan = plan_columns(schema_of(source), servable.features, REQUEST_FIELDS, servable.validator,
-                        job.id_columns, from_text=source.format == "csv",
-                        reserved=scoring.output_names(servable),
-                        flat_ids=job.format == "csv")  # fmt: skip
+    plan = plan_columns(
+        schema_of(source),
+        servable.features,
+        REQUEST_FIELDS,
+        servable.validator,
+        job.id_columns,
+        from_text=source.format == "csv",
+        reserved=scoring.output_names(servable),
+        flat_ids=job.format == "csv",
+    )
     scorer = scoring.Scorer(servable, plan, job.explain)
     check_stop()
     staging = Path(hidden_sibling(str(output), "tmp"))
@@ -78,9 +84,16 @@ def run_local(job: Job) -> dict[str, object]:
             "scoring_seconds": round(scored - loaded, 3),
             "total_seconds": round(time.perf_counter() - start, 3),
         }
-        document = manifest(job, started_at, tally.rows, tally, fingerprint,
-                            scoring.model_digests(job.models, versions), plan.id_columns,
-                            timings)  # fmt: skip
+        document = manifest(
+            job,
+            started_at,
+            tally.rows,
+            tally,
+            fingerprint,
+            scoring.model_digests(job.models, versions),
+            plan.id_columns,
+            timings,
+        )
         write_manifest(staging, document)
         check_stop()
         publish(LocalFiles(), str(staging), str(output), job.overwrite)
@@ -95,17 +108,21 @@ def _score_all(job: Job, source: Input, scorer: scoring.Scorer, staging: Path) -
     tally = Tally()
     expected = total_rows(source)
     progress = Progress(expected, job.progress)
-    writer = WriteBehind([
-        PartWriter(staging / SCORES_DIR / PART, scorer.scores_schema, job.format),
-        PartWriter(staging / REJECTS_DIR / PART, scorer.rejects_schema, job.format),
-    ])  # fmt: skip
+    writer = WriteBehind(
+        [
+            PartWriter(staging / SCORES_DIR / PART, scorer.scores_schema, job.format),
+            PartWriter(staging / REJECTS_DIR / PART, scorer.rejects_schema, job.format),
+        ]
+    )
     try:
         for batch in batches(source, scorer.plan.input_schema, job.batch_rows):
             check_stop()
             scored, rejected = scorer.score(batch)
             if rejected.num_rows and job.on_invalid == "fail":
-                raise JobFailed(f"{tally.rows + batch.num_rows:,} rows read, a row is invalid "
-                                f"(--on-invalid fail): {rejected.column(-1)[0]}")  # fmt: skip
+                raise JobFailed(
+                    f"{tally.rows + batch.num_rows:,} rows read, a row is invalid "
+                    f"(--on-invalid fail): {rejected.column(-1)[0]}"
+                )
             writer.put(scored, rejected)
             tally.add_scores(scored)
             tally.add_rejects(rejected)

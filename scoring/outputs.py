@@ -37,8 +37,10 @@ def refuse_unsafe(output: Path, source: Path, overwrite: bool) -> None:
         if not overwrite:
             raise JobRefused(f"output {output} exists (pass --overwrite to replace it)")
         if not files.is_output(str(output)):
-            raise JobRefused(f"output {output} exists and is not a scoring output (no "
-                             f"{MANIFEST_FILE}): it is not replaced")  # fmt: skip
+            raise JobRefused(
+                f"output {output} exists and is not a scoring output (no "
+                f"{MANIFEST_FILE}): it is not replaced"
+            )
     if not out.parent.is_dir():
         raise JobRefused(f"the directory of output {output} does not exist")
 
@@ -86,8 +88,9 @@ def publish(files: Files, staging: str, output: str, overwrite: bool) -> None:
         files.rename(staging, output)
         return
     if not overwrite or not files.is_output(output):
-        raise JobFailed(f"{output} appeared while the job ran and is not a scoring output to "
-                        "replace")  # fmt: skip
+        raise JobFailed(
+            f"{output} appeared while the job ran and is not a scoring output to replace"
+        )
     old = hidden_sibling(output, "old")
     files.rename(output, old)  # out of the way first: the new output appears in one rename
     try:

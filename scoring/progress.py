@@ -10,8 +10,9 @@ from typing import TextIO
 class Progress:
     """Redrawn at most every `every` seconds on a terminal; silent when output is piped."""
 
-    def __init__(self, total: int | None, enabled: bool, stream: TextIO = sys.stderr,
-                 every: float = 0.5) -> None:  # fmt: skip
+    def __init__(
+        self, total: int | None, enabled: bool, stream: TextIO = sys.stderr, every: float = 0.5
+    ) -> None:
         self.total, self.stream, self.every = total, stream, every
         self.enabled = enabled and stream.isatty()
         self.start = time.perf_counter()

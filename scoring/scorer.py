@@ -64,8 +64,10 @@ def resolve_versions(choice: ModelChoice) -> dict[str, int]:
         marker = POLICY_FILE if name == POLICY_NAME else METADATA_FILE
         complete = list_versions(root / name, marker)
         if name in pins and pins[name] not in complete:
-            raise JobRefused(f"{name} version {pins[name]} is not in {root / name} "
-                             f"(complete versions: {sorted(complete)})")  # fmt: skip
+            raise JobRefused(
+                f"{name} version {pins[name]} is not in {root / name} "
+                f"(complete versions: {sorted(complete)})"
+            )
         if not complete:
             raise JobRefused(f"no complete version of {name} in {root / name}")
         versions[name] = pins.get(name, complete[0])

@@ -84,8 +84,11 @@ def map_batches(
     """mapInArrow: each batch's rows of one output, "scores" (the scored rows) or "rejects"
     (the rejected rows with their reasons, no model call)."""
     scorer = _scorer(spec)
-    rows, schema = (scorer.scores, spec.scores_schema) if output == SCORES_DIR else (
-        scorer.rejects, spec.rejects_schema)  # fmt: skip
+    rows, schema = (
+        (scorer.scores, spec.scores_schema)
+        if output == SCORES_DIR
+        else (scorer.rejects, spec.rejects_schema)
+    )
     for batch in batches:
         found = rows(_conform(batch, spec.plan.input_schema))
         if found.num_rows:
@@ -162,8 +165,13 @@ class HadoopFiles:
             status = files.next()
             name = str(status.getPath().toString())
             if not status.getPath().getName().startswith((".", "_")):
-                listed.append({"path": name, "bytes": int(status.getLen()),
-                               "modified_ms": int(status.getModificationTime())})  # fmt: skip
+                listed.append(
+                    {
+                        "path": name,
+                        "bytes": int(status.getLen()),
+                        "modified_ms": int(status.getModificationTime()),
+                    }
+                )
         listed.sort(key=lambda entry: str(entry["path"]))
         digest = hashlib.sha256(repr(listed).encode()).hexdigest()
         return {"sha256": digest, "method": "listing", "files": listed}
@@ -250,55 +258,85 @@ def _run(job: Job) -> dict[str, object]:
     if files.exists(job.output) and not job.overwrite:
         raise JobRefused(f"output {job.output} exists (pass --overwrite to replace it)")
     if files.exists(job.output) and not files.is_output(job.output):
-        raise JobRefused(f"output {job.output} exists and is not a scoring output (no "
-                         f"{MANIFEST_FILE}): it is not replaced")  # fmt: skip
+        raise JobRefused(
+            f"output {job.output} exists and is not a scoring output (no "
+            f"{MANIFEST_FILE}): it is not replaced"
+        )
     if not files.parent_exists(job.output):
         raise JobRefused(f"the directory of output {job.output} does not exist")
     if not files.exists(job.input):
         raise JobRefused(f"input {job.input} does not exist")
     kind = _input_format(files, job.input)
     frame = _read(spark, job.input, kind)
-    plan = plan_columns(to_arrow_schema(frame.schema), servable.features, REQUEST_FIELDS,
-                        servable.validator, job.id_columns, from_text=kind == "csv",
-                        reserved=scoring.output_names(servable),
-                        flat_ids=job.format == "csv")  # fmt: skip
+    plan = plan_columns(
+        to_arrow_schema(frame.schema),
+        servable.features,
+        REQUEST_FIELDS,
+        servable.validator,
+        job.id_columns,
+        from_text=kind == "csv",
+        reserved=scoring.output_names(servable),
+        flat_ids=job.format == "csv",
+    )
     local = scoring.Scorer(servable, plan, job.explain)
     shipped = _ship(job.models.models_dir, versions)
     spark.sparkContext.addFile(str(shipped), recursive=True)
-    spec = WorkerSpec(shipped.name, tuple(versions.items()), job.models.runtime,
-                      job.models.threads, plan, job.explain, local.scores_schema,
-                      local.rejects_schema)  # fmt: skip
+    spec = WorkerSpec(
+        shipped.name,
+        tuple(versions.items()),
+        job.models.runtime,
+        job.models.threads,
+        plan,
+        job.explain,
+        local.scores_schema,
+        local.rejects_schema,
+    )
     staging = hidden_sibling(job.output, "tmp")
     timings: dict[str, float] = {"start_spark_seconds": round(begun - start, 3)}
     try:
         fingerprint = _fingerprint(files, job.input)
         rejects_path, scores_path = f"{staging}/{REJECTS_DIR}", f"{staging}/{SCORES_DIR}"
         timings["rejects_pass_seconds"] = _write_pass(
-            frame, partial(map_batches, spec, REJECTS_DIR), spec.rejects_schema, job.format,
+            frame,
+            partial(map_batches, spec, REJECTS_DIR),
+            spec.rejects_schema,
+            job.format,
             rejects_path,
-        )  # fmt: skip
+        )
         if job.on_invalid == "fail":
             first = _first_reasons(spark, rejects_path, job.format, spec)
             if first:
                 raise JobFailed(f"a row is invalid (--on-invalid fail): {first}")
         timings["scores_pass_seconds"] = _write_pass(
-            frame, partial(map_batches, spec, SCORES_DIR), spec.scores_schema, job.format,
+            frame,
+            partial(map_batches, spec, SCORES_DIR),
+            spec.scores_schema,
+            job.format,
             scores_path,
-        )  # fmt: skip
+        )
         check_stop()
         mark = time.perf_counter()
         tally = _count(spark, scores_path, rejects_path, job.format, spec)
         input_rows = frame.count()
         timings["count_seconds"] = round(time.perf_counter() - mark, 3)
         if tally.rows != input_rows:  # nothing dropped silently
-            raise JobFailed(f"{input_rows:,} input rows, but {tally.scored:,} scored and "
-                            f"{tally.rejected:,} rejected")  # fmt: skip
+            raise JobFailed(
+                f"{input_rows:,} input rows, but {tally.scored:,} scored and "
+                f"{tally.rejected:,} rejected"
+            )
         if _fingerprint(files, job.input) != fingerprint:
             raise JobFailed(f"the input {job.input} changed while it was being scored")
         timings["total_seconds"] = round(time.perf_counter() - start, 3)
-        document = manifest(job, started_at, input_rows, tally, fingerprint,
-                            scoring.model_digests(job.models, versions), plan.id_columns,
-                            timings)  # fmt: skip
+        document = manifest(
+            job,
+            started_at,
+            input_rows,
+            tally,
+            fingerprint,
+            scoring.model_digests(job.models, versions),
+            plan.id_columns,
+            timings,
+        )
         files.write(f"{staging}/{MANIFEST_FILE}", manifest_bytes(document))
         check_stop()
         publish(files, staging, job.output, job.overwrite)

@@ -91,8 +91,13 @@ def build_shadow(settings: Settings) -> Shadow | None:
         return None
     store = build_store(settings, challenger=True)
     store.start()
-    return Shadow(store, settings.shadow_model, settings.shadow_sample, shared_directory(),
-                  settings.drift_window_per_worker)  # fmt: skip
+    return Shadow(
+        store,
+        settings.shadow_model,
+        settings.shadow_sample,
+        shared_directory(),
+        settings.drift_window_per_worker,
+    )
 
 
 def after_response(work: Callable[[], None]) -> None:

@@ -25,7 +25,6 @@ from service.decisions.deciding import Records, decide_batch
 from service.decisions.explaining import attribute
 from service.decisions.records import NewDecision, RecordStore, fingerprint
 from service.errors import NotFound, NotReady, NotRecorded
-from service.request_ids import is_request_id
 from service.inference.packing import Batch
 from service.inference.prediction import Prediction, predict
 from service.inference.servable import Servable
@@ -33,6 +32,7 @@ from service.monitoring.drift import DriftMonitor
 from service.monitoring.shadow import Shadow
 from service.observability import metrics
 from service.repository.store import ModelStore, VersionStatus
+from service.request_ids import is_request_id
 from service.validation.validator import check_count
 
 log = logging.getLogger(__name__)
@@ -166,10 +166,15 @@ class Dataplane:
             numbers = servable.number_fields  # computed once per servable
             optional = REQUESTED_COVERAGE.name
             new = [
-                NewDecision(request_id, i, prediction.versions,
-                            fingerprint(records.applicant(i, names, numbers, optional)), decision)
+                NewDecision(
+                    request_id,
+                    i,
+                    prediction.versions,
+                    fingerprint(records.applicant(i, names, numbers, optional)),
+                    decision,
+                )
                 for i, decision in enumerate(decisions)
-            ]  # fmt: skip
+            ]
             try:
                 self.recorder.append(new)
             except Exception:
@@ -190,10 +195,15 @@ class Dataplane:
         """Attributions of every feature for every record, whatever its class (no decision)."""
         model = servable.explained
         if model is None or model.explainer is None or model.metadata.explain is None:
-            with_explain = [n for n, s in self.store.serving().items()
-                            if isinstance(s, Servable) and s.explained is not None]  # fmt: skip
-            raise NotFound(f"Model {servable.name!r} has no explain signature",
-                           {"model": servable.name, "explainable": with_explain})  # fmt: skip
+            with_explain = [
+                n
+                for n, s in self.store.serving().items()
+                if isinstance(s, Servable) and s.explained is not None
+            ]
+            raise NotFound(
+                f"Model {servable.name!r} has no explain signature",
+                {"model": servable.name, "explainable": with_explain},
+            )
         # Each record costs `steps` path points (four times more on a retry): a tighter limit.
         batch = self._pack(servable, records, min(self.max_records, EXPLAIN_MAX_RECORDS))[0]
         explanation = model.metadata.explain
@@ -204,13 +214,23 @@ class Dataplane:
             targets = {
                 target: {
                     "difference": round(float(found.difference[i, j]), 6),
-                    "attributions": dict(zip(features, np.round(
-                        found.by_target[target][i].astype(np.float64), 6).tolist(), strict=True)),
+                    "attributions": dict(
+                        zip(
+                            features,
+                            np.round(found.by_target[target][i].astype(np.float64), 6).tolist(),
+                            strict=True,
+                        )
+                    ),
                 }
                 for j, target in enumerate(explanation.targets)
-            }  # fmt: skip
-            explained.append({"targets": targets, "complete": bool(found.complete[i]),
-                              "steps": int(found.steps[i])})  # fmt: skip
+            }
+            explained.append(
+                {
+                    "targets": targets,
+                    "complete": bool(found.complete[i]),
+                    "steps": int(found.steps[i]),
+                }
+            )
         return explained
 
     def decisions(self, request_id: str) -> list[dict[str, Any]]:
@@ -225,8 +245,9 @@ class Dataplane:
             log.exception("reading the decisions of request %s failed", request_id)
             raise NotRecorded("The decision record store is unavailable; retry", {}) from None
         if not found:
-            raise NotFound(f"No decisions recorded for request {request_id!r}",
-                           {"request_id": request_id})  # fmt: skip
+            raise NotFound(
+                f"No decisions recorded for request {request_id!r}", {"request_id": request_id}
+            )
         return found
 
     def serving_policy(self) -> Policy | None:

@@ -88,41 +88,53 @@ class Settings:
     """Everything the service can be configured with; env var = SERVICE_ + name in capitals."""
 
     host: str = _setting(
-        "0.0.0.0", "Address the service listens on (the front's, or gunicorn's without one).",
-        bool, "a host name or address",
-    )  # fmt: skip
+        "0.0.0.0",
+        "Address the service listens on (the front's, or gunicorn's without one).",
+        bool,
+        "a host name or address",
+    )
     port: int = _setting(
         8080, "TCP port the service listens on.", lambda v: 0 < v < 65536, "1-65535"
     )
     front: str = _setting(
-        "nginx", "What faces clients: nginx (reads whole requests within timeouts and limits, "
+        "nginx",
+        "What faces clients: nginx (reads whole requests within timeouts and limits, "
         "answers malformed ones itself, hands gunicorn complete requests over a Unix socket) or "
         "none (gunicorn on SERVICE_HOST:SERVICE_PORT, for use behind another buffering proxy).",
-        FRONTS.__contains__, " | ".join(FRONTS),
-    )  # fmt: skip
+        FRONTS.__contains__,
+        " | ".join(FRONTS),
+    )
     client_timeout_seconds: int = _setting(
-        10, "The front closes a connection whose client takes longer than this to send its "
+        10,
+        "The front closes a connection whose client takes longer than this to send its "
         "headers, pauses longer between two parts of its body, or while reading the answer.",
-        lambda v: v >= 1, ">= 1",
-    )  # fmt: skip
+        lambda v: v >= 1,
+        ">= 1",
+    )
     drain_seconds: float = _setting(
-        1.0, "On SIGTERM, how long the instance keeps serving while answering /readyz with 503 "
+        1.0,
+        "On SIGTERM, how long the instance keeps serving while answering /readyz with 503 "
         "(for load balancers to stop routing to it, and for requests already sent to arrive) "
         "before it stops accepting and finishes what it has. SIGINT (Ctrl-C) skips it.",
-        lambda v: math.isfinite(v) and v >= 0, ">= 0",
-    )  # fmt: skip
+        lambda v: math.isfinite(v) and v >= 0,
+        ">= 0",
+    )
     runtime_dir: str = _setting(
-        "", "Where the front makes its private directory (nginx's configuration and spooled "
+        "",
+        "Where the front makes its private directory (nginx's configuration and spooled "
         "request bodies, up to SERVICE_MAX_BODY_BYTES each; gunicorn's Unix socket), removed "
         "at exit; nginx's worker processes (nobody, when the service runs as root) must be "
         "able to pass through it. Unset: the system's temporary directory.",
-        lambda v: True, "a path",
-    )  # fmt: skip
+        lambda v: True,
+        "a path",
+    )
     workers: int = _setting(
-        WORKERS_PER_CPU * available_cpus(), f"gunicorn sync worker processes (default: "
+        WORKERS_PER_CPU * available_cpus(),
+        f"gunicorn sync worker processes (default: "
         f"{WORKERS_PER_CPU} per CPU the process may use, counting a container's CPU limit).",
-        lambda v: v >= 1, ">= 1",
-    )  # fmt: skip
+        lambda v: v >= 1,
+        ">= 1",
+    )
     models_dir: Path = _setting(
         Path("models"), "Model repository, laid out <dir>/<model>/<version>/.", bool, "a path"
     )
@@ -130,22 +142,29 @@ class Settings:
         10_000, "Most records one predict request may carry (more: 413).", lambda v: v >= 1, ">= 1"
     )
     max_body_bytes: int = _setting(
-        32 * 1024 * 1024, "Largest request body accepted (larger: 413).", lambda v: v >= 1024,
+        32 * 1024 * 1024,
+        "Largest request body accepted (larger: 413).",
+        lambda v: v >= 1024,
         ">= 1024",
-    )  # fmt: skip
+    )
     reload_interval_seconds: float = _setting(
         10.0, "Seconds between polls of the repository for new versions.", _positive, "> 0"
     )
     runtime: str = _setting(
-        "litert", "Model runtime: litert (each version's LiteRT export; no TensorFlow in the "
+        "litert",
+        "Model runtime: litert (each version's LiteRT export; no TensorFlow in the "
         "workers) or tensorflow (the SavedModel; needs the `tensorflow` extra installed).",
-        _runtime_installed, f"{' | '.join(RUNTIMES)}, with its library installed (the "
+        _runtime_installed,
+        f"{' | '.join(RUNTIMES)}, with its library installed (the "
         "tensorflow runtime: pip install '.[tensorflow]')",
-    )  # fmt: skip
+    )
     runtime_threads: int = _setting(
-        1, "Threads the model runtime uses per worker (LiteRT interpreter; TensorFlow intra- "
-        "and inter-op pools).", lambda v: v >= 1, ">= 1",
-    )  # fmt: skip
+        1,
+        "Threads the model runtime uses per worker (LiteRT interpreter; TensorFlow intra- "
+        "and inter-op pools).",
+        lambda v: v >= 1,
+        ">= 1",
+    )
     worker_timeout_seconds: int = _setting(
         60, "gunicorn restarts a worker busy on one request for longer.", lambda v: v >= 1, ">= 1"
     )
@@ -153,58 +172,84 @@ class Settings:
         30, "On SIGTERM, time in-flight requests get to finish.", lambda v: v >= 0, ">= 0"
     )
     log_level: str = _setting(
-        "info", "Log level of the service's own loggers.", LOG_LEVELS.__contains__,
+        "info",
+        "Log level of the service's own loggers.",
+        LOG_LEVELS.__contains__,
         " | ".join(LOG_LEVELS),
-    )  # fmt: skip
+    )
     api_keys: str = _setting(
-        "", "Comma-separated API keys; when set (or _FILE), prediction and metadata routes need "
-        "`Authorization: Bearer <key>`. Unset: open.", lambda v: v == "" or bool(split_keys(v)),
-        "at least one key", secret=True,
-    )  # fmt: skip
+        "",
+        "Comma-separated API keys; when set (or _FILE), prediction and metadata routes need "
+        "`Authorization: Bearer <key>`. Unset: open.",
+        lambda v: v == "" or bool(split_keys(v)),
+        "at least one key",
+        secret=True,
+    )
     api_keys_file: str = _setting(
-        "", "File of API keys (comma- or newline-separated), e.g. a container secret; adds to "
-        "SERVICE_API_KEYS.", _keys_file_ok, "a readable file holding at least one key",
-    )  # fmt: skip
+        "",
+        "File of API keys (comma- or newline-separated), e.g. a container secret; adds to "
+        "SERVICE_API_KEYS.",
+        _keys_file_ok,
+        "a readable file holding at least one key",
+    )
     decisions_database: str = _setting(
-        "", "SQLite file of the decision records (WAL mode; its directory must be writable and "
+        "",
+        "SQLite file of the decision records (WAL mode; its directory must be writable and "
         "shared by the workers). Unset: decisions/decisions.sqlite3 beside the model repository. "
-        "Ignored when SERVICE_DECISIONS_DATABASE_URL is set.", lambda v: True, "a path",
-    )  # fmt: skip
+        "Ignored when SERVICE_DECISIONS_DATABASE_URL is set.",
+        lambda v: True,
+        "a path",
+    )
     decisions_database_url: str = _setting(
-        "", "PostgreSQL URL of the decision records, e.g. postgresql://user:pass@host/db. "
-        "Unset: SQLite.", lambda v: v == "" or v.startswith(("postgresql://", "postgres://")),
-        "postgresql://...", secret=True,
-    )  # fmt: skip
+        "",
+        "PostgreSQL URL of the decision records, e.g. postgresql://user:pass@host/db. "
+        "Unset: SQLite.",
+        lambda v: v == "" or v.startswith(("postgresql://", "postgres://")),
+        "postgresql://...",
+        secret=True,
+    )
     decisions_retention_days: int = _setting(
-        3650, "Days a decision record is kept; older ones are purged, the chain re-anchored.",
-        lambda v: v >= 1, ">= 1",
-    )  # fmt: skip
+        3650,
+        "Days a decision record is kept; older ones are purged, the chain re-anchored.",
+        lambda v: v >= 1,
+        ">= 1",
+    )
     decisions_sync: str = _setting(
-        "normal", "SQLite durability: normal (a committed decision survives any process crash) "
-        "or full (also a power loss, at an fsync per commit).", ("normal", "full").__contains__,
+        "normal",
+        "SQLite durability: normal (a committed decision survives any process crash) "
+        "or full (also a power loss, at an fsync per commit).",
+        ("normal", "full").__contains__,
         "normal | full",
-    )  # fmt: skip
+    )
 
     drift_window_records: int = _setting(
-        10_000, "Records the drift metrics compare with training: the latest this many, shared "
+        10_000,
+        "Records the drift metrics compare with training: the latest this many, shared "
         "out evenly among the workers (each keeps 90-100% of its share, in ten blocks).",
         lambda v: v >= 100,
         ">= 100",
-    )  # fmt: skip
+    )
 
     shadow_models_dir: str = _setting(
-        "", "A challenger model repository (laid out like SERVICE_MODELS_DIR) scored in the "
+        "",
+        "A challenger model repository (laid out like SERVICE_MODELS_DIR) scored in the "
         "shadow of live traffic, after each sampled response; compared in the shadow metrics. "
-        "Unset: no challenger.", lambda v: v == "" or Path(v).is_dir(), "an existing directory",
-    )  # fmt: skip
+        "Unset: no challenger.",
+        lambda v: v == "" or Path(v).is_dir(),
+        "an existing directory",
+    )
     shadow_sample: float = _setting(
-        0.1, "Share of requests to SERVICE_SHADOW_MODEL the challenger also scores.",
-        lambda v: 0 < v <= 1, "> 0 and <= 1",
-    )  # fmt: skip
+        0.1,
+        "Share of requests to SERVICE_SHADOW_MODEL the challenger also scores.",
+        lambda v: 0 < v <= 1,
+        "> 0 and <= 1",
+    )
     shadow_model: str = _setting(
-        "underwriting", "Which model name the challenger shadows (its same-named servable).",
-        bool, "a model name",
-    )  # fmt: skip
+        "underwriting",
+        "Which model name the challenger shadows (its same-named servable).",
+        bool,
+        "a model name",
+    )
 
     def decisions_path(self) -> Path:
         """The SQLite file of the decision records."""

@@ -65,11 +65,26 @@ def _unit_tests_leave_tensorflow_alone(request: pytest.FixtureRequest) -> Iterat
         assert "tensorflow" not in sys.modules, "this unit test imported TensorFlow"
 
 
-def train_into(models_dir: Path, rows: int = FIXTURE_ROWS, epochs: int = FIXTURE_EPOCHS,
-               seed: int = FIXTURE_SEED) -> subprocess.CompletedProcess[str]:  # fmt: skip
+def train_into(
+    models_dir: Path,
+    rows: int = FIXTURE_ROWS,
+    epochs: int = FIXTURE_EPOCHS,
+    seed: int = FIXTURE_SEED,
+) -> subprocess.CompletedProcess[str]:
     """Run the real training command, as a user would, into models_dir."""
-    command = [sys.executable, "-m", "training", "--rows", str(rows), "--epochs", str(epochs),
-               "--seed", str(seed), "--models-dir", str(models_dir)]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "training",
+        "--rows",
+        str(rows),
+        "--epochs",
+        str(epochs),
+        "--seed",
+        str(seed),
+        "--models-dir",
+        str(models_dir),
+    ]
     trained = subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)
     if trained.returncode == 0:  # and the shipped decision policy, as `make run` publishes it
         policy = [sys.executable, "-m", "policy", "publish", "--models-dir", str(models_dir)]

@@ -106,9 +106,16 @@ def main(argv: list[str] | None = None) -> int:
     from training.csv_data import DataValidationError, load_csv
 
     options = TrainingOptions(
-        args.models_dir, args.data, args.rows, args.seed, args.epochs, args.fairness_column,
-        args.group_disparity, args.owner, args.validation_date,
-    )  # fmt: skip
+        args.models_dir,
+        args.data,
+        args.rows,
+        args.seed,
+        args.epochs,
+        args.fairness_column,
+        args.group_disparity,
+        args.owner,
+        args.validation_date,
+    )
     try:
         # A user's file is checked before TensorFlow starts: its problems come in a second.
         data = load_csv(args.data, args.fairness_column) if args.data is not None else None

@@ -90,8 +90,10 @@ def _sweep(score: Scorer, base: Columns, name: str, grid: np.ndarray) -> Mapping
     n, width = grid.shape
     columns = _repeat(base, width)
     columns[name] = grid.reshape(-1).astype(base[name].dtype)
-    return {k: np.asarray(v).reshape(n, width, *np.asarray(v).shape[1:])
-            for k, v in score(columns).items()}  # fmt: skip
+    return {
+        k: np.asarray(v).reshape(n, width, *np.asarray(v).shape[1:])
+        for k, v in score(columns).items()
+    }
 
 
 def _pairs(grid: np.ndarray) -> int:

@@ -261,5 +261,6 @@ def load_csv(path: Path, group_column: str | None = None) -> Dataset:
         groups=np.asarray(columns[group_column], dtype=object) if group_column else None,
         group_column=group_column,
         face_amount=np.asarray(columns[FACE_AMOUNT], dtype=np.float64)
-        if FACE_AMOUNT in columns else None,
-    )  # fmt: skip
+        if FACE_AMOUNT in columns
+        else None,
+    )

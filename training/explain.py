@@ -169,8 +169,11 @@ class Explainer:
         s0, s1 = tf.sigmoid(t0 - score), tf.sigmoid(t1 - score)
         d0, d1 = s0 * (1.0 - s0), s1 * (1.0 - s1)  # -d s / d score
         scale = 1.0 - self._floor
-        by_class = {CLASS_NAMES[0]: -scale * d0, CLASS_NAMES[1]: scale * (d0 - d1),
-                    CLASS_NAMES[2]: scale * d1}  # fmt: skip
+        by_class = {
+            CLASS_NAMES[0]: -scale * d0,
+            CLASS_NAMES[1]: scale * (d0 - d1),
+            CLASS_NAMES[2]: scale * d1,
+        }
         return {name: tf.add_n([by_class[c] for c in classes]) for name, classes in TARGETS.items()}
 
     def _shares(

@@ -53,11 +53,12 @@ def acceptance_report(
         g: {
             "rows": int(np.sum(groups == g)),
             "acceptance_rate": round(rates[g], 6),
-            "adverse_impact_ratio": round(rates[g] / rates[reference], 6) if rates[reference]
+            "adverse_impact_ratio": round(rates[g] / rates[reference], 6)
+            if rates[reference]
             else 1.0,
         }
         for g in kept
-    }  # fmt: skip
+    }
     for figures in by_group.values():
         figures["air_flagged"] = figures["adverse_impact_ratio"] < AIR_THRESHOLD
     design, names, used = _controls({k: v[rows] for k, v in controls.items()})
@@ -77,7 +78,7 @@ def acceptance_report(
             "adverse_impact_ratio": AIR_THRESHOLD,
             "p_value": P_VALUE_THRESHOLD,
             "adjusted_gap": GAP_THRESHOLD,
-        },  # fmt: skip
+        },
     }
 
 
@@ -99,8 +100,13 @@ def coverage_report(column: str, groups: np.ndarray, coverage: np.ndarray) -> di
             "mean_coverage": round(float(values.mean()), 2),
             "standardized_mean_difference": round(float(smd), 6),
         }
-    return {"ran": True, "column": column, "reference_group": reference, "groups": by_group,
-            "excluded_groups": excluded}  # fmt: skip
+    return {
+        "ran": True,
+        "column": column,
+        "reference_group": reference,
+        "groups": by_group,
+        "excluded_groups": excluded,
+    }
 
 
 def _testable(groups: np.ndarray) -> tuple[list[str], dict[str, int]]:

@@ -106,10 +106,12 @@ def build_classifier(risk_width: int, context_width: int) -> keras.Model:
     risk = keras.Input(shape=(risk_width,), name="risk")
     context = keras.Input(shape=(context_width,), name="context")
     first = RISK_UNITS[0]
-    hidden = keras.layers.Add()([
-        PositiveDense(first)(risk),
-        keras.layers.Dense(first, use_bias=False)(context),  # free: shifts, never reverses
-    ])  # fmt: skip
+    hidden = keras.layers.Add()(
+        [
+            PositiveDense(first)(risk),
+            keras.layers.Dense(first, use_bias=False)(context),  # free: shifts, never reverses
+        ]
+    )
     hidden = ConvexConcave()(hidden)
     for units in RISK_UNITS[1:]:
         hidden = ConvexConcave()(PositiveDense(units)(hidden))

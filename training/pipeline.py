@@ -227,9 +227,10 @@ def fit_task(
         metrics["fresh"] = task.metrics(fresh.rows, judged_served, baseline(fresh.x))
     print(f"[{task.name}] auditing its behaviour on paired applicants", flush=True)
     metrics["audit"] = task.audit(
-        score, _audit_base(judged.rows, options.seed).features,
+        score,
+        _audit_base(judged.rows, options.seed).features,
         _scorer(task, fitted.model, preprocessor, guarded=False),
-    )  # fmt: skip
+    )
     if problems := audit.failures(metrics["audit"]):
         raise PublicationRefused(f"{task.name} not published: " + "; ".join(problems))
     explainer = task.explainer(fitted.model, preprocessor)
@@ -348,16 +349,25 @@ def _policy_mix(
     (offers from `coverage`, no requested amounts), and each record's outcome."""
     policy = load_source(DEFAULT_SOURCE)
     decisions = decide(
-        policy, rows.features, class_names, served["probabilities"], coverage, None,
+        policy,
+        rows.features,
+        class_names,
+        served["probabilities"],
+        coverage,
+        None,
         _training_ranges(train),
-    )  # fmt: skip
+    )
     rules: dict[str, int] = {}
     for fired in decisions.rules:
         for kind in {rule["rule"] for rule in fired}:
             rules[kind] = rules.get(kind, 0) + 1
     # The rules' digest names exactly what this mix (and the fairness report) was measured under.
-    mix = {"source": DEFAULT_SOURCE.name, RULES_DIGEST: policy.rules_digest,
-           **straight_through(decisions), "rules_fired": rules}  # fmt: skip
+    mix = {
+        "source": DEFAULT_SOURCE.name,
+        RULES_DIGEST: policy.rules_digest,
+        **straight_through(decisions),
+        "rules_fired": rules,
+    }
     return mix, np.asarray(decisions.outcome)
 
 

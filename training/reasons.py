@@ -144,8 +144,10 @@ def largest_debit_kept(
             top = np.argsort(-attributions, kind="stable")[:REASONS]
             kept += int(column in top and attributions[column] > 0)
         judged += len(rows)
-    return {"largest_debit_kept_share": kept / judged if judged else 1.0,
-            "largest_debit_judged": judged}  # fmt: skip
+    return {
+        "largest_debit_kept_share": kept / judged if judged else 1.0,
+        "largest_debit_judged": judged,
+    }
 
 
 EXPLAINED_NAMES = tuple(f.name for f in EXPLAINED)

@@ -64,12 +64,18 @@ def comparison_rows(task: str, metrics: dict[str, Any]) -> list[Row]:
         rows.append(("ece", number(metrics["ece"]), "", "", _met(ok, f"limit {ECE_LIMIT}")))
         if "knock_out_log_loss" in metrics:
             ratio = metrics["knock_out_log_loss"] / metrics["knock_out_bayes_log_loss"]
-            rows.append((
-                "knock-out log_loss", number(metrics["knock_out_log_loss"]),
-                number(metrics["knock_out_bayes_log_loss"]), "",
-                _met(ratio <= KNOCK_OUT_LOG_LOSS_RATIO,
-                     f"{ratio:.3f}x Bayes (limit {KNOCK_OUT_LOG_LOSS_RATIO})"),
-            ))  # fmt: skip
+            rows.append(
+                (
+                    "knock-out log_loss",
+                    number(metrics["knock_out_log_loss"]),
+                    number(metrics["knock_out_bayes_log_loss"]),
+                    "",
+                    _met(
+                        ratio <= KNOCK_OUT_LOG_LOSS_RATIO,
+                        f"{ratio:.3f}x Bayes (limit {KNOCK_OUT_LOG_LOSS_RATIO})",
+                    ),
+                )
+            )
     return rows
 
 
@@ -83,8 +89,9 @@ def _verdict(metric: str, metrics: dict[str, Any]) -> str:
         if "bayes_accuracy" not in metrics:
             return "n/a"
         gap = 100 * (metrics["bayes_accuracy"] - metrics["accuracy"])
-        return _met(gap <= ACCURACY_GAP_POINTS, f"{gap:+.2f} pt below Bayes (limit "
-                    f"{ACCURACY_GAP_POINTS})")  # fmt: skip
+        return _met(
+            gap <= ACCURACY_GAP_POINTS, f"{gap:+.2f} pt below Bayes (limit {ACCURACY_GAP_POINTS})"
+        )
     limit = CLASSIFIER_LOG_LOSS_RATIO if metric == "log_loss" else REGRESSOR_RMSE_RATIO
     value = metrics[metric]
     beats_baseline = value <= metrics[f"baseline_{metric}"]
@@ -105,10 +112,15 @@ def audit_rows(found: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
             means = {k: v for k, v in result.items() if k.startswith("mean_")}
             worst = {k: v for k, v in result.items() if k != "pairs" and k not in means}
             bad = bool(audit.failures({section: {name: result}}))
-            rows.append((
-                name, f"{result['pairs']:,}", _shown(means) or "n/a", _shown(worst),
-                "MISSED" if bad else "met",
-            ))  # fmt: skip
+            rows.append(
+                (
+                    name,
+                    f"{result['pairs']:,}",
+                    _shown(means) or "n/a",
+                    _shown(worst),
+                    "MISSED" if bad else "met",
+                )
+            )
     return rows
 
 
@@ -137,18 +149,34 @@ def reasons_rows(checks: Mapping[str, Any]) -> list[tuple[str, str, str]]:
     """(check, measured, verdict) rows for the reasons' quality."""
     # (share, how many were judged, what it checks, target, the target's format)
     judged = [
-        ("complete_share", "adverse_records",
-         "complete (attributions add up to the difference, within tolerance)",
-         COMPLETE_SHARE, ".1%"),
-        ("faithful_share", "faithfulness_judged",
-         "faithful (top reason among the 3 largest true debits)", FAITHFUL_SHARE, ".0%"),
-        ("largest_debit_kept_share", "largest_debit_judged",
-         "paired (a factor worsened into the largest debit is among the reasons)",
-         KEPT_SHARE, ".0%"),
-    ]  # fmt: skip
+        (
+            "complete_share",
+            "adverse_records",
+            "complete (attributions add up to the difference, within tolerance)",
+            COMPLETE_SHARE,
+            ".1%",
+        ),
+        (
+            "faithful_share",
+            "faithfulness_judged",
+            "faithful (top reason among the 3 largest true debits)",
+            FAITHFUL_SHARE,
+            ".0%",
+        ),
+        (
+            "largest_debit_kept_share",
+            "largest_debit_judged",
+            "paired (a factor worsened into the largest debit is among the reasons)",
+            KEPT_SHARE,
+            ".0%",
+        ),
+    ]
     return [
-        (label, f"{checks[share]:.2%} of {checks[count]:,}",
-         _met(checks[share] >= target, f"target {target:{shown}}"))
+        (
+            label,
+            f"{checks[share]:.2%} of {checks[count]:,}",
+            _met(checks[share] >= target, f"target {target:{shown}}"),
+        )
         for share, count, label, target, shown in judged
         if share in checks
-    ]  # fmt: skip
+    ]

@@ -50,16 +50,20 @@ def main(argv: list[str] | None = None) -> int:
             report = store.verify()
             span = f"sequences {report.first}..{report.last}" if report.rows else "no rows"
             if report.broken_at is not None:
-                print(f"{where}: chain BROKEN at sequence {report.broken_at}: {report.problem} "
-                      f"({report.rows} rows read)")  # fmt: skip
+                print(
+                    f"{where}: chain BROKEN at sequence {report.broken_at}: {report.problem} "
+                    f"({report.rows} rows read)"
+                )
                 return 1
             print(f"{where}: chain intact, {report.rows} decisions ({span})")
             if report.rows:  # kept elsewhere, it lets a later verify prove no row was cut off
                 print(f"last hash: {report.last_hash}")
             return 0
         if args.command == "purge":
-            print(f"{where}: purged {store.purge()} decisions older than "
-                  f"{settings.decisions_retention_days} days")  # fmt: skip
+            print(
+                f"{where}: purged {store.purge()} decisions older than "
+                f"{settings.decisions_retention_days} days"
+            )
             return 0
         if not args.request_id:
             parser.error(f"{args.command} needs a REQUEST_ID")
@@ -69,8 +73,10 @@ def main(argv: list[str] | None = None) -> int:
             return 0 if found else 1
         chosen = [r for r in found if r["index"] == args.index]
         if not chosen:
-            print(f"no decision recorded for {args.request_id!r} (record {args.index})",
-                  file=sys.stderr)  # fmt: skip
+            print(
+                f"no decision recorded for {args.request_id!r} (record {args.index})",
+                file=sys.stderr,
+            )
             return 1
         record = chosen[-1]  # the latest, if the request id was sent again
         known: dict[str, tuple[str, str]] = {}

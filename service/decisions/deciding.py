@@ -188,8 +188,10 @@ def decide_batch(
     policy = servable.policy
     assert policy is not None
     arrays = decided.decisions
-    decisions = [_decision(policy, arrays.outcome[i], arrays.risk_class[i], arrays.offer[i],
-                           arrays.rules[i]) for i in range(prediction.size)]  # fmt: skip
+    decisions = [
+        _decision(policy, arrays.outcome[i], arrays.risk_class[i], arrays.offer[i], arrays.rules[i])
+        for i in range(prediction.size)
+    ]
     for i, given in decided.reasons.items():
         decisions[i]["reasons"] = given
         decisions[i]["reasons_complete"] = decided.complete[i]

@@ -84,8 +84,9 @@ def render(record: Mapping[str, Any], known: Labels) -> str:
         for rank, reason in enumerate(reasons, 1):
             items = [(reason["feature"], reason["value"]), *(reason.get("related") or {}).items()]
             given = "; ".join(_item(name, value, known) for name, value in items)
-            lines.append(f"  {rank}. {reason['text']} ({reason['code']}). Your application: "
-                         f"{given}.")  # fmt: skip
+            lines.append(
+                f"  {rank}. {reason['text']} ({reason['code']}). Your application: {given}."
+            )
         lines.append("")
     referrals = [r for r in decision.get("rules", []) if r["rule"] != "knock_out"]
     if referrals:

@@ -144,13 +144,27 @@ class RecordStore:
                 record = _record(sequence, new, decided_at)
                 body = body_text(record)
                 digest = chain_hash(previous, body)
-                rows.append((sequence, new.request_id, new.index, record["decided_at"], body,
-                             previous, digest))  # fmt: skip
+                rows.append(
+                    (
+                        sequence,
+                        new.request_id,
+                        new.index,
+                        record["decided_at"],
+                        body,
+                        previous,
+                        digest,
+                    )
+                )
                 stored.append(record | {"previous_hash": previous, "hash": digest})
                 previous = digest
-            connection_rows(connection, self._sql(
-                "INSERT INTO decisions (sequence, request_id, record_index, decided_at, body, "
-                "previous_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?)"), rows)  # fmt: skip
+            connection_rows(
+                connection,
+                self._sql(
+                    "INSERT INTO decisions (sequence, request_id, record_index, decided_at, body, "
+                    "previous_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?)"
+                ),
+                rows,
+            )
             connection.commit()
         except BaseException:
             _rollback(connection)
@@ -176,9 +190,12 @@ class RecordStore:
         """Decisions recorded under a request id, in the order written (empty: none)."""
         try:
             rows = self.connection.execute(
-                self._sql("SELECT body, previous_hash, hash FROM decisions WHERE request_id = ? "
-                          "ORDER BY sequence LIMIT ?"), (request_id, limit),
-            ).fetchall()  # fmt: skip
+                self._sql(
+                    "SELECT body, previous_hash, hash FROM decisions WHERE request_id = ? "
+                    "ORDER BY sequence LIMIT ?"
+                ),
+                (request_id, limit),
+            ).fetchall()
             self.connection.commit()  # end the read transaction (PostgreSQL opens one)
         except BaseException:
             self.close()  # a broken connection is opened again on the next use
@@ -193,9 +210,12 @@ class RecordStore:
         try:
             self._lock(connection)
             last = connection.execute(
-                self._sql("SELECT sequence, hash FROM decisions WHERE decided_at < ? "
-                          "ORDER BY sequence DESC LIMIT 1"), (cutoff,),
-            ).fetchone()  # fmt: skip
+                self._sql(
+                    "SELECT sequence, hash FROM decisions WHERE decided_at < ? "
+                    "ORDER BY sequence DESC LIMIT 1"
+                ),
+                (cutoff,),
+            ).fetchone()
             if last is None:
                 connection.commit()
                 return 0
@@ -232,8 +252,11 @@ class RecordStore:
                 problem = f"row {sequence} was changed after it was written"
             else:
                 content = json.loads(body)
-                if (content.get("sequence"), content.get("request_id"),
-                        content.get("index")) != (sequence, request_id, index):  # fmt: skip
+                if (content.get("sequence"), content.get("request_id"), content.get("index")) != (
+                    sequence,
+                    request_id,
+                    index,
+                ):
                     problem = f"row {sequence}'s columns differ from its hashed body"
             if problem:
                 connection.commit()
@@ -247,10 +270,12 @@ class RecordStore:
         after = -1
         while True:
             page = connection.execute(
-                self._sql("SELECT sequence, request_id, record_index, body, previous_hash, hash "
-                          "FROM decisions WHERE sequence > ? ORDER BY sequence LIMIT 5000"),
+                self._sql(
+                    "SELECT sequence, request_id, record_index, body, previous_hash, hash "
+                    "FROM decisions WHERE sequence > ? ORDER BY sequence LIMIT 5000"
+                ),
                 (after,),
-            ).fetchall()  # fmt: skip
+            ).fetchall()
             if not page:
                 return
             for row in page:

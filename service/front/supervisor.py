@@ -119,8 +119,9 @@ def _run(
             log.error("gunicorn exited before it listened (status %s)", gunicorn.returncode)
             return gunicorn.returncode or 1
         front = _start(nginx, signal.SIGQUIT)
-        log.info("gunicorn on %s; nginx starting on %s:%s", layout.socket, settings.host,
-                 settings.port)  # fmt: skip
+        log.info(
+            "gunicorn on %s; nginx starting on %s:%s", layout.socket, settings.host, settings.port
+        )
         while True:
             received = signal.sigtimedwait(WATCHED, 1.0)
             died = next((p for p in (gunicorn, front) if _exited(p)), None)

@@ -71,8 +71,9 @@ def predict(servable: Servable, batch: Batch, observed: bool = True) -> Predicti
 def _finite(output: ServedOutput, values: np.ndarray) -> np.ndarray:
     """Refuse to answer with NaN or infinity: the warm-up checked the model, not every input."""
     if not np.isfinite(values).all():
-        log.error("%s v%s gave a non-finite %r", output.model.name, output.model.version,
-                  output.name)  # fmt: skip
+        log.error(
+            "%s v%s gave a non-finite %r", output.model.name, output.model.version, output.name
+        )
         raise ModelFailure(f"Model {output.model.name!r} gave a non-finite {output.name!r}")
     return values
 

@@ -30,8 +30,13 @@ SHADOW_PSI = "underwriting_shadow_output_psi"
 SHADOW_RECORDS = "underwriting_shadow_window_records"
 # The gauges this collector adds to the exposition (dashboards and alerts may use them).
 COMPUTED_GAUGES = (
-    FEATURE_PSI, OUTPUT_PSI, WINDOW_RECORDS, EXPECTED_DECISIONS, SHADOW_PSI, SHADOW_RECORDS
-)  # fmt: skip
+    FEATURE_PSI,
+    OUTPUT_PSI,
+    WINDOW_RECORDS,
+    EXPECTED_DECISIONS,
+    SHADOW_PSI,
+    SHADOW_RECORDS,
+)
 
 
 class ModelBehaviourCollector(Collector):
@@ -103,9 +108,10 @@ class ModelBehaviourCollector(Collector):
             labels=["model", "output"],
         )
         records = GaugeMetricFamily(
-            SHADOW_RECORDS, "Shadowed records behind that PSI (both models scored them).",
+            SHADOW_RECORDS,
+            "Shadowed records behind that PSI (both models scored them).",
             labels=["model"],
-        )  # fmt: skip
+        )
         for layout, champion, challenger in shadow.merged(dict(serving)):
             size = layout.records(challenger)
             records.add_metric([layout.name], size)

@@ -345,8 +345,9 @@ def _layout_of(servable: Servable) -> DriftLayout | None:
     try:
         return DriftLayout(servable)
     except MissingReference as exc:
-        log.warning("no drift monitoring for %s: no reference distribution for %s",
-                    servable.name, exc)  # fmt: skip
+        log.warning(
+            "no drift monitoring for %s: no reference distribution for %s", servable.name, exc
+        )
         return None
 
 

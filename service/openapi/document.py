@@ -243,9 +243,15 @@ def _parameters(
         parameters.append({"in": "path", "name": "name", "required": True, "schema": names})
     if "request_id" in rule.arguments:
         request_id = {"type": "string", "minLength": 1, "maxLength": 128}
-        parameters.append({"in": "path", "name": "request_id", "required": True,
-                           "description": "The X-Request-ID of the predict request.",
-                           "schema": request_id})  # fmt: skip
+        parameters.append(
+            {
+                "in": "path",
+                "name": "request_id",
+                "required": True,
+                "description": "The X-Request-ID of the predict request.",
+                "schema": request_id,
+            }
+        )
     if "version" in rule.arguments:
         version = {"type": "integer", "minimum": 0}
         parameters.append({"in": "path", "name": "version", "required": True, "schema": version})

@@ -75,9 +75,11 @@ def request_schemas(
     envelope["inputs"] = fields.List(OneOfSchemas(tensors), required=True)
     envelope["parameters"] = fields.Dict(
         keys=fields.String(),
-        metadata={"description": "Request parameters. `explain`: false skips the reasons' "
-                  "attributions of a deciding model (bulk scoring); must be a boolean."},
-    )  # fmt: skip
+        metadata={
+            "description": "Request parameters. `explain`: false skips the reasons' "
+            "attributions of a deciding model (bulk scoring); must be a boolean."
+        },
+    )
     # Referenced schemas first, so that apispec refers to them by these names.
     named: dict[str, type[Schema]] = {"Record": record, "Columns": columns}
     named |= {f"V2Input_{f.name}": schema for f, schema in zip(features, tensors, strict=True)}
@@ -93,7 +95,7 @@ def request_schemas(
                 "explain": explain,
             },
             name=f"PredictColumns{suffix}",
-        ),  # fmt: skip
+        ),
         "InferenceRequest": StrictSchema.from_dict(envelope, name=f"InferenceRequest{suffix}"),
     }
     return {name + suffix: schema for name, schema in named.items()}

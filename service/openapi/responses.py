@@ -90,12 +90,17 @@ def decision_schemas() -> dict[str, dict[str, Any]]:
     }
     rule = {
         "type": "object",
-        "properties": {"rule": {"type": "string",
-                                "enum": ["knock_out", "out_of_range", "confidence", "face_amount"]},
-                       "code": STRING, "text": STRING},
+        "properties": {
+            "rule": {
+                "type": "string",
+                "enum": ["knock_out", "out_of_range", "confidence", "face_amount"],
+            },
+            "code": STRING,
+            "text": STRING,
+        },
         "required": ["rule", "code", "text"],
         "description": "A policy rule that fired, with what it compared.",
-    }  # fmt: skip
+    }
     decision = _object(
         {
             "outcome": {"type": "string", "enum": ["accept", "refer", "decline"]},
@@ -106,9 +111,16 @@ def decision_schemas() -> dict[str, dict[str, Any]]:
             "rules": {"type": "array", "items": _ref("DecisionRule")},
             "policy_version": {"type": "integer"},
         },
-        ["outcome", "risk_class", "offer", "reasons", "reasons_complete", "rules",
-         "policy_version"],
-    )  # fmt: skip
+        [
+            "outcome",
+            "risk_class",
+            "offer",
+            "reasons",
+            "reasons_complete",
+            "rules",
+            "policy_version",
+        ],
+    )
     stored = _object(
         {
             "sequence": {"type": "integer"},
@@ -121,9 +133,18 @@ def decision_schemas() -> dict[str, dict[str, Any]]:
             "previous_hash": STRING,
             "hash": STRING,
         },
-        ["sequence", "request_id", "index", "decided_at", "model_versions", "fingerprint",
-         "decision", "previous_hash", "hash"],
-    )  # fmt: skip
+        [
+            "sequence",
+            "request_id",
+            "index",
+            "decided_at",
+            "model_versions",
+            "fingerprint",
+            "decision",
+            "previous_hash",
+            "hash",
+        ],
+    )
     target = _object(
         {"difference": NUMBER, "attributions": {"type": "object", "additionalProperties": NUMBER}},
         ["difference", "attributions"],
@@ -158,8 +179,13 @@ def card_schemas() -> dict[str, dict[str, Any]]:
     card = _object(
         {
             "model": _object(
-                {"name": STRING, "version": {"type": "integer"}, "task": STRING,
-                 "description": STRING, "created_at": STRING},
+                {
+                    "name": STRING,
+                    "version": {"type": "integer"},
+                    "task": STRING,
+                    "description": STRING,
+                    "created_at": STRING,
+                },
                 ["name", "version", "task"],
             ),
             "owner": nullable_text,
@@ -176,9 +202,18 @@ def card_schemas() -> dict[str, dict[str, Any]]:
             "decision_policy": {**anything, "nullable": True},
             "limitations": {"type": "array", "items": STRING},
         },
-        ["model", "intended_use", "inputs", "outputs", "training_data", "evaluation",
-         "fairness", "decision_policy", "limitations"],
-    )  # fmt: skip
+        [
+            "model",
+            "intended_use",
+            "inputs",
+            "outputs",
+            "training_data",
+            "evaluation",
+            "fairness",
+            "decision_policy",
+            "limitations",
+        ],
+    )
     composite = _object(
         {"name": STRING, "models": {"type": "array", "items": _ref("ModelCard")}},
         ["name", "models"],
@@ -301,5 +336,5 @@ def response_schemas(
                 "models": {"type": "object", "additionalProperties": VERSIONS},
             },
             ["status", "models"],
-        ),  # fmt: skip
+        ),
     }

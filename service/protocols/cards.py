@@ -33,8 +33,11 @@ def create_blueprint(dataplane: Dataplane) -> Blueprint:
         policy = servable.policy or dataplane.serving_policy()
         serving = None
         if policy is not None:
-            serving = {"name": policy.name, "version": policy.version,
-                       RULES_DIGEST: policy.rules_digest}  # fmt: skip
+            serving = {
+                "name": policy.name,
+                "version": policy.version,
+                RULES_DIGEST: policy.rules_digest,
+            }
         cards = [model_card(model.metadata, serving) for model in servable.models]
         if wanted == "markdown":
             text = "\n\n".join(card_markdown(c) for c in cards)
@@ -50,8 +53,10 @@ def _format() -> str:
     asked = request.args.get("format")
     if asked is not None:
         if asked not in FORMATS:
-            raise InvalidInput(f"Unknown card format {asked!r}",
-                               {"format": [f"Must be one of: {', '.join(FORMATS)}."]})  # fmt: skip
+            raise InvalidInput(
+                f"Unknown card format {asked!r}",
+                {"format": [f"Must be one of: {', '.join(FORMATS)}."]},
+            )
         return asked
     best = request.accept_mimetypes.best_match(["application/json", MARKDOWN])
     return "markdown" if best == MARKDOWN else "json"

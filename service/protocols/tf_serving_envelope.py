@@ -97,8 +97,9 @@ class FastEnvelope:
         signature = ("signature_name", Literal[SIGNATURE_NAME] | msgspec.UnsetType, msgspec.UNSET)
         explain = ("explain", bool | msgspec.UnsetType, msgspec.UNSET)
         records = bounded_list(typed.record, max_records)
-        rows = msgspec.defstruct("Rows", [("instances", records), signature, explain],
-                                 forbid_unknown_fields=True)  # fmt: skip
+        rows = msgspec.defstruct(
+            "Rows", [("instances", records), signature, explain], forbid_unknown_fields=True
+        )
         columns = msgspec.defstruct(
             "Columns",
             [("inputs", typed.columns(max_records)), signature, explain],

@@ -79,8 +79,14 @@ def metadata_body(servable: Servable) -> dict[str, Any]:
         {"name": f.name, "datatype": DATATYPES[f.type][0], "shape": [-1]} for f in servable.features
     ]
     for optional in servable.request_fields[len(servable.features) :]:
-        inputs.append({"name": optional.name, "datatype": DATATYPES[optional.type][0],
-                       "shape": [-1], "parameters": {"optional": True}})  # fmt: skip
+        inputs.append(
+            {
+                "name": optional.name,
+                "datatype": DATATYPES[optional.type][0],
+                "shape": [-1],
+                "parameters": {"optional": True},
+            }
+        )
     return {
         "name": servable.name,
         "versions": [] if servable.version is None else [str(servable.version)],

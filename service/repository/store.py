@@ -149,8 +149,13 @@ class ModelStore(Generic[S]):
             reason = self._without_paths(f"{type(exc).__name__}: {exc}")
             self._refused[(name, version)] = reason  # clients see it: no filesystem path
             count_refusal(self.label_prefix + name, str(version))
-            log.error("model %s version %s refused, not retried: %s: %s", name, version,
-                      type(exc).__name__, exc)  # fmt: skip
+            log.error(
+                "model %s version %s refused, not retried: %s: %s",
+                name,
+                version,
+                type(exc).__name__,
+                exc,
+            )
             return None
         finally:
             self._loading.pop(name, None)
@@ -167,14 +172,16 @@ class ModelStore(Generic[S]):
             if entry.startswith(".") or is_version_name(entry) or (name, entry) in self._ignored:
                 continue
             self._ignored.add((name, entry))
-            log.warning("model %s: ignoring %r in its folder: not a version (ASCII digits)",
-                        name, entry)  # fmt: skip
+            log.warning(
+                "model %s: ignoring %r in its folder: not a version (ASCII digits)", name, entry
+            )
 
     def _without_paths(self, text: str) -> str:
         """`text` with the repository's location removed: paths read relative to it."""
         root = self.models_dir
-        for prefix in sorted({str(root.resolve()), str(root.absolute()), str(root)}, key=len,
-                             reverse=True):  # fmt: skip
+        for prefix in sorted(
+            {str(root.resolve()), str(root.absolute()), str(root)}, key=len, reverse=True
+        ):
             text = text.replace(prefix + os.sep, "")
         return text
 
@@ -208,8 +215,12 @@ class ModelStore(Generic[S]):
                 metrics.MODEL_INFO.labels(label, str(after.version)).set(1)
                 if before is not None:
                     metrics.MODEL_INFO.labels(label, str(before.version)).set(0)
-                log.info("model %s: serving version %s (was %s)", name, after.version,
-                         before.version if before else None)  # fmt: skip
+                log.info(
+                    "model %s: serving version %s (was %s)",
+                    name,
+                    after.version,
+                    before.version if before else None,
+                )
 
     def get(self, name: str, version: int | None = None) -> S:
         """Return the servable for `name` (and `version`, if that one is loaded)."""

@@ -116,9 +116,11 @@ class _Columns(StrictSchema):
         expected, differ = unequal_lengths(lengths)
         if differ:
             raise ValidationError(
-                {name: [f"Has {n} values; the other columns have {expected}."]
-                 for name, n in differ.items()}
-            )  # fmt: skip
+                {
+                    name: [f"Has {n} values; the other columns have {expected}."]
+                    for name, n in differ.items()
+                }
+            )
 
 
 def columns_schema(

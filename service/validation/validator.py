@@ -106,8 +106,10 @@ class RequestValidator:
             named = self._first_unknown(columns)
             reason = f"{len(columns):,} columns, at most {limit} accepted; unknown: {named}"
             metrics.REJECTED_RECORDS.labels("_unknown").inc()
-            raise InvalidInput("Invalid input: far more columns than the model's features",
-                               {"inputs": {"_unknown": [reason]}})  # fmt: skip
+            raise InvalidInput(
+                "Invalid input: far more columns than the model's features",
+                {"inputs": {"_unknown": [reason]}},
+            )
         size = max((len(v) for v in columns.values() if isinstance(v, list)), default=0)
         if size == 0:
             reason = "Columns must hold at least one value."
@@ -134,8 +136,12 @@ class RequestValidator:
         errors = {}
         for i in oversized[:MAX_REPORTED_RECORDS]:
             named = self._first_unknown(rows[i])
-            errors[i] = {"_unknown": [f"{len(rows[i]):,} fields, at most {limit} accepted; "
-                                      f"unknown fields include {named}"]}  # fmt: skip
+            errors[i] = {
+                "_unknown": [
+                    f"{len(rows[i]):,} fields, at most {limit} accepted; "
+                    f"unknown fields include {named}"
+                ]
+            }
         raise self._invalid(len(rows), errors, {}, failed=len(oversized))
 
     def _first_unknown(self, fields: dict[str, Any]) -> str:

@@ -67,14 +67,30 @@ def store_factory(request: Any, tmp_path: Path) -> Iterator[Any]:
 
 def decision(request_id: str, index: int = 0, outcome: str = "decline") -> NewDecision:
     record = {"age": 40 + index, "hba1c": 10.5, "tobacco_use": "current"}
-    reasons = [{"code": "KO01", "feature": "hba1c", "text": "HbA1c above 10%", "value": 10.5,
-                "contribution": 0.31}]  # fmt: skip
+    reasons = [
+        {
+            "code": "KO01",
+            "feature": "hba1c",
+            "text": "HbA1c above 10%",
+            "value": 10.5,
+            "contribution": 0.31,
+        }
+    ]
     return NewDecision(
-        request_id, index, {"risk_class": 3, "max_coverage": 2, "underwriting_policy": 1},
+        request_id,
+        index,
+        {"risk_class": 3, "max_coverage": 2, "underwriting_policy": 1},
         fingerprint(record),
-        {"outcome": outcome, "risk_class": "decline", "offer": None, "reasons": reasons,
-         "rules": [], "reasons_complete": True, "policy_version": 1},
-    )  # fmt: skip
+        {
+            "outcome": outcome,
+            "risk_class": "decline",
+            "offer": None,
+            "reasons": reasons,
+            "rules": [],
+            "reasons_complete": True,
+            "policy_version": 1,
+        },
+    )
 
 
 def _raw_execute(store: RecordStore, *statements: str) -> None:
@@ -95,10 +111,16 @@ def test_decisions_come_back_as_stored_and_chain_from_genesis(store_factory: Any
     found = store_factory().find("req-1")  # another connection, as another worker would read
     assert found == first
     assert found[1]["decision"]["outcome"] == "refer"
-    assert found[0]["decision"]["reasons"][0] == {"code": "KO01", "feature": "hba1c",
-        "text": "HbA1c above 10%", "value": 10.5, "contribution": 0.31}  # fmt: skip
-    assert found[0]["fingerprint"] == fingerprint({"hba1c": 10.5, "tobacco_use": "current",
-                                                   "age": 40})  # fmt: skip
+    assert found[0]["decision"]["reasons"][0] == {
+        "code": "KO01",
+        "feature": "hba1c",
+        "text": "HbA1c above 10%",
+        "value": 10.5,
+        "contribution": 0.31,
+    }
+    assert found[0]["fingerprint"] == fingerprint(
+        {"hba1c": 10.5, "tobacco_use": "current", "age": 40}
+    )
     assert store.find("no-such-request") == []
     report = store.verify()
     assert (report.rows, report.first, report.last, report.broken_at) == (3, 1, 3, None)
@@ -122,9 +144,11 @@ def test_an_edited_body_or_a_removed_row_breaks_the_chain(store_factory: Any) ->
         if isinstance(store, SQLiteStore)
         else "ALTER TABLE decisions DISABLE TRIGGER decisions_append_only"
     )
-    _raw_execute(store, disable,
-                 "UPDATE decisions SET body = replace(body, 'decline', 'accept') "
-                 "WHERE sequence = 3")  # fmt: skip
+    _raw_execute(
+        store,
+        disable,
+        "UPDATE decisions SET body = replace(body, 'decline', 'accept') WHERE sequence = 3",
+    )
     report = store.verify()
     assert report.broken_at == 3 and "changed after it was written" in report.problem
     _raw_execute(store, "DELETE FROM decisions WHERE sequence = 3")

@@ -75,8 +75,9 @@ def send(base_url: str, records: list[dict[str, Any]], ids: list[str]) -> dict[s
                     response = session.post(
                         f"{base_url}/v1/models/underwriting:predict",
                         json={"instances": [records[n % len(records)]]},
-                        headers={"X-Request-ID": request_id}, timeout=30,
-                    )  # fmt: skip
+                        headers={"X-Request-ID": request_id},
+                        timeout=30,
+                    )
                     status = response.status_code
                 except requests.RequestException:  # the killed worker's connection
                     status = 0
@@ -106,14 +107,22 @@ def recorded_ids(settings: dict[str, str]) -> list[str]:
 
 def verify(settings: dict[str, str]) -> subprocess.CompletedProcess[str]:
     env = os.environ | {f"SERVICE_{key.upper()}": value for key, value in settings.items()}
-    return subprocess.run([sys.executable, "-m", "service.decisions", "verify"], env=env,
-                          capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "service.decisions", "verify"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
 
 
 def test_two_workers_record_thousands_of_decisions_in_one_intact_chain(
-    repository: Path, records: list[dict[str, Any]], store_settings: dict[str, str],
+    repository: Path,
+    records: list[dict[str, Any]],
+    store_settings: dict[str, str],
     tmp_path: Path,
-) -> None:  # fmt: skip
+) -> None:
     ids = [f"concurrent-{i}" for i in range(CONCURRENT_DECISIONS)]
     with served(repository, tmp_path / "service.log", None, **store_settings) as (base_url, _):
         statuses = send(base_url, records, ids)
@@ -121,8 +130,12 @@ def test_two_workers_record_thousands_of_decisions_in_one_intact_chain(
         sample = requests.get(f"{base_url}/v1/decisions/{ids[123]}", timeout=10).json()
         assert sample["decisions"][0]["request_id"] == ids[123]
         # Reasons through the workers' explain interpreters, for the adverse ones among them.
-        decided = [requests.get(f"{base_url}/v1/decisions/{i}", timeout=10).json()["decisions"][0]
-                   ["decision"] for i in ids[:len(records)]]  # fmt: skip
+        decided = [
+            requests.get(f"{base_url}/v1/decisions/{i}", timeout=10).json()["decisions"][0][
+                "decision"
+            ]
+            for i in ids[: len(records)]
+        ]
         adverse = [d for d in decided if (d["outcome"], d["risk_class"]) != ("accept", "standard")]
         assert adverse and all(d["reasons_complete"] is not None for d in adverse)
         assert any(d["reasons"] for d in adverse)

@@ -148,8 +148,11 @@ def test_the_image_command_serves_health_readiness_and_predictions(container: Co
     predictions = answer.json()["predictions"]
     assert len(predictions) == 3
     assert all(p["risk_class"] in ("standard", "substandard", "decline") for p in predictions)
-    assert answer.json()["model_versions"] == {"risk_class": "1", "max_coverage": "1",
-                                               "underwriting_policy": "1"}  # fmt: skip
+    assert answer.json()["model_versions"] == {
+        "risk_class": "1",
+        "max_coverage": "1",
+        "underwriting_policy": "1",
+    }
     assert all(p["decision"]["policy_version"] == 1 for p in predictions)
     # The metrics went to the directory the image's ENV names.
     assert list(container.metrics_dir.glob("counter_*.db"))

@@ -23,8 +23,11 @@ METHODS = ("get", "put", "post", "delete", "patch", "options", "head")
 @pytest.fixture(scope="module")
 def base_url(tiny_models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     root = tmp_path_factory.mktemp("docs-browser")
-    with served(make_repository(tiny_models_dir, root / "models"), root / "gunicorn.log",
-                env={"PROMETHEUS_MULTIPROC_DIR": str(root)}) as (url, _):  # fmt: skip
+    with served(
+        make_repository(tiny_models_dir, root / "models"),
+        root / "gunicorn.log",
+        env={"PROMETHEUS_MULTIPROC_DIR": str(root)},
+    ) as (url, _):
         yield url
 
 
@@ -34,11 +37,23 @@ def test_swagger_ui_renders_every_operation_under_the_policy(base_url: str, tmp_
     policy = page.headers["Content-Security-Policy"]
     assert "script-src 'self'" in policy and "'unsafe-inline'" not in policy.split("style-src")[0]
     result = subprocess.run(
-        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr",
-         "--v=0", f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=20000",
-         "--dump-dom", f"{base_url}/docs"],
-        capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+        [
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--enable-logging=stderr",
+            "--v=0",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--virtual-time-budget=20000",
+            "--dump-dom",
+            f"{base_url}/docs",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     document = requests.get(f"{base_url}/openapi.json", timeout=30).json()
     operations = sum(m in METHODS for item in document["paths"].values() for m in item)
@@ -49,8 +64,13 @@ def test_swagger_ui_renders_every_operation_under_the_policy(base_url: str, tmp_
 
 
 def test_every_response_carries_the_security_headers(base_url: str) -> None:
-    for path, status in (("/healthz", 200), ("/v1/models/nobody", 404), ("/metrics", 200),
-                         ("/docs/swagger-ui.css", 200), ("/openapi.json", 200)):  # fmt: skip
+    for path, status in (
+        ("/healthz", 200),
+        ("/v1/models/nobody", 404),
+        ("/metrics", 200),
+        ("/docs/swagger-ui.css", 200),
+        ("/openapi.json", 200),
+    ):
         response = requests.get(f"{base_url}{path}", timeout=30)
         assert response.status_code == status, path
         headers = response.headers

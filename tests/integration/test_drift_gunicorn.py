@@ -92,8 +92,13 @@ def held(capacity: int, scored: int) -> int:
 
 
 def shifted(batches: list[list[dict[str, Any]]]) -> list[list[dict[str, Any]]]:
-    return [[row | {"age": min(row["age"] + 15, 85), "weight_kg": row["weight_kg"] + 20.0}
-             for row in rows] for rows in batches]  # fmt: skip
+    return [
+        [
+            row | {"age": min(row["age"] + 15, 85), "weight_kg": row["weight_kg"] + 20.0}
+            for row in rows
+        ]
+        for rows in batches
+    ]
 
 
 def test_drift_is_merged_across_workers_and_the_alerts_follow(live: Any, tmp_path: Path) -> None:
@@ -122,9 +127,11 @@ def test_drift_is_merged_across_workers_and_the_alerts_follow(live: Any, tmp_pat
     drifted = {name for name, psi in features.items() if psi >= PSI_ACT}
     assert drifted == {"age", "weight_kg"}, features
 
-    print(f"\nPSI unshifted: max feature {max(calm[0].values()):.4f}, max output "
-          f"{max(calm[1].values()):.4f}; shifted: age {features['age']:.3f}, weight_kg "
-          f"{features['weight_kg']:.3f}, outputs {json.dumps(outputs)}")  # fmt: skip
+    print(
+        f"\nPSI unshifted: max feature {max(calm[0].values()):.4f}, max output "
+        f"{max(calm[1].values()):.4f}; shifted: age {features['age']:.3f}, weight_kg "
+        f"{features['weight_kg']:.3f}, outputs {json.dumps(outputs)}"
+    )
     replay_through_alert_rules(tmp_path, calm, (features, outputs, records))
 
 
@@ -139,10 +146,14 @@ def replay_through_alert_rules(
     for phase, (features, outputs, records) in (("calm", calm), ("moved", moved)):
         instance = f"{phase}:8080"
         series = [_series("underwriting_drift_window_records", instance, {}, records)]
-        series += [_series("underwriting_feature_psi", instance, {"feature": f}, v)
-                   for f, v in features.items()]  # fmt: skip
-        series += [_series("underwriting_output_psi", instance, {"output": o}, v)
-                   for o, v in outputs.items()]  # fmt: skip
+        series += [
+            _series("underwriting_feature_psi", instance, {"feature": f}, v)
+            for f, v in features.items()
+        ]
+        series += [
+            _series("underwriting_output_psi", instance, {"output": o}, v)
+            for o, v in outputs.items()
+        ]
         checks = []
         for alert, variables, kind, low, high in (
             ("UnderwritingFeatureDriftAct", features, "feature", PSI_ACT, None),
@@ -161,13 +172,27 @@ def replay_through_alert_rules(
             assert len(fired[0]["exp_alerts"]) == 2  # age and weight_kg
         else:
             assert not any(c["exp_alerts"] for c in checks)
-        tests.append({"name": f"{phase} stream", "interval": "1m", "input_series": series,
-                      "alert_rule_test": checks})  # fmt: skip
+        tests.append(
+            {
+                "name": f"{phase} stream",
+                "interval": "1m",
+                "input_series": series,
+                "alert_rule_test": checks,
+            }
+        )
     test_file = tmp_path / "drift_replay_test.yml"
-    test_file.write_text(yaml.safe_dump({"rule_files": [str(ALERTS)], "evaluation_interval": "1m",
-                                         "tests": tests}, sort_keys=False))  # fmt: skip
-    result = subprocess.run([tool("promtool"), "test", "rules", str(test_file)],
-                            capture_output=True, text=True, timeout=120)  # fmt: skip
+    test_file.write_text(
+        yaml.safe_dump(
+            {"rule_files": [str(ALERTS)], "evaluation_interval": "1m", "tests": tests},
+            sort_keys=False,
+        )
+    )
+    result = subprocess.run(
+        [tool("promtool"), "test", "rules", str(test_file)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 

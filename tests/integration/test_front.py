@@ -75,8 +75,12 @@ def test_a_malformed_request_is_answered_in_the_envelope_at_once(
     assert all(name.lower() in headers for name in SECURITY_HEADERS), headers
     assert "<html" not in body.decode("utf-8", "replace").lower()
     # The service keeps serving.
-    answer = requests.post(f"{base_url}{PREDICT}", data=applicant_body(),
-                           headers={"Content-Type": "application/json"}, timeout=10)  # fmt: skip
+    answer = requests.post(
+        f"{base_url}{PREDICT}",
+        data=applicant_body(),
+        headers={"Content-Type": "application/json"},
+        timeout=10,
+    )
     assert answer.status_code == 200
 
 
@@ -113,8 +117,10 @@ def test_slow_loris_connections_cost_normal_clients_nothing(front: Any) -> None:
     with SlowClients(port, 64) as slow:
         time.sleep(1.0)  # every slow connection is open and stalling
         outcomes = normal_clients(port, applicant_body(), SLOW_LORIS_SECONDS)
-    print(f"\n64 slow-loris connections ({slow.opened} opened) for {SLOW_LORIS_SECONDS:.0f} s, "
-          f"8 normal clients: {outcomes.summary()}")  # fmt: skip
+    print(
+        f"\n64 slow-loris connections ({slow.opened} opened) for {SLOW_LORIS_SECONDS:.0f} s, "
+        f"8 normal clients: {outcomes.summary()}"
+    )
     assert outcomes.failures == 0, outcomes.counts
     assert outcomes.counts["200"] > 100
     assert slow.opened >= 64
@@ -127,9 +133,13 @@ def test_sigterm_under_load_loses_no_request_sent_before_it(
 ) -> None:
     models_dir = make_repository(tiny_models_dir, tmp_path / "models")
     port = free_port()
-    process = start_service(models_dir, port, tmp_path / "service.log",
-                            decisions_database=str(tmp_path / "decisions.sqlite3"),
-                            drain_seconds=str(drain_seconds))  # fmt: skip
+    process = start_service(
+        models_dir,
+        port,
+        tmp_path / "service.log",
+        decisions_database=str(tmp_path / "decisions.sqlite3"),
+        drain_seconds=str(drain_seconds),
+    )
     base_url = f"http://127.0.0.1:{port}"
     sent: list[tuple[float, str]] = []  # (when the request was sent, what came of it)
     lock = threading.Lock()
@@ -143,8 +153,12 @@ def test_sigterm_under_load_loses_no_request_sent_before_it(
             while not stop.is_set():
                 started = time.monotonic()
                 try:
-                    answer = session.post(f"{base_url}{PREDICT}", data=body, timeout=30,
-                                          headers={"Content-Type": "application/json"})  # fmt: skip
+                    answer = session.post(
+                        f"{base_url}{PREDICT}",
+                        data=body,
+                        timeout=30,
+                        headers={"Content-Type": "application/json"},
+                    )
                     outcome = str(answer.status_code)
                 except requests.ConnectionError as exc:
                     outcome = f"connection error: {exc}"[:120]
@@ -171,8 +185,10 @@ def test_sigterm_under_load_loses_no_request_sent_before_it(
         stop_service(process)
     before = [outcome for started, outcome in sent if started < signalled]
     after = [outcome for started, outcome in sent if started >= signalled]
-    print(f"\nSIGTERM with {drain_seconds} s of drain: {len(before)} requests sent before it, "
-          f"{len(after)} after ({sum(o == '200' for o in after)} answered 200)")  # fmt: skip
+    print(
+        f"\nSIGTERM with {drain_seconds} s of drain: {len(before)} requests sent before it, "
+        f"{len(after)} after ({sum(o == '200' for o in after)} answered 200)"
+    )
     assert len(before) > 100
     assert set(before) == {"200"}, [o for o in before if o != "200"][:5]
     assert readiness and set(readiness) == {503}, readiness  # routed away while serving

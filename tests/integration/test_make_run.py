@@ -33,15 +33,26 @@ def test_make_run_serves_the_models_dir_the_service_setting_names(
     }
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     # -o: the virtualenv is up to date; `make run` must not reinstall it in a test.
-    command = [make, "-s", "-f", str(REPO / "Makefile"), f"VENV={venv}",
-               "-o", f"{venv}/bin/activate", "run"]  # fmt: skip
+    command = [
+        make,
+        "-s",
+        "-f",
+        str(REPO / "Makefile"),
+        f"VENV={venv}",
+        "-o",
+        f"{venv}/bin/activate",
+        "run",
+    ]
     log = tmp_path / "make-run.log"
     process = launch(command, env, log, cwd=workdir)
     try:
         wait_ready(f"http://127.0.0.1:{port}", timeout=120)
         ready = requests.get(f"http://127.0.0.1:{port}/readyz", timeout=5).json()
-        assert ready["models"]["underwriting"] == {"risk_class": "3", "max_coverage": "3",
-                                                   "underwriting_policy": "1"}  # fmt: skip
+        assert ready["models"]["underwriting"] == {
+            "risk_class": "3",
+            "max_coverage": "3",
+            "underwriting_policy": "1",
+        }
     finally:
         stop_service(process)
     assert f"found trained versions in {models_dir}" in log.read_text()

@@ -154,10 +154,14 @@ def test_one_scrape_counts_every_request_whichever_worker_served_it(live: LiveSe
     queries = [expr for _, expr in dashboard_queries()] + [r["expr"] for r in alert_rules()]
     used = set().union(*(promql_metric_names(expr) for expr in queries))
     shadow_only = {n for n in used if n.startswith("underwriting_shadow_")}
-    assert shadow_only - {"underwriting_shadow_failures_total",
-                          "underwriting_shadow_duration_seconds_bucket"} == {
-        "underwriting_shadow_agreement_total", "underwriting_shadow_output_psi",
-        "underwriting_shadow_window_records"}  # fmt: skip
+    assert shadow_only - {
+        "underwriting_shadow_failures_total",
+        "underwriting_shadow_duration_seconds_bucket",
+    } == {
+        "underwriting_shadow_agreement_total",
+        "underwriting_shadow_output_psi",
+        "underwriting_shadow_window_records",
+    }
     assert used - shadow_only <= exposed, (used - shadow_only) - exposed
 
 
@@ -211,10 +215,12 @@ def series_of_all(samples: dict[Any, float]) -> set[tuple[str, Any]]:
     """Every series, a histogram's buckets counted as one (metric family and labels but `le`)."""
     families = ("_bucket", "_sum", "_count", "_total")
     return {
-        (name.removesuffix(next((f for f in families if name.endswith(f)), "")),
-         tuple(label for label in labels if label[0] != "le"))
+        (
+            name.removesuffix(next((f for f in families if name.endswith(f)), "")),
+            tuple(label for label in labels if label[0] != "le"),
+        )
         for name, labels in samples
-    }  # fmt: skip
+    }
 
 
 def model_versions(samples: dict[Any, float], model: str) -> set[str]:

@@ -57,10 +57,12 @@ def test_litert_workers_never_load_tensorflow(services: dict[str, tuple[str, int
 def _scores(url: str, columns: dict[str, list[Any]]) -> dict[str, dict[str, np.ndarray]]:
     """The outputs of one service for the same records, by protocol."""
     rows = columns_to_rows(columns)
-    by_rows = requests.post(f"{url}/v1/models/underwriting:predict",
-                            json={"instances": rows}, timeout=30).json()["predictions"]  # fmt: skip
-    by_columns = requests.post(f"{url}/v1/models/underwriting:predict",
-                               json={"inputs": columns}, timeout=30).json()["outputs"]  # fmt: skip
+    by_rows = requests.post(
+        f"{url}/v1/models/underwriting:predict", json={"instances": rows}, timeout=30
+    ).json()["predictions"]
+    by_columns = requests.post(
+        f"{url}/v1/models/underwriting:predict", json={"inputs": columns}, timeout=30
+    ).json()["outputs"]
     features = requests.get(f"{url}/v1/models/underwriting/metadata", timeout=10).json()
     body = v2_request(columns, features["metadata"]["features"])
     v2 = requests.post(f"{url}/v2/models/underwriting/infer", json=body, timeout=30).json()
@@ -80,16 +82,20 @@ def test_both_runtimes_agree_on_every_protocol(services: dict[str, tuple[str, in
     columns = applicant_columns(rows=RECORDS, seed=77)
     litert = _scores(services["litert"][0], columns)
     tensorflow = _scores(services["tensorflow"][0], columns)
-    outputs = requests.get(f"{services['litert'][0]}/v1/models/underwriting/metadata",
-                           timeout=10).json()["metadata"]["outputs"]  # fmt: skip
+    outputs = requests.get(
+        f"{services['litert'][0]}/v1/models/underwriting/metadata", timeout=10
+    ).json()["metadata"]["outputs"]
     declared = {o["name"]: o for o in outputs}
     for protocol, answers in litert.items():
         expected = tensorflow[protocol]
         for name, spec in declared.items():
             np.testing.assert_allclose(
-                answers[name], expected[name], rtol=spec.get("relative_tolerance") or 0.0,
-                atol=spec["tolerance"], err_msg=f"{protocol} {name}",
-            )  # fmt: skip
+                answers[name],
+                expected[name],
+                rtol=spec.get("relative_tolerance") or 0.0,
+                atol=spec["tolerance"],
+                err_msg=f"{protocol} {name}",
+            )
         probabilities = expected["probabilities"]
         top_two = np.sort(probabilities, axis=1)[:, -2:]
         clear = top_two[:, 1] - top_two[:, 0] > declared["probabilities"]["tolerance"]

@@ -58,8 +58,17 @@ def outputs(
     found = {}
     for engine in ("local", "spark"):
         output = root / engine
-        run = score(book, output, "--models-dir", service_models_dir, "--engine", engine,
-                    "--batch-rows", "700", env=SPARK)  # fmt: skip
+        run = score(
+            book,
+            output,
+            "--models-dir",
+            service_models_dir,
+            "--engine",
+            engine,
+            "--batch-rows",
+            "700",
+            env=SPARK,
+        )
         assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-4000:]
         found[engine] = output
     return found
@@ -75,8 +84,9 @@ def test_spark_and_local_give_identical_results(outputs: dict[str, Path]) -> Non
     assert spark.num_rows == local.num_rows == ROWS - len(INVALID)
     for name in local.column_names:
         if name.startswith("probabilities_"):
-            difference = pa.compute.max(pa.compute.abs(pa.compute.subtract(
-                spark.column(name), local.column(name)))).as_py()  # fmt: skip
+            difference = pa.compute.max(
+                pa.compute.abs(pa.compute.subtract(spark.column(name), local.column(name)))
+            ).as_py()
             assert difference <= 1e-6, name
         else:
             assert spark.column(name).equals(local.column(name)), name
@@ -108,9 +118,11 @@ def test_the_http_service_answers_each_record_as_the_book_was_scored(
     with served(service_models_dir, tmp_path / "service.log") as (base_url, _):
         for start in range(0, len(rows), 500):
             chunk = rows[start : start + 500]
-            answer = requests.post(f"{base_url}/v1/models/underwriting:predict",
-                                   json={"instances": [as_request(r) for r in chunk]},
-                                   timeout=60)  # fmt: skip
+            answer = requests.post(
+                f"{base_url}/v1/models/underwriting:predict",
+                json={"instances": [as_request(r) for r in chunk]},
+                timeout=60,
+            )
             assert answer.status_code == 200, answer.text
             for row, theirs in zip(chunk, answer.json()["predictions"], strict=True):
                 assert_same_answer(spark[row["applicant_id"]], theirs)
@@ -121,8 +133,17 @@ def test_spark_on_invalid_fail_leaves_nothing(
 ) -> None:
     require_spark()
     output = tmp_path / "out"
-    run = score(book, output, "--models-dir", service_models_dir, "--engine", "spark",
-                "--on-invalid", "fail", env=SPARK)  # fmt: skip
+    run = score(
+        book,
+        output,
+        "--models-dir",
+        service_models_dir,
+        "--engine",
+        "spark",
+        "--on-invalid",
+        "fail",
+        env=SPARK,
+    )
     assert run.returncode == 1, run.stderr[-3000:]
     assert "a row is invalid (--on-invalid fail)" in run.stderr
     assert list(tmp_path.iterdir()) == []
@@ -146,24 +167,40 @@ def test_spark_reads_csv_text_as_the_local_engine_does(
     outputs = {}
     for engine in ("local", "spark"):
         outputs[engine] = tmp_path / engine
-        run = score(book, outputs[engine], "--models-dir", service_models_dir, "--engine", engine,
-                    "--format", "csv", env=SPARK)  # fmt: skip
+        run = score(
+            book,
+            outputs[engine],
+            "--models-dir",
+            service_models_dir,
+            "--engine",
+            engine,
+            "--format",
+            "csv",
+            env=SPARK,
+        )
         assert run.returncode == 0, run.stderr[-3000:]
     local, spark = (by_id(read_output(outputs[e])) for e in ("local", "spark"))
     for name in ("applicant_id", "risk_class", "outcome", "reasons", "rules"):
         assert spark.column(name).to_pylist() == local.column(name).to_pylist(), name
-    rejects = {e: by_id(read_output(outputs[e], "rejects", text=True)).to_pylist()
-               for e in outputs}  # fmt: skip
+    rejects = {e: by_id(read_output(outputs[e], "rejects", text=True)).to_pylist() for e in outputs}
     assert rejects["local"] == rejects["spark"]
     assert [r["applicant_id"] for r in rejects["spark"]][-1] == "A000200"
 
     write_book(table.slice(150).select(list(reversed(table.column_names))), book / "part-1.csv")
-    local = score(book, tmp_path / "reordered-local", "--models-dir", service_models_dir,
-                  "--format", "csv")  # fmt: skip
+    local = score(
+        book, tmp_path / "reordered-local", "--models-dir", service_models_dir, "--format", "csv"
+    )
     assert local.returncode == 0, local.stderr[-3000:]
     assert read_output(tmp_path / "reordered-local").equals(read_output(outputs["local"]))
-    spark_run = score(book, tmp_path / "reordered-spark", "--models-dir", service_models_dir,
-                      "--engine", "spark", env=SPARK)  # fmt: skip
+    spark_run = score(
+        book,
+        tmp_path / "reordered-spark",
+        "--models-dir",
+        service_models_dir,
+        "--engine",
+        "spark",
+        env=SPARK,
+    )
     assert spark_run.returncode == 1
     assert "CSV header does not conform to the schema" in spark_run.stderr
     assert "Traceback" not in spark_run.stderr

@@ -50,18 +50,21 @@ def services(
             workers=str(WORKERS),
             shadow_models_dir=str(challenger),
             shadow_sample="1",
-        ) as (shadowed, _),  # fmt: skip
+        ) as (shadowed, _),
         served(
             champion,
             root / "plain.log",
             env={"PROMETHEUS_MULTIPROC_DIR": str(root / "plain")},
             workers=str(WORKERS),
-        ) as (plain, _),  # fmt: skip
+        ) as (plain, _),
     ):
         # Both workers of the shadowed service have their challenger loaded before timing.
         info = "underwriting_model_info"
-        wait_for(lambda: total(scrape(shadowed), info, model="challenger:risk_class") >= 1,
-                 120, "the challenger")  # fmt: skip
+        wait_for(
+            lambda: total(scrape(shadowed), info, model="challenger:risk_class") >= 1,
+            120,
+            "the challenger",
+        )
         yield shadowed, plain, root
 
 
@@ -91,8 +94,9 @@ def test_shadow_scoring_keeps_the_champion_latency_and_counts_every_record(
     jobs = [(PREDICT.format(url), rows) for rows in batches for url in (shadowed, plain)]
     loaded = concurrently(lambda job: (job[0], timed_post(*job)), jobs, threads=4)
     for url, seconds in loaded:
-        latency.setdefault("shadowed-load" if url.startswith(shadowed) else "plain-load",
-                           []).append(seconds)  # fmt: skip
+        latency.setdefault(
+            "shadowed-load" if url.startswith(shadowed) else "plain-load", []
+        ).append(seconds)
     medians = {k: statistics.median(v) * 1e3 for k, v in latency.items()}
     print(f"\nmedian latency ms: {medians}")
     # Within noise: the shadow work happens after the response is out.

@@ -35,8 +35,12 @@ def test_a_restarted_worker_answers_only_once_its_models_are_loaded(
     models_dir = make_repository(tiny_models_dir, tmp_path / "models")
     metrics_dir = tmp_path / "metrics"
     metrics_dir.mkdir()
-    with served(models_dir, tmp_path / "gunicorn.log", workers=str(WORKERS),
-                env={"PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}) as (base_url, _):  # fmt: skip
+    with served(
+        models_dir,
+        tmp_path / "gunicorn.log",
+        workers=str(WORKERS),
+        env={"PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)},
+    ) as (base_url, _):
         url = f"{base_url}/v1/models/underwriting:predict"
         wait_for(lambda: len(worker_pids(metrics_dir)) == WORKERS, 60, "both workers loaded")
         rows = record_batches([1] * 64, seed=81)
@@ -48,8 +52,9 @@ def test_a_restarted_worker_answers_only_once_its_models_are_loaded(
             i = k
             while not stop.is_set():
                 try:
-                    response = session.post(url, json={"instances": rows[i % len(rows)]},
-                                            timeout=HTTP_TIMEOUT_SECONDS)  # fmt: skip
+                    response = session.post(
+                        url, json={"instances": rows[i % len(rows)]}, timeout=HTTP_TIMEOUT_SECONDS
+                    )
                     outcomes[str(response.status_code)] += 1
                 except requests.RequestException:  # reset, or cut mid-answer
                     outcomes["connection lost"] += 1
@@ -61,8 +66,13 @@ def test_a_restarted_worker_answers_only_once_its_models_are_loaded(
         time.sleep(1.0)
         victim = min(worker_pids(metrics_dir))
         os.kill(victim, signal.SIGKILL)
-        wait_for(lambda: victim not in worker_pids(metrics_dir)
-                 and len(worker_pids(metrics_dir)) == WORKERS, 60, "a replacement")  # fmt: skip
+        wait_for(
+            lambda: (
+                victim not in worker_pids(metrics_dir) and len(worker_pids(metrics_dir)) == WORKERS
+            ),
+            60,
+            "a replacement",
+        )
         time.sleep(1.0)  # the replacement serves for a while
         stop.set()
         for thread in threads:

@@ -55,8 +55,11 @@ def test_one_line_per_request_with_every_field(
         assert entry["client"] == "127.0.0.1"
     assert (lines[0]["records"], lines[0]["model_versions"]) == (0, {})
     assert lines[1]["records"] == 3
-    assert lines[1]["model_versions"] == {"risk_class": "1", "max_coverage": "1",
-                                          "underwriting_policy": "1"}  # fmt: skip
+    assert lines[1]["model_versions"] == {
+        "risk_class": "1",
+        "max_coverage": "1",
+        "underwriting_policy": "1",
+    }
 
 
 def test_v2_predictions_log_records_and_versions(

@@ -24,8 +24,14 @@ from policy.publish import DEFAULT_SOURCE, load_source
 
 PREDICT = "/v1/models/underwriting:predict"
 EXAMPLE = json.loads((Path(__file__).parents[2] / "examples" / "applicant.json").read_text())
-RISKY = EXAMPLE | {"tobacco_use": "current", "systolic_bp": 172, "diastolic_bp": 104,
-                   "hba1c": 8.4, "diabetes": "type_2", "bp_treatment": True}  # fmt: skip
+RISKY = EXAMPLE | {
+    "tobacco_use": "current",
+    "systolic_bp": 172,
+    "diastolic_bp": 104,
+    "hba1c": 8.4,
+    "diabetes": "type_2",
+    "bp_treatment": True,
+}
 POLICY = load_source(DEFAULT_SOURCE)
 DIRECTED = set(POLICY.wording)
 
@@ -54,8 +60,9 @@ def client(app: Any) -> Any:
 
 def post(client: Any, url: str, payload: Any, request_id: str | None = None) -> Any:
     headers = {"X-Request-ID": request_id} if request_id else {}
-    return client.post(url, data=json.dumps(payload), content_type="application/json",
-                       headers=headers)  # fmt: skip
+    return client.post(
+        url, data=json.dumps(payload), content_type="application/json", headers=headers
+    )
 
 
 def decide(client: Any, *records: dict[str, Any], **envelope: Any) -> list[dict[str, Any]]:
@@ -69,8 +76,11 @@ def test_a_healthy_applicant_is_accepted_standard_with_an_offer_and_no_reasons(
 ) -> None:
     response = post(client, PREDICT, {"instances": [EXAMPLE]})
     body = response.get_json()
-    assert body["model_versions"] == {"risk_class": "1", "max_coverage": "1",
-                                      "underwriting_policy": "1"}  # fmt: skip
+    assert body["model_versions"] == {
+        "risk_class": "1",
+        "max_coverage": "1",
+        "underwriting_policy": "1",
+    }
     prediction = body["predictions"][0]
     decision = prediction["decision"]
     assert decision["outcome"] == "accept" and decision["risk_class"] == "standard"
@@ -104,8 +114,13 @@ def test_a_knock_out_declines_whatever_the_model_says_and_is_the_first_reason(
 ) -> None:
     (decision,) = decide(client, EXAMPLE | {"hba1c": 10.6})
     assert decision["outcome"] == "decline" and decision["offer"] is None
-    assert decision["reasons"][0] | {"contribution": 0} == {"code": "KO01", "feature": "hba1c",
-        "text": POLICY.knock_outs[0].wording.text, "value": 10.6, "contribution": 0}  # fmt: skip
+    assert decision["reasons"][0] | {"contribution": 0} == {
+        "code": "KO01",
+        "feature": "hba1c",
+        "text": POLICY.knock_outs[0].wording.text,
+        "value": 10.6,
+        "contribution": 0,
+    }
     assert decision["rules"][0]["rule"] == "knock_out"
 
 
@@ -120,28 +135,43 @@ def test_an_applicant_outside_the_training_ranges_is_referred(client: Any) -> No
     beyond = [
         (f["name"], f["maximum"], metadata["training_ranges"][f["name"]])
         for f in metadata["features"]
-        if f["name"] in metadata["training_ranges"] and f["name"] not in knocked
+        if f["name"] in metadata["training_ranges"]
+        and f["name"] not in knocked
         and metadata["training_ranges"][f["name"]][1] < f["maximum"]
-    ]  # fmt: skip
+    ]
     assert beyond, "every declared maximum was seen in training"
     name, maximum, (low, high) = beyond[0]
     (decision,) = decide(client, EXAMPLE | {name: maximum})
     assert decision["outcome"] == "refer"  # the model extrapolates: an underwriter decides
-    expected = {"rule": "out_of_range", "code": "RF02", "text": POLICY.out_of_range.text,
-                "feature": name, "value": maximum, "range": [low, high]}  # fmt: skip
+    expected = {
+        "rule": "out_of_range",
+        "code": "RF02",
+        "text": POLICY.out_of_range.text,
+        "feature": name,
+        "value": maximum,
+        "range": [low, high],
+    }
     assert expected in decision["rules"]
 
 
 def test_a_requested_amount_above_the_limit_refers_an_acceptance(client: Any) -> None:
     accepted, referred, small = decide(
-        client, EXAMPLE, EXAMPLE | {"requested_coverage": 2_500_000},
+        client,
+        EXAMPLE,
+        EXAMPLE | {"requested_coverage": 2_500_000},
         EXAMPLE | {"requested_coverage": 100_000},
-    )  # fmt: skip
+    )
     assert accepted["outcome"] == "accept" and small["outcome"] == "accept"
     assert referred["outcome"] == "refer"
-    assert referred["rules"] == [{"rule": "face_amount", "code": "RF04",
-        "text": POLICY.above_limit.text, "requested": 2_500_000.0,
-        "limit": POLICY.accelerated_limit}]  # fmt: skip
+    assert referred["rules"] == [
+        {
+            "rule": "face_amount",
+            "code": "RF04",
+            "text": POLICY.above_limit.text,
+            "requested": 2_500_000.0,
+            "limit": POLICY.accelerated_limit,
+        }
+    ]
 
 
 @pytest.mark.parametrize(
@@ -178,8 +208,9 @@ def test_columns_and_v2_carry_the_same_decisions(client: Any) -> None:
     assert outputs["decision"]["datatype"] == "BYTES"
     assert [json.loads(d) for d in outputs["decision"]["data"]] == by_rows
     request = v2_request(columns, features) | {"parameters": {"explain": False}}
-    request["inputs"].append({"name": "requested_coverage", "datatype": "FP64", "shape": [6],
-                              "data": [5e6] * 6})  # fmt: skip
+    request["inputs"].append(
+        {"name": "requested_coverage", "datatype": "FP64", "shape": [6], "data": [5e6] * 6}
+    )
     skipped = post(client, "/v2/models/underwriting/infer", request).get_json()["outputs"]
     decided = [json.loads(d) for d in skipped[-1]["data"]]
     assert all(d["reasons_complete"] is None for d in decided if d["risk_class"] != "standard")
@@ -197,8 +228,11 @@ def test_every_decision_is_recorded_and_read_back_by_request_id(client: Any) -> 
     assert [r["decision"] for r in records] == given
     assert [r["index"] for r in records] == [0, 1]
     assert records[1]["previous_hash"] == records[0]["hash"]
-    assert records[0]["model_versions"] == {"risk_class": 1, "max_coverage": 1,
-                                            "underwriting_policy": 1}  # fmt: skip
+    assert records[0]["model_versions"] == {
+        "risk_class": 1,
+        "max_coverage": 1,
+        "underwriting_policy": 1,
+    }
     from service.decisions.records import fingerprint
 
     assert records[1]["fingerprint"] == fingerprint(RISKY)
@@ -226,14 +260,16 @@ def test_the_adverse_decision_letter_is_rendered_from_the_stored_record(
         assert "Systolic blood pressure at the exam: 172 mmHg" in text
     stored = client.get("/v1/decisions/letter-1").get_json()["decisions"][0]
     assert stored["fingerprint"] in text and stored["hash"] in text
-    missing = subprocess.run([*command[:-1], "no-such"], env=env, capture_output=True,
-                             text=True, timeout=120)  # fmt: skip
+    missing = subprocess.run(
+        [*command[:-1], "no-such"], env=env, capture_output=True, text=True, timeout=120
+    )
     assert missing.returncode == 1 and "no decision recorded for 'no-such'" in missing.stderr
     # A standard acceptance owes no adverse-action notice.
     assert decide(client, EXAMPLE)[0]["outcome"] == "accept"
     post(client, PREDICT, {"instances": [EXAMPLE]}, request_id="accepted-1")
-    accepted = subprocess.run([*command[:-1], "accepted-1"], env=env, capture_output=True,
-                              text=True, timeout=120)  # fmt: skip
+    accepted = subprocess.run(
+        [*command[:-1], "accepted-1"], env=env, capture_output=True, text=True, timeout=120
+    )
     assert accepted.returncode == 1 and "no notice" in accepted.stderr
 
 
@@ -246,13 +282,17 @@ def test_the_explain_endpoint_attributes_every_feature_of_every_record(client: A
         for target in explained["targets"].values():
             assert set(target["attributions"]) == DIRECTED
             total = sum(target["attributions"].values())
-            assert total == pytest.approx(target["difference"], abs=0.02 * abs(
-                target["difference"]) + 1e-3)  # fmt: skip
-    assert risky["targets"]["non_standard"]["difference"] > healthy["targets"]["non_standard"][
-        "difference"]  # fmt: skip
+            assert total == pytest.approx(
+                target["difference"], abs=0.02 * abs(target["difference"]) + 1e-3
+            )
+    assert (
+        risky["targets"]["non_standard"]["difference"]
+        > healthy["targets"]["non_standard"]["difference"]
+    )
     assert risky["targets"]["non_standard"]["attributions"]["tobacco_use"] > 0
-    assert post(client, "/v1/models/max_coverage:explain", {"instances": [EXAMPLE]}
-                ).status_code == 404  # fmt: skip
+    assert (
+        post(client, "/v1/models/max_coverage:explain", {"instances": [EXAMPLE]}).status_code == 404
+    )
 
 
 def test_the_policy_is_not_a_model(client: Any) -> None:
@@ -314,8 +354,9 @@ def test_a_new_policy_version_decides_from_the_next_request_and_a_bad_one_is_ref
     (decision,) = decide(client, EXAMPLE)
     assert decision["policy_version"] == 2
     statuses = client.get("/v1/models/underwriting").get_json()["model_version_status"]
-    refused = [s for s in statuses if s.get("model") == "underwriting_policy" and
-               s["version"] == "3"]  # fmt: skip
+    refused = [
+        s for s in statuses if s.get("model") == "underwriting_policy" and s["version"] == "3"
+    ]
     assert refused and "changed after publication" in refused[0]["status"]["error_message"]
 
 
@@ -327,8 +368,9 @@ def test_a_policy_that_does_not_fit_the_classifier_is_refused_as_a_version(
 
     store = app.extensions["model_store"]
     serving = client.get("/readyz").get_json()["models"]["underwriting"]["underwriting_policy"]
-    unfit = dataclasses.replace(POLICY, version=9, wording={
-        k: v for k, v in POLICY.wording.items() if k != "hba1c"})  # fmt: skip
+    unfit = dataclasses.replace(
+        POLICY, version=9, wording={k: v for k, v in POLICY.wording.items() if k != "hba1c"}
+    )
     target = repository / "underwriting_policy" / "9"
     target.mkdir()
     (target / POLICY_FILE).write_text(json.dumps(sealed(unfit)))
@@ -336,10 +378,13 @@ def test_a_policy_that_does_not_fit_the_classifier_is_refused_as_a_version(
     (decision,) = decide(client, EXAMPLE)
     assert str(decision["policy_version"]) == serving  # the fitting version keeps deciding
     statuses = client.get("/v1/models/underwriting").get_json()["model_version_status"]
-    (refused,) = [s for s in statuses if s.get("model") == "underwriting_policy"
-                  and s["version"] == "9"]  # fmt: skip
-    assert refused["state"] == "END" and "no reason wording for ['hba1c']" in refused["status"][
-        "error_message"]  # fmt: skip
+    (refused,) = [
+        s for s in statuses if s.get("model") == "underwriting_policy" and s["version"] == "9"
+    ]
+    assert (
+        refused["state"] == "END"
+        and "no reason wording for ['hba1c']" in refused["status"]["error_message"]
+    )
     # A worker starting now skips the unfit version and decides with the newest that fits.
     fresh = build_store(Settings(models_dir=repository, reload_interval_seconds=3600))
     fresh.refresh()
@@ -373,10 +418,12 @@ def test_a_large_batch_is_explained_in_chunks_exactly_as_one_record_at_a_time(
         (alone,) = post(client, url, {"instances": [rows[i]]}).get_json()["explanations"]
         for target, explained in alone["targets"].items():
             assert batch[i]["targets"][target]["difference"] == pytest.approx(
-                explained["difference"], abs=1e-6)  # fmt: skip
+                explained["difference"], abs=1e-6
+            )
             for feature, value in explained["attributions"].items():
                 assert batch[i]["targets"][target]["attributions"][feature] == pytest.approx(
-                    value, abs=1e-5)  # fmt: skip
+                    value, abs=1e-5
+                )
 
 
 def test_explain_takes_at_most_a_thousand_records(client: Any) -> None:

@@ -83,8 +83,12 @@ def test_v1_rows_and_columns_carry_the_declared_output(
     rows = extra_client.post(url, json={"instances": columns_to_rows(columns)}).get_json()
     for prediction in rows["predictions"]:
         assert list(prediction) == [
-            "risk_class", "probabilities", "max_coverage", EXTRA.name, "decision",
-        ]  # fmt: skip
+            "risk_class",
+            "probabilities",
+            "max_coverage",
+            EXTRA.name,
+            "decision",
+        ]
         assert prediction[EXTRA.name] == pytest.approx(prediction["max_coverage"] / 1e6, rel=1e-5)
     outputs = extra_client.post(url, json={"inputs": columns}).get_json()["outputs"]
     assert outputs[EXTRA.name] == [p[EXTRA.name] for p in rows["predictions"]]
@@ -168,8 +172,10 @@ def test_a_version_published_in_format_1_is_still_served(
     assert app.extensions[STORE_KEY].wait_scanned(120)
     record = columns_to_rows(applicant_columns(rows=1, seed=3))
     client = app.test_client()
-    for name, outputs in (("risk_class", ["risk_class", "probabilities"]),
-                          ("max_coverage", ["max_coverage"])):  # fmt: skip
+    for name, outputs in (
+        ("risk_class", ["risk_class", "probabilities"]),
+        ("max_coverage", ["max_coverage"]),
+    ):
         response = client.post(f"/v1/models/{name}:predict", json={"instances": record})
         assert response.status_code == 200, response.get_json()
         (prediction,) = response.get_json()["predictions"]

@@ -36,8 +36,10 @@ def scored(servable: Any, rows: list[dict[str, Any]]) -> tuple[Any, Any]:
 
 def shifted(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """An older, heavier population: what a new distribution channel might bring."""
-    return [row | {"age": min(row["age"] + 15, 85), "weight_kg": row["weight_kg"] + 20.0}
-            for row in rows]  # fmt: skip
+    return [
+        row | {"age": min(row["age"] + 15, 85), "weight_kg": row["weight_kg"] + 20.0}
+        for row in rows
+    ]
 
 
 def test_live_bins_are_the_reference_bins(underwriting: Any) -> None:
@@ -52,8 +54,9 @@ def test_live_bins_are_the_reference_bins(underwriting: Any) -> None:
     counts = np.bincount(bins.ravel(), minlength=layout.total)
     # The TensorFlow runtime's packing regroups into the same bins.
     grouped = DtypeGroups.of(underwriting.features)
-    assert np.array_equal(layout.bins(*grouped.numbers_and_indices(grouped.rows(rows)),
-                                      prediction.outputs), bins)  # fmt: skip
+    assert np.array_equal(
+        layout.bins(*grouped.numbers_and_indices(grouped.rows(rows)), prediction.outputs), bins
+    )
     checked = set()
     for i, variable in enumerate(layout.variables):
         if variable.kind == "feature":
@@ -107,8 +110,12 @@ def test_psi_is_small_for_training_like_records_and_large_for_a_shifted_populati
     from service.settings import Settings
 
     # A fresh app: its own windows, 2,000 records (the test client is one worker).
-    settings = Settings(models_dir=service_models_dir, reload_interval_seconds=3600.0,
-                        drift_window_records=2_000, workers=1)  # fmt: skip
+    settings = Settings(
+        models_dir=service_models_dir,
+        reload_interval_seconds=3600.0,
+        drift_window_records=2_000,
+        workers=1,
+    )
     app = create_app(settings)
     store = app.extensions[STORE_KEY]
     assert store.wait_scanned(120) and store.ready()
@@ -119,8 +126,9 @@ def test_psi_is_small_for_training_like_records_and_large_for_a_shifted_populati
 
     def send(rows: list[dict[str, Any]]) -> None:
         for start in range(0, len(rows), 500):
-            response = client.post("/v1/models/underwriting:predict",
-                                   json={"instances": rows[start : start + 500]})  # fmt: skip
+            response = client.post(
+                "/v1/models/underwriting:predict", json={"instances": rows[start : start + 500]}
+            )
             assert response.status_code == 200, response.get_json()
 
     rows = columns_to_rows(applicant_columns(3_000, seed=43))
@@ -140,9 +148,12 @@ def test_psi_is_small_for_training_like_records_and_large_for_a_shifted_populati
 
     send(shifted(columns_to_rows(applicant_columns(2_000, seed=44))))
     moved = psi_scrape(client)
-    psi = {(dict(k[1]).get("feature") or dict(k[1])["output"]): v for k, v in moved.items()
-           if k[0] in ("underwriting_feature_psi", "underwriting_output_psi")
-           and dict(k[1])["model"] == "underwriting"}  # fmt: skip
+    psi = {
+        (dict(k[1]).get("feature") or dict(k[1])["output"]): v
+        for k, v in moved.items()
+        if k[0] in ("underwriting_feature_psi", "underwriting_output_psi")
+        and dict(k[1])["model"] == "underwriting"
+    }
     assert psi["age"] > PSI_ACT and psi["weight_kg"] > PSI_ACT, psi
     unmoved = [name for name in ("annual_income", "sex", "tobacco_use", "hba1c")]
     assert all(psi[name] < PSI_INVESTIGATE for name in unmoved), psi
@@ -154,9 +165,14 @@ def test_psi_is_small_for_training_like_records_and_large_for_a_shifted_populati
 def test_expected_decision_mix_comes_from_the_artifact(client: Any, underwriting: Any) -> None:
     measured = underwriting.models[0].metadata.metrics["policy"]["outcomes"]
     samples = psi_scrape(client)
-    shares = {dict(k[1])["outcome"]: v for k, v in samples.items()
-              if k[0] == "underwriting_expected_decision_ratio"}  # fmt: skip
-    assert shares == pytest.approx({k: v / sum(measured.values()) for k, v in measured.items()},
-                                   abs=1e-6)  # fmt: skip
-    assert {dict(k[1])["model"] for k in samples
-            if k[0] == "underwriting_expected_decision_ratio"} == {"underwriting"}  # fmt: skip
+    shares = {
+        dict(k[1])["outcome"]: v
+        for k, v in samples.items()
+        if k[0] == "underwriting_expected_decision_ratio"
+    }
+    assert shares == pytest.approx(
+        {k: v / sum(measured.values()) for k, v in measured.items()}, abs=1e-6
+    )
+    assert {
+        dict(k[1])["model"] for k in samples if k[0] == "underwriting_expected_decision_ratio"
+    } == {"underwriting"}

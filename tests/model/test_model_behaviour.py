@@ -38,8 +38,10 @@ def litert_scorer(version_dir: Path) -> audit.Scorer:
         numbers, categories = pack_numpy(columns)
         out: dict[str, list[np.ndarray]] = {}
         for start in range(0, len(numbers), 50_000):  # bounded interpreter tensors
-            chunk = runner(numbers=numbers[start : start + 50_000],
-                           categories=categories[start : start + 50_000])  # fmt: skip
+            chunk = runner(
+                numbers=numbers[start : start + 50_000],
+                categories=categories[start : start + 50_000],
+            )
             for name, values in chunk.items():
                 out.setdefault(name, []).append(values)
         return {name: np.concatenate(parts) for name, parts in out.items()}

@@ -21,9 +21,13 @@ def test_the_card_is_the_artifact_s(client: Any, service_models_dir: Path, name:
     response = client.get(f"/v1/models/{name}/versions/1/card")
     assert response.status_code == 200 and response.mimetype == "application/json"
     card = response.get_json()
-    assert card["model"] == {"name": name, "version": 1, "task": metadata["task"],
-                             "description": metadata["description"],
-                             "created_at": metadata["created_at"]}  # fmt: skip
+    assert card["model"] == {
+        "name": name,
+        "version": 1,
+        "task": metadata["task"],
+        "description": metadata["description"],
+        "created_at": metadata["created_at"],
+    }
     assert card["intended_use"] == metadata["intended_use"]
     assert card["limitations"][: len(metadata["limitations"])] == metadata["limitations"]
     assert "Trained and evaluated on synthetic applicants" in " ".join(card["limitations"])
@@ -62,9 +66,18 @@ def test_the_card_renders_as_markdown(client: Any, service_models_dir: Path) -> 
         assert response.status_code == 200 and response.mimetype == "text/markdown"
         text = response.get_data(as_text=True)
         assert text.startswith("# Model card: risk_class version 1")
-        for section in ("## Intended use", "## Inputs", "## Outputs", "## Training data",
-                        "## Evaluation", "## Monotonicity", "## Fairness", "## Decision policy",
-                        "## Reasons", "## Limitations"):  # fmt: skip
+        for section in (
+            "## Intended use",
+            "## Inputs",
+            "## Outputs",
+            "## Training data",
+            "## Evaluation",
+            "## Monotonicity",
+            "## Fairness",
+            "## Decision policy",
+            "## Reasons",
+            "## Limitations",
+        ):
             assert section in text, section
         assert metadata["training"]["data"]["fingerprint"] in text
         refused = text.split("Refused by name in any request: ")[1].split(".")[0].split(", ")

@@ -36,8 +36,11 @@ ROWS = 400
 
 @pytest.fixture(scope="module")
 def book(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_book(book_table(ROWS, seed=21), tmp_path_factory.mktemp("book") / "book.parquet",
-                      row_group_size=150)  # fmt: skip
+    return write_book(
+        book_table(ROWS, seed=21),
+        tmp_path_factory.mktemp("book") / "book.parquet",
+        row_group_size=150,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -101,11 +104,11 @@ def test_each_row_matches_the_services_answer(scored: Path, book: Path, client: 
     for start in range(0, len(rows), 100):
         chunk = rows[start : start + 100]
         records = [as_request(r) for r in chunk]
-        response = client.post("/v1/models/underwriting:predict",
-                               json={"instances": records})  # fmt: skip
+        response = client.post("/v1/models/underwriting:predict", json={"instances": records})
         assert response.status_code == 200, response.get_data(as_text=True)
-        for ours, theirs in zip(scores[start : start + 100], response.get_json()["predictions"],
-                                strict=True):  # fmt: skip
+        for ours, theirs in zip(
+            scores[start : start + 100], response.get_json()["predictions"], strict=True
+        ):
             assert_same_answer(ours, theirs)
 
 
@@ -165,10 +168,21 @@ def test_the_input_is_never_overwritten(
 def test_a_stopped_job_leaves_nothing_behind(service_models_dir: Path, tmp_path: Path) -> None:
     """SIGTERM (a scheduler stopping the job) removes the staging directory."""
     book = write_book(book_table(4_000, seed=6, invalid={}), tmp_path / "book.parquet")
-    command = [sys.executable, "-m", "scoring", str(book), str(tmp_path / "out"), "--models-dir",
-               str(service_models_dir), "--batch-rows", "1", "--no-progress"]  # fmt: skip
-    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "scoring",
+        str(book),
+        str(tmp_path / "out"),
+        "--models-dir",
+        str(service_models_dir),
+        "--batch-rows",
+        "1",
+        "--no-progress",
+    ]
+    process = subprocess.Popen(
+        command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.monotonic() + 60
     while not list(tmp_path.glob(".out.tmp-*/scores/*")) and time.monotonic() < deadline:
         time.sleep(0.05)

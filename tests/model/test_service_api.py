@@ -53,8 +53,11 @@ def test_underwriting_rows_give_one_prediction_per_applicant(
     response = post(client, PREDICT.format("underwriting"), {"instances": rows})
     assert response.status_code == 200
     body = response.get_json()
-    assert body["model_versions"] == {"risk_class": "1", "max_coverage": "1",
-                                      "underwriting_policy": "1"}  # fmt: skip
+    assert body["model_versions"] == {
+        "risk_class": "1",
+        "max_coverage": "1",
+        "underwriting_policy": "1",
+    }
     assert len(body["predictions"]) == len(rows)
     for prediction in body["predictions"]:
         assert set(prediction) == {"risk_class", "probabilities", "max_coverage", "decision"}

@@ -161,7 +161,7 @@ ERROR_CASES: list[tuple[int, str, Request, str]] = [
             data=gzip.compress(json.dumps({"instances": [r]}).encode()),
             content_type=JSON,
             headers={"Content-Encoding": "gzip"},
-        ),  # fmt: skip
+        ),
         "Content-Encoding 'gzip' is not accepted",
     ),
     (
@@ -172,7 +172,7 @@ ERROR_CASES: list[tuple[int, str, Request, str]] = [
             data=json.dumps({"instances": [r]}),
             content_type=JSON,
             headers={"Content-Encoding": "br"},
-        ),  # fmt: skip
+        ),
         "Content-Encoding 'br' is not accepted",
     ),
     (
@@ -182,7 +182,7 @@ ERROR_CASES: list[tuple[int, str, Request, str]] = [
             PREDICT,
             data=json.dumps({"instances": [r]}).encode("utf-16"),
             content_type="application/json; charset=utf-16",
-        ),  # fmt: skip
+        ),
         "JSON must be UTF-8, got charset=utf-16",
     ),
 ]

@@ -92,8 +92,14 @@ def test_prohibited_fields_are_called_out_by_name(
 ) -> None:
     response = client.post(PREDICT, json={"instances": [records[0] | {field: "x"}]})
     errors = record_errors(response)
-    assert errors == {"0": {field: [f"'{field}' is {'an' if kind[0] == 'i' else 'a'} {kind}: "
-                                     "it must not be sent and is never used."]}}  # fmt: skip
+    assert errors == {
+        "0": {
+            field: [
+                f"'{field}' is {'an' if kind[0] == 'i' else 'a'} {kind}: "
+                "it must not be sent and is never used."
+            ]
+        }
+    }
     assert f"prohibited fields must not be sent: '{field}' ({kind})" in response.get_json()["error"]
 
 

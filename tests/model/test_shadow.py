@@ -18,8 +18,13 @@ def shadowed_app(
     from service.app import STORE_KEY, create_app
     from service.settings import Settings
 
-    settings = Settings(models_dir=champion, reload_interval_seconds=reload_seconds, workers=1,
-                        shadow_models_dir=str(challenger), shadow_sample=sample)  # fmt: skip
+    settings = Settings(
+        models_dir=champion,
+        reload_interval_seconds=reload_seconds,
+        workers=1,
+        shadow_models_dir=str(challenger),
+        shadow_sample=sample,
+    )
     app = create_app(settings)
     store = app.extensions[STORE_KEY]
     assert store.wait_scanned(120) and store.ready()
@@ -58,8 +63,10 @@ def test_the_challenger_is_compared_on_every_sampled_record(
     def added(name: str, **labels: str) -> float:
         return total(after, name, **labels) - total(before, name, **labels)
 
-    outcomes = {o: added("underwriting_shadow_agreement_total", outcome=o)
-                for o in ("agree", "challenger_stricter", "challenger_more_lenient")}  # fmt: skip
+    outcomes = {
+        o: added("underwriting_shadow_agreement_total", outcome=o)
+        for o in ("agree", "challenger_stricter", "challenger_more_lenient")
+    }
     assert sum(outcomes.values()) == 260 and outcomes["agree"] > 0, outcomes
     assert added("underwriting_shadow_duration_seconds_count") == 32  # one per request
     assert added("underwriting_shadow_failures_total") == 0
@@ -69,8 +76,12 @@ def test_the_challenger_is_compared_on_every_sampled_record(
     assert total(after, "underwriting_model_info", model="challenger:risk_class") == 1
     assert total(after, "underwriting_shadow_window_records", model="underwriting") == 260
     psi = {dict(k[1])["output"] for k in after if k[0] == "underwriting_shadow_output_psi"}
-    assert psi == {"probabilities.standard", "probabilities.substandard",
-                   "probabilities.decline", "max_coverage"}  # fmt: skip
+    assert psi == {
+        "probabilities.standard",
+        "probabilities.substandard",
+        "probabilities.decline",
+        "max_coverage",
+    }
     # The answers are the champion's (its versions), whatever the challenger said.
     assert all(a["model_versions"]["risk_class"] == "1" for a in answers)
 
@@ -105,9 +116,19 @@ def test_a_new_challenger_version_starts_its_comparison_afresh(
     assert total(scrape(client), "underwriting_shadow_window_records", model="underwriting") == 40
     for name in ("risk_class", "max_coverage"):
         publish_version(trained_models_dir / name / "1", challenger, name, 2)
-    wait_for(lambda: total(scrape(client), "underwriting_model_info",
-                           model="challenger:risk_class", version="2") == 1,
-             60, "the challenger's version 2")  # fmt: skip
+    wait_for(
+        lambda: (
+            total(
+                scrape(client),
+                "underwriting_model_info",
+                model="challenger:risk_class",
+                version="2",
+            )
+            == 1
+        ),
+        60,
+        "the challenger's version 2",
+    )
     post(client, rows[40:])
     after = scrape(client)
     assert total(after, "underwriting_shadow_window_records", model="underwriting") == 10

@@ -20,9 +20,18 @@ from training.packing import to_tensors
 from training.preprocessing import Preprocessor
 from training.synthetic import generate
 
-CLASSIFIER_METRICS = {"accuracy", "log_loss", "macro_f1", "confusion_matrix", "ece",
-                      "calibration", "bayes_log_loss", "bayes_accuracy", "baseline_log_loss",
-                      "baseline_accuracy"}  # fmt: skip
+CLASSIFIER_METRICS = {
+    "accuracy",
+    "log_loss",
+    "macro_f1",
+    "confusion_matrix",
+    "ece",
+    "calibration",
+    "bayes_log_loss",
+    "bayes_accuracy",
+    "baseline_log_loss",
+    "baseline_accuracy",
+}
 REGRESSOR_METRICS = {"mae", "rmse", "r2", "bayes_rmse", "baseline_rmse"}
 
 
@@ -47,8 +56,10 @@ def test_both_models_are_published_with_every_metric(trained_models_dir: Path) -
 def test_every_feature_and_output_has_its_training_distribution(trained_models_dir: Path) -> None:
     from contract.artifact import read_artifact
 
-    for name, outputs in (("risk_class", [f"probabilities.{c}" for c in CLASS_NAMES]),
-                          ("max_coverage", ["max_coverage"])):  # fmt: skip
+    for name, outputs in (
+        ("risk_class", [f"probabilities.{c}" for c in CLASS_NAMES]),
+        ("max_coverage", ["max_coverage"]),
+    ):
         metadata = read_artifact(trained_models_dir / name / "1", name, 1).metadata
         assert list(metadata.reference) == [f.name for f in FEATURES] + outputs
         train = generate(20_000, 7)  # a fresh draw from the same generator: no drift
@@ -87,9 +98,13 @@ def test_checksums_cover_every_file(trained_models_dir: Path) -> None:
 def test_report_and_plots_are_written(trained_models_dir: Path) -> None:
     risk_dir = trained_models_dir / "risk_class" / "1"
     coverage_dir = trained_models_dir / "max_coverage" / "1"
-    expected = [risk_dir / "training_curves.png", risk_dir / "reliability.png",
-                risk_dir / "confusion_matrix.png", coverage_dir / "training_curves.png",
-                coverage_dir / "predicted_vs_actual.png"]  # fmt: skip
+    expected = [
+        risk_dir / "training_curves.png",
+        risk_dir / "reliability.png",
+        risk_dir / "confusion_matrix.png",
+        coverage_dir / "training_curves.png",
+        coverage_dir / "predicted_vs_actual.png",
+    ]
     for png in expected:
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", png
     report = (risk_dir / "report.md").read_text()
@@ -130,9 +145,20 @@ def test_training_on_a_csv_publishes_without_the_bayes_comparison(tmp_path: Path
     path = tmp_path / "applicants.csv"
     write_csv(path, 1500, group_column="race")
     models = tmp_path / "models"
-    result = run_training("--data", str(path), "--epochs", "2", "--models-dir", str(models),
-                          "--fairness-column", "race", "--owner", "Model Risk, Example Life",
-                          "--validation-date", "2026-11-30")  # fmt: skip
+    result = run_training(
+        "--data",
+        str(path),
+        "--epochs",
+        "2",
+        "--models-dir",
+        str(models),
+        "--fairness-column",
+        "race",
+        "--owner",
+        "Model Risk, Example Life",
+        "--validation-date",
+        "2026-11-30",
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     risk = json.loads((models / "risk_class" / "1" / "metadata.json").read_text())
     assert risk["training"]["data"]["source"] == "csv"
@@ -146,8 +172,9 @@ def test_training_on_a_csv_publishes_without_the_bayes_comparison(tmp_path: Path
     assert fairness["ran"] and fairness["column"] == "race"
     assert set(fairness["groups"]) == {"group_a", "group_b"}
     assert fairness["controls"] == ["age", "sex", "tobacco_use", "face_amount"]
-    assert "race" not in json.dumps([risk["features"], risk["signature"], risk["inputs"],
-                                     risk["litert"], risk["reference"]])  # fmt: skip
+    assert "race" not in json.dumps(
+        [risk["features"], risk["signature"], risk["inputs"], risk["litert"], risk["reference"]]
+    )
     assert "## Fairness" in report and "by `race`" in report
     assert risk["training"]["owner"] == "Model Risk, Example Life"
     assert risk["training"]["validation_date"] == "2026-11-30"
@@ -162,8 +189,9 @@ def test_the_fairness_report_flags_a_built_in_disparity_and_not_the_default(
     assert fair["ran"] and fair["column"] == "synthetic_group"
     assert fair["flagged_groups"] == [], fair
     models = tmp_path / "models"
-    result = run_training("--rows", "6000", "--epochs", "4", "--group-disparity", "1.5",
-                          "--models-dir", str(models))  # fmt: skip
+    result = run_training(
+        "--rows", "6000", "--epochs", "4", "--group-disparity", "1.5", "--models-dir", str(models)
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "[risk_class] fairness by synthetic_group; flagged: group_b" in result.stdout
     skewed = json.loads((models / "risk_class/1/metadata.json").read_text())["metrics"]

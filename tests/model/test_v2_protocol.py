@@ -62,13 +62,22 @@ def test_model_metadata_comes_from_the_declaration(
     expected = {"integer": "INT64", "number": "FP64", "boolean": "BOOL", "category": "BYTES"}
     assert body["inputs"] == [
         {"name": f["name"], "datatype": expected[f["type"]], "shape": [-1]} for f in features
-    ] + [{"name": "requested_coverage", "datatype": "FP64", "shape": [-1],
-          "parameters": {"optional": True}}]  # fmt: skip
+    ] + [
+        {
+            "name": "requested_coverage",
+            "datatype": "FP64",
+            "shape": [-1],
+            "parameters": {"optional": True},
+        }
+    ]
     assert [o["name"] for o in body["outputs"]] == OUTPUTS[name]
     if name == "underwriting":
         assert body["versions"] == [] and body["platform"] == "ensemble"
-        assert body["parameters"]["model_versions"] == {"risk_class": "1", "max_coverage": "1",
-                                                        "underwriting_policy": "1"}  # fmt: skip
+        assert body["parameters"]["model_versions"] == {
+            "risk_class": "1",
+            "max_coverage": "1",
+            "underwriting_policy": "1",
+        }
     else:
         assert body["versions"] == ["1"] and body["platform"] == "tensorflow_savedmodel"
         assert client.get(f"/v2/models/{name}/versions/1").get_json() == body
@@ -106,8 +115,11 @@ def test_infer_matches_the_tf_serving_route(
     assert body["model_name"] == "underwriting"
     assert body["model_version"] == "risk_class:1,max_coverage:1,underwriting_policy:1"
     assert body["id"] == "req-42"
-    assert body["parameters"]["model_versions"] == {"risk_class": "1", "max_coverage": "1",
-                                                    "underwriting_policy": "1"}  # fmt: skip
+    assert body["parameters"]["model_versions"] == {
+        "risk_class": "1",
+        "max_coverage": "1",
+        "underwriting_policy": "1",
+    }
     outputs = {o["name"]: o for o in body["outputs"]}
     assert list(outputs) == OUTPUTS["underwriting"]
     n = len(columns["age"])
@@ -299,8 +311,9 @@ def test_a_compressed_body_without_content_type_is_refused_by_name(
     import gzip
 
     body = gzip.compress(json.dumps(request_body).encode())
-    response = client.post(INFER.format("underwriting"), data=body,
-                           headers={"Content-Encoding": "gzip"})  # fmt: skip
+    response = client.post(
+        INFER.format("underwriting"), data=body, headers={"Content-Encoding": "gzip"}
+    )
     assert response.status_code == 415
     assert response.get_json()["details"] == {"content_encoding": "gzip"}
 
@@ -308,8 +321,9 @@ def test_a_compressed_body_without_content_type_is_refused_by_name(
 def test_thousands_of_input_tensors_are_refused_before_any_check(
     client: Any, request_body: dict[str, Any]
 ) -> None:
-    flood = [{"name": f"x{i}", "datatype": "INT64", "shape": [1], "data": [i]}
-             for i in range(1_000)]  # fmt: skip
+    flood = [
+        {"name": f"x{i}", "datatype": "INT64", "shape": [1], "data": [i]} for i in range(1_000)
+    ]
     response = infer(client, request_body | {"inputs": request_body["inputs"] + flood})
     assert response.status_code == 400 and len(response.get_data()) < 1_000
     assert "input tensors, at most" in response.get_json()["error"]

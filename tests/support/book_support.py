@@ -49,12 +49,20 @@ def write_book(table: pa.Table, path: Path, row_group_size: int = 1_000) -> Path
     return path
 
 
-def score(*args: str | Path, env: dict[str, str] | None = None,
-          timeout: float = 600) -> subprocess.CompletedProcess[str]:  # fmt: skip
+def score(
+    *args: str | Path, env: dict[str, str] | None = None, timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
     """Run `python -m scoring` as a user would."""
     command = [sys.executable, "-m", "scoring", *map(str, args), "--no-progress"]
-    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=REPO,
-                          env=os.environ | (env or {}), check=False)  # fmt: skip
+    return subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=REPO,
+        env=os.environ | (env or {}),
+        check=False,
+    )
 
 
 def read_output(output: Path, part: str = "scores", text: bool = False) -> pa.Table:

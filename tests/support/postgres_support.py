@@ -51,16 +51,34 @@ def postgres_server() -> Iterator[str]:
     process = None
     try:
         subprocess.run(
-            _as_server_user([initdb, "-D", str(data), "-U", "test", "--auth=trust", "-E", "UTF8",
-                             "--no-sync"]),
-            check=True, capture_output=True, timeout=120,
-        )  # fmt: skip
+            _as_server_user(
+                [initdb, "-D", str(data), "-U", "test", "--auth=trust", "-E", "UTF8", "--no-sync"]
+            ),
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
         with (root / "server.log").open("wb") as log:  # the server keeps its own descriptor
             process = subprocess.Popen(
-                _as_server_user([server, "-D", str(data), "-p", str(port), "-k", str(sockets),
-                                 "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"]),
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            )  # fmt: skip
+                _as_server_user(
+                    [
+                        server,
+                        "-D",
+                        str(data),
+                        "-p",
+                        str(port),
+                        "-k",
+                        str(sockets),
+                        "-c",
+                        "listen_addresses=127.0.0.1",
+                        "-c",
+                        "fsync=off",
+                    ]
+                ),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         url = f"postgresql://test@127.0.0.1:{port}/postgres"
         _wait_accepting(url, process, root / "server.log")
         yield url

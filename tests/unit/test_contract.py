@@ -67,8 +67,9 @@ def test_metadata_survives_a_round_trip_through_json(task: str) -> None:
 
 
 def test_features_keep_their_declared_shape_in_json() -> None:
-    age, sex, treated = (next(f for f in FEATURES if f.name == n) for n in
-                         ("age", "sex", "bp_treatment"))  # fmt: skip
+    age, sex, treated = (
+        next(f for f in FEATURES if f.name == n) for n in ("age", "sex", "bp_treatment")
+    )
     start = ["name", "type", "unit"]
     assert list(age.to_json()) == [*start, "minimum", "maximum", "description", "role"]
     assert list(sex.to_json()) == [*start, "categories", "description", "role"]
@@ -238,8 +239,13 @@ def test_only_ascii_digit_directories_with_metadata_are_versions(tmp_path: Path)
     (model_dir / "9").mkdir()  # no metadata.json: incomplete
     assert list_versions(model_dir) == [12, 7, 1]
     assert [is_version_name(n) for n in ("0", "42", "²", "٣", "-1", "")] == [
-        True, True, False, False, False, False
-    ]  # fmt: skip
+        True,
+        True,
+        False,
+        False,
+        False,
+        False,
+    ]
 
 
 def test_models_readme_names_every_key_the_contract_writes() -> None:

@@ -70,8 +70,9 @@ def test_small_groups_are_left_out_and_one_group_cannot_be_tested() -> None:
 def test_coverage_smd_against_the_largest_group() -> None:
     rng = np.random.default_rng(5)
     groups = np.array(["a"] * 6_000 + ["b"] * 4_000, dtype=object)
-    coverage = np.concatenate([rng.normal(500_000, 100_000, 6_000),
-                               rng.normal(450_000, 100_000, 4_000)])  # fmt: skip
+    coverage = np.concatenate(
+        [rng.normal(500_000, 100_000, 6_000), rng.normal(450_000, 100_000, 4_000)]
+    )
     report = fairness.coverage_report("group", groups, coverage)
     assert report["reference_group"] == "a"
     assert report["groups"]["a"]["standardized_mean_difference"] == 0.0
@@ -87,8 +88,10 @@ def test_the_generator_group_is_not_a_feature_and_leaves_the_applicants_unchange
     assert np.array_equal(plain.risk_class, skewed.risk_class)
     assert set(plain.groups.tolist()) == {"group_a", "group_b"}
     risky = plain.true_probabilities[:, 0] < 0.5
-    share = {d: np.mean(generate(2_000, 11, d).groups[risky] == "group_b")
-             for d in (DEFAULT_GROUP_DISPARITY, 2.0)}  # fmt: skip
+    share = {
+        d: np.mean(generate(2_000, 11, d).groups[risky] == "group_b")
+        for d in (DEFAULT_GROUP_DISPARITY, 2.0)
+    }
     assert share[2.0] > share[DEFAULT_GROUP_DISPARITY] + 0.2  # group_b follows risk
     assert (plain.face_amount >= 50_000).all() and (plain.face_amount % 10_000 == 0).all()
 

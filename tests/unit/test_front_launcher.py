@@ -50,16 +50,20 @@ def test_every_placeholder_is_filled_and_nginx_accepts_the_configuration(tmp_pat
 
 def test_every_error_page_nginx_answers_is_a_json_envelope() -> None:
     text = config.render(Settings(), config.FrontLayout(Path("/run/x")))
-    bodies = [line.split("'", 1)[1].rsplit("'", 1)[0] for line in text.splitlines()
-              if line.strip().startswith("return ")]  # fmt: skip
+    bodies = [
+        line.split("'", 1)[1].rsplit("'", 1)[0]
+        for line in text.splitlines()
+        if line.strip().startswith("return ")
+    ]
     assert len(bodies) == text.count("location = /_front/") >= 12
     for body in bodies:
         envelope = json.loads(body.replace("$service_request_id", "id").replace("\\n", ""))
         assert set(envelope) == {"error", "details"} and envelope["details"]["request_id"] == "id"
 
 
-@pytest.mark.parametrize("host, listen", [("0.0.0.0", "8080"), ("127.0.0.1", "127.0.0.1:8080"),
-                                          ("::1", "[::1]:8080")])  # fmt: skip
+@pytest.mark.parametrize(
+    "host, listen", [("0.0.0.0", "8080"), ("127.0.0.1", "127.0.0.1:8080"), ("::1", "[::1]:8080")]
+)
 def test_the_listen_address_follows_the_host_setting(host: str, listen: str) -> None:
     assert config._listen(host, 8080) == listen
 
@@ -69,8 +73,9 @@ def test_a_log_line_is_one_json_object_whatever_the_message_holds() -> None:
     try:
         raise ValueError(forged)
     except ValueError:
-        record = logging.LogRecord("gunicorn.error", logging.ERROR, __file__, 1, "bad %s",
-                                   (forged,), sys.exc_info())  # fmt: skip
+        record = logging.LogRecord(
+            "gunicorn.error", logging.ERROR, __file__, 1, "bad %s", (forged,), sys.exc_info()
+        )
     line = JsonFormatter().format(record)
     assert "\n" not in line and line.isascii()
     parsed = json.loads(line)
@@ -90,8 +95,12 @@ def launch(tmp_path: Path, port: int, **settings: str) -> subprocess.Popen[bytes
     """`python -m service` with a stand-in WSGI app instead of the service's (the last
     gunicorn argument names the app)."""
     (tmp_path / "stand_in.py").write_text(STAND_IN)
-    env = os.environ | {"SERVICE_HOST": "127.0.0.1", "SERVICE_PORT": str(port),
-                        "SERVICE_WORKERS": "1", "PYTHONPATH": str(tmp_path)}  # fmt: skip
+    env = os.environ | {
+        "SERVICE_HOST": "127.0.0.1",
+        "SERVICE_PORT": str(port),
+        "SERVICE_WORKERS": "1",
+        "PYTHONPATH": str(tmp_path),
+    }
     env |= {f"SERVICE_{k.upper()}": v for k, v in settings.items()}
     return subprocess.Popen(
         [sys.executable, "-m", "service", "--chdir", str(tmp_path), "stand_in:app"],
@@ -195,8 +204,14 @@ def test_an_nginx_killed_outright_takes_its_workers_and_the_instance_down(
 
 def test_a_bind_past_the_front_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(supervisor, "nginx_binary", lambda: Path("/usr/sbin/nginx"))
-    for args in (["--bind", "0.0.0.0:9000"], ["-b", "x"], ["--bind=0.0.0.0:9000"],
-                 ["-b0.0.0.0:9000"], ["--bin", "x"], ["--bi=x"]):  # fmt: skip
+    for args in (
+        ["--bind", "0.0.0.0:9000"],
+        ["-b", "x"],
+        ["--bind=0.0.0.0:9000"],
+        ["-b0.0.0.0:9000"],
+        ["--bin", "x"],
+        ["--bi=x"],
+    ):
         with pytest.raises(supervisor.FrontError, match="past the front"):
             supervisor.run(Settings(), ["gunicorn", *args])
 

@@ -31,8 +31,14 @@ def source() -> dict[str, Any]:
 
 
 def applicant(**changes: Any) -> dict[str, Any]:
-    base = {"hba1c": 5.4, "dui_count_5y": 0, "cancer_history": "none",
-            "cardiac_history": "none", "age": 40, "systolic_bp": 120}  # fmt: skip
+    base = {
+        "hba1c": 5.4,
+        "dui_count_5y": 0,
+        "cancer_history": "none",
+        "cardiac_history": "none",
+        "age": 40,
+        "systolic_bp": 120,
+    }
     return base | changes
 
 
@@ -45,11 +51,14 @@ def decide_one(
 ) -> tuple[str, float, list[dict[str, Any]]]:
     columns = {name: np.asarray([value]) for name, value in record.items()}
     decided = decide(
-        policy, columns, CLASSES, np.asarray([probabilities]),
+        policy,
+        columns,
+        CLASSES,
+        np.asarray([probabilities]),
         None if coverage is None else np.asarray([coverage]),
         np.asarray([np.nan if requested is None else requested]),
         {"age": (18.0, 80.0), "systolic_bp": (85.0, 220.0)},
-    )  # fmt: skip
+    )
     return str(decided.outcome[0]), float(decided.offer[0]), decided.rules[0]
 
 
@@ -144,8 +153,14 @@ def test_a_referring_knock_out_never_softens_a_decline(policy: Policy) -> None:
 def test_doubt_about_the_model_refers_even_its_decline(policy: Policy) -> None:
     outcome, _, rules = decide_one(policy, applicant(age=83), [0.02, 0.08, 0.9])
     assert outcome == "refer"
-    expected = {"rule": "out_of_range", "code": "RF02", "text": policy.out_of_range.text,
-                "feature": "age", "value": 83, "range": [18.0, 80.0]}  # fmt: skip
+    expected = {
+        "rule": "out_of_range",
+        "code": "RF02",
+        "text": policy.out_of_range.text,
+        "feature": "age",
+        "value": 83,
+        "range": [18.0, 80.0],
+    }
     assert rules == [expected]
     outcome, _, rules = decide_one(policy, applicant(), [0.5, 0.3, 0.2])
     assert outcome == "refer" and rules[0]["rule"] == "confidence"
@@ -160,8 +175,15 @@ def test_the_face_amount_refers_an_acceptance_above_the_offer_or_the_limit(
     assert decide_one(policy, applicant(), [0.9, 0.08, 0.02], requested=500_000)[0] == "accept"
     outcome, offer, rules = decide_one(policy, applicant(), [0.9, 0.08, 0.02], requested=600_000)
     assert outcome == "refer" and offer == 510_000
-    assert rules == [{"rule": "face_amount", "code": "RF03", "text": policy.above_offer.text,
-                      "requested": 600_000.0, "offer": 510_000.0}]  # fmt: skip
+    assert rules == [
+        {
+            "rule": "face_amount",
+            "code": "RF03",
+            "text": policy.above_offer.text,
+            "requested": 600_000.0,
+            "offer": 510_000.0,
+        }
+    ]
     outcome, offer, rules = decide_one(
         policy, applicant(), [0.9, 0.08, 0.02], coverage=5e6, requested=2e6
     )
@@ -171,8 +193,9 @@ def test_the_face_amount_refers_an_acceptance_above_the_offer_or_the_limit(
 def test_the_outcome_mix_counts_straight_through_decisions(policy: Policy) -> None:
     columns = {name: np.asarray([v] * 4) for name, v in applicant().items()}
     columns["hba1c"] = np.asarray([5.0, 11.0, 5.0, 5.0])
-    probabilities = np.asarray([[0.9, 0.05, 0.05], [0.9, 0.05, 0.05], [0.4, 0.3, 0.3],
-                                [0.1, 0.8, 0.1]])  # fmt: skip
+    probabilities = np.asarray(
+        [[0.9, 0.05, 0.05], [0.9, 0.05, 0.05], [0.4, 0.3, 0.3], [0.1, 0.8, 0.1]]
+    )
     decided = decide(policy, columns, CLASSES, probabilities, None, None, {})
     assert decided.outcome.tolist() == ["accept", "decline", "refer", "accept"]
     assert decided.standard_acceptance("standard").tolist() == [True, False, False, False]
@@ -184,18 +207,39 @@ def test_the_outcome_mix_counts_straight_through_decisions(policy: Policy) -> No
 def test_reasons_rank_knock_outs_first_then_contributions_merging_shared_codes(
     policy: Policy,
 ) -> None:
-    attributions = {"hba1c": 0.05, "weight_kg": 0.04, "height_cm": 0.03, "systolic_bp": 0.06,
-                    "tobacco_use": 0.02, "alcohol_drinks_per_week": 0.015,
-                    "diabetes": 0.005, "hdl_cholesterol": 0.0}  # fmt: skip
-    values = {"hba1c": 10.8, "weight_kg": 120.0, "height_cm": 170.0, "systolic_bp": 160,
-              "tobacco_use": "current", "alcohol_drinks_per_week": 30}  # fmt: skip
+    attributions = {
+        "hba1c": 0.05,
+        "weight_kg": 0.04,
+        "height_cm": 0.03,
+        "systolic_bp": 0.06,
+        "tobacco_use": 0.02,
+        "alcohol_drinks_per_week": 0.015,
+        "diabetes": 0.005,
+        "hdl_cholesterol": 0.0,
+    }
+    values = {
+        "hba1c": 10.8,
+        "weight_kg": 120.0,
+        "height_cm": 170.0,
+        "systolic_bp": 160,
+        "tobacco_use": "current",
+        "alcohol_drinks_per_week": 30,
+    }
     knock_out = policy.knock_outs[0]
     given = reasons(policy, [knock_out], attributions, values)
     assert [(r["code"], r["feature"]) for r in given] == [
-        ("KO01", "hba1c"), ("R01", "weight_kg"), ("R03", "systolic_bp"), ("R02", "tobacco_use"),
-    ]  # fmt: skip
-    assert given[0] == {"code": "KO01", "feature": "hba1c", "text": knock_out.wording.text,
-                        "value": 10.8, "contribution": 0.05}  # fmt: skip
+        ("KO01", "hba1c"),
+        ("R01", "weight_kg"),
+        ("R03", "systolic_bp"),
+        ("R02", "tobacco_use"),
+    ]
+    assert given[0] == {
+        "code": "KO01",
+        "feature": "hba1c",
+        "text": knock_out.wording.text,
+        "value": 10.8,
+        "contribution": 0.05,
+    }
     assert given[1]["contribution"] == 0.07 and given[1]["related"] == {"height_cm": 170.0}
     assert given[1]["text"] == policy.wording["weight_kg"].text
 
@@ -207,15 +251,25 @@ def test_reasons_never_cite_an_undirected_feature_or_a_small_contribution(
     assert [r["feature"] for r in given] == ["tobacco_use"]
     assert reasons(policy, [], {"age": 0.5}, {}) == []
     # A build reason always names height beside weight, though height at its own BMI adds 0.
-    (build,) = reasons(policy, [], {"weight_kg": 0.05, "height_cm": 0.0},
-                       {"weight_kg": 120.0, "height_cm": 170.0})  # fmt: skip
+    (build,) = reasons(
+        policy, [], {"weight_kg": 0.05, "height_cm": 0.0}, {"weight_kg": 120.0, "height_cm": 170.0}
+    )
     assert (build["feature"], build["contribution"], build["related"]) == (
-        "weight_kg", 0.05, {"height_cm": 170.0})  # fmt: skip
+        "weight_kg",
+        0.05,
+        {"height_cm": 170.0},
+    )
     # Explanations skipped: the knock-outs still give their reasons, without a contribution.
     only = reasons(policy, [policy.knock_outs[1]], None, {"dui_count_5y": 4})
-    assert only == [{"code": "KO02", "feature": "dui_count_5y",
-                     "text": policy.knock_outs[1].wording.text, "value": 4,
-                     "contribution": None}]  # fmt: skip
+    assert only == [
+        {
+            "code": "KO02",
+            "feature": "dui_count_5y",
+            "text": policy.knock_outs[1].wording.text,
+            "value": 4,
+            "contribution": None,
+        }
+    ]
 
 
 def test_one_record_decides_exactly_as_it_does_within_a_batch(policy: Policy) -> None:
@@ -234,9 +288,14 @@ def test_one_record_decides_exactly_as_it_does_within_a_batch(policy: Policy) ->
     assert any(len(r) > 1 for r in batch.rules)
     for i in range(size):
         one = decide(
-            policy, {name: values[i : i + 1] for name, values in columns.items()}, CLASSES,
-            probabilities[i : i + 1], coverage[i : i + 1], requested[i : i + 1], ranges,
-        )  # fmt: skip
+            policy,
+            {name: values[i : i + 1] for name, values in columns.items()},
+            CLASSES,
+            probabilities[i : i + 1],
+            coverage[i : i + 1],
+            requested[i : i + 1],
+            ranges,
+        )
         assert one.outcome[0] == batch.outcome[i] and one.risk_class[0] == batch.risk_class[i]
         assert one.offer[0] == batch.offer[i] or (
             np.isnan(one.offer[0]) and np.isnan(batch.offer[i])
@@ -248,8 +307,12 @@ def test_one_record_decides_exactly_as_it_does_within_a_batch(policy: Policy) ->
 def test_a_code_shared_by_two_small_factors_is_a_reason_when_together_they_count(
     policy: Policy,
 ) -> None:
-    (build,) = reasons(policy, [], {"height_cm": 0.006, "weight_kg": 0.006},
-                       {"height_cm": 160.0, "weight_kg": 110.0})  # fmt: skip
+    (build,) = reasons(
+        policy,
+        [],
+        {"height_cm": 0.006, "weight_kg": 0.006},
+        {"height_cm": 160.0, "weight_kg": 110.0},
+    )
     assert build["code"] == "R01" and build["contribution"] == 0.012
 
 
@@ -262,8 +325,9 @@ def test_a_policy_must_fit_the_classifiers_classes_and_knock_out_only_risk_facto
     with pytest.raises(ContractError, match="outcomes name"):
         Policy.from_json(raw).check_against(FEATURES, DIRECTED, CLASSES)
     raw = source()
-    raw["knock_outs"].append({"code": "KO9", "text": "Too old", "feature": "age",
-                              "above": 70, "outcome": "decline"})  # fmt: skip
+    raw["knock_outs"].append(
+        {"code": "KO9", "text": "Too old", "feature": "age", "above": 70, "outcome": "decline"}
+    )
     with pytest.raises(ContractError, match="no risk direction"):
         Policy.from_json(raw).check_against(FEATURES, DIRECTED, CLASSES)
 
@@ -277,8 +341,9 @@ def test_both_paths_compare_a_float32_probability_with_the_threshold_alike(
     probabilities = np.asarray([[0.7, 0.2, 0.1]] * 2, dtype=np.float32)
     columns = {name: np.asarray([value] * 2) for name, value in applicant().items()}
     both = decide(strict, columns, CLASSES, probabilities, None, None, {})
-    one = decide(strict, {k: v[:1] for k, v in columns.items()}, CLASSES, probabilities[:1],
-                 None, None, {})  # fmt: skip
+    one = decide(
+        strict, {k: v[:1] for k, v in columns.items()}, CLASSES, probabilities[:1], None, None, {}
+    )
     assert one.outcome[0] == both.outcome[0] == both.outcome[1]
 
 

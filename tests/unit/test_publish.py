@@ -16,8 +16,15 @@ FEATURES = (Feature("age", "integer", "years", "Age.", 18, 85),)
 
 def _metadata(name: str) -> ModelMetadata:
     output = OutputSpec("score", "float32", (-1,), "A score.")
-    return ModelMetadata(name, "regression", "A model.", "2026-01-01T00:00:00Z", FEATURES,
-                         (output,), Signature.for_features(FEATURES))  # fmt: skip
+    return ModelMetadata(
+        name,
+        "regression",
+        "A model.",
+        "2026-01-01T00:00:00Z",
+        FEATURES,
+        (output,),
+        Signature.for_features(FEATURES),
+    )
 
 
 def _stage(models_dir: Path, name: str, payload: str) -> Path:

@@ -51,8 +51,13 @@ def _column(feature: Feature, rows: int) -> st.SearchStrategy[Column]:
     kinds = {
         "integer": [
             (pa.int64(), whole, out_of_range_int),
-            (pa.float64(), whole.map(float), out_of_range_float | non_finite
-             | _floats_in(low, high).filter(lambda v: not v.is_integer())),
+            (
+                pa.float64(),
+                whole.map(float),
+                out_of_range_float
+                | non_finite
+                | _floats_in(low, high).filter(lambda v: not v.is_integer()),
+            ),
         ],
         "number": [
             (pa.float64(), _floats_in(low, high), out_of_range_float | non_finite),
@@ -60,10 +65,13 @@ def _column(feature: Feature, rows: int) -> st.SearchStrategy[Column]:
         ],
         "boolean": [(pa.bool_(), st.booleans(), st.nothing())],
         "category": [
-            (pa.string(), st.sampled_from(feature.categories or ("",)),
-             st.text(max_size=6).filter(lambda v: v not in (feature.categories or ()))),
+            (
+                pa.string(),
+                st.sampled_from(feature.categories or ("",)),
+                st.text(max_size=6).filter(lambda v: v not in (feature.categories or ())),
+            ),
         ],
-    }  # fmt: skip
+    }
 
     @st.composite
     def build(draw: Any) -> Column:
@@ -216,13 +224,17 @@ def test_a_dictionary_encoded_category_column_is_checked_as_text() -> None:
     plan = plan_columns(rows.schema, FEATURES, REQUEST_FIELDS, VALIDATOR, None)
     assert check(rows, plan).valid.tolist() == [True, False]
     (reason,) = reasons_for(rows.filter(pa.array([False, True])), plan, VALIDATOR)
-    assert orjson.loads(reason) == {"tobacco_use": [
-        "Must be one of: never, former_over_5y, former_1_5y, current."]}  # fmt: skip
+    assert orjson.loads(reason) == {
+        "tobacco_use": ["Must be one of: never, former_over_5y, former_1_5y, current."]
+    }
 
 
 def test_personal_identifiers_are_carried_only_when_named() -> None:
-    batch = example_batch(applicant_id=pa.array(["A1"]), ssn=pa.array(["123-45-6789"]),
-                          social_security_number=pa.array(["123-45-6789"]))  # fmt: skip
+    batch = example_batch(
+        applicant_id=pa.array(["A1"]),
+        ssn=pa.array(["123-45-6789"]),
+        social_security_number=pa.array(["123-45-6789"]),
+    )
     text = refusal(batch)
     assert "column 'ssn' is an identifier: carry it through with --id-columns" in text
     assert "column 'social_security_number' is an identifier" in text
@@ -233,12 +245,19 @@ def test_personal_identifiers_are_carried_only_when_named() -> None:
 
 
 def test_columns_the_outputs_cannot_hold_are_refused() -> None:
-    batch = example_batch(outcome=pa.array(["x"]), tags=pa.array([[1, 2]]),
-                          notes=pa.array(["x"], pa.string_view()))  # fmt: skip
+    batch = example_batch(
+        outcome=pa.array(["x"]), tags=pa.array([[1, 2]]), notes=pa.array(["x"], pa.string_view())
+    )
     with pytest.raises(JobRefused) as refused:
-        plan_columns(batch.schema, FEATURES, REQUEST_FIELDS, VALIDATOR,
-                     ("outcome", "tags", "notes"), reserved=frozenset({"outcome"}),
-                     flat_ids=True)  # fmt: skip
+        plan_columns(
+            batch.schema,
+            FEATURES,
+            REQUEST_FIELDS,
+            VALIDATOR,
+            ("outcome", "tags", "notes"),
+            reserved=frozenset({"outcome"}),
+            flat_ids=True,
+        )
     text = str(refused.value)
     assert "id column 'outcome' has the name of an output column" in text
     assert "id column 'tags' is list<item: int64>: CSV output holds flat values only" in text
@@ -278,10 +297,15 @@ def text_batch(**values: str | None) -> pa.RecordBatch:
         ({"bp_treatment": "TRUE"}, {"bp_treatment": ["Not a valid boolean: got a string."]}),
         ({"weight_kg": "NaN"}, {"weight_kg": ["Not a valid number: got a string."]}),
         ({"sex": ""}, {"sex": ["Field may not be null."]}),
-        ({"sex": None, "hba1c": "1e9"}, {"sex": ["Field may not be null."], "hba1c": [
-            "Must be greater than or equal to 3.5 and less than or equal to 15.0."]}),
+        (
+            {"sex": None, "hba1c": "1e9"},
+            {
+                "sex": ["Field may not be null."],
+                "hba1c": ["Must be greater than or equal to 3.5 and less than or equal to 15.0."],
+            },
+        ),
     ],
-)  # fmt: skip
+)
 def test_csv_text_is_read_as_json_reads_a_value(
     values: dict[str, str | None], reasons: dict[str, list[str]] | None
 ) -> None:

@@ -21,12 +21,18 @@ def test_parquet_parts_are_read_in_one_schema_with_values_as_written(tmp_path: P
     """float32 and decimal parts keep 132.9; int64 beside double, dictionary beside plain text
     and an all-null part read in the type that holds them all, columns in the first's order."""
     parts = [
-        {"height_cm": pa.array([132.9], pa.float32()),
-         "sex": pa.array(["male"]).dictionary_encode(), "age": pa.array([40], pa.int64())},
+        {
+            "height_cm": pa.array([132.9], pa.float32()),
+            "sex": pa.array(["male"]).dictionary_encode(),
+            "age": pa.array([40], pa.int64()),
+        },
         {"age": pa.array([41.0]), "height_cm": pa.array([132.9]), "sex": pa.array(["female"])},
-        {"sex": pa.array([None], pa.string()), "age": pa.array([None], pa.null()),
-         "height_cm": pa.array(["132.90"], pa.string()).cast(pa.decimal128(10, 2))},
-    ]  # fmt: skip
+        {
+            "sex": pa.array([None], pa.string()),
+            "age": pa.array([None], pa.null()),
+            "height_cm": pa.array(["132.90"], pa.string()).cast(pa.decimal128(10, 2)),
+        },
+    ]
     for i, columns in enumerate(parts):
         pq.write_table(pa.table(columns), tmp_path / f"part-{i}.parquet")
     source = Input.at(str(tmp_path))

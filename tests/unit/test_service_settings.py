@@ -96,8 +96,12 @@ def test_every_setting_is_documented() -> None:
 def test_the_command_prints_its_own_help_with_every_setting() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "service", "--help"],
-        capture_output=True, text=True, timeout=60, check=False, cwd=REPO,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=REPO,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("usage: python -m service")
     assert "gunicorn --help" in result.stdout and "127.0.0.1:8000" not in result.stdout

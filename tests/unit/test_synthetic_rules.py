@@ -35,8 +35,11 @@ def test_slopes_compute_what_they_say() -> None:
 
 
 def test_tables_flags_and_weights_compute_what_they_say() -> None:
-    columns = {"c": np.array(["a", "b", "z"], dtype=object), "f": np.array([True, False, True]),
-               "age": np.array([20, 50, 80])}  # fmt: skip
+    columns = {
+        "c": np.array(["a", "b", "z"], dtype=object),
+        "f": np.array([True, False, True]),
+        "age": np.array([20, 50, 80]),
+    }
     table = Table("c", "", (("a", 10), ("b", 35)))
     assert table.describe() == "a 10, b 35"
     np.testing.assert_allclose(table.debits(columns), [10, 35, 0])
@@ -96,18 +99,44 @@ def test_removing_a_knock_out_changes_both_the_report_and_the_decisions() -> Non
 
 
 IMPAIRED = {
-    "age": 50, "sex": "male", "height_cm": 180.0, "weight_kg": 113.4, "tobacco_use": "former_1_5y",
-    "systolic_bp": 145, "diastolic_bp": 90, "bp_treatment": True, "total_cholesterol": 240.0,
-    "hdl_cholesterol": 40.0, "hba1c": 6.7, "diabetes": "type_2", "family_history_count": 2,
-    "cardiac_history": "event_over_5y", "cancer_history": "remission_over_5y",
-    "alcohol_drinks_per_week": 20, "dui_count_5y": 2, "moving_violations_3y": 4,
-    "occupation_hazard": "moderate", "hazardous_avocation": True, "annual_income": 90_000.0,
-    "net_worth": 100_000.0, "existing_coverage": 0.0,
-}  # fmt: skip
+    "age": 50,
+    "sex": "male",
+    "height_cm": 180.0,
+    "weight_kg": 113.4,
+    "tobacco_use": "former_1_5y",
+    "systolic_bp": 145,
+    "diastolic_bp": 90,
+    "bp_treatment": True,
+    "total_cholesterol": 240.0,
+    "hdl_cholesterol": 40.0,
+    "hba1c": 6.7,
+    "diabetes": "type_2",
+    "family_history_count": 2,
+    "cardiac_history": "event_over_5y",
+    "cancer_history": "remission_over_5y",
+    "alcohol_drinks_per_week": 20,
+    "dui_count_5y": 2,
+    "moving_violations_3y": 4,
+    "occupation_hazard": "moderate",
+    "hazardous_avocation": True,
+    "annual_income": 90_000.0,
+    "net_worth": 100_000.0,
+    "existing_coverage": 0.0,
+}
 # Worked by hand from the rules as the report states them (BMI 35.0, ratio 6, HbA1c 6.7).
-AT_50 = {"build": 25.0, "blood_pressure": 42.5, "cholesterol": 12.0, "glucose": 60.0,
-         "family_history": 30.0, "cardiac_history": 100.0, "cancer_history": 25.0,
-         "tobacco": 35.0, "alcohol": 18.0, "driving": 174.0, "hazards": 65.0}  # fmt: skip
+AT_50 = {
+    "build": 25.0,
+    "blood_pressure": 42.5,
+    "cholesterol": 12.0,
+    "glucose": 60.0,
+    "family_history": 30.0,
+    "cardiac_history": 100.0,
+    "cancer_history": 25.0,
+    "tobacco": 35.0,
+    "alcohol": 18.0,
+    "driving": 174.0,
+    "hazards": 65.0,
+}
 # At 65 the age weights move: blood pressure and type 2 diabetes x0.75, family history x0.5.
 AT_65 = AT_50 | {"blood_pressure": 31.875, "glucose": 50.0, "family_history": 15.0}
 

@@ -48,23 +48,33 @@ def _corrupt(path: Path, edits: dict[tuple[int, str], str]) -> None:
 def test_every_bad_cell_is_reported_with_line_column_and_reason(tmp_path: Path) -> None:
     path = tmp_path / "applicants.csv"
     write_csv(path, 150)
-    _corrupt(path, {
-        (0, "age"): "42.5", (0, "sex"): "unknown", (3, "annual_income"): "nan",
-        (5, "bp_treatment"): "1", (7, "systolic_bp"): "400", (9, "weight_kg"): "",
-        (11, "risk_class"): "preferred", (12, "max_coverage"): "-5",
-    })  # fmt: skip
+    _corrupt(
+        path,
+        {
+            (0, "age"): "42.5",
+            (0, "sex"): "unknown",
+            (3, "annual_income"): "nan",
+            (5, "bp_treatment"): "1",
+            (7, "systolic_bp"): "400",
+            (9, "weight_kg"): "",
+            (11, "risk_class"): "preferred",
+            (12, "max_coverage"): "-5",
+        },
+    )
     with pytest.raises(DataValidationError) as caught:
         load_csv(path)
     problems = caught.value.problems
     assert len(problems) == 8
-    expected = ["line 2, column age: '42.5' is not an integer",
-                "line 2, column sex: 'unknown' is not one of female, male",
-                "line 5, column annual_income: 'nan' is not a finite number",
-                "line 7, column bp_treatment: '1' is not a boolean",
-                "line 9, column systolic_bp: 400 is above the maximum 240",
-                "line 11, column weight_kg: empty",
-                "line 13, column risk_class: 'preferred' is not one of",
-                "line 14, column max_coverage: -5.0 is not a non-negative amount"]  # fmt: skip
+    expected = [
+        "line 2, column age: '42.5' is not an integer",
+        "line 2, column sex: 'unknown' is not one of female, male",
+        "line 5, column annual_income: 'nan' is not a finite number",
+        "line 7, column bp_treatment: '1' is not a boolean",
+        "line 9, column systolic_bp: 400 is above the maximum 240",
+        "line 11, column weight_kg: empty",
+        "line 13, column risk_class: 'preferred' is not one of",
+        "line 14, column max_coverage: -5.0 is not a non-negative amount",
+    ]
     for prefix, problem in zip(expected, problems, strict=True):
         assert problem.startswith(prefix), problem
 
@@ -92,8 +102,10 @@ def test_a_fairness_column_is_read_for_the_report_only(tmp_path: Path) -> None:
         load_csv(path)
     assert "line 1, column race: protected attribute, never a feature" in caught.value.problems
     # A named column the file lacks, or a feature, is refused by name.
-    for column, problem in (("ethnicity", "missing"),
-                            ("age", "is a feature or label, not a fairness column")):  # fmt: skip
+    for column, problem in (
+        ("ethnicity", "missing"),
+        ("age", "is a feature or label, not a fairness column"),
+    ):
         with pytest.raises(DataValidationError) as caught:
             load_csv(path, column)
         assert f"line 1, column {column}: {problem}" in caught.value.problems
@@ -174,8 +186,14 @@ def test_too_few_rows_or_a_missing_class_is_refused(tmp_path: Path) -> None:
 def test_booleans_are_read_as_pandas_writes_them_and_nothing_else(tmp_path: Path) -> None:
     path = tmp_path / "applicants.csv"
     records = write_csv(path, 150)
-    _corrupt(path, {(0, "bp_treatment"): "True", (1, "bp_treatment"): "FALSE",
-                    (2, "hazardous_avocation"): "tRuE"})  # fmt: skip
+    _corrupt(
+        path,
+        {
+            (0, "bp_treatment"): "True",
+            (1, "bp_treatment"): "FALSE",
+            (2, "hazardous_avocation"): "tRuE",
+        },
+    )
     data = load_csv(path)
     assert data.features["bp_treatment"][:2].tolist() == [True, False]
     assert bool(data.features["hazardous_avocation"][2]) is True

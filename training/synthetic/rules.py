@@ -100,11 +100,14 @@ class Slopes:
         """Say the rule: `5 per unit above 30, 15 above 35`."""
         side = "below" if self.below else "above"
         (first, rate), *rest = self.steps
-        words = [f"{self.measure.label} {_plain(rate)} per {self.measure.unit} {side} "
-                 f"{self.measure.at(first)}"]  # fmt: skip
+        words = [
+            f"{self.measure.label} {_plain(rate)} per {self.measure.unit} {side} "
+            f"{self.measure.at(first)}"
+        ]
         words += [f"{_plain(r)} {side} {self.measure.at(t)}" for t, r in rest]
-        return ", ".join(words) + (f" ({self.weight.words})" if self.weight and not
-                                   self.weight.mark else "")  # fmt: skip
+        return ", ".join(words) + (
+            f" ({self.weight.words})" if self.weight and not self.weight.mark else ""
+        )
 
 
 @dataclass(frozen=True)

@@ -180,8 +180,10 @@ def _check_signature(
 ) -> None:
     """Refuse an export whose inputs or outputs differ from what the declaration says."""
     assert metadata.litert is not None
-    widths = {NUMBERS_INPUT: len(metadata.litert.numbers),
-              CATEGORIES_INPUT: len(metadata.litert.categories)}  # fmt: skip
+    widths = {
+        NUMBERS_INPUT: len(metadata.litert.numbers),
+        CATEGORIES_INPUT: len(metadata.litert.categories),
+    }
     found = {name: int(d["shape_signature"][-1]) for name, d in inputs.items()}
     if found != widths:
         raise ContractError(f"LiteRT inputs {found} do not pack the declared features {widths}")
