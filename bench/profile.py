@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> None:
             runtime=args.runtime,
             reload_interval_seconds=3600.0,
             log_level="warning",
-            decisions_database=str(records),
+            decisions_database=records,
         )
     )
     if not app.extensions[STORE_KEY].wait_scanned(120) or not app.extensions[STORE_KEY].ready():

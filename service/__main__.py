@@ -34,6 +34,7 @@ def usage() -> str:
     lines = ["usage: python -m service [-h] [GUNICORN_OPTION ...]", "", ABOUT, ""]
     lines.append("Settings, from environment variables (a bad value stops start-up, naming it):")
     for variable, default, meaning in documentation():
+        default, meaning = default.replace("`", ""), meaning.replace("`", "")
         lines.append(f"  {variable}  " + (f"(default: {default})" if default else "(unset)"))
         lines += textwrap.wrap(meaning, width=92, initial_indent=" " * 6, subsequent_indent=" " * 6)
     lines += [

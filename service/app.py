@@ -46,7 +46,8 @@ def build_store(settings: Settings, challenger: bool = False) -> ModelStore[Serv
     composites: dict[str, tuple[str, ...]]
     if challenger:
         names, composites = MODEL_NAMES, {name: MODEL_NAMES for name in COMPOSITES}
-        directory, label_prefix = Path(settings.shadow_models_dir), CHALLENGER_LABEL
+        assert settings.shadow_models_dir is not None
+        directory, label_prefix = settings.shadow_models_dir, CHALLENGER_LABEL
     else:
         names, composites = (*MODEL_NAMES, POLICY_NAME), dict(COMPOSITES)
         directory, label_prefix = settings.models_dir, ""
@@ -87,7 +88,7 @@ def build_drift_monitor(settings: Settings) -> DriftMonitor:
 
 def build_shadow(settings: Settings) -> Shadow | None:
     """The challenger (a second repository's models, deciding with the champion's policy)."""
-    if not settings.shadow_models_dir:
+    if settings.shadow_models_dir is None:
         return None
     store = build_store(settings, challenger=True)
     store.start()

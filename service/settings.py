@@ -12,14 +12,16 @@ import os
 import re
 import shutil
 from collections.abc import Callable, Mapping
-from dataclasses import Field, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from types import UnionType
+from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 PREFIX = "SERVICE_"
-LOG_LEVELS = ("debug", "info", "warning", "error")
-RUNTIMES = ("litert", "tensorflow")
-FRONTS = ("nginx", "none")
+Front = Literal["nginx", "none"]
+Runtime = Literal["litert", "tensorflow"]
+LogLevel = Literal["debug", "info", "warning", "error"]
+Durability = Literal["normal", "full"]
 # Debian installs nginx in /usr/sbin, which is not on an unprivileged user's PATH.
 NGINX_FALLBACK = Path("/usr/sbin/nginx")
 
@@ -46,10 +48,18 @@ class SettingsError(ValueError):
 
 
 def _setting(
-    default: Any, doc: str, valid: Callable[[Any], bool], expected: str, secret: bool = False
+    default: Any,
+    doc: str,
+    valid: Callable[[Any], bool] = lambda v: True,
+    expected: str = "",
+    secret: bool = False,
+    shown: str | None = None,
 ) -> Any:
-    """Declare one setting: default, documentation and its validity rule (secrets: no repr)."""
-    metadata = {"doc": doc, "valid": valid, "expected": expected}
+    """Declare one setting: its default (a callable: computed when the settings are read),
+    documentation (markdown) and validity rule; a choice's rule is its Literal type's values."""
+    metadata = {"doc": doc, "valid": valid, "expected": expected, "shown": shown}
+    if callable(default):
+        return field(default_factory=default, repr=not secret, metadata=metadata)
     return field(default=default, repr=not secret, metadata=metadata)
 
 
@@ -63,9 +73,9 @@ def split_keys(text: str) -> list[str]:
 
 
 def _runtime_installed(name: str) -> bool:
-    """A known runtime whose library can be imported (checked without importing it)."""
-    library = {"litert": "ai_edge_litert", "tensorflow": "tensorflow"}.get(name)
-    return library is not None and importlib.util.find_spec(library) is not None
+    """A runtime whose library can be imported (checked without importing it)."""
+    library = {"litert": "ai_edge_litert", "tensorflow": "tensorflow"}[name]
+    return importlib.util.find_spec(library) is not None
 
 
 def nginx_binary() -> Path | None:
@@ -76,16 +86,24 @@ def nginx_binary() -> Path | None:
     return NGINX_FALLBACK if os.access(NGINX_FALLBACK, os.X_OK) else None
 
 
-def _keys_file_ok(path: str) -> bool:
+def _keys_file_ok(path: Path | None) -> bool:
     try:
-        return path == "" or bool(split_keys(Path(path).read_text(encoding="utf-8")))
+        return path is None or bool(split_keys(path.read_text(encoding="utf-8")))
     except (OSError, UnicodeDecodeError):
         return False
 
 
+def default_workers() -> int:
+    """Two sync workers per CPU the process may use."""
+    return WORKERS_PER_CPU * available_cpus()
+
+
 @dataclass(frozen=True)
 class Settings:
-    """Everything the service can be configured with; env var = SERVICE_ + name in capitals."""
+    """Everything the service can be configured with; env var = SERVICE_ + name in capitals.
+
+    A path may be given as text; an empty one means unset (None).
+    """
 
     host: str = _setting(
         "0.0.0.0",
@@ -96,13 +114,10 @@ class Settings:
     port: int = _setting(
         8080, "TCP port the service listens on.", lambda v: 0 < v < 65536, "1-65535"
     )
-    front: str = _setting(
+    front: Front = _setting(
         "nginx",
-        "What faces clients: nginx (reads whole requests within timeouts and limits, "
-        "answers malformed ones itself, hands gunicorn complete requests over a Unix socket) or "
-        "none (gunicorn on SERVICE_HOST:SERVICE_PORT, for use behind another buffering proxy).",
-        FRONTS.__contains__,
-        " | ".join(FRONTS),
+        "What faces clients: `nginx` (see [The front](#the-front)) or `none` (gunicorn on "
+        "`SERVICE_HOST:SERVICE_PORT`, only behind another buffering proxy).",
     )
     client_timeout_seconds: int = _setting(
         10,
@@ -113,30 +128,31 @@ class Settings:
     )
     drain_seconds: float = _setting(
         1.0,
-        "On SIGTERM, how long the instance keeps serving while answering /readyz with 503 "
-        "(for load balancers to stop routing to it, and for requests already sent to arrive) "
-        "before it stops accepting and finishes what it has. SIGINT (Ctrl-C) skips it.",
+        "On SIGTERM, how long the instance keeps serving while `/readyz` answers 503 (for load "
+        "balancers to stop routing to it, and for requests already sent to arrive), before it "
+        "stops accepting and finishes what it holds (the Kubernetes manifest sets 5; SIGINT "
+        "skips it).",
         lambda v: math.isfinite(v) and v >= 0,
         ">= 0",
     )
-    runtime_dir: str = _setting(
-        "",
-        "Where the front makes its private directory (nginx's configuration and spooled "
-        "request bodies, up to SERVICE_MAX_BODY_BYTES each; gunicorn's Unix socket), removed "
-        "at exit; nginx's worker processes (nobody, when the service runs as root) must be "
-        "able to pass through it. Unset: the system's temporary directory.",
-        lambda v: True,
-        "a path",
+    runtime_dir: Path | None = _setting(
+        None,
+        "Where the front makes its private directory (nginx's configuration and request bodies "
+        "spooled while they arrive, up to `SERVICE_MAX_BODY_BYTES` each; gunicorn's Unix "
+        "socket), removed at exit; made if missing; nginx's worker processes (`nobody` when the "
+        "service runs as root) must be able to pass through it, and a socket's path is at most "
+        "107 bytes. Unset: the system's temporary directory.",
     )
     workers: int = _setting(
-        WORKERS_PER_CPU * available_cpus(),
-        f"gunicorn sync worker processes (default: "
-        f"{WORKERS_PER_CPU} per CPU the process may use, counting a container's CPU limit).",
+        default_workers,
+        f"gunicorn sync worker processes ({WORKERS_PER_CPU} per CPU the process may use, "
+        "counting a container's CPU limit).",
         lambda v: v >= 1,
         ">= 1",
+        shown=f"{WORKERS_PER_CPU} per CPU",
     )
     models_dir: Path = _setting(
-        Path("models"), "Model repository, laid out <dir>/<model>/<version>/.", bool, "a path"
+        Path("models"), "Model repository, laid out `<dir>/<model>/<version>/`.", bool, "a path"
     )
     max_records: int = _setting(
         10_000, "Most records one predict request may carry (more: 413).", lambda v: v >= 1, ">= 1"
@@ -146,22 +162,22 @@ class Settings:
         "Largest request body accepted (larger: 413).",
         lambda v: v >= 1024,
         ">= 1024",
+        shown="`33554432` (32 MiB)",
     )
     reload_interval_seconds: float = _setting(
         10.0, "Seconds between polls of the repository for new versions.", _positive, "> 0"
     )
-    runtime: str = _setting(
+    runtime: Runtime = _setting(
         "litert",
-        "Model runtime: litert (each version's LiteRT export; no TensorFlow in the "
-        "workers) or tensorflow (the SavedModel; needs the `tensorflow` extra installed).",
+        "Model runtime: `litert` (each version's LiteRT export; no TensorFlow in the workers) "
+        "or `tensorflow` (the SavedModel; needs the `tensorflow` extra installed).",
         _runtime_installed,
-        f"{' | '.join(RUNTIMES)}, with its library installed (the "
-        "tensorflow runtime: pip install '.[tensorflow]')",
+        "its library installed (the tensorflow runtime: pip install '.[tensorflow]')",
     )
     runtime_threads: int = _setting(
         1,
-        "Threads the model runtime uses per worker (LiteRT interpreter; TensorFlow intra- "
-        "and inter-op pools).",
+        "Threads the model runtime uses per worker (LiteRT interpreter; TensorFlow intra- and "
+        "inter-op pools).",
         lambda v: v >= 1,
         ">= 1",
     )
@@ -171,76 +187,59 @@ class Settings:
     graceful_timeout_seconds: int = _setting(
         30, "On SIGTERM, time in-flight requests get to finish.", lambda v: v >= 0, ">= 0"
     )
-    log_level: str = _setting(
-        "info",
-        "Log level of the service's own loggers.",
-        LOG_LEVELS.__contains__,
-        " | ".join(LOG_LEVELS),
-    )
+    log_level: LogLevel = _setting("info", "Log level of the service's own loggers.")
     api_keys: str = _setting(
         "",
-        "Comma-separated API keys; when set (or _FILE), prediction and metadata routes need "
+        "Comma-separated API keys; when set (or `_FILE`), prediction and metadata routes need "
         "`Authorization: Bearer <key>`. Unset: open.",
         lambda v: v == "" or bool(split_keys(v)),
         "at least one key",
         secret=True,
     )
-    api_keys_file: str = _setting(
-        "",
+    api_keys_file: Path | None = _setting(
+        None,
         "File of API keys (comma- or newline-separated), e.g. a container secret; adds to "
-        "SERVICE_API_KEYS.",
+        "`SERVICE_API_KEYS`.",
         _keys_file_ok,
         "a readable file holding at least one key",
     )
-    decisions_database: str = _setting(
-        "",
+    decisions_database: Path | None = _setting(
+        None,
         "SQLite file of the decision records (WAL mode; its directory must be writable and "
-        "shared by the workers). Unset: decisions/decisions.sqlite3 beside the model repository. "
-        "Ignored when SERVICE_DECISIONS_DATABASE_URL is set.",
-        lambda v: True,
-        "a path",
+        "shared by the workers). Unset: `decisions/decisions.sqlite3` beside the model "
+        "repository. Ignored when `SERVICE_DECISIONS_DATABASE_URL` is set.",
     )
     decisions_database_url: str = _setting(
         "",
-        "PostgreSQL URL of the decision records, e.g. postgresql://user:pass@host/db. "
-        "Unset: SQLite.",
+        "PostgreSQL URL of the decision records, e.g. `postgresql://user:pass@host/db` "
+        "(required when several pods serve). Unset: SQLite.",
         lambda v: v == "" or v.startswith(("postgresql://", "postgres://")),
         "postgresql://...",
         secret=True,
     )
     decisions_retention_days: int = _setting(
         3650,
-        "Days a decision record is kept; older ones are purged, the chain re-anchored.",
+        "Days a decision record is kept; older ones are purged and the chain re-anchored on the "
+        "last one purged.",
         lambda v: v >= 1,
         ">= 1",
     )
-    decisions_sync: str = _setting(
+    decisions_sync: Durability = _setting(
         "normal",
-        "SQLite durability: normal (a committed decision survives any process crash) "
-        "or full (also a power loss, at an fsync per commit).",
-        ("normal", "full").__contains__,
-        "normal | full",
+        "SQLite durability: `normal` (a committed decision survives any process crash) or "
+        "`full` (also a power loss, at an fsync per commit).",
     )
-
-    drift_window_records: int = _setting(
-        10_000,
-        "Records the drift metrics compare with training: the latest this many, shared "
-        "out evenly among the workers (each keeps 90-100% of its share, in ten blocks).",
-        lambda v: v >= 100,
-        ">= 100",
-    )
-
-    shadow_models_dir: str = _setting(
-        "",
-        "A challenger model repository (laid out like SERVICE_MODELS_DIR) scored in the "
-        "shadow of live traffic, after each sampled response; compared in the shadow metrics. "
-        "Unset: no challenger.",
-        lambda v: v == "" or Path(v).is_dir(),
+    shadow_models_dir: Path | None = _setting(
+        None,
+        "A challenger model repository (laid out like `SERVICE_MODELS_DIR`) scored in the "
+        "shadow of live traffic, after each sampled response (see [The shadow challenger]"
+        "(#the-shadow-challenger)). Unset: no challenger.",
+        lambda v: v is None or v.is_dir(),
         "an existing directory",
     )
     shadow_sample: float = _setting(
         0.1,
-        "Share of requests to SERVICE_SHADOW_MODEL the challenger also scores.",
+        "Share of requests to `SERVICE_SHADOW_MODEL` the challenger also scores.",
         lambda v: 0 < v <= 1,
         "> 0 and <= 1",
     )
@@ -250,26 +249,45 @@ class Settings:
         bool,
         "a model name",
     )
+    drift_window_records: int = _setting(
+        10_000,
+        "Records the drift metrics compare with training: the latest this many, shared out "
+        "evenly among the workers (each keeps 90-100% of its share, in ten blocks; see "
+        "[Drift](#drift-against-training)).",
+        lambda v: v >= 100,
+        ">= 100",
+    )
 
     def decisions_path(self) -> Path:
         """The SQLite file of the decision records."""
-        if self.decisions_database:
-            return Path(self.decisions_database)
-        return Path(self.models_dir).absolute().parent / "decisions" / "decisions.sqlite3"
+        if self.decisions_database is not None:
+            return self.decisions_database
+        return self.models_dir.absolute().parent / "decisions" / "decisions.sqlite3"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Build settings from `SERVICE_*` variables, failing fast on a bad value."""
         env = os.environ if environ is None else environ
+        types = _types()
         values = {
-            f.name: _parse(f, env[var]) for f in fields(cls) if (var := env_var(f.name)) in env
+            f.name: _parse(f.name, types[f.name], env[var])
+            for f in fields(cls)
+            if (var := env_var(f.name)) in env
         }
         return cls(**values)
 
     def __post_init__(self) -> None:
-        """Reject out-of-range values however the object was built."""
+        """Take paths given as text; reject out-of-range values however the object was built."""
+        types = _types()
         for f in fields(self):
             value = getattr(self, f.name)
+            if Path in _options(types[f.name]) and isinstance(value, str):
+                value = Path(value) if value else None
+                object.__setattr__(self, f.name, value)
+            choices = get_args(types[f.name]) if get_origin(types[f.name]) is Literal else ()
+            if choices and value not in choices:
+                expected = " | ".join(choices)
+                raise SettingsError(f"{env_var(f.name)}={value!s} is invalid: expected {expected}")
             if not f.metadata["valid"](value):
                 raise SettingsError(
                     f"{env_var(f.name)}={value!s} is invalid: expected {f.metadata['expected']}"
@@ -283,8 +301,8 @@ class Settings:
     @property
     def drain_marker(self) -> Path | None:
         """The file whose presence tells workers the instance is draining (front only)."""
-        if self.front == "nginx" and self.runtime_dir:
-            return Path(self.runtime_dir) / "draining"
+        if self.front == "nginx" and self.runtime_dir is not None:
+            return self.runtime_dir / "draining"
         return None
 
     @property
@@ -298,22 +316,54 @@ def env_var(name: str) -> str:
     return PREFIX + name.upper()
 
 
-_PARSERS: dict[str, Callable[[str], Any]] = {"int": int, "float": float, "str": str, "Path": Path}
-_EXPECTED = {"int": "an integer", "float": "a number", "str": "text", "Path": "a path"}
+def _types() -> dict[str, Any]:
+    """Each setting's declared type, resolved (the annotations are strings)."""
+    return get_type_hints(Settings)
 
 
-def _parse(f: Field[Any], raw: str) -> Any:
-    """Convert one raw environment value to the field's type, naming the variable on failure."""
-    kind = str(f.type)
-    try:
-        value = _PARSERS[kind](raw.strip())
-    except ValueError:
-        raise SettingsError(
-            f"{env_var(f.name)}={raw!r} is invalid: expected {_EXPECTED[kind]}"
-        ) from None
-    return value.lower() if f.name in ("log_level", "runtime", "decisions_sync", "front") else value
+def _options(kind: Any) -> tuple[Any, ...]:
+    """The types a union allows (a plain type: itself)."""
+    return get_args(kind) if get_origin(kind) in (Union, UnionType) else (kind,)
+
+
+_EXPECTED = {int: "an integer", float: "a number"}
+
+
+def _parse(name: str, kind: Any, raw: str) -> Any:
+    """Convert one raw environment value to the setting's type, naming the variable on failure."""
+    text = raw.strip()
+    if get_origin(kind) is Literal:
+        return text.lower()  # checked against the choices with every other rule
+    if Path in _options(kind):
+        return Path(text) if text else None
+    if kind in _EXPECTED:
+        try:
+            return kind(text)
+        except ValueError:
+            raise SettingsError(
+                f"{env_var(name)}={raw!r} is invalid: expected {_EXPECTED[kind]}"
+            ) from None
+    return raw
 
 
 def documentation() -> list[tuple[str, str, str]]:
-    """Return (variable, default, description) for every setting (docs/operations.md shows them)."""
-    return [(env_var(f.name), str(f.default), f.metadata["doc"]) for f in fields(Settings)]
+    """Return (variable, default as shown, description) for every setting."""
+    rows = []
+    for f in fields(Settings):
+        shown = f.metadata["shown"]
+        if shown is None:
+            shown = "" if f.default in (None, "") else f"`{f.default}`"
+        rows.append((env_var(f.name), shown, f.metadata["doc"]))
+    return rows
+
+
+def markdown_table() -> str:
+    """The settings as docs/operations.md shows them (python -m service.settings prints it)."""
+    lines = ["| variable | default | meaning |", "|---|---|---|"]
+    for variable, default, meaning in documentation():
+        lines.append(f"| `{variable}` | {default or '(unset)'} | {meaning} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(markdown_table())

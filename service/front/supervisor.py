@@ -72,12 +72,12 @@ def run(settings: Settings, gunicorn_command: list[str]) -> int:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
-def _private_directory(parent: str) -> Path:
+def _private_directory(parent: Path | None) -> Path:
     """A new directory of the front's own, inside `parent` when set: nothing else is touched."""
     try:
-        if parent:
-            Path(parent).mkdir(parents=True, exist_ok=True)
-        made = tempfile.mkdtemp(prefix="underwriting-front-", dir=parent or None)
+        if parent is not None:
+            parent.mkdir(parents=True, exist_ok=True)
+        made = tempfile.mkdtemp(prefix="underwriting-front-", dir=parent)
     except OSError as exc:
         raise FrontError(
             f"cannot make the front's directory in SERVICE_RUNTIME_DIR: {exc}"

@@ -10,7 +10,6 @@ import hashlib
 import hmac
 import logging
 from collections.abc import Iterable
-from pathlib import Path
 
 from flask import Flask, Response, request
 
@@ -44,8 +43,8 @@ def is_protected(endpoint: str | None) -> bool:
 def load_keys(settings: Settings) -> tuple[str, ...]:
     """Return the configured keys: SERVICE_API_KEYS plus those in SERVICE_API_KEYS_FILE."""
     keys = split_keys(settings.api_keys)
-    if settings.api_keys_file:
-        keys += split_keys(Path(settings.api_keys_file).read_text(encoding="utf-8"))
+    if settings.api_keys_file is not None:
+        keys += split_keys(settings.api_keys_file.read_text(encoding="utf-8"))
     return tuple(dict.fromkeys(keys))
 
 

@@ -309,7 +309,7 @@ def test_a_decision_that_cannot_be_recorded_is_not_given(app: Any, tmp_path: Pat
     blocked.write_text("not a directory")
     store = app.extensions[STORE_KEY]
     broken = create_app(
-        Settings(models_dir=store.models_dir, decisions_database=str(blocked / "d.sqlite3")),
+        Settings(models_dir=store.models_dir, decisions_database=blocked / "d.sqlite3"),
         store=store,
     ).test_client()
 

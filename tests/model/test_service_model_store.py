@@ -18,7 +18,7 @@ from service.app import build_store
 from service.inference.packing import Batch
 from service.inference.prediction import predict
 from service.repository.store import ModelStore
-from service.settings import Settings
+from service.settings import Runtime, Settings
 
 POLICY = {"underwriting_policy": 1}  # the shipped policy, published with every repository
 
@@ -29,7 +29,7 @@ def repo(tiny_models_dir: Path, tmp_path: Path) -> Path:
     return make_repository(tiny_models_dir, tmp_path / "models")
 
 
-def store_over(repo: Path, interval: float = 3600.0, runtime: str = "litert") -> ModelStore:
+def store_over(repo: Path, interval: float = 3600.0, runtime: Runtime = "litert") -> ModelStore:
     settings = Settings(models_dir=repo, reload_interval_seconds=interval, runtime=runtime)
     store = build_store(settings)
     store.refresh()
@@ -166,7 +166,7 @@ def test_metadata_edited_after_publication_is_refused(repo: Path, tiny_models_di
     [("tensorflow", "saved_model/saved_model.pb"), ("litert", "model.tflite")],
 )
 def test_a_corrupt_model_file_with_matching_checksums_is_refused(
-    repo: Path, tiny_models_dir: Path, runtime: str, model_file: str
+    repo: Path, tiny_models_dir: Path, runtime: Runtime, model_file: str
 ) -> None:
     store = store_over(repo, runtime=runtime)
     target = publish_version(tiny_models_dir / "max_coverage" / "1", repo, "max_coverage", 2)

@@ -22,7 +22,7 @@ def shadowed_app(
         models_dir=champion,
         reload_interval_seconds=reload_seconds,
         workers=1,
-        shadow_models_dir=str(challenger),
+        shadow_models_dir=challenger,
         shadow_sample=sample,
     )
     app = create_app(settings)

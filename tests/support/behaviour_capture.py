@@ -102,7 +102,7 @@ def capture_routes(models_dir: Path, work: Path) -> dict[str, Any]:
         models_dir=models_dir,
         max_records=100,
         reload_interval_seconds=3600.0,
-        decisions_database=str(work / "decisions.sqlite3"),
+        decisions_database=work / "decisions.sqlite3",
     )
     app = create_app(settings)
     store = app.extensions[STORE_KEY]

@@ -77,6 +77,6 @@ def test_a_runtime_dir_too_deep_for_a_socket_is_refused_by_name(
     monkeypatch.setattr(supervisor, "nginx_binary", lambda: Path("/usr/sbin/nginx"))
     deep = "/tmp/" + "d" * 100
     with pytest.raises(supervisor.FrontError, match="too deep for a Unix socket"):
-        supervisor.run(Settings(runtime_dir=deep), ["gunicorn"])
+        supervisor.run(Settings(runtime_dir=Path(deep)), ["gunicorn"])
     assert not any(Path(deep).iterdir())  # its private directory was removed
     Path(deep).rmdir()

@@ -10,7 +10,13 @@ from pathlib import Path
 import pytest
 from paths import REPO
 
-from service.settings import Settings, SettingsError, available_cpus, documentation
+from service.settings import (
+    Settings,
+    SettingsError,
+    available_cpus,
+    documentation,
+    markdown_table,
+)
 
 
 def test_defaults_match_the_documented_contract() -> None:
@@ -88,9 +94,12 @@ def test_every_setting_is_documented() -> None:
         "SERVICE_RUNTIME_THREADS",
     }
     assert all(description for _, _, description in rows)
-    # The operations manual lists every one of them, so it cannot fall behind the code.
-    readme = (REPO / "docs" / "operations.md").read_text()
-    assert all(f"| `{variable}` |" in readme for variable, _, _ in rows)
+
+
+def test_the_manual_shows_the_settings_table_the_code_generates() -> None:
+    """docs/operations.md cannot fall behind the code (regenerate: python -m service.settings)."""
+    manual = (REPO / "docs" / "operations.md").read_text()
+    assert markdown_table() in manual
 
 
 def test_the_command_prints_its_own_help_with_every_setting() -> None:
@@ -106,6 +115,7 @@ def test_the_command_prints_its_own_help_with_every_setting() -> None:
     assert result.stdout.startswith("usage: python -m service")
     assert "gunicorn --help" in result.stdout and "127.0.0.1:8000" not in result.stdout
     for variable, default, meaning in documentation():
+        default, meaning = default.replace("`", ""), meaning.replace("`", "")
         assert variable in result.stdout
         assert meaning.split()[0] in result.stdout
         if default:
@@ -123,3 +133,34 @@ def test_the_cpus_available_follow_a_container_quota(
     (tmp_path / "cpu.max").write_text(cpu_max + "\n")
     affinity = available_cpus(tmp_path / "missing")
     assert available_cpus(tmp_path / "cpu.max") == min(affinity, expected or affinity)
+
+
+def test_the_worker_default_is_computed_when_the_settings_are_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("service.settings.available_cpus", lambda: 3)
+    assert Settings.from_env({}).workers == 6
+    assert Settings.from_env({"SERVICE_WORKERS": "5"}).workers == 5
+
+
+def test_paths_are_paths_and_an_empty_one_is_unset(tmp_path: Path) -> None:
+    settings = Settings.from_env(
+        {"SERVICE_RUNTIME_DIR": str(tmp_path), "SERVICE_DECISIONS_DATABASE": ""}
+    )
+    assert settings.runtime_dir == tmp_path and settings.decisions_database is None
+    assert Settings(shadow_models_dir=str(tmp_path)).shadow_models_dir == tmp_path  # type: ignore[arg-type]
+    assert settings.drain_marker == tmp_path / "draining"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        ("SERVICE_FRONT", "apache", "expected nginx | none"),
+        ("SERVICE_DECISIONS_SYNC", "sometimes", "expected normal | full"),
+        ("SERVICE_LOG_LEVEL", "loud", "expected debug | info | warning | error"),
+    ],
+)
+def test_a_choice_is_one_of_its_declared_values(variable: str, value: str, expected: str) -> None:
+    with pytest.raises(SettingsError, match=expected):
+        Settings.from_env({variable: value})
+    assert Settings.from_env({variable: expected.split()[1].upper()})  # any case
