@@ -35,6 +35,7 @@ def measure(models_dir: Path, calls: int) -> dict[str, dict[str, float]]:
     """Median CPU and wall microseconds per call of each case."""
     from service.app import build_store
     from service.dataplane import Dataplane, Rows
+    from service.inference.packing import pack
     from service.inference.prediction import predict
     from service.monitoring.drift import DriftMonitor
     from service.settings import Settings
@@ -61,7 +62,7 @@ def measure(models_dir: Path, calls: int) -> dict[str, dict[str, float]]:
                 f"{label}, drift tracked": partial(tracked.infer, servable, request),
             }
             results |= interleaved(cases, repeat, scale=1e6)
-        batch = servable.packer.rows(servable.validator.rows_valid(rows[:1], 1))
+        batch = pack(servable.packer, servable.validator.rows_valid(rows[:1], 1))
         outputs = predict(servable, batch).outputs
         packed = servable.packer.numbers_and_indices(batch)
 

@@ -15,22 +15,21 @@ from typing import Any
 import numpy as np
 import orjson
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from contract.artifact import list_versions
 from contract.checksums import DIGEST_KEY, METADATA_FILE
 from contract.errors import ContractError
 from policy.decide import non_empty
 from policy.document import POLICY_FILE, POLICY_NAME
 from scoring.checking import REASONS_COLUMN, Checked, ColumnPlan, check, reasons_for
 from scoring.errors import JobRefused
-from service.decisions.deciding import Records, decide_columns
+from service.assessing import assess
+from service.decisions.deciding import DecidedBatch
 from service.inference.composing import COMPOSITE, COMPOSITES, combine, load_servable
 from service.inference.loader import REQUEST_FIELDS
-from service.inference.packing import Batch, NumbersAndIndices
-from service.inference.prediction import Prediction, predict
 from service.inference.runtimes import runtime_named
 from service.inference.servable import Servable
+from service.repository.versions import complete_versions
+from service.validation.records import ValidRecords
 
 _JSON = orjson.OPT_SERIALIZE_NUMPY
 DECISION_FIELDS = (
@@ -61,8 +60,7 @@ def resolve_versions(choice: ModelChoice) -> dict[str, int]:
         raise JobRefused(f"--version names {unknown}; the models are {list(names)}")
     versions = {}
     for name in names:
-        marker = POLICY_FILE if name == POLICY_NAME else METADATA_FILE
-        complete = list_versions(root / name, marker)
+        complete = complete_versions(root, name)
         if name in pins and pins[name] not in complete:
             raise JobRefused(
                 f"{name} version {pins[name]} is not in {root / name} "
@@ -109,13 +107,6 @@ class Scorer:
         self.servable, self.plan, self.explain = servable, plan, explain
         self.scores_schema = scores_schema(servable, plan)
         self.rejects_schema = rejects_schema(plan)
-        packer = servable.packer
-        # Each category's values in index order, for Arrow's index_in (built once, not per batch).
-        self.vocabularies = (
-            tuple(pa.array(list(index), pa.string()) for index in packer.indices)
-            if isinstance(packer, NumbersAndIndices)
-            else ()
-        )
 
     def score(self, batch: pa.RecordBatch) -> tuple[pa.RecordBatch, pa.RecordBatch]:
         """The scored rows and the rejected rows (with reasons) of one batch."""
@@ -144,72 +135,56 @@ class Scorer:
         if size == 0:
             return pa.RecordBatch.from_pylist([], schema=self.scores_schema)
         servable = self.servable
+        assessed = assess(servable, valid_records(checked, size), self.explain, observed=False)
         valid = pa.array(checked.valid)
-        packed = self._pack(batch, valid, checked.columns, size)
-        prediction = predict(servable, packed, observed=False)
         arrays: list[pa.Array] = [batch.column(n).filter(valid) for n in self.plan.id_columns]
         for output in servable.outputs:
-            values = prediction.outputs[output.name]
+            values = assessed.prediction.outputs[output.name]
             if output.source is None and output.spec.labels is not None:
                 arrays.extend(pa.array(values[:, j]) for j in range(values.shape[1]))
             elif output.source is not None:
                 arrays.append(pa.array(values.astype(str), pa.string()))
             else:
                 arrays.append(pa.array(values.reshape(size)))
-        if servable.policy is not None:
-            arrays.extend(self._decided(packed, prediction, checked, size))
+        if assessed.decided is not None:
+            arrays.extend(decision_columns(assessed.decided, size))
         for version in servable.versions.values():
             arrays.append(pa.array(np.full(size, version, dtype=np.int64)))
         return pa.RecordBatch.from_arrays(arrays, schema=self.scores_schema)
 
-    def _pack(
-        self, batch: pa.RecordBatch, valid: pa.Array, columns: dict[str, np.ndarray], size: int
-    ) -> Batch:
-        """The valid rows as the runtime's model call takes them."""
-        packer = self.servable.packer
-        if not isinstance(packer, NumbersAndIndices):  # TensorFlow: the service's own packing
-            return packer.columns({name: values.tolist() for name, values in columns.items()})
-        numbers = np.empty((size, len(packer.numbers)), dtype=np.float32)
-        for j, name in enumerate(packer.numbers):
-            numbers[:, j] = columns[name]
-        categories = np.empty((size, len(packer.categories)), dtype=np.int32)
-        pairs = zip(packer.categories, self.vocabularies, strict=True)
-        for j, (name, vocabulary) in enumerate(pairs):
-            text = batch.column(name).filter(valid).cast(pa.string())
-            categories[:, j] = pc.index_in(text, value_set=vocabulary).to_numpy()
-        return Batch((numbers, categories), size)
 
-    def _decided(
-        self, packed: Batch, prediction: Prediction, checked: Checked, size: int
-    ) -> list[pa.Array]:
-        columns = dict(checked.columns)
-        if checked.requested is not None:
-            columns[REQUEST_FIELDS[0].name] = checked.requested
-        decided = decide_columns(
-            self.servable, packed, prediction, Records(columns=columns), self.explain
-        )
-        arrays = decided.decisions
-        reasons = np.full(size, "[]", dtype=object)
-        complete = np.ones(size, dtype=bool)
-        unknown = np.zeros(size, dtype=bool)
-        for i, given in decided.reasons.items():
-            if given:
-                reasons[i] = orjson.dumps(given, option=_JSON).decode()
-        for i, state in decided.complete.items():
-            if state is not True:
-                unknown[i] = state is None
-                complete[i] = bool(state)
-        rules = np.full(size, "[]", dtype=object)
-        for i, listed in non_empty(arrays.rules).items():
-            rules[i] = orjson.dumps(listed, option=_JSON).decode()
-        offer = np.asarray(arrays.offer, dtype=np.float64)
-        return [
-            pa.array(arrays.outcome, pa.string()),
-            pa.array(offer, mask=np.isnan(offer)),
-            pa.array(reasons, pa.string()),
-            pa.array(complete, mask=unknown),
-            pa.array(rules, pa.string()),
-        ]
+def valid_records(checked: Checked, size: int) -> ValidRecords:
+    """A batch's valid rows as the scoring core takes them (the checks are the validator's)."""
+    columns = dict(checked.columns)
+    if checked.requested is not None:
+        columns[REQUEST_FIELDS[0].name] = checked.requested
+    return ValidRecords.of_columns(columns, size)
+
+
+def decision_columns(decided: DecidedBatch, size: int) -> list[pa.Array]:
+    """The decisions as the scored output's columns (reasons and rules as JSON text)."""
+    arrays = decided.decisions
+    reasons = np.full(size, "[]", dtype=object)
+    complete = np.ones(size, dtype=bool)
+    unknown = np.zeros(size, dtype=bool)
+    for i, given in decided.reasons.items():
+        if given:
+            reasons[i] = orjson.dumps(given, option=_JSON).decode()
+    for i, state in decided.complete.items():
+        if state is not True:
+            unknown[i] = state is None
+            complete[i] = bool(state)
+    rules = np.full(size, "[]", dtype=object)
+    for i, listed in non_empty(arrays.rules).items():
+        rules[i] = orjson.dumps(listed, option=_JSON).decode()
+    offer = np.asarray(arrays.offer, dtype=np.float64)
+    return [
+        pa.array(arrays.outcome, pa.string()),
+        pa.array(offer, mask=np.isnan(offer)),
+        pa.array(reasons, pa.string()),
+        pa.array(complete, mask=unknown),
+        pa.array(rules, pa.string()),
+    ]
 
 
 def output_names(servable: Servable) -> frozenset[str]:

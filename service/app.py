@@ -11,7 +11,7 @@ from flask import Flask, after_this_request
 from flask import Response as FlaskResponse
 from werkzeug.routing import BaseConverter
 
-from policy.document import POLICY_FILE, POLICY_NAME, Policy
+from policy.document import POLICY_NAME, Policy
 from service.dataplane import Dataplane
 from service.decisions.records import RecordStore, open_store
 from service.http import auth, security_headers
@@ -60,7 +60,6 @@ def build_store(settings: Settings, challenger: bool = False) -> ModelStore[Serv
         ),
         composites=composites,
         combine=combine,
-        markers={POLICY_NAME: POLICY_FILE},
         label_prefix=label_prefix,
     )
 

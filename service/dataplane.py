@@ -21,18 +21,20 @@ from typing import Any
 import numpy as np
 
 from policy.document import REQUESTED_COVERAGE, Policy
-from service.decisions.deciding import Records, decide_batch
+from service.assessing import assess
+from service.decisions.deciding import decision_objects
 from service.decisions.explaining import attribute
 from service.decisions.records import NewDecision, RecordStore, fingerprint
 from service.errors import NotFound, NotReady, NotRecorded
-from service.inference.packing import Batch
-from service.inference.prediction import Prediction, predict
+from service.inference.packing import Batch, pack
+from service.inference.prediction import Prediction
 from service.inference.servable import Servable
 from service.monitoring.drift import DriftMonitor
 from service.monitoring.shadow import Shadow
 from service.observability import metrics
 from service.repository.store import ModelStore, VersionStatus
 from service.request_ids import is_request_id
+from service.validation.records import ValidRecords
 from service.validation.validator import check_count
 
 log = logging.getLogger(__name__)
@@ -50,18 +52,16 @@ def run_now(work: Callable[[], None]) -> None:
 
 @dataclass(frozen=True)
 class Rows:
-    """Records: one object per applicant, validated here unless a typed decoder already did."""
+    """Records as a client sent them, one object per applicant: validated here."""
 
     records: Any
-    validated: bool = False
 
 
 @dataclass(frozen=True)
 class Columns:
-    """Records: one array of values per feature, validated here unless already done."""
+    """Records as a client sent them, one array of values per feature: validated here."""
 
     columns: Any
-    validated: bool = False
 
 
 class Dataplane:
@@ -101,7 +101,7 @@ class Dataplane:
     def infer(
         self,
         servable: Servable,
-        records: Rows | Columns,
+        records: Rows | Columns | ValidRecords,
         request_id: str = "-",
         explain: bool = True,
     ) -> Prediction:
@@ -111,15 +111,15 @@ class Dataplane:
         returning (a decision that cannot be recorded is not given: 503). A sampled request is
         handed to the shadow challenger, to score once the response is out.
         """
-        batch, read = self._pack(servable, records)
-        prediction = predict(servable, batch)
-        self._watch(servable, batch, prediction)
-        if servable.policy is not None:
-            decisions = decide_batch(servable, batch, prediction, read, explain)
-            self._record(servable, prediction, read, decisions, request_id)
+        assessed = assess(servable, self._valid(servable, records), explain)
+        prediction = assessed.prediction
+        self._watch(servable, assessed.batch, prediction)
+        if assessed.decided is not None:
+            decisions = decision_objects(servable, assessed.decided)
+            self._record(servable, prediction, assessed.records, decisions, request_id)
             prediction = dataclasses.replace(prediction, decisions=decisions)
         if self.shadow is not None and self.shadow.wants(servable):
-            self.defer(partial(self.shadow.score, servable, batch, prediction, read))
+            self.defer(partial(self.shadow.score, servable, assessed))
         self.on_scored(prediction.size, prediction.versions)
         return prediction
 
@@ -133,30 +133,23 @@ class Dataplane:
         except Exception:
             log.exception("drift tracking failed for %s; the prediction stands", servable.name)
 
-    def _pack(
-        self, servable: Servable, records: Rows | Columns, limit: int | None = None
-    ) -> tuple[Batch, Records]:
-        """Validate (unless done) and pack the records for the servable's runtime."""
-        validator, packer = servable.validator, servable.packer
+    def _valid(
+        self, servable: Servable, records: Rows | Columns | ValidRecords, limit: int | None = None
+    ) -> ValidRecords:
+        """The records validated (unless a typed decoder did), within the record limit."""
         limit = self.max_records if limit is None else limit
+        if isinstance(records, ValidRecords):  # the typed route checked the request's own limit
+            check_count(records.size, limit)
+            return records
         if isinstance(records, Rows):
-            rows = records.records
-            if records.validated:  # the typed route checked the request's own limit only
-                check_count(len(rows), limit)
-            valid = rows if records.validated else validator.rows_valid(rows, limit)
-            return packer.rows(valid), Records(rows=valid)
-        columns = records.columns
-        if not records.validated:
-            columns = validator.columns_valid(columns, limit)
-        else:
-            check_count(len(columns[servable.features[0].name]), limit)
-        return packer.columns(columns), Records(columns=columns)
+            return servable.validator.rows_valid(records.records, limit)
+        return servable.validator.columns_valid(records.columns, limit)
 
     def _record(
         self,
         servable: Servable,
         prediction: Prediction,
-        records: Records,
+        records: ValidRecords,
         decisions: list[dict[str, Any]],
         request_id: str,
     ) -> None:
@@ -191,7 +184,9 @@ class Dataplane:
         if incomplete := sum(d["reasons_complete"] is False for d in decisions):
             metrics.INCOMPLETE_EXPLANATIONS.inc(incomplete)
 
-    def explain(self, servable: Servable, records: Rows | Columns) -> list[dict[str, Any]]:
+    def explain(
+        self, servable: Servable, records: Rows | Columns | ValidRecords
+    ) -> list[dict[str, Any]]:
         """Attributions of every feature for every record, whatever its class (no decision)."""
         model = servable.explained
         if model is None or model.explainer is None or model.metadata.explain is None:
@@ -205,7 +200,8 @@ class Dataplane:
                 {"model": servable.name, "explainable": with_explain},
             )
         # Each record costs `steps` path points (four times more on a retry): a tighter limit.
-        batch = self._pack(servable, records, min(self.max_records, EXPLAIN_MAX_RECORDS))[0]
+        valid = self._valid(servable, records, min(self.max_records, EXPLAIN_MAX_RECORDS))
+        batch = pack(servable.packer, valid)
         explanation = model.metadata.explain
         found = attribute(explanation, model.explainer, batch)
         features = explanation.features

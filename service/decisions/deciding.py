@@ -8,7 +8,7 @@ nothing beyond the policy's few array operations). A request may skip the model'
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,79 +16,20 @@ import numpy as np
 
 from contract.metadata import ModelMetadata
 from policy.decide import Decisions, decide, non_empty
-from policy.document import REQUESTED_COVERAGE, Policy
+from policy.document import Policy
 from policy.reasons import reasons
 from service.decisions.explaining import Attributions, attribute, subset
 from service.inference.loader import LoadedModel
 from service.inference.packing import Batch
 from service.inference.prediction import COVERAGE_OUTPUT, Prediction
 from service.inference.servable import Servable
-
-
-@dataclass(frozen=True)
-class Records:
-    """The validated records of a request, read by index and feature name."""
-
-    rows: Sequence[Any] | None = None  # dicts or typed structs
-    columns: Mapping[str, Sequence[Any] | np.ndarray] | None = None  # lists, or typed arrays
-
-    def column(self, name: str) -> Sequence[Any] | np.ndarray:
-        if self.columns is not None:
-            return self.columns[name]
-        assert self.rows is not None
-        return [row[name] for row in self.rows]
-
-    def value(self, index: int, name: str) -> Any:
-        if self.columns is not None:
-            return self.columns[name][index]
-        assert self.rows is not None
-        return self.rows[index][name]
-
-    def applicant(
-        self, index: int, names: Sequence[str], numbers: frozenset[str], optional: str
-    ) -> dict[str, Any]:
-        """One record as validated: its features (declared numbers as floats, whichever route
-        decoded them, so one application has one fingerprint), and the optional field if given.
-        """
-        if self.columns is not None:
-            columns = self.columns
-            record = {name: columns[name][index] for name in names}
-            extra = _given(columns, optional)
-            if extra is not None:
-                record[optional] = extra[index]
-        else:
-            assert self.rows is not None
-            row = self.rows[index]
-            record = {name: row[name] for name in names}
-            if (value := _given(row, optional)) is not None:
-                record[optional] = value
-        for name in numbers:
-            if name in record:
-                record[name] = float(record[name])
-        return record
-
-    def requested(self, size: int) -> np.ndarray | None:
-        """Each record's requested amount (NaN where absent), or None if no record has one."""
-        name = REQUESTED_COVERAGE.name
-        if self.columns is not None:
-            given = _given(self.columns, name)
-            return None if given is None else np.asarray(given, dtype=np.float64)
-        assert self.rows is not None
-        values = [_given(row, name) for row in self.rows]
-        if all(value is None for value in values):
-            return None
-        return np.asarray([np.nan if v is None else v for v in values], dtype=np.float64)
-
-
-def _given(container: Any, name: str) -> Any:
-    """An optional request field's value, or None: the typed decoder's structs never carry one."""
-    return container.get(name) if isinstance(container, dict) else None
+from service.validation.records import ValidRecords
 
 
 class _Values(Mapping[str, Any]):
     """One record's values, looked up only for the features a reason cites."""
 
-    def __init__(self, records: Records, index: int) -> None:
+    def __init__(self, records: ValidRecords, index: int) -> None:
         self.records, self.index = records, index
 
     def __getitem__(self, name: str) -> Any:
@@ -129,7 +70,7 @@ class DecidedBatch:
 
 
 def decide_columns(
-    servable: Servable, batch: Batch, prediction: Prediction, records: Records, explain: bool
+    servable: Servable, batch: Batch, prediction: Prediction, records: ValidRecords, explain: bool
 ) -> DecidedBatch:
     """Decide every record; give reasons (and their completeness) to the adverse ones."""
     policy = servable.policy
@@ -144,7 +85,7 @@ def decide_columns(
         class_names,
         prediction.outputs[class_output(metadata)],
         prediction.outputs.get(COVERAGE_OUTPUT),
-        records.requested(prediction.size),
+        records.requested(),
         metadata.training_ranges,
     )
     best = class_names[0]
@@ -180,17 +121,14 @@ def decide_columns(
     return DecidedBatch(decided, given, completeness)
 
 
-def decide_batch(
-    servable: Servable, batch: Batch, prediction: Prediction, records: Records, explain: bool
-) -> list[dict[str, Any]]:
+def decision_objects(servable: Servable, decided: DecidedBatch) -> list[dict[str, Any]]:
     """Return one decision object per record, as the response and the record store carry it."""
-    decided = decide_columns(servable, batch, prediction, records, explain)
     policy = servable.policy
     assert policy is not None
     arrays = decided.decisions
     decisions = [
         _decision(policy, arrays.outcome[i], arrays.risk_class[i], arrays.offer[i], arrays.rules[i])
-        for i in range(prediction.size)
+        for i in range(len(arrays.outcome))
     ]
     for i, given in decided.reasons.items():
         decisions[i]["reasons"] = given

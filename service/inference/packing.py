@@ -4,7 +4,8 @@ Two packings, one per runtime:
 - `DtypeGroups` (TensorFlow): one [N, k] array per tensor dtype (int64, float64, bool, string);
   four conversions per call instead of 23, unpacked into the signature's columns in the graph.
 - `NumbersAndIndices` (LiteRT): contract.packing's float32 numbers and int32 category indices,
-  the LiteRT export's own inputs (no strings reach the model).
+  the LiteRT export's own inputs (no strings reach the model). It is the one packer of that
+  layout: the drift windows read a TensorFlow batch through it too.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 from contract.dtypes import NUMPY_DTYPES, TENSOR_DTYPE_BY_FEATURE_TYPE
 from contract.features import Feature
 from contract.packing import PackedLayout
+from service.validation.records import ValidRecords
 
 
 @dataclass(frozen=True)
@@ -38,11 +40,19 @@ class Packer(Protocol):
     def rows(self, rows: Sequence[Mapping[str, Any]]) -> Batch:
         """Pack validated records."""
 
-    def columns(self, columns: Mapping[str, Sequence[Any]]) -> Batch:
+    def columns(self, columns: Mapping[str, Sequence[Any] | np.ndarray]) -> Batch:
         """Pack validated, equally long columns."""
 
     def numbers_and_indices(self, batch: Batch) -> tuple[np.ndarray, np.ndarray]:
         """The batch as contract.packing's float32 numbers and int32 category indices."""
+
+
+def pack(packer: Packer, records: ValidRecords) -> Batch:
+    """Pack validated records, rows or columns, for the packer's runtime."""
+    if records.rows is not None:
+        return packer.rows(records.rows)
+    assert records.columns is not None
+    return packer.columns(records.columns)
 
 
 @dataclass(frozen=True)
@@ -50,7 +60,7 @@ class DtypeGroups:
     """The declared features grouped by tensor dtype, in declaration order within a group."""
 
     groups: tuple[tuple[str, tuple[str, ...]], ...]  # (dtype name, feature names)
-    layout: PackedLayout
+    litert: NumbersAndIndices  # the same records in contract.packing's layout, for the drift
 
     @classmethod
     def of(cls, features: tuple[Feature, ...]) -> DtypeGroups:
@@ -59,7 +69,7 @@ class DtypeGroups:
         for feature in features:
             groups.setdefault(TENSOR_DTYPE_BY_FEATURE_TYPE[feature.type], []).append(feature.name)
         grouped = tuple((dtype, tuple(names)) for dtype, names in groups.items())
-        return cls(grouped, PackedLayout.of(features))
+        return cls(grouped, NumbersAndIndices.of(features))
 
     def rows(self, rows: Sequence[Mapping[str, Any]]) -> Batch:
         arrays = tuple(
@@ -68,7 +78,7 @@ class DtypeGroups:
         )
         return Batch(arrays, len(rows))
 
-    def columns(self, columns: Mapping[str, Sequence[Any]]) -> Batch:
+    def columns(self, columns: Mapping[str, Sequence[Any] | np.ndarray]) -> Batch:
         arrays = tuple(
             np.ascontiguousarray(
                 np.array([columns[name] for name in names], dtype=NUMPY_DTYPES[dtype]).T
@@ -79,20 +89,12 @@ class DtypeGroups:
 
     def numbers_and_indices(self, batch: Batch) -> tuple[np.ndarray, np.ndarray]:
         """Regroup the dtype arrays in contract.packing's layout (strings become indices)."""
-        column = {
-            name: array[:, j]
-            for (_, names), array in zip(self.groups, batch.arrays, strict=True)
-            for j, name in enumerate(names)
-        }
-        layout = self.layout
-        numbers = np.empty((batch.size, len(layout.numbers)), dtype=np.float32)
-        for j, name in enumerate(layout.numbers):
-            numbers[:, j] = column[name]
-        categories = np.empty((batch.size, len(layout.categories)), dtype=np.int32)
-        for j, (name, vocabulary) in enumerate(layout.categories):
-            index = {value: i for i, value in enumerate(vocabulary)}
-            categories[:, j] = [index[_text(value)] for value in column[name]]
-        return numbers, categories
+        column: dict[str, Any] = {}
+        for (dtype, names), array in zip(self.groups, batch.arrays, strict=True):
+            for j, name in enumerate(names):
+                values = array[:, j]
+                column[name] = [_text(v) for v in values] if dtype == "string" else values
+        return self.litert.numbers_and_indices(self.litert.columns(column))
 
 
 @dataclass(frozen=True)
@@ -118,19 +120,30 @@ class NumbersAndIndices:
         )
         return Batch((numbers, categories.reshape(len(rows), len(pairs))), len(rows))
 
-    def columns(self, columns: Mapping[str, Sequence[Any]]) -> Batch:
+    def columns(self, columns: Mapping[str, Sequence[Any] | np.ndarray]) -> Batch:
         size = len(columns[(self.numbers or self.categories)[0]])
         numbers = np.empty((size, len(self.numbers)), dtype=np.float32)
         for j, name in enumerate(self.numbers):
             numbers[:, j] = columns[name]
         categories = np.empty((size, len(self.categories)), dtype=np.int32)
         for j, (name, index) in enumerate(zip(self.categories, self.indices, strict=True)):
-            categories[:, j] = [index[value] for value in columns[name]]
+            categories[:, j] = _indices(columns[name], index)
         return Batch((numbers, categories), size)
 
     def numbers_and_indices(self, batch: Batch) -> tuple[np.ndarray, np.ndarray]:
         """The batch as it is: this packing is contract.packing's layout."""
         return batch.arrays[0], batch.arrays[1]
+
+
+def _indices(values: Sequence[Any] | np.ndarray, index: dict[str, int]) -> Any:
+    """Each value's category index: a lookup per value, or over an array (a book's column) one
+    comparison per category."""
+    if not isinstance(values, np.ndarray):
+        return [index[value] for value in values]
+    found = np.empty(len(values), dtype=np.int32)
+    for value, i in index.items():
+        found[values == value] = i
+    return found
 
 
 def _text(value: Any) -> str:

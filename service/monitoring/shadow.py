@@ -21,9 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from policy.document import Policy
-from service.decisions.deciding import Records, decide_batch
-from service.inference.packing import Batch
-from service.inference.prediction import CLASS_OUTPUT, Prediction, predict
+from service.assessing import Assessment, assess
+from service.inference.prediction import CLASS_OUTPUT
 from service.inference.servable import Servable
 from service.monitoring.drift import DriftLayout, DriftMonitor
 from service.observability import metrics
@@ -65,22 +64,18 @@ class Shadow:
         """Whether to shadow this request (its servable, then the sampling rate)."""
         return servable.name == self.name and self._random.random() < self.sample
 
-    def score(
-        self, champion: Servable, batch: Batch, prediction: Prediction, records: Records
-    ) -> None:
-        """Score the challenger on the champion's packed batch and compare; never raises."""
+    def score(self, champion: Servable, assessed: Assessment) -> None:
+        """Score the challenger on the champion's records and compare; never raises."""
         started = time.perf_counter()
         try:
-            self._score(champion, batch, prediction, records)
+            self._score(champion, assessed)
         except Exception:
             log.exception("shadow scoring of %s failed; the champion's answer stands", self.name)
             metrics.SHADOW_FAILURES.inc()
         finally:
             metrics.SHADOW_DURATION.observe(time.perf_counter() - started)
 
-    def _score(
-        self, champion: Servable, batch: Batch, prediction: Prediction, records: Records
-    ) -> None:
+    def _score(self, champion: Servable, assessed: Assessment) -> None:
         if not self.store.wait_scanned(0):
             return  # the challenger is still loading after a start: nothing to compare yet
         found = self.store.serving().get(self.name)
@@ -96,19 +91,16 @@ class Shadow:
             self.challenger.forget(self.name)
             self._compared = dict(found.versions)
         challenger = self._with_policy(found, champion.policy)
-        theirs = predict(challenger, batch, observed=False)
-        if challenger.policy is not None:
-            decided = decide_batch(challenger, batch, theirs, records, explain=False)
-            theirs = dataclasses.replace(theirs, decisions=decided)
-        numbers, categories = champion.packer.numbers_and_indices(batch)
+        theirs = assess(challenger, assessed.records, explain=False, observed=False)
+        numbers, categories = champion.packer.numbers_and_indices(assessed.batch)
         # Both sets of bins first (the champion's bins for both), then every count at once,
         # so the two windows always hold the same records.
         layout = self.champion.layout(champion)
         if layout is None:
             return
-        ours_binned = layout.bins(numbers, categories, prediction.outputs)
-        theirs_binned = layout.bins(numbers, categories, theirs.outputs)
-        outcomes = Counter(_compare(_verdicts(prediction), _verdicts(theirs)))
+        ours_binned = layout.bins(numbers, categories, assessed.prediction.outputs)
+        theirs_binned = layout.bins(numbers, categories, theirs.prediction.outputs)
+        outcomes = Counter(_compare(_verdicts(assessed), _verdicts(theirs)))
         self.champion.add(champion, ours_binned)
         self.challenger.add(champion, theirs_binned)
         for outcome, count in outcomes.items():
@@ -138,11 +130,11 @@ def _outputs(servable: Servable) -> list[tuple[str, tuple[str, ...]]]:
     return [(o.name, tuple(o.spec.labels or ())) for o in servable.outputs]
 
 
-def _verdicts(prediction: Prediction) -> list[str]:
+def _verdicts(assessed: Assessment) -> list[str]:
     """Each record's decision outcome, or its risk class for a model that does not decide."""
-    if prediction.decisions is not None:
-        return [d["outcome"] for d in prediction.decisions]
-    return [str(label) for label in prediction.outputs[CLASS_OUTPUT]]
+    if assessed.decided is not None:
+        return [str(outcome) for outcome in assessed.decided.decisions.outcome]
+    return [str(label) for label in assessed.prediction.outputs[CLASS_OUTPUT]]
 
 
 def _compare(champion: list[str], challenger: list[str]) -> Iterator[str]:

@@ -21,6 +21,7 @@ from service.inference.prediction import Prediction
 from service.inference.servable import Servable
 from service.protocols.tf_serving_envelope import FastEnvelope, parse_envelope
 from service.repository.store import VersionStatus
+from service.validation.records import ValidRecords
 from service.validation.typed import TypedRecords
 from service.validation.validator import key_limit
 
@@ -36,7 +37,7 @@ def create_blueprint(dataplane: Dataplane) -> Blueprint:
         servable = dataplane.servable(name, version)
         records, explain = _records(servable, dataplane.max_records, read_body(request))
         prediction = dataplane.infer(servable, records, request_id.current(), explain)
-        if isinstance(records, Rows):
+        if _in_rows(records):
             return json_response(rows_body(servable, prediction))
         return json_response(columns_body(servable, prediction))
 
@@ -65,7 +66,9 @@ def create_blueprint(dataplane: Dataplane) -> Blueprint:
     return bp
 
 
-def _records(servable: Servable, max_records: int, body: bytes) -> tuple[Rows | Columns, bool]:
+def _records(
+    servable: Servable, max_records: int, body: bytes
+) -> tuple[Rows | Columns | ValidRecords, bool]:
     """The request's records and whether it wants reasons: the typed route, else the strict."""
     decoded = _typed(servable, max_records).decode(body)
     if decoded is not None:
@@ -77,10 +80,17 @@ def _records(servable: Servable, max_records: int, body: bytes) -> tuple[Rows | 
     return rows or Columns(envelope["inputs"]), envelope.get("explain", True)
 
 
+def _in_rows(records: Rows | Columns | ValidRecords) -> bool:
+    """Whether the request sent rows ("instances"): the response answers in the same format."""
+    return isinstance(records, Rows) or (
+        isinstance(records, ValidRecords) and records.rows is not None
+    )
+
+
 class _Strict:
     """Stands in for the typed decoder where a declaration cannot be compiled: always declines."""
 
-    def decode(self, body: bytes) -> tuple[Rows | Columns, bool] | None:
+    def decode(self, body: bytes) -> tuple[ValidRecords, bool] | None:
         return None
 
 

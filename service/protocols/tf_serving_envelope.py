@@ -8,8 +8,8 @@ import msgspec
 from marshmallow import ValidationError, fields, validate, validates_schema
 
 from contract.metadata import SIGNATURE_NAME
-from service.dataplane import Columns, Rows
 from service.errors import InvalidInput
+from service.validation.records import ValidRecords
 from service.validation.schemas import StrictBoolean, StrictSchema
 from service.validation.typed import TypedRecords, bounded_list
 
@@ -86,7 +86,7 @@ def _describe(details: dict[str, Any]) -> str:
 class FastEnvelope:
     """The predict envelope of valid records, decoded and checked in one pass (msgspec).
 
-    `decode` returns Rows or Columns already validated, or None: then the body takes the strict
+    `decode` returns the records validated, or None: then the body takes the strict
     route (the standard library's decoder, the envelope schema and marshmallow), which accepts
     the same bodies and says what is wrong with the others. A repeated key is the one thing
     msgspec would let through (it keeps the last); counting `":` catches it, since on this route
@@ -109,19 +109,20 @@ class FastEnvelope:
         self._columns: msgspec.json.Decoder[Any] = msgspec.json.Decoder(columns)
         self._width = typed.width
 
-    def decode(self, body: bytes) -> tuple[Rows | Columns, bool] | None:
+    def decode(self, body: bytes) -> tuple[ValidRecords, bool] | None:
         """Return the validated records and the explain flag, or None for the strict route."""
         try:
             if b'"instances"' in body:
                 envelope = self._rows.decode(body)
                 keys = 1 + self._width * len(envelope.instances)
-                found: Rows | Columns = Rows(envelope.instances, validated=True)
+                found = ValidRecords.of_rows(envelope.instances)
             elif b'"inputs"' in body:
                 envelope = self._columns.decode(body)
                 keys = 1 + self._width
-                if len({len(values) for values in msgspec.structs.astuple(envelope.inputs)}) != 1:
+                sizes = {len(values) for values in msgspec.structs.astuple(envelope.inputs)}
+                if len(sizes) != 1:
                     return None
-                found = Columns(envelope.inputs, validated=True)
+                found = ValidRecords.of_columns(envelope.inputs, sizes.pop())
             else:
                 return None
         except (msgspec.ValidationError, msgspec.DecodeError):

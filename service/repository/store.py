@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Generic, Protocol, TypeVar
 
-from contract.artifact import is_version_name, list_versions
-from contract.checksums import METADATA_FILE
+from contract.artifact import is_version_name
 from service.errors import NotFound, NotReady
 from service.observability import metrics
+from service.repository.versions import complete_versions
 
 log = logging.getLogger(__name__)
 # Claims in the metrics directory (service.gunicorn_config empties it of these at start).
@@ -56,7 +56,7 @@ class ModelStore(Generic[S]):
 
     `loader(name, version, path)` loads one version; `combine(name, components)` builds a
     composite from its components' servables. Both raise to refuse. A version directory is
-    complete when it holds its name's marker file (`markers`; metadata.json by default).
+    complete when it holds its metadata.json (the policy: its policy.json).
     """
 
     def __init__(
@@ -67,7 +67,6 @@ class ModelStore(Generic[S]):
         loader: Callable[[str, int, Path], S],
         composites: Mapping[str, tuple[str, ...]],
         combine: Callable[[str, tuple[S, ...]], S],
-        markers: Mapping[str, str] | None = None,
         label_prefix: str = "",
     ) -> None:
         self.models_dir = models_dir
@@ -79,7 +78,6 @@ class ModelStore(Generic[S]):
         self.interval = interval
         self._loader = loader
         self._combine = combine
-        self._markers = dict(markers or {})
         self._serving: dict[str, S] = {}  # replaced whole, never mutated
         self._composed_from: dict[str, tuple[S, ...]] = {}
         self._refused: dict[tuple[str, int], str] = {}
@@ -130,9 +128,8 @@ class ModelStore(Generic[S]):
     def _newest(self, name: str) -> S | None:
         """Try versions from the highest down, stopping at the one already serving."""
         current = self._serving.get(name)
-        marker = self._markers.get(name, METADATA_FILE)
         self._note_foreign_entries(name)
-        for version in list_versions(self.models_dir / name, marker):
+        for version in complete_versions(self.models_dir, name):
             if current is not None and version == current.version:
                 return None
             if (name, version) not in self._refused:

@@ -17,6 +17,7 @@ from contract.features import Feature, ProhibitedFields
 from service.errors import InvalidInput, TooLarge
 from service.observability import metrics
 from service.validation.fast_check import Check, columns_check, field_checks, record_check
+from service.validation.records import ValidRecords
 from service.validation.schemas import columns_schema, record_schema
 from service.validation.typed import TypedRecords
 
@@ -82,21 +83,21 @@ class RequestValidator:
             typed=TypedRecords.of(features),
         )
 
-    def rows_valid(self, rows: Any, max_records: int) -> list[dict[str, Any]]:
+    def rows_valid(self, rows: Any, max_records: int) -> ValidRecords:
         """Return the validated records of the row format or raise InvalidInput."""
         if not isinstance(rows, list) or not rows:
             reason = "Must be a non-empty array of records."
             raise InvalidInput("'instances' must be a non-empty array", {"instances": [reason]})
         check_count(len(rows), max_records)
         if self.accepts_row is not None and all(map(self.accepts_row, rows)):
-            return rows
+            return ValidRecords.of_rows(rows)
         self._refuse_oversized(rows)
         try:
-            return list(self.rows.load(rows))
+            return ValidRecords.of_rows(list(self.rows.load(rows)))
         except ValidationError as exc:
             raise self._invalid(len(rows), exc.messages, {}) from None
 
-    def columns_valid(self, columns: Any, max_records: int) -> dict[str, list[Any]]:
+    def columns_valid(self, columns: Any, max_records: int) -> ValidRecords:
         """Return the validated columns of the columnar format or raise InvalidInput."""
         if not isinstance(columns, dict) or not columns:
             reason = "Must be an object: feature name -> array of values."
@@ -116,9 +117,9 @@ class RequestValidator:
             raise InvalidInput("'inputs' columns are empty", {"inputs": [reason]})
         check_count(size, max_records)
         if self.accepts_columns is not None and self.accepts_columns(columns):
-            return columns
+            return ValidRecords.of_columns(columns, size)
         try:
-            return dict(self.columns.load(columns))
+            return ValidRecords.of_columns(dict(self.columns.load(columns)), size)
         except ValidationError as exc:
             by_record, by_column = _split_column_errors(exc.messages)
             raise self._invalid(size, by_record, by_column) from None

@@ -28,9 +28,10 @@ def underwriting(app: Any) -> Any:
 
 
 def scored(servable: Any, rows: list[dict[str, Any]]) -> tuple[Any, Any]:
+    from service.inference.packing import pack
     from service.inference.prediction import predict
 
-    batch = servable.packer.rows(servable.validator.rows_valid(rows, len(rows)))
+    batch = pack(servable.packer, servable.validator.rows_valid(rows, len(rows)))
     return batch, predict(servable, batch)
 
 
