@@ -17,6 +17,7 @@ from typing import Any, Generic, Protocol, TypeVar, overload
 
 import numpy as np
 
+from policy.decision import FiredRule
 from policy.document import KnockOut, Policy
 
 SEVERITY = {"accept": 0, "refer": 1, "decline": 2}
@@ -78,7 +79,7 @@ class Decisions:
     outcome: np.ndarray  # object [N]: accept | refer | decline
     risk_class: np.ndarray  # object [N]: the model's class
     offer: np.ndarray  # float64 [N]: NaN where there is none (declined, or no coverage model)
-    rules: Sequence[list[dict[str, Any]]]  # per record: each fired rule, as the response shows
+    rules: Sequence[list[FiredRule]]  # per record: each fired rule, in precedence order
     knocked_out: Sequence[list[KnockOut]]  # per record: the knock-outs that fired, in order
 
     def standard_acceptance(self, standard: str) -> np.ndarray:
@@ -106,20 +107,19 @@ def decide(
     index, top = ops.classify(probabilities)
     risk_class = ops.pick(class_names, index)
     model = ops.pick([SEVERITY[policy.outcomes.get(c, "refer")] for c in class_names], index)
-    rules: PerRecord[dict[str, Any]] = PerRecord(size)
+    rules: PerRecord[FiredRule] = PerRecord(size)
     knocked_out: PerRecord[KnockOut] = PerRecord(size)
     knock = _knock_outs(ops, policy, columns, rules, knocked_out)
     doubt = _out_of_range(ops, policy, columns, training_ranges, rules)
     unsure = top < policy.minimum_top_probability
     for i in ops.indices(unsure):
+        probability = round(float(ops.at(top, i)), 4)
+        threshold = policy.minimum_top_probability
         rules.add(
             i,
-            {
-                "rule": "confidence",
-                **policy.confidence.to_json(),
-                "top_probability": round(float(ops.at(top, i)), 4),
-                "threshold": policy.minimum_top_probability,
-            },
+            FiredRule(
+                "confidence", policy.confidence, top_probability=probability, threshold=threshold
+            ),
         )
     doubt_severity = ops.maximum(
         ops.where(doubt, SEVERITY[policy.out_of_range_outcome], 0),
@@ -135,7 +135,7 @@ def decide(
         severity = _face_amount(ops, policy, ops.numbers(requested), offer, severity, rules)
     nothing = (severity == SEVERITY["accept"]) & (offer < policy.offer_step)  # NaN: no model
     for i in ops.indices(nothing):
-        rules.add(i, {"rule": "face_amount", **policy.no_offer.to_json(), "offer": 0.0})
+        rules.add(i, FiredRule("face_amount", policy.no_offer, offer=0.0))
     severity = ops.where(nothing, SEVERITY["refer"], severity)
     offer = ops.where(severity == SEVERITY["decline"], np.nan, offer)
     outcome = ops.pick(OUTCOMES, severity)
@@ -148,7 +148,7 @@ def _knock_outs(
     ops: _Ops,
     policy: Policy,
     columns: Mapping[str, Sequence[Any] | np.ndarray],
-    rules: PerRecord[dict[str, Any]],
+    rules: PerRecord[FiredRule],
     knocked_out: PerRecord[KnockOut],
 ) -> Any:
     """The most severe knock-out outcome of each record (0 where none fires); note the rules."""
@@ -165,15 +165,8 @@ def _knock_outs(
         severity = ops.where(fires, ops.maximum(severity, SEVERITY[rule.outcome]), severity)
         for i in fired:
             knocked_out.add(i, rule)
-            rules.add(
-                i,
-                {
-                    "rule": "knock_out",
-                    **rule.wording.to_json(),
-                    "feature": rule.feature,
-                    "value": _plain(values[i]),
-                },
-            )
+            value = _plain(values[i])
+            rules.add(i, FiredRule("knock_out", rule.wording, feature=rule.feature, value=value))
     return severity
 
 
@@ -182,7 +175,7 @@ def _out_of_range(
     policy: Policy,
     columns: Mapping[str, Sequence[Any] | np.ndarray],
     training_ranges: Mapping[str, tuple[float, float]],
-    rules: PerRecord[dict[str, Any]],
+    rules: PerRecord[FiredRule],
 ) -> Any:
     """Where a record has a value outside the model's training ranges; note the rules."""
     doubt: Any = False
@@ -192,22 +185,23 @@ def _out_of_range(
         values = ops.numbers(columns[name])
         outside = (values < low) | (values > high)
         for i in ops.indices(outside):
+            value = _plain(columns[name][i])
             rules.add(
                 i,
-                {
-                    "rule": "out_of_range",
-                    **policy.out_of_range.to_json(),
-                    "feature": name,
-                    "value": _plain(columns[name][i]),
-                    "range": [low, high],
-                },
+                FiredRule(
+                    "out_of_range",
+                    policy.out_of_range,
+                    feature=name,
+                    value=value,
+                    range=(low, high),
+                ),
             )
         doubt = doubt | outside
     return doubt
 
 
 def _face_amount(
-    ops: _Ops, policy: Policy, asked: Any, offer: Any, severity: Any, rules: PerRecord[Any]
+    ops: _Ops, policy: Policy, asked: Any, offer: Any, severity: Any, rules: PerRecord[FiredRule]
 ) -> Any:
     """Refer an acceptance whose requested amount is above the limit or the offer."""
     accepted = severity == SEVERITY["accept"]
@@ -215,24 +209,20 @@ def _face_amount(
     above_limit = accepted & (asked > limit)
     above_offer = accepted & (asked <= limit) & (asked > offer)
     for i in ops.indices(above_limit):
+        requested = float(ops.at(asked, i))
         rules.add(
-            i,
-            {
-                "rule": "face_amount",
-                **policy.above_limit.to_json(),
-                "requested": float(ops.at(asked, i)),
-                "limit": float(limit),
-            },
+            i, FiredRule("face_amount", policy.above_limit, requested=requested, limit=float(limit))
         )
     for i in ops.indices(above_offer):
+        requested = float(ops.at(asked, i))
         rules.add(
             i,
-            {
-                "rule": "face_amount",
-                **policy.above_offer.to_json(),
-                "requested": float(ops.at(asked, i)),
-                "offer": float(ops.at(offer, i)),
-            },
+            FiredRule(
+                "face_amount",
+                policy.above_offer,
+                requested=requested,
+                offer=float(ops.at(offer, i)),
+            ),
         )
     return ops.where(above_limit | above_offer, SEVERITY["refer"], severity)
 

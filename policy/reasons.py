@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from policy.decision import Reason
 from policy.document import KnockOut, Policy
 
 
@@ -24,60 +25,50 @@ def reasons(
     knocked_out: Sequence[KnockOut],
     attributions: Mapping[str, float] | None,
     values: Mapping[str, Any],
-) -> list[dict[str, Any]]:
+) -> list[Reason]:
     """Rank the reasons for one adverse decision (attributions None: knock-outs only)."""
-    chosen: list[dict[str, Any]] = []
+    chosen: list[Reason] = []
     cited: set[str] = set()
     for rule in knocked_out:
         if rule.feature in cited:
             continue
         cited.add(rule.feature)
         contribution = None if attributions is None else attributions.get(rule.feature)
-        chosen.append(
-            _reason(
-                rule.wording.code,
-                rule.wording.text,
-                rule.feature,
-                values.get(rule.feature),
-                contribution,
-            )
-        )
+        rounded = None if contribution is None else _round(contribution)
+        code, text = rule.wording.code, rule.wording.text
+        chosen.append(Reason(code, rule.feature, text, values.get(rule.feature), rounded))
     if attributions is not None:
-        by_code: dict[str, dict[str, Any]] = {}  # a code's reason: its largest feature leads
+        by_code: dict[str, tuple[str, float]] = {}  # a code's reason: its largest feature leads
         ranked = sorted(attributions.items(), key=lambda item: -item[1])
         for feature, contribution in ranked:
             wording = policy.wording.get(feature)
             if wording is None or feature in cited or contribution <= 0:
                 continue
-            if (merged := by_code.get(wording.code)) is not None:
-                merged["contribution"] += contribution
-                continue
-            reason = _reason(wording.code, wording.text, feature, values.get(feature), None)
-            reason["contribution"] = contribution
-            # The features sharing its code are items of the same reason (build: height too).
-            if related := [f for f in policy.features_by_code[wording.code] if f != feature]:
-                reason["related"] = {f: values.get(f) for f in related}
-            by_code[wording.code] = reason
-        for reason in by_code.values():  # the minimum applies to what the reason adds up to
-            if reason["contribution"] >= policy.minimum_contribution:
-                reason["contribution"] = _round(reason["contribution"])
-                chosen.append(reason)
+            leading, total = by_code.get(wording.code, (feature, 0.0))
+            by_code[wording.code] = (leading, total + contribution)
+        for code, (feature, total) in by_code.items():
+            if total >= policy.minimum_contribution:  # what the reason adds up to
+                chosen.append(_attributed(policy, code, feature, total, values))
     # A merged pair can overtake the single feature before it: rank knock-outs, then the rest.
     head = chosen[: len({r.feature for r in knocked_out})]
-    tail = sorted(chosen[len(head) :], key=lambda r: -r["contribution"])
+    tail = sorted(chosen[len(head) :], key=lambda r: -(r.contribution or 0.0))
     return (head + tail)[: policy.maximum_reasons]
 
 
-def _reason(
-    code: str, text: str, feature: str, value: Any, contribution: float | None
-) -> dict[str, Any]:
-    return {
-        "code": code,
-        "feature": feature,
-        "text": text,
-        "value": value,
-        "contribution": None if contribution is None else _round(contribution),
-    }
+def _attributed(
+    policy: Policy, code: str, feature: str, total: float, values: Mapping[str, Any]
+) -> Reason:
+    """The reason of a code the model's attributions give, led by its largest feature; the
+    features sharing its code are items of the same reason (build: height too)."""
+    related = [f for f in policy.features_by_code[code] if f != feature]
+    return Reason(
+        code,
+        feature,
+        policy.wording[feature].text,
+        values.get(feature),
+        _round(total),
+        {f: values.get(f) for f in related} if related else None,
+    )
 
 
 def _round(contribution: float) -> float:

@@ -169,14 +169,14 @@ def decision_columns(decided: DecidedBatch, size: int) -> list[pa.Array]:
     unknown = np.zeros(size, dtype=bool)
     for i, given in decided.reasons.items():
         if given:
-            reasons[i] = orjson.dumps(given, option=_JSON).decode()
+            reasons[i] = orjson.dumps([r.to_json() for r in given], option=_JSON).decode()
     for i, state in decided.complete.items():
         if state is not True:
             unknown[i] = state is None
             complete[i] = bool(state)
     rules = np.full(size, "[]", dtype=object)
     for i, listed in non_empty(arrays.rules).items():
-        rules[i] = orjson.dumps(listed, option=_JSON).decode()
+        rules[i] = orjson.dumps([r.to_json() for r in listed], option=_JSON).decode()
     offer = np.asarray(arrays.offer, dtype=np.float64)
     return [
         pa.array(arrays.outcome, pa.string()),

@@ -18,12 +18,11 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-import numpy as np
-
+from contract.explanations import Explanation
+from policy.decision import Decision
 from policy.document import REQUESTED_COVERAGE, Policy
 from service.assessing import assess
-from service.decisions.deciding import decision_objects
-from service.decisions.explaining import attribute
+from service.decisions.explaining import Attributions, attribute
 from service.decisions.records import NewDecision, RecordStore, fingerprint
 from service.errors import NotFound, NotReady, NotRecorded
 from service.inference.packing import Batch, pack
@@ -62,6 +61,14 @@ class Columns:
     """Records as a client sent them, one array of values per feature: validated here."""
 
     columns: Any
+
+
+@dataclass(frozen=True)
+class Explained:
+    """A batch's attributions, as the explain signature declares its targets and features."""
+
+    declared: Explanation
+    found: Attributions
 
 
 class Dataplane:
@@ -115,7 +122,7 @@ class Dataplane:
         prediction = assessed.prediction
         self._watch(servable, assessed.batch, prediction)
         if assessed.decided is not None:
-            decisions = decision_objects(servable, assessed.decided)
+            decisions = assessed.decided.per_record()
             self._record(servable, prediction, assessed.records, decisions, request_id)
             prediction = dataclasses.replace(prediction, decisions=decisions)
         if self.shadow is not None and self.shadow.wants(servable):
@@ -150,7 +157,7 @@ class Dataplane:
         servable: Servable,
         prediction: Prediction,
         records: ValidRecords,
-        decisions: list[dict[str, Any]],
+        decisions: list[Decision],
         request_id: str,
     ) -> None:
         """Commit the decisions to the record store; count them by outcome."""
@@ -164,7 +171,7 @@ class Dataplane:
                     i,
                     prediction.versions,
                     fingerprint(records.applicant(i, names, numbers, optional)),
-                    decision,
+                    decision.to_json(),
                 )
                 for i, decision in enumerate(decisions)
             ]
@@ -179,14 +186,12 @@ class Dataplane:
                     {"request_id": request_id},
                 ) from None
         version = str(servable.policy.version if servable.policy else "")
-        for outcome, count in Counter(d["outcome"] for d in decisions).items():
+        for outcome, count in Counter(d.outcome for d in decisions).items():
             metrics.DECISIONS.labels(version, outcome).inc(count)
-        if incomplete := sum(d["reasons_complete"] is False for d in decisions):
+        if incomplete := sum(d.reasons_complete is False for d in decisions):
             metrics.INCOMPLETE_EXPLANATIONS.inc(incomplete)
 
-    def explain(
-        self, servable: Servable, records: Rows | Columns | ValidRecords
-    ) -> list[dict[str, Any]]:
+    def explain(self, servable: Servable, records: Rows | Columns | ValidRecords) -> Explained:
         """Attributions of every feature for every record, whatever its class (no decision)."""
         model = servable.explained
         if model is None or model.explainer is None or model.metadata.explain is None:
@@ -203,31 +208,7 @@ class Dataplane:
         valid = self._valid(servable, records, min(self.max_records, EXPLAIN_MAX_RECORDS))
         batch = pack(servable.packer, valid)
         explanation = model.metadata.explain
-        found = attribute(explanation, model.explainer, batch)
-        features = explanation.features
-        explained = []
-        for i in range(batch.size):
-            targets = {
-                target: {
-                    "difference": round(float(found.difference[i, j]), 6),
-                    "attributions": dict(
-                        zip(
-                            features,
-                            np.round(found.by_target[target][i].astype(np.float64), 6).tolist(),
-                            strict=True,
-                        )
-                    ),
-                }
-                for j, target in enumerate(explanation.targets)
-            }
-            explained.append(
-                {
-                    "targets": targets,
-                    "complete": bool(found.complete[i]),
-                    "steps": int(found.steps[i]),
-                }
-            )
-        return explained
+        return Explained(explanation, attribute(explanation, model.explainer, batch))
 
     def decisions(self, request_id: str) -> list[dict[str, Any]]:
         """The recorded decisions of one request (404 if there are none)."""

@@ -359,7 +359,7 @@ def _policy_mix(
     )
     rules: dict[str, int] = {}
     for fired in decisions.rules:
-        for kind in {rule["rule"] for rule in fired}:
+        for kind in {rule.rule for rule in fired}:
             rules[kind] = rules.get(kind, 0) + 1
     # The rules' digest names exactly what this mix (and the fairness report) was measured under.
     mix = {

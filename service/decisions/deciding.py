@@ -8,6 +8,7 @@ nothing beyond the policy's few array operations). A request may skip the model'
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +17,7 @@ import numpy as np
 
 from contract.metadata import ModelMetadata
 from policy.decide import Decisions, decide, non_empty
-from policy.document import Policy
+from policy.decision import Decision, Reason
 from policy.reasons import reasons
 from service.decisions.explaining import Attributions, attribute, subset
 from service.inference.loader import LoadedModel
@@ -65,8 +66,27 @@ class DecidedBatch:
     """
 
     decisions: Decisions
-    reasons: dict[int, list[dict[str, Any]]]  # adverse record index -> its ranked reasons
+    reasons: dict[int, list[Reason]]  # adverse record index -> its ranked reasons
     complete: dict[int, bool | None]  # adverse record index -> reasons_complete
+    policy_version: int | None
+
+    def decision(self, index: int) -> Decision:
+        """One record's decision, typed."""
+        arrays = self.decisions
+        offer = float(arrays.offer[index])
+        return Decision(
+            outcome=arrays.outcome[index],
+            risk_class=arrays.risk_class[index],
+            offer=None if math.isnan(offer) else offer,
+            reasons=tuple(self.reasons.get(index, ())),
+            reasons_complete=self.complete.get(index, True),
+            rules=tuple(arrays.rules[index]),
+            policy_version=self.policy_version,
+        )
+
+    def per_record(self) -> list[Decision]:
+        """Every record's decision, in order."""
+        return [self.decision(i) for i in range(len(self.decisions.outcome))]
 
 
 def decide_columns(
@@ -100,7 +120,7 @@ def decide_columns(
         assert explained is not None
         attributions = attribute(explained, model.explainer, subset(batch, rated))
     position = {int(i): k for k, i in enumerate(rated)}
-    given: dict[int, list[dict[str, Any]]] = {}
+    given: dict[int, list[Reason]] = {}
     completeness: dict[int, bool | None] = {}
     knocks = non_empty(decided.knocked_out)
     for i in adverse.tolist():
@@ -118,36 +138,7 @@ def decide_columns(
         else:  # no knock-out and no attributions asked for: nothing to rank
             given[i] = []
         completeness[i] = complete
-    return DecidedBatch(decided, given, completeness)
-
-
-def decision_objects(servable: Servable, decided: DecidedBatch) -> list[dict[str, Any]]:
-    """Return one decision object per record, as the response and the record store carry it."""
-    policy = servable.policy
-    assert policy is not None
-    arrays = decided.decisions
-    decisions = [
-        _decision(policy, arrays.outcome[i], arrays.risk_class[i], arrays.offer[i], arrays.rules[i])
-        for i in range(len(arrays.outcome))
-    ]
-    for i, given in decided.reasons.items():
-        decisions[i]["reasons"] = given
-        decisions[i]["reasons_complete"] = decided.complete[i]
-    return decisions
-
-
-def _decision(
-    policy: Policy, outcome: str, risk_class: str, offer: float, rules: list[dict[str, Any]]
-) -> dict[str, Any]:
-    return {
-        "outcome": outcome,
-        "risk_class": risk_class,
-        "offer": None if np.isnan(offer) else float(offer),
-        "reasons": [],
-        "reasons_complete": True,
-        "rules": rules,
-        "policy_version": policy.version,
-    }
+    return DecidedBatch(decided, given, completeness, policy.version)
 
 
 def _attributions(

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from policy.decision import Decision
 from service.errors import ModelFailure
 from service.inference.packing import Batch
 from service.inference.servable import Servable, ServedOutput
@@ -19,6 +20,8 @@ log = logging.getLogger(__name__)
 # The outputs the class-mix counter and the coverage histogram observe (a metrics contract).
 CLASS_OUTPUT = "risk_class"
 COVERAGE_OUTPUT = "max_coverage"
+# Each record's decision, an output of a servable with a policy on every wire.
+DECISION_OUTPUT = "decision"
 
 
 @dataclass(frozen=True)
@@ -28,7 +31,7 @@ class Prediction:
     size: int
     versions: dict[str, int]
     outputs: dict[str, np.ndarray]  # in the servable's output order
-    decisions: list[dict[str, Any]] | None = None  # per record, for a servable with a policy
+    decisions: list[Decision] | None = None  # per record, for a servable with a policy
 
 
 @cache

@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 from contract.outputs import OutputSpec
+from service.inference.prediction import DECISION_OUTPUT
 
 STRING = {"type": "string"}
 VERSIONS = {"type": "object", "additionalProperties": STRING, "description": "Model -> version."}
@@ -66,7 +67,6 @@ def _distinct(schemas: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 NUMBER = {"type": "number"}
 NULLABLE_NUMBER = {"type": "number", "nullable": True}
-DECISION_OUTPUT = "decision"
 
 
 def decision_schemas() -> dict[str, dict[str, Any]]:

@@ -9,15 +9,16 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
+import numpy as np
 from flask import Blueprint, Response, request
 
 from contract.metadata import SIGNATURE_NAME, ModelMetadata
-from service.dataplane import Columns, Dataplane, Rows
+from service.dataplane import Columns, Dataplane, Explained, Rows
 from service.errors import NotFound
 from service.http import request_id
 from service.http.json_io import json_response
 from service.http.request_body import parse_json, read_body, refuse_excess_keys
-from service.inference.prediction import Prediction
+from service.inference.prediction import DECISION_OUTPUT, Prediction
 from service.inference.servable import Servable
 from service.protocols.tf_serving_envelope import FastEnvelope, parse_envelope
 from service.repository.store import VersionStatus
@@ -47,7 +48,7 @@ def create_blueprint(dataplane: Dataplane) -> Blueprint:
         """Attributions of every directed feature for every record (KServe V1 `:explain`)."""
         servable = dataplane.servable(name, version)
         records, _ = _records(servable, dataplane.max_records, read_body(request))
-        explanations = dataplane.explain(servable, records)
+        explanations = explanations_body(dataplane.explain(servable, records))
         versions = {n: str(v) for n, v in servable.versions.items()}
         return json_response({"explanations": explanations, "model_versions": versions})
 
@@ -104,9 +105,6 @@ def _decoder(typed: TypedRecords | None, max_records: int) -> FastEnvelope | _St
     return _Strict() if typed is None else FastEnvelope(typed, max_records)
 
 
-DECISION = "decision"  # the key of each record's decision, for a servable with a policy
-
-
 def _versions(prediction: Prediction) -> dict[str, str]:
     return {name: str(v) for name, v in prediction.versions.items()}
 
@@ -123,7 +121,7 @@ def rows_body(servable: Servable, prediction: Prediction) -> dict[str, Any]:
             record[output.name] = value
     if prediction.decisions is not None:
         for record, decision in zip(records, prediction.decisions, strict=True):
-            record[DECISION] = decision
+            record[DECISION_OUTPUT] = decision.to_json()
     return {"predictions": records, "model_versions": _versions(prediction)}
 
 
@@ -131,8 +129,32 @@ def columns_body(servable: Servable, prediction: Prediction) -> dict[str, Any]:
     """Shape one array per output; a [N, k] output is k values per record, in its label order."""
     outputs = {o.name: prediction.outputs[o.name].tolist() for o in servable.answer_first}
     if prediction.decisions is not None:
-        outputs[DECISION] = prediction.decisions
+        outputs[DECISION_OUTPUT] = [decision.to_json() for decision in prediction.decisions]
     return {"outputs": outputs, "model_versions": _versions(prediction)}
+
+
+def explanations_body(explained: Explained) -> list[dict[str, Any]]:
+    """Per record: each target's difference and attributions (six decimals), completeness."""
+    declared, found = explained.declared, explained.found
+    body = []
+    for i in range(len(found.complete)):
+        targets = {
+            target: {
+                "difference": round(float(found.difference[i, j]), 6),
+                "attributions": dict(
+                    zip(
+                        declared.features,
+                        np.round(found.by_target[target][i].astype(np.float64), 6).tolist(),
+                        strict=True,
+                    )
+                ),
+            }
+            for j, target in enumerate(declared.targets)
+        }
+        body.append(
+            {"targets": targets, "complete": bool(found.complete[i]), "steps": int(found.steps[i])}
+        )
+    return body
 
 
 def _status_entry(status: VersionStatus) -> dict[str, Any]:

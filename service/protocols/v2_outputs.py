@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 
 from service.errors import InvalidInput
-from service.inference.prediction import Prediction
+from service.inference.prediction import DECISION_OUTPUT, Prediction
 from service.inference.servable import Servable
 from service.protocols.v2_inputs import DATATYPES
 
@@ -25,9 +25,6 @@ OUTPUT_DATATYPES = {
 }
 
 
-DECISION = "decision"  # a deciding servable's extra output: one JSON object per record
-
-
 def output_specs(servable: Servable) -> list[dict[str, Any]]:
     """Name, datatype and shape of every output a servable answers with, in response order."""
     specs = [
@@ -39,7 +36,7 @@ def output_specs(servable: Servable) -> list[dict[str, Any]]:
         for output in servable.outputs
     ]
     if servable.policy is not None:
-        specs.append({"name": DECISION, "datatype": "BYTES", "shape": [-1]})
+        specs.append({"name": DECISION_OUTPUT, "datatype": "BYTES", "shape": [-1]})
     return specs
 
 
@@ -104,8 +101,8 @@ def infer_body(
     datatypes = {spec["name"]: spec["datatype"] for spec in output_specs(servable)}
     outputs = []
     for name in wanted:
-        if name == DECISION and prediction.decisions is not None:
-            data = [orjson.dumps(d).decode() for d in prediction.decisions]
+        if name == DECISION_OUTPUT and prediction.decisions is not None:
+            data = [orjson.dumps(d.to_json()).decode() for d in prediction.decisions]
             outputs.append({"name": name, "datatype": "BYTES", "shape": [len(data)], "data": data})
             continue
         values = prediction.outputs[name]

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from contract.errors import ContractError
+from policy import reasons as ranking
 from policy.decide import decide, straight_through
 from policy.document import POLICY_FILE, Policy, read_policy
 from policy.publish import DEFAULT_SOURCE, load_source, publish
-from policy.reasons import reasons
 from training.features import FEATURES
 
 CLASSES = ("standard", "substandard", "decline")
@@ -59,7 +59,21 @@ def decide_one(
         np.asarray([np.nan if requested is None else requested]),
         {"age": (18.0, 80.0), "systolic_bp": (85.0, 220.0)},
     )
-    return str(decided.outcome[0]), float(decided.offer[0]), decided.rules[0]
+    return (
+        str(decided.outcome[0]),
+        float(decided.offer[0]),
+        [rule.to_json() for rule in decided.rules[0]],
+    )
+
+
+def reasons(
+    policy: Policy,
+    knocked_out: list[Any],
+    attributions: dict[str, float] | None,
+    values: dict[str, Any],
+) -> list[dict[str, Any]]:
+    """The ranked reasons in their JSON form, as a response and the record carry them."""
+    return [r.to_json() for r in ranking.reasons(policy, knocked_out, attributions, values)]
 
 
 def test_the_shipped_policy_words_a_reason_for_every_directed_feature(policy: Policy) -> None:
