@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
             check_fit(policy, args.models_dir)  # against the repository's classifier, if any
             print(
                 f"{args.source}: valid ({len(policy.knock_outs)} knock-outs, "
-                f"{len(policy.wording)} reason wordings)"
+                f"{len(policy.reason_texts)} reason codes for {len(policy.reason_codes)} features)"
             )
             return 0
         if args.if_none and (existing := current(args.models_dir)) is not None:

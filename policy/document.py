@@ -22,7 +22,8 @@ from contract.features import Feature
 POLICY_NAME = "underwriting_policy"
 POLICY_FILE = "policy.json"
 DIGEST_KEY = "policy_sha256"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: reason wording once per code, features mapped to codes
+READABLE_FORMATS = (1, 2)  # 1: wording per feature (published before format 2; still read)
 Outcome = Literal["accept", "refer", "decline"]
 OUTCOMES: tuple[Outcome, ...] = ("accept", "refer", "decline")
 # A knock-out compares a feature's value with one of these.
@@ -92,17 +93,23 @@ class Policy:
     no_offer: Wording  # an acceptance whose offer rounds down to nothing
     maximum_reasons: int
     minimum_contribution: float
-    wording: Mapping[str, Wording]  # feature -> reason code and text
+    reason_texts: Mapping[str, str]  # reason code -> its text, once per code
+    reason_codes: Mapping[str, str]  # directed feature -> its reason code
     version: int | None = None
     created_at: str = ""
     digest: str = ""
 
     @cached_property
+    def wording(self) -> dict[str, Wording]:
+        """Each directed feature's reason: its code and the code's text."""
+        return {f: Wording(code, self.reason_texts[code]) for f, code in self.reason_codes.items()}
+
+    @cached_property
     def features_by_code(self) -> dict[str, tuple[str, ...]]:
-        """Each reason code's features (build: height and weight), in wording order."""
+        """Each reason code's features (build: height and weight), in declaration order."""
         by_code: dict[str, list[str]] = {}
-        for feature, wording in self.wording.items():
-            by_code.setdefault(wording.code, []).append(feature)
+        for feature, code in self.reason_codes.items():
+            by_code.setdefault(code, []).append(feature)
         return {code: tuple(features) for code, features in by_code.items()}
 
     @property
@@ -112,9 +119,17 @@ class Policy:
 
     @cached_property
     def rules_digest(self) -> str:
-        """sha256 of what decides (outcomes, rules, wording), whatever the version and date:
-        equal digests decide alike, so a model validated under one knows the other."""
+        """sha256 of what decides (outcomes, rules, wording), whatever the version, the date and
+        the document's layout: equal digests decide alike, so a model validated under one knows
+        the other. It is taken over the first layout (wording per feature), so that a policy
+        republished in a later layout keeps the digest its models were validated under."""
         content = {k: v for k, v in self.to_json().items() if k not in ("version", "created_at")}
+        content["format_version"] = 1
+        content["reasons"] = {
+            "maximum": self.maximum_reasons,
+            "minimum_contribution": self.minimum_contribution,
+            "wording": {name: w.to_json() for name, w in self.wording.items()},
+        }
         return sealed_digest(content, DIGEST_KEY)
 
     def to_json(self) -> dict[str, Any]:
@@ -143,7 +158,8 @@ class Policy:
             "reasons": {
                 "maximum": self.maximum_reasons,
                 "minimum_contribution": self.minimum_contribution,
-                "wording": {name: w.to_json() for name, w in self.wording.items()},
+                "codes": dict(self.reason_texts),
+                "features": dict(self.reason_codes),
             },
         }
 
@@ -202,8 +218,8 @@ class Policy:
             "face_amount",
             {"accelerated_limit", "offer_step", "above_offer", "above_limit", "no_offer"},
         )
-        reasons = document.reader("reasons", {"maximum", "minimum_contribution", "wording"})
-        wording = reasons.mapping("wording")
+        reasons = document.reader("reasons", _REASON_KEYS)
+        texts, codes = _reason_wording(reasons)
         maximum = reasons.integer("maximum")
         if not 1 <= maximum <= MAXIMUM_REASONS:
             raise ContractError(f"policy.reasons.maximum must be 1 to {MAXIMUM_REASONS}")
@@ -234,10 +250,8 @@ class Policy:
             no_offer=face.reader("no_offer", _WORDS).wording(),
             maximum_reasons=maximum,
             minimum_contribution=reasons.number("minimum_contribution"),
-            wording={
-                str(name): _Reader(w, f"policy.reasons.wording.{name}", _WORDS).wording()
-                for name, w in wording.items()
-            },
+            reason_texts=texts,
+            reason_codes=codes,
             version=document.raw.get("version"),
             created_at=str(document.raw.get("created_at", "")),
             digest=str(document.raw.get(DIGEST_KEY, "")),
@@ -252,7 +266,7 @@ def read_policy(path: Path, version: int | None = None) -> Policy:
         raise ContractError(f"unreadable {POLICY_FILE}: {exc}") from None
     if not isinstance(raw, Mapping) or raw.get(DIGEST_KEY) != sealed_digest(raw, DIGEST_KEY):
         raise ContractError(f"{POLICY_FILE} changed after publication ({DIGEST_KEY} mismatch)")
-    if raw.get("format_version") != FORMAT_VERSION:
+    if raw.get("format_version") not in READABLE_FORMATS:
         raise ContractError(f"unsupported policy format_version {raw.get('format_version')!r}")
     policy = Policy.from_json(raw)
     if version is not None and policy.version != version:
@@ -342,6 +356,37 @@ def _outcome(value: Any, where: str) -> Outcome:
     if value not in OUTCOMES:
         raise ContractError(f"{where} must be one of {list(OUTCOMES)}, not {value!r}")
     return value
+
+
+_REASON_KEYS = {"maximum", "minimum_contribution", "codes", "features", "wording"}
+
+
+def _reason_wording(reasons: _Reader) -> tuple[dict[str, str], dict[str, str]]:
+    """Each code's text once, and each feature's code: `codes` and `features`, or (the first
+    layout) `wording`, each feature's code and text, whose features sharing a code agree."""
+    where = reasons.where
+    if "wording" in reasons.raw:
+        if {"codes", "features"} & set(reasons.raw):
+            raise ContractError(f"{where}: `wording` or `codes` and `features`, not both")
+        texts: dict[str, str] = {}
+        codes: dict[str, str] = {}
+        for name, raw in reasons.mapping("wording").items():
+            wording = _Reader(raw, f"{where}.wording.{name}", _WORDS).wording()
+            if texts.setdefault(wording.code, wording.text) != wording.text:
+                raise ContractError(f"{where}.wording: {wording.code} has two texts")
+            codes[str(name)] = wording.code
+        return texts, codes
+    texts = {}
+    for code, text in reasons.mapping("codes").items():
+        texts[str(code)] = _Reader({"code": code, "text": text}, f"{where}.codes").text("text")
+    codes = {}
+    for name, code in reasons.mapping("features").items():
+        if not isinstance(code, str) or code not in texts:
+            raise ContractError(f"{where}.features.{name}: no text for code {code!r} in codes")
+        codes[str(name)] = code
+    if unused := sorted(set(texts) - set(codes.values())):
+        raise ContractError(f"{where}.codes: no feature has the codes {unused}")
+    return texts, codes
 
 
 def _knock_out(raw: Any, index: int) -> KnockOut:

@@ -369,7 +369,9 @@ def test_a_policy_that_does_not_fit_the_classifier_is_refused_as_a_version(
     store = app.extensions["model_store"]
     serving = client.get("/readyz").get_json()["models"]["underwriting"]["underwriting_policy"]
     unfit = dataclasses.replace(
-        POLICY, version=9, wording={k: v for k, v in POLICY.wording.items() if k != "hba1c"}
+        POLICY,
+        version=9,
+        reason_codes={k: v for k, v in POLICY.reason_codes.items() if k != "hba1c"},
     )
     target = repository / "underwriting_policy" / "9"
     target.mkdir()

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
+from contract.checksums import sealed_digest
 from contract.errors import ContractError
 from policy import reasons as ranking
 from policy.decide import decide, straight_through
-from policy.document import POLICY_FILE, Policy, read_policy
+from policy.document import DIGEST_KEY, POLICY_FILE, POLICY_NAME, Policy, read_policy, sealed
 from policy.publish import DEFAULT_SOURCE, load_source, publish
 from training.features import FEATURES
 
@@ -83,11 +86,12 @@ def test_the_shipped_policy_words_a_reason_for_every_directed_feature(policy: Po
 
 def test_a_policy_without_wording_for_a_directed_feature_is_refused(policy: Policy) -> None:
     raw = source()
-    del raw["reasons"]["wording"]["hba1c"]
+    del raw["reasons"]["features"]["hba1c"], raw["reasons"]["codes"]["R07"]
     with pytest.raises(ContractError, match="no reason wording for \\['hba1c'\\]"):
         Policy.from_json(raw).check_against(FEATURES, DIRECTED)
     raw = source()
-    raw["reasons"]["wording"]["age"] = {"code": "R99", "text": "Too old"}
+    raw["reasons"]["codes"]["R99"] = "Too old"
+    raw["reasons"]["features"]["age"] = "R99"
     with pytest.raises(ContractError, match="cannot be reasons: \\['age'\\]"):
         Policy.from_json(raw).check_against(FEATURES, DIRECTED)
 
@@ -108,7 +112,7 @@ def test_a_policy_without_wording_for_a_directed_feature_is_refused(policy: Poli
         ),
         (lambda r: r.update(confidence_threshold=0.7), "policy has unknown keys"),
         (lambda r: r["knock_outs"][0].update(outcom="refer"), "knock_outs\\[0\\] has unknown keys"),
-        (lambda r: r["reasons"]["wording"]["hba1c"].update(txt="x"), "wording.hba1c has unknown"),
+        (lambda r: r["reasons"].update(texts={}), "reasons has unknown keys \\['texts'\\]"),
     ],
 )
 def test_an_unclear_policy_is_refused_naming_the_key(edit: Any, message: str) -> None:
@@ -127,6 +131,61 @@ def test_a_knock_out_must_fit_its_feature(policy: Policy) -> None:
     raw["knock_outs"][0] = {**raw["knock_outs"][0], "feature": "tobacco_use"}
     with pytest.raises(ContractError, match="does not apply to category"):
         Policy.from_json(raw).check_against(FEATURES, DIRECTED)
+
+
+def test_each_reason_code_is_worded_once_and_features_map_to_codes(policy: Policy) -> None:
+    raw = source()["reasons"]
+    assert set(raw) == {"maximum", "minimum_contribution", "codes", "features"}
+    assert policy.wording["height_cm"] == policy.wording["weight_kg"]  # build: one code, one text
+    assert policy.features_by_code["R06"] == ("total_cholesterol", "hdl_cholesterol")
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda r: r["features"].update(hba1c="R99"), "no text for code 'R99'"),
+        (lambda r: r["features"].update(hba1c=["R07"]), "no text for code"),
+        (lambda r: r["codes"].update(R99="Unused"), "no feature has the codes \\['R99'\\]"),
+        (lambda r: r["codes"].update(R07=" "), "must be non-empty text"),
+        (lambda r: r.update(wording={}), "not both"),
+    ],
+)
+def test_reason_wording_that_does_not_add_up_is_refused(
+    change: Callable[[dict[str, Any]], None], message: str
+) -> None:
+    raw = source()
+    change(raw["reasons"])
+    with pytest.raises(ContractError, match=message):
+        Policy.from_json(raw)
+
+
+def first_layout(raw: dict[str, Any]) -> dict[str, Any]:
+    """A policy document in the first layout: each feature's code and text, repeated per code."""
+    reasons = raw["reasons"]
+    wording = {f: {"code": c, "text": reasons["codes"][c]} for f, c in reasons["features"].items()}
+    raw["reasons"] = {k: v for k, v in reasons.items() if k not in ("codes", "features")}
+    raw["reasons"]["wording"] = wording
+    return raw
+
+
+def test_a_policy_in_the_first_layout_reads_alike_and_keeps_its_digest(
+    policy: Policy, tmp_path: Path
+) -> None:
+    """Versions published before wording was kept once per code still serve, under the same
+    rules digest their models were validated with."""
+    old = Policy.from_json(first_layout(source()))
+    assert old.wording == policy.wording and old.rules_digest == policy.rules_digest
+    published = tmp_path / POLICY_NAME / "1"
+    published.mkdir(parents=True)
+    content = first_layout(sealed(dataclasses.replace(policy, version=1)))
+    content |= {"format_version": 1}
+    content[DIGEST_KEY] = sealed_digest(content, DIGEST_KEY)
+    (published / POLICY_FILE).write_text(json.dumps(content))
+    assert read_policy(published, 1).wording == policy.wording
+    raw = first_layout(source())
+    raw["reasons"]["wording"]["height_cm"]["text"] = "Height"  # R01 would have two texts
+    with pytest.raises(ContractError, match="R01 has two texts"):
+        Policy.from_json(raw)
 
 
 def test_publication_numbers_versions_and_seals_them(tmp_path: Path) -> None:
