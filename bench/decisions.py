@@ -42,7 +42,7 @@ def measure(models_dir: Path, calls: int) -> dict[str, dict[str, float]]:
     """Median CPU and wall milliseconds per call of each case."""
     from service.app import build_store
     from service.dataplane import Dataplane, Rows
-    from service.decisions.records import SQLiteStore
+    from service.decisions.store import SQLiteStore
     from service.settings import Settings
 
     store = build_store(Settings(models_dir=models_dir, reload_interval_seconds=3600))

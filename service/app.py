@@ -1,4 +1,5 @@
-"""The application factory: wires settings, the model store, the dataplane, protocols and errors."""
+"""The application factory: wires settings, the model store, the dataplane, the protocols and
+endpoints, and errors."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from werkzeug.routing import BaseConverter
 
 from policy.document import POLICY_NAME, Policy
 from service.dataplane import Dataplane
-from service.decisions.records import RecordStore, open_store
+from service.decisions.store import DecisionStore, open_store
+from service.endpoints import cards, decisions, health, metrics
 from service.http import auth, security_headers
 from service.http.client_address import FromTheFront
 from service.http.errors import register_error_handlers
@@ -24,9 +26,9 @@ from service.monitoring.collector import ModelBehaviourCollector
 from service.monitoring.drift import DriftMonitor
 from service.monitoring.shadow import LABEL_PREFIX as CHALLENGER_LABEL
 from service.monitoring.shadow import Shadow
-from service.observability import request_hooks, scoring
+from service.observability import request_hooks
 from service.openapi import docs
-from service.protocols import cards, decisions, health, metrics, tf_serving, v2
+from service.protocols import tf_serving, v2
 from service.repository.store import ModelStore
 from service.settings import Settings
 
@@ -64,7 +66,7 @@ def build_store(settings: Settings, challenger: bool = False) -> ModelStore[Serv
     )
 
 
-def build_recorder(settings: Settings) -> RecordStore:
+def build_recorder(settings: Settings) -> DecisionStore:
     """The decision record store the settings name (it connects on first use, in the worker)."""
     return open_store(
         settings.decisions_path(),
@@ -120,7 +122,7 @@ def _draining(settings: Settings) -> Callable[[], bool]:
 def create_app(
     settings: Settings | None = None,
     store: ModelStore[Servable | Policy] | None = None,
-    recorder: RecordStore | None = None,
+    recorder: DecisionStore | None = None,
 ) -> Flask:
     """Build the service; starts loading models in the background unless given a store."""
     settings = settings or Settings.from_env()
@@ -132,7 +134,7 @@ def create_app(
     dataplane = Dataplane(
         store,
         settings.max_records,
-        on_scored=scoring.record_scored,
+        on_scored=request_hooks.record_scored,
         recorder=recorder or build_recorder(settings),
         drift=drift,
         shadow=shadow,

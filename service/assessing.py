@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from service.decisions.deciding import DecidedBatch, decide_columns
+from service.decisions.deciding import DecidedBatch, decide_scored
 from service.inference.packing import Batch, pack
 from service.inference.prediction import Prediction, predict
 from service.inference.servable import Servable
@@ -40,5 +40,5 @@ def assess(
     prediction = predict(servable, batch, observed)
     decided = None
     if servable.policy is not None:
-        decided = decide_columns(servable, batch, prediction, records, explain)
+        decided = decide_scored(servable, batch, prediction, records, explain)
     return Assessment(records, batch, prediction, decided)

@@ -23,7 +23,7 @@ from policy.decision import Decision
 from policy.document import REQUESTED_COVERAGE, Policy
 from service.assessing import assess
 from service.decisions.explaining import Attributions, attribute
-from service.decisions.records import NewDecision, RecordStore, fingerprint
+from service.decisions.store import DecisionEntry, DecisionStore, fingerprint
 from service.errors import NotFound, NotReady, NotRecorded
 from service.inference.packing import Batch, pack
 from service.inference.prediction import Prediction
@@ -79,7 +79,7 @@ class Dataplane:
         store: ModelStore[Servable | Policy],
         max_records: int,
         on_scored: ScoredHook = lambda size, versions: None,
-        recorder: RecordStore | None = None,
+        recorder: DecisionStore | None = None,
         drift: DriftMonitor | None = None,
         shadow: Shadow | None = None,
         defer: Defer = run_now,
@@ -166,7 +166,7 @@ class Dataplane:
             numbers = servable.number_fields  # computed once per servable
             optional = REQUESTED_COVERAGE.name
             new = [
-                NewDecision(
+                DecisionEntry(
                     request_id,
                     i,
                     prediction.versions,
@@ -193,12 +193,12 @@ class Dataplane:
 
     def explain(self, servable: Servable, records: Rows | Columns | ValidRecords) -> Explained:
         """Attributions of every feature for every record, whatever its class (no decision)."""
-        model = servable.explained
+        model = servable.explaining_model
         if model is None or model.explainer is None or model.metadata.explain is None:
             with_explain = [
                 n
                 for n, s in self.store.serving().items()
-                if isinstance(s, Servable) and s.explained is not None
+                if isinstance(s, Servable) and s.explaining_model is not None
             ]
             raise NotFound(
                 f"Model {servable.name!r} has no explain signature",

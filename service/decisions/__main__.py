@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 from service.decisions.letter import NotAdverse, labels, render
-from service.decisions.records import open_store
+from service.decisions.store import open_store
 from service.settings import Settings, SettingsError
 
 

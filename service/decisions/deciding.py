@@ -45,7 +45,7 @@ class _Values(Mapping[str, Any]):
 
 def classifier(servable: Servable) -> LoadedModel:
     """The model whose classes the policy maps and whose explain signature gives reasons."""
-    model = servable.explained
+    model = servable.explaining_model
     if model is None or model.metadata.class_names is None:
         raise ValueError(f"{servable.name} has no classifier with an explain signature")
     return model
@@ -89,7 +89,7 @@ class DecidedBatch:
         return [self.decision(i) for i in range(len(self.decisions.outcome))]
 
 
-def decide_columns(
+def decide_scored(
     servable: Servable, batch: Batch, prediction: Prediction, records: ValidRecords, explain: bool
 ) -> DecidedBatch:
     """Decide every record; give reasons (and their completeness) to the adverse ones."""

@@ -10,7 +10,7 @@ from policy.document import POLICY_NAME, Policy, read_policy
 from policy.publish import check_fit
 from service.inference.loader import load_model
 from service.inference.runtimes import Runtime
-from service.inference.servable import Servable, serve
+from service.inference.servable import Servable, build_servable
 
 MODEL_NAMES = ("risk_class", "max_coverage")
 # The composite runs both models on the same validated batch and decides with the policy.
@@ -24,7 +24,7 @@ def load_servable(name: str, version: int, path: Path, runtime: Runtime) -> Serv
         policy = read_policy(path, version)
         check_fit(policy, path.parent.parent)
         return policy
-    return serve(name, (load_model(name, version, path, runtime),))
+    return build_servable(name, (load_model(name, version, path, runtime),))
 
 
 def combine(name: str, components: tuple[Servable | Policy, ...]) -> Servable:
@@ -38,4 +38,4 @@ def combine(name: str, components: tuple[Servable | Policy, ...]) -> Servable:
             raise ContractError(f"{name}: no model has an explain signature to give reasons")
         metadata, explanation = explains[0]
         policy.check_against(metadata.features, explanation.features, metadata.class_names)
-    return serve(name, models, policy)
+    return build_servable(name, models, policy)

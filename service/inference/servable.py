@@ -77,7 +77,7 @@ class Servable:
         return frozenset(f.name for f in self.request_fields if f.type == "number")
 
     @property
-    def explained(self) -> LoadedModel | None:
+    def explaining_model(self) -> LoadedModel | None:
         """The model whose explain signature gives reasons (the classifier), if any."""
         return next((m for m in self.models if m.explainer is not None), None)
 
@@ -105,7 +105,9 @@ def _outputs(model: LoadedModel) -> list[ServedOutput]:
     return outputs
 
 
-def serve(name: str, models: tuple[LoadedModel, ...], policy: Policy | None = None) -> Servable:
+def build_servable(
+    name: str, models: tuple[LoadedModel, ...], policy: Policy | None = None
+) -> Servable:
     """Compile and warm up the runner for one model or a composite of models."""
     described = ", ".join(f"{m.name} v{m.version}" for m in models)
     if len({m.features_key for m in models}) > 1:

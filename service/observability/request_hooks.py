@@ -1,4 +1,5 @@
-"""One hook before and one after every request: its id, its timing, its metrics, its log line.
+"""One hook before and one after every request: its id, its timing, its metrics, its log line;
+and what a scored request adds to them (`record_scored`, the dataplane's hook).
 
 One pair of hooks instead of one per concern: each access to Flask's `request` proxy costs about
 a microsecond and a half, so the hooks take the request object once.
@@ -41,3 +42,10 @@ def install(app: Flask) -> None:
         wall = environ.get(_WALL) or time.time()
         access_log.write(current, identifier, route, status, wall, seconds)
         return response
+
+
+def record_scored(size: int, versions: dict[str, int]) -> None:
+    """Observe the request's record count by route; tell the access log what was scored."""
+    current = request._get_current_object()  # type: ignore[attr-defined]
+    http_metrics.observe_records(http_metrics.route_label(current), size)
+    access_log.note_prediction(current.environ, size, versions)

@@ -1,1 +1,1 @@
-"""Wire protocols over the dataplane: TF Serving REST, Open Inference V2, health, metrics."""
+"""Wire protocols over the dataplane: TensorFlow Serving REST (/v1) and Open Inference V2 (/v2)."""

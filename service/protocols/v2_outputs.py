@@ -87,7 +87,7 @@ def metadata_body(servable: Servable) -> dict[str, Any]:
     return {
         "name": servable.name,
         "versions": [] if servable.version is None else [str(servable.version)],
-        "platform": "ensemble" if servable.version is None else "tensorflow_savedmodel",
+        "platform": "ensemble" if servable.version is None else servable.models[0].runtime.platform,
         "inputs": inputs,
         "outputs": output_specs(servable),
         "parameters": _parameters(servable),

@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 from postgres_support import postgres_server
 
-from service.decisions.records import (
+from service.decisions.store import (
     GENESIS,
-    NewDecision,
+    DecisionEntry,
+    DecisionStore,
     PostgresStore,
-    RecordStore,
     SQLiteStore,
     chain_hash,
     fingerprint,
@@ -45,18 +45,18 @@ def _fresh_postgres(url: str) -> None:
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store_factory(request: Any, tmp_path: Path) -> Iterator[Any]:
     """Opens a store on an empty database (each call: another connection to the same one)."""
-    opened: list[RecordStore] = []
+    opened: list[DecisionStore] = []
     if request.param == "sqlite":
         path = tmp_path / "decisions.sqlite3"
 
-        def factory() -> RecordStore:
+        def factory() -> DecisionStore:
             opened.append(SQLiteStore(path, retention_days=30))
             return opened[-1]
     else:
         url = request.getfixturevalue("postgres_url")
         _fresh_postgres(url)
 
-        def factory() -> RecordStore:
+        def factory() -> DecisionStore:
             opened.append(PostgresStore(url, retention_days=30))
             return opened[-1]
 
@@ -65,7 +65,7 @@ def store_factory(request: Any, tmp_path: Path) -> Iterator[Any]:
         store.close()
 
 
-def decision(request_id: str, index: int = 0, outcome: str = "decline") -> NewDecision:
+def decision(request_id: str, index: int = 0, outcome: str = "decline") -> DecisionEntry:
     record = {"age": 40 + index, "hba1c": 10.5, "tobacco_use": "current"}
     reasons = [
         {
@@ -76,7 +76,7 @@ def decision(request_id: str, index: int = 0, outcome: str = "decline") -> NewDe
             "contribution": 0.31,
         }
     ]
-    return NewDecision(
+    return DecisionEntry(
         request_id,
         index,
         {"risk_class": 3, "max_coverage": 2, "underwriting_policy": 1},
@@ -93,7 +93,7 @@ def decision(request_id: str, index: int = 0, outcome: str = "decline") -> NewDe
     )
 
 
-def _raw_execute(store: RecordStore, *statements: str) -> None:
+def _raw_execute(store: DecisionStore, *statements: str) -> None:
     """Statements an attacker with database access could run, bypassing the store."""
     connection = store.connection
     for statement in statements:
@@ -172,7 +172,7 @@ def test_retention_purges_old_records_and_re_anchors_the_chain(store_factory: An
 
 def _write(args: tuple[str, str, int]) -> int:
     kind, where, writer = args
-    store: RecordStore = (
+    store: DecisionStore = (
         SQLiteStore(Path(where), 30) if kind == "sqlite" else PostgresStore(where, 30)
     )
     for i in range(DECISIONS_EACH):
@@ -203,7 +203,7 @@ def _first_write(args: tuple[str, str, int, float]) -> int:
     """Open a store on a database nobody has set up yet, at the same moment as the others."""
     kind, where, writer, start_at = args
     time.sleep(max(0.0, start_at - time.time()))
-    store: RecordStore = (
+    store: DecisionStore = (
         SQLiteStore(Path(where), 30) if kind == "sqlite" else PostgresStore(where, 30)
     )
     store.append([decision(f"racer-{writer}")])
@@ -245,7 +245,7 @@ def test_the_sqlite_file_is_in_wal_mode(tmp_path: Path) -> None:
         assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     row = store.find("req")[0]
     body = {k: v for k, v in row.items() if k not in ("previous_hash", "hash")}
-    from service.decisions.records import body_text
+    from service.decisions.store import body_text
 
     assert row["hash"] == chain_hash(GENESIS, body_text(body))
 

@@ -101,3 +101,16 @@ def test_both_runtimes_agree_on_every_protocol(services: dict[str, tuple[str, in
         clear = top_two[:, 1] - top_two[:, 0] > declared["probabilities"]["tolerance"]
         assert (answers["risk_class"][clear] == expected["risk_class"][clear]).all(), protocol
         assert clear.mean() > 0.95
+
+
+def test_v2_metadata_names_the_runtime_that_runs_the_model(
+    services: dict[str, tuple[str, int]],
+) -> None:
+    for runtime, platform in (("litert", "litert_tflite"), ("tensorflow", "tensorflow_savedmodel")):
+        url = services[runtime][0]
+        assert (
+            requests.get(f"{url}/v2/models/risk_class", timeout=10).json()["platform"] == platform
+        )
+        assert requests.get(f"{url}/v2/models/underwriting", timeout=10).json()["platform"] == (
+            "ensemble"
+        )

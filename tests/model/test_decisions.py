@@ -233,7 +233,7 @@ def test_every_decision_is_recorded_and_read_back_by_request_id(client: Any) -> 
         "max_coverage": 1,
         "underwriting_policy": 1,
     }
-    from service.decisions.records import fingerprint
+    from service.decisions.store import fingerprint
 
     assert records[1]["fingerprint"] == fingerprint(RISKY)
     assert "systolic_bp" not in json.dumps(records[0])  # the applicant's record is not stored

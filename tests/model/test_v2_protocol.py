@@ -79,7 +79,7 @@ def test_model_metadata_comes_from_the_declaration(
             "underwriting_policy": "1",
         }
     else:
-        assert body["versions"] == ["1"] and body["platform"] == "tensorflow_savedmodel"
+        assert body["versions"] == ["1"] and body["platform"] == "litert_tflite"  # the runtime
         assert client.get(f"/v2/models/{name}/versions/1").get_json() == body
     if name != "max_coverage":
         assert body["parameters"]["class_names"] == CLASS_NAMES

@@ -24,6 +24,7 @@ class Runtime(Protocol):
     """Loads networks and compiles the one call that scores a batch with one or more of them."""
 
     name: str
+    platform: str  # what V2 model metadata says runs the model: the runtime and its format
 
     def packer(self, features: tuple[Feature, ...]) -> Packer:
         """How records must be packed for this runtime's model call."""

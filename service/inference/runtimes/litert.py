@@ -86,6 +86,7 @@ class LiteRT:
     """Runs the LiteRT export of each model (TensorFlow Lite's runtime, built-in ops only)."""
 
     name = "litert"
+    platform = "litert_tflite"
 
     def __init__(self, threads: int) -> None:
         self.threads = threads

@@ -65,6 +65,7 @@ class TensorFlow:
     """Runs the SavedModel's serving signature on raw columns packed by dtype."""
 
     name = "tensorflow"
+    platform = "tensorflow_savedmodel"
 
     def __init__(self, threads: int) -> None:
         self.threads = threads

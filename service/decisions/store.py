@@ -50,7 +50,7 @@ def chain_hash(previous: str, body: str) -> str:
 
 
 @dataclass(frozen=True)
-class NewDecision:
+class DecisionEntry:
     """A decision to record: everything but its place in the chain."""
 
     request_id: str
@@ -79,7 +79,7 @@ class Connection(Protocol):
     def close(self) -> None: ...
 
 
-class RecordStore:
+class DecisionStore:
     """Appends decisions to the chain and reads them back; one per worker process."""
 
     placeholder = "?"
@@ -131,7 +131,7 @@ class RecordStore:
             self._connection.close()
             self._connection = None
 
-    def append(self, decisions: Sequence[NewDecision]) -> list[dict[str, Any]]:
+    def append(self, decisions: Sequence[DecisionEntry]) -> list[dict[str, Any]]:
         """Commit the decisions in order at the chain's end; return the rows as stored."""
         connection = self.connection
         decided_at = _timestamp(datetime.now(UTC))  # one time for a request's decisions
@@ -283,7 +283,7 @@ class RecordStore:
             after = int(page[-1][0])
 
 
-def _record(sequence: int, new: NewDecision, decided_at: str) -> dict[str, Any]:
+def _record(sequence: int, new: DecisionEntry, decided_at: str) -> dict[str, Any]:
     return {
         "sequence": sequence,
         "request_id": new.request_id,
@@ -340,7 +340,7 @@ def _use_wal(connection: sqlite3.Connection) -> None:
     connection.execute("PRAGMA journal_mode=WAL")  # the last try raises what SQLite says
 
 
-class SQLiteStore(RecordStore):
+class SQLiteStore(DecisionStore):
     """A file in WAL mode: readers never block the writer; writers take turns on its lock."""
 
     def __init__(self, path: Path, retention_days: int, synchronous: str = "normal") -> None:
@@ -403,7 +403,7 @@ class _SQLiteConnection:
         self.raw.close()
 
 
-class PostgresStore(RecordStore):
+class PostgresStore(DecisionStore):
     """PostgreSQL (psycopg 3): writers serialise on a transaction-scoped advisory lock."""
 
     placeholder = "%s"
@@ -451,7 +451,7 @@ class PostgresStore(RecordStore):
         ]
 
 
-def open_store(database: Path, url: str, retention_days: int, synchronous: str) -> RecordStore:
+def open_store(database: Path, url: str, retention_days: int, synchronous: str) -> DecisionStore:
     """The store the settings name: PostgreSQL when a URL is given, else the SQLite file."""
     if url:
         return PostgresStore(url, retention_days)
