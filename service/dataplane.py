@@ -1,11 +1,11 @@
-"""The one pipeline every protocol calls: validate -> pack -> infer -> decide, for one servable.
+"""What every protocol calls: validate, assess with the scoring core, add what a request owns.
 
-Protocols decode their wire format into `Rows` or `Columns` and encode the `Prediction` they get
-back; everything between (validation against the served declaration, packing for the runtime,
-the model call, derived outputs, prediction metrics, and for a servable with a policy the
-decisions and their durable record) happens here, once, and `on_scored` hears
-of every scored request (the app wires it to the access log and the records histogram). It knows
-nothing of HTTP, so a batch job can drive it too.
+Protocols decode their wire format into `Rows` or `Columns` (or records a typed decoder already
+validated) and encode the `Prediction` they get back. Between: validation against the served
+declaration, the scoring core (service.assessing: pack, infer, decide, reasons), and what only a
+request has: the decisions' durable record, the drift window, the shadow challenger, and
+`on_scored` (the app wires it to the access log and the records histogram). It knows nothing of
+HTTP: each wire maps its domain errors (service.errors).
 """
 
 from __future__ import annotations

@@ -372,6 +372,7 @@ def test_a_policy_that_does_not_fit_the_classifier_is_refused_as_a_version(
         POLICY,
         version=9,
         reason_codes={k: v for k, v in POLICY.reason_codes.items() if k != "hba1c"},
+        reason_texts={k: v for k, v in POLICY.reason_texts.items() if k != "R07"},
     )
     target = repository / "underwriting_policy" / "9"
     target.mkdir()
