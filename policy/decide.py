@@ -17,7 +17,15 @@ from typing import Any, Generic, Protocol, TypeVar, overload
 
 import numpy as np
 
-from policy.decision import FiredRule
+from policy.decision import (
+    AboveLimitFired,
+    AboveOfferFired,
+    ConfidenceFired,
+    FiredRule,
+    KnockOutFired,
+    NoOfferFired,
+    OutOfRangeFired,
+)
 from policy.document import KnockOut, Policy
 
 SEVERITY = {"accept": 0, "refer": 1, "decline": 2}
@@ -112,15 +120,10 @@ def decide(
     knock = _knock_outs(ops, policy, columns, rules, knocked_out)
     doubt = _out_of_range(ops, policy, columns, training_ranges, rules)
     unsure = top < policy.minimum_top_probability
+    code, text = policy.confidence.code, policy.confidence.text
     for i in ops.indices(unsure):
         probability = round(float(ops.at(top, i)), 4)
-        threshold = policy.minimum_top_probability
-        rules.add(
-            i,
-            FiredRule(
-                "confidence", policy.confidence, top_probability=probability, threshold=threshold
-            ),
-        )
+        rules.add(i, ConfidenceFired(code, text, probability, policy.minimum_top_probability))
     doubt_severity = ops.maximum(
         ops.where(doubt, SEVERITY[policy.out_of_range_outcome], 0),
         ops.where(unsure, SEVERITY[policy.confidence_outcome], 0),
@@ -135,7 +138,7 @@ def decide(
         severity = _face_amount(ops, policy, ops.numbers(requested), offer, severity, rules)
     nothing = (severity == SEVERITY["accept"]) & (offer < policy.offer_step)  # NaN: no model
     for i in ops.indices(nothing):
-        rules.add(i, FiredRule("face_amount", policy.no_offer, offer=0.0))
+        rules.add(i, NoOfferFired(policy.no_offer.code, policy.no_offer.text))
     severity = ops.where(nothing, SEVERITY["refer"], severity)
     offer = ops.where(severity == SEVERITY["decline"], np.nan, offer)
     outcome = ops.pick(OUTCOMES, severity)
@@ -166,7 +169,7 @@ def _knock_outs(
         for i in fired:
             knocked_out.add(i, rule)
             value = _plain(values[i])
-            rules.add(i, FiredRule("knock_out", rule.wording, feature=rule.feature, value=value))
+            rules.add(i, KnockOutFired(rule.wording.code, rule.wording.text, rule.feature, value))
     return severity
 
 
@@ -179,6 +182,7 @@ def _out_of_range(
 ) -> Any:
     """Where a record has a value outside the model's training ranges; note the rules."""
     doubt: Any = False
+    code, text = policy.out_of_range.code, policy.out_of_range.text
     for name, (low, high) in training_ranges.items():
         if name not in columns:
             continue
@@ -186,16 +190,7 @@ def _out_of_range(
         outside = (values < low) | (values > high)
         for i in ops.indices(outside):
             value = _plain(columns[name][i])
-            rules.add(
-                i,
-                FiredRule(
-                    "out_of_range",
-                    policy.out_of_range,
-                    feature=name,
-                    value=value,
-                    range=(low, high),
-                ),
-            )
+            rules.add(i, OutOfRangeFired(code, text, name, value, (low, high)))
         doubt = doubt | outside
     return doubt
 
@@ -208,22 +203,15 @@ def _face_amount(
     limit = policy.accelerated_limit
     above_limit = accepted & (asked > limit)
     above_offer = accepted & (asked <= limit) & (asked > offer)
+    wording = policy.above_limit
     for i in ops.indices(above_limit):
         requested = float(ops.at(asked, i))
-        rules.add(
-            i, FiredRule("face_amount", policy.above_limit, requested=requested, limit=float(limit))
-        )
+        rules.add(i, AboveLimitFired(wording.code, wording.text, requested, float(limit)))
+    wording = policy.above_offer
     for i in ops.indices(above_offer):
         requested = float(ops.at(asked, i))
-        rules.add(
-            i,
-            FiredRule(
-                "face_amount",
-                policy.above_offer,
-                requested=requested,
-                offer=float(ops.at(offer, i)),
-            ),
-        )
+        offered = float(ops.at(offer, i))
+        rules.add(i, AboveOfferFired(wording.code, wording.text, requested, offered))
     return ops.where(above_limit | above_offer, SEVERITY["refer"], severity)
 
 

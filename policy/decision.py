@@ -8,40 +8,98 @@ same), the batch scorer writes columns, a future wire its own messages.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from policy.document import Outcome, Wording
+from policy.document import Outcome
 
-RuleKind = Literal["knock_out", "out_of_range", "confidence", "face_amount"]
+# Each kind of fired rule is its own type: its fields are exactly what the rule compared, in the
+# order the JSON form shows them (`rule`, `code`, `text` first), so a wire encoder (orjson) can
+# write one natively.
 
 
 @dataclass(frozen=True, slots=True)
-class FiredRule:
-    """A policy rule that fired for one record, with what it compared (unset: not its kind's)."""
+class KnockOutFired:
+    """A knock-out held for the applicant's value of its feature."""
 
-    rule: RuleKind
-    wording: Wording
-    feature: str | None = None  # knock_out, out_of_range: the feature tested
-    value: Any = None  # knock_out, out_of_range: the applicant's value
-    range: tuple[float, float] | None = None  # out_of_range: the training range
-    top_probability: float | None = None  # confidence: the model's largest probability
-    threshold: float | None = None  # confidence: the policy's minimum
-    requested: float | None = None  # face_amount: the amount applied for
-    limit: float | None = None  # face_amount: the accelerated-underwriting limit exceeded
-    offer: float | None = None  # face_amount: the offer exceeded (0.0: none to make)
-
-    def to_json(self) -> dict[str, Any]:
-        shown: dict[str, Any] = {"rule": self.rule, **self.wording.to_json()}
-        for name in _RULE_DETAILS:
-            value = getattr(self, name)
-            if value is not None:
-                shown[name] = list(value) if name == "range" else value
-        return shown
+    rule: Literal["knock_out"] = field(default="knock_out", init=False)
+    code: str
+    text: str
+    feature: str
+    value: Any
 
 
-_RULE_DETAILS: tuple[str, ...] = ("feature", "value", "range", "top_probability", "threshold")
-_RULE_DETAILS += ("requested", "limit", "offer")
+@dataclass(frozen=True, slots=True)
+class OutOfRangeFired:
+    """A value lay outside the range the model was trained on."""
+
+    rule: Literal["out_of_range"] = field(default="out_of_range", init=False)
+    code: str
+    text: str
+    feature: str
+    value: Any
+    range: tuple[float, float]
+
+
+@dataclass(frozen=True, slots=True)
+class ConfidenceFired:
+    """The model's largest class probability fell below the policy's minimum."""
+
+    rule: Literal["confidence"] = field(default="confidence", init=False)
+    code: str
+    text: str
+    top_probability: float
+    threshold: float
+
+
+@dataclass(frozen=True, slots=True)
+class AboveLimitFired:
+    """The amount applied for exceeds the accelerated-underwriting limit."""
+
+    rule: Literal["face_amount"] = field(default="face_amount", init=False)
+    code: str
+    text: str
+    requested: float
+    limit: float
+
+
+@dataclass(frozen=True, slots=True)
+class AboveOfferFired:
+    """The amount applied for exceeds the offer."""
+
+    rule: Literal["face_amount"] = field(default="face_amount", init=False)
+    code: str
+    text: str
+    requested: float
+    offer: float
+
+
+@dataclass(frozen=True, slots=True)
+class NoOfferFired:
+    """The offer rounds down to nothing (`offer` is 0.0)."""
+
+    rule: Literal["face_amount"] = field(default="face_amount", init=False)
+    code: str
+    text: str
+    offer: float = 0.0
+
+
+FiredRule = (
+    KnockOutFired
+    | OutOfRangeFired
+    | ConfidenceFired
+    | AboveLimitFired
+    | AboveOfferFired
+    | NoOfferFired
+)
+
+
+def rule_json(rule: FiredRule) -> dict[str, Any]:
+    """A fired rule's JSON form: its fields in order (a range as a list)."""
+    shown = {name: getattr(rule, name) for name in rule.__slots__}
+    if "range" in shown:
+        shown["range"] = list(shown["range"])
+    return shown
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +146,6 @@ class Decision:
             "offer": self.offer,
             "reasons": [reason.to_json() for reason in self.reasons],
             "reasons_complete": self.reasons_complete,
-            "rules": [rule.to_json() for rule in self.rules],
+            "rules": [rule_json(rule) for rule in self.rules],
             "policy_version": self.policy_version,
         }

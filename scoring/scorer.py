@@ -176,7 +176,7 @@ def decision_columns(decided: DecidedBatch, size: int) -> list[pa.Array]:
             complete[i] = bool(state)
     rules = np.full(size, "[]", dtype=object)
     for i, listed in non_empty(arrays.rules).items():
-        rules[i] = orjson.dumps([r.to_json() for r in listed], option=_JSON).decode()
+        rules[i] = orjson.dumps(listed, option=_JSON).decode()  # each rule a dataclass
     offer = np.asarray(arrays.offer, dtype=np.float64)
     return [
         pa.array(arrays.outcome, pa.string()),

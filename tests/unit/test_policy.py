@@ -15,6 +15,7 @@ from contract.checksums import sealed_digest
 from contract.errors import ContractError
 from policy import reasons as ranking
 from policy.decide import decide, straight_through
+from policy.decision import rule_json
 from policy.document import DIGEST_KEY, POLICY_FILE, POLICY_NAME, Policy, read_policy, sealed
 from policy.publish import DEFAULT_SOURCE, load_source, publish
 from training.features import FEATURES
@@ -65,7 +66,7 @@ def decide_one(
     return (
         str(decided.outcome[0]),
         float(decided.offer[0]),
-        [rule.to_json() for rule in decided.rules[0]],
+        [rule_json(rule) for rule in decided.rules[0]],
     )
 
 
