@@ -453,3 +453,30 @@ def test_per_record_lists_read_like_a_list_of_lists() -> None:
         fired[4]
     with pytest.raises(IndexError):
         fired[-5]
+
+
+def test_a_fired_rule_writes_the_same_json_natively_and_as_a_dict() -> None:
+    """The batch scorer lets orjson write a rule's dataclass; REST and the record write its
+    dict: one JSON form, in the same key order."""
+    import orjson
+
+    from policy.decision import (
+        AboveLimitFired,
+        AboveOfferFired,
+        ConfidenceFired,
+        KnockOutFired,
+        NoOfferFired,
+        OutOfRangeFired,
+    )
+
+    fired = [
+        KnockOutFired("KO02", "DUI", "dui_count_5y", 3),
+        OutOfRangeFired("RF02", "Range", "age", 90, (18.0, 80.0)),
+        ConfidenceFired("RF01", "Unclear", 0.41, 0.55),
+        AboveLimitFired("RF04", "Limit", 2.5e6, 1e6),
+        AboveOfferFired("RF03", "Offer", 9e5, 5e5),
+        NoOfferFired("RF05", "None"),
+    ]
+    for rule in fired:
+        assert orjson.dumps(rule) == orjson.dumps(rule_json(rule))
+        assert list(rule_json(rule))[:3] == ["rule", "code", "text"]
