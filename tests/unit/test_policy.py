@@ -464,12 +464,13 @@ def test_a_fired_rule_writes_the_same_json_natively_and_as_a_dict() -> None:
         AboveLimitFired,
         AboveOfferFired,
         ConfidenceFired,
+        FiredRule,
         KnockOutFired,
         NoOfferFired,
         OutOfRangeFired,
     )
 
-    fired = [
+    fired: list[FiredRule] = [
         KnockOutFired("KO02", "DUI", "dui_count_5y", 3),
         OutOfRangeFired("RF02", "Range", "age", 90, (18.0, 80.0)),
         ConfidenceFired("RF01", "Unclear", 0.41, 0.55),
