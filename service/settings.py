@@ -13,6 +13,7 @@ import re
 import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
+from functools import cache
 from pathlib import Path
 from types import UnionType
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
@@ -316,8 +317,9 @@ def env_var(name: str) -> str:
     return PREFIX + name.upper()
 
 
+@cache
 def _types() -> dict[str, Any]:
-    """Each setting's declared type, resolved (the annotations are strings)."""
+    """Each setting's declared type, resolved once (the annotations are strings)."""
     return get_type_hints(Settings)
 
 
@@ -335,7 +337,11 @@ def _parse(name: str, kind: Any, raw: str) -> Any:
     if get_origin(kind) is Literal:
         return text.lower()  # checked against the choices with every other rule
     if Path in _options(kind):
-        return Path(text) if text else None
+        if text:
+            return Path(text)
+        if type(None) in _options(kind):
+            return None  # an empty path: unset
+        raise SettingsError(f"{env_var(name)}={raw!r} is invalid: expected a path")
     if kind in _EXPECTED:
         try:
             return kind(text)
@@ -343,7 +349,7 @@ def _parse(name: str, kind: Any, raw: str) -> Any:
             raise SettingsError(
                 f"{env_var(name)}={raw!r} is invalid: expected {_EXPECTED[kind]}"
             ) from None
-    return raw
+    return text
 
 
 def documentation() -> list[tuple[str, str, str]]:

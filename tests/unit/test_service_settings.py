@@ -70,6 +70,7 @@ def test_reads_every_value_from_prefixed_variables() -> None:
         ("SERVICE_SHADOW_SAMPLE", "1.5", "> 0 and <= 1"),
         ("SERVICE_SHADOW_SAMPLE", "0", "> 0 and <= 1"),
         ("SERVICE_SHADOW_MODELS_DIR", "/no/such/repository", "an existing directory"),
+        ("SERVICE_MODELS_DIR", " ", "a path"),
     ],
 )
 def test_a_bad_value_fails_fast_naming_variable_and_expectation(
@@ -148,6 +149,7 @@ def test_paths_are_paths_and_an_empty_one_is_unset(tmp_path: Path) -> None:
         {"SERVICE_RUNTIME_DIR": str(tmp_path), "SERVICE_DECISIONS_DATABASE": ""}
     )
     assert settings.runtime_dir == tmp_path and settings.decisions_database is None
+    assert Settings.from_env({"SERVICE_HOST": " 127.0.0.1 "}).host == "127.0.0.1"
     assert Settings(shadow_models_dir=str(tmp_path)).shadow_models_dir == tmp_path  # type: ignore[arg-type]
     assert settings.drain_marker == tmp_path / "draining"
 
