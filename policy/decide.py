@@ -26,10 +26,9 @@ from policy.decision import (
     NoOfferFired,
     OutOfRangeFired,
 )
-from policy.document import KnockOut, Policy
+from policy.document import OUTCOMES, KnockOut, Policy
 
-SEVERITY = {"accept": 0, "refer": 1, "decline": 2}
-OUTCOMES = ("accept", "refer", "decline")  # in order of severity
+SEVERITY = {outcome: rank for rank, outcome in enumerate(OUTCOMES)}  # the order of severity
 # A knock-out's comparison of a value (or an array of values) with its bound.
 COMPARE = {
     "above": operator.gt,

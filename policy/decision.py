@@ -2,8 +2,8 @@
 
 The policy produces them (decide.py, reasons.py); every consumer reads these types, and each
 wire has one encoder: `to_json` here is the JSON form that REST answers, V2 tensors carry and the
-decision record stores (its keys in this order, so the bytes a record was hashed over stay the
-same), the batch scorer writes columns, a future wire its own messages.
+decision record stores (keys in the order responses have always shown them; the record sorts
+them before hashing), the batch scorer writes columns, a future wire its own messages.
 """
 
 from __future__ import annotations

@@ -219,7 +219,7 @@ class Policy:
             {"accelerated_limit", "offer_step", "above_offer", "above_limit", "no_offer"},
         )
         reasons = document.reader("reasons", _REASON_KEYS)
-        texts, codes = _reason_wording(reasons)
+        texts, codes = _reason_wording(reasons, document.raw.get("format_version"))
         maximum = reasons.integer("maximum")
         if not 1 <= maximum <= MAXIMUM_REASONS:
             raise ContractError(f"policy.reasons.maximum must be 1 to {MAXIMUM_REASONS}")
@@ -361,13 +361,18 @@ def _outcome(value: Any, where: str) -> Outcome:
 _REASON_KEYS = {"maximum", "minimum_contribution", "codes", "features", "wording"}
 
 
-def _reason_wording(reasons: _Reader) -> tuple[dict[str, str], dict[str, str]]:
+def _reason_wording(reasons: _Reader, format_version: Any) -> tuple[dict[str, str], dict[str, str]]:
     """Each code's text once, and each feature's code: `codes` and `features`, or (the first
-    layout) `wording`, each feature's code and text, whose features sharing a code agree."""
+    layout, format 1) `wording`, each feature's code and text, whose features sharing a code
+    agree. A source file (no format_version) may use either layout."""
     where = reasons.where
-    if "wording" in reasons.raw:
-        if {"codes", "features"} & set(reasons.raw):
-            raise ContractError(f"{where}: `wording` or `codes` and `features`, not both")
+    first = "wording" in reasons.raw
+    if first and {"codes", "features"} & set(reasons.raw):
+        raise ContractError(f"{where}: `wording` or `codes` and `features`, not both")
+    if format_version is not None and (format_version == 1) != first:
+        layout = "`wording`" if format_version == 1 else "`codes` and `features`"
+        raise ContractError(f"{where}: format_version {format_version} words reasons in {layout}")
+    if first:
         texts: dict[str, str] = {}
         codes: dict[str, str] = {}
         for name, raw in reasons.mapping("wording").items():
@@ -378,7 +383,8 @@ def _reason_wording(reasons: _Reader) -> tuple[dict[str, str], dict[str, str]]:
         return texts, codes
     texts = {}
     for code, text in reasons.mapping("codes").items():
-        texts[str(code)] = _Reader({"code": code, "text": text}, f"{where}.codes").text("text")
+        worded = _Reader({"code": code, "text": text}, f"{where}.codes.{code}").wording()
+        texts[worded.code] = worded.text
     codes = {}
     for name, code in reasons.mapping("features").items():
         if not isinstance(code, str) or code not in texts:

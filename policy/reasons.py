@@ -1,12 +1,13 @@
 """Turn one record's attributions and fired knock-outs into at most four ranked reasons.
 
-Each reason is `{code, feature, text, value, contribution}`: the wording the policy declares for
-the feature (or the knock-out's own), the applicant's own value (the specific item of information
-behind it) and how much the feature raised the explained probability above the applicant's
-best-risk reference. Knock-outs come first, in policy order; then features by contribution,
-largest first, at least the policy's minimum. Features sharing a code (height and weight: build)
-give one reason, their contributions summed, the others' values under `related` (always: they
-are items of the same reason, even one that contributed nothing, as height at its own BMI).
+Each reason is a `Reason` (as JSON `{code, feature, text, value, contribution}`): the wording
+the policy declares for the feature's code (or the knock-out's own), the applicant's own value
+(the specific item of information behind it) and how much the feature raised the explained
+probability above the applicant's best-risk reference. Knock-outs come first, in policy order;
+then features by contribution, largest first, at least the policy's minimum. Features sharing a
+code (height and weight: build) give one reason, their contributions summed, the others' values
+under `related` (always: they are items of the same reason, even one that contributed nothing,
+as height at its own BMI).
 Only features the model explains (those with a declared risk direction) can be reasons: no
 protected attribute, no score.
 """

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging.config
 import os
+import re
 import sys
 import textwrap
 
@@ -29,12 +30,17 @@ warm (GET /readyz), and polls the repository for new versions. API documentation
 Metrics: GET /metrics."""
 
 
+def plain_text(markdown: str) -> str:
+    """A setting's documentation as a terminal shows it: no code marks, links as their text."""
+    return re.sub(r"\[([^\]]+)\]\([^)]*\)", r"\1", markdown).replace("`", "")
+
+
 def usage() -> str:
     """The help text: what the command starts, every setting, how to reach gunicorn's options."""
     lines = ["usage: python -m service [-h] [GUNICORN_OPTION ...]", "", ABOUT, ""]
     lines.append("Settings, from environment variables (a bad value stops start-up, naming it):")
     for variable, default, meaning in documentation():
-        default, meaning = default.replace("`", ""), meaning.replace("`", "")
+        default, meaning = plain_text(default), plain_text(meaning)
         lines.append(f"  {variable}  " + (f"(default: {default})" if default else "(unset)"))
         lines += textwrap.wrap(meaning, width=92, initial_indent=" " * 6, subsequent_indent=" " * 6)
     lines += [

@@ -117,8 +117,10 @@ class Settings:
     )
     front: Front = _setting(
         "nginx",
-        "What faces clients: `nginx` (see [The front](#the-front)) or `none` (gunicorn on "
-        "`SERVICE_HOST:SERVICE_PORT`, only behind another buffering proxy).",
+        "What faces clients: `nginx` (reads whole requests within timeouts and limits, answers "
+        "malformed ones itself, hands gunicorn complete requests over a Unix socket; see "
+        "[The front](#the-front)) or `none` (gunicorn on `SERVICE_HOST:SERVICE_PORT`, only "
+        "behind another buffering proxy).",
     )
     client_timeout_seconds: int = _setting(
         10,
@@ -153,7 +155,7 @@ class Settings:
         shown=f"{WORKERS_PER_CPU} per CPU",
     )
     models_dir: Path = _setting(
-        Path("models"), "Model repository, laid out `<dir>/<model>/<version>/`.", bool, "a path"
+        Path("models"), "Model repository, laid out `<dir>/<model>/<version>/`."
     )
     max_records: int = _setting(
         10_000, "Most records one predict request may carry (more: 413).", lambda v: v >= 1, ">= 1"
@@ -173,7 +175,8 @@ class Settings:
         "Model runtime: `litert` (each version's LiteRT export; no TensorFlow in the workers) "
         "or `tensorflow` (the SavedModel; needs the `tensorflow` extra installed).",
         _runtime_installed,
-        "its library installed (the tensorflow runtime: pip install '.[tensorflow]')",
+        "litert | tensorflow, with its library installed (the tensorflow runtime: "
+        "pip install '.[tensorflow]')",
     )
     runtime_threads: int = _setting(
         1,
@@ -283,7 +286,7 @@ class Settings:
         for f in fields(self):
             value = getattr(self, f.name)
             if Path in _options(types[f.name]) and isinstance(value, str):
-                value = Path(value) if value else None
+                value = _path(f.name, types[f.name], value)
                 object.__setattr__(self, f.name, value)
             choices = get_args(types[f.name]) if get_origin(types[f.name]) is Literal else ()
             if choices and value not in choices:
@@ -331,17 +334,22 @@ def _options(kind: Any) -> tuple[Any, ...]:
 _EXPECTED = {int: "an integer", float: "a number"}
 
 
+def _path(name: str, kind: Any, text: str) -> Path | None:
+    """A path setting's value: empty is unset where the setting may be unset, refused if not."""
+    if text.strip():
+        return Path(text.strip())
+    if type(None) in _options(kind):
+        return None
+    raise SettingsError(f"{env_var(name)}={text!r} is invalid: expected a path")
+
+
 def _parse(name: str, kind: Any, raw: str) -> Any:
     """Convert one raw environment value to the setting's type, naming the variable on failure."""
     text = raw.strip()
     if get_origin(kind) is Literal:
         return text.lower()  # checked against the choices with every other rule
     if Path in _options(kind):
-        if text:
-            return Path(text)
-        if type(None) in _options(kind):
-            return None  # an empty path: unset
-        raise SettingsError(f"{env_var(name)}={raw!r} is invalid: expected a path")
+        return _path(name, kind, text)
     if kind in _EXPECTED:
         try:
             return kind(text)

@@ -140,9 +140,11 @@ def _indices(values: Sequence[Any] | np.ndarray, index: dict[str, int]) -> Any:
     comparison per category."""
     if not isinstance(values, np.ndarray):
         return [index[value] for value in values]
-    found = np.empty(len(values), dtype=np.int32)
+    found = np.full(len(values), -1, dtype=np.int32)
     for value, i in index.items():
         found[values == value] = i
+    if (found < 0).any():  # validated records never get here: a caller's bug, not a client's
+        raise ValueError(f"a value outside the categories {sorted(index)}")
     return found
 
 

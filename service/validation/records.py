@@ -23,8 +23,12 @@ class ValidRecords:
 
     size: int
     rows: Sequence[Any] | None = None  # dicts or typed structs
-    # lists, or typed arrays, by feature name (a mapping, or the typed decoder's struct)
+    # lists, or typed arrays, by feature name (a dict, or the typed decoder's struct read alike)
     columns: Mapping[str, Sequence[Any] | np.ndarray] | None = None
+
+    def __post_init__(self) -> None:
+        if (self.rows is None) == (self.columns is None):
+            raise ValueError("validated records are rows or columns, exactly one of the two")
 
     @classmethod
     def of_rows(cls, rows: Sequence[Any]) -> ValidRecords:

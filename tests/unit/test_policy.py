@@ -149,6 +149,7 @@ def test_each_reason_code_is_worded_once_and_features_map_to_codes(policy: Polic
         (lambda r: r["codes"].update(R99="Unused"), "no feature has the codes \\['R99'\\]"),
         (lambda r: r["codes"].update(R07=" "), "must be non-empty text"),
         (lambda r: r.update(wording={}), "not both"),
+        (lambda r: r["codes"].update({"": "Blank"}), "codes\\.\\.code must be non-empty"),
     ],
 )
 def test_reason_wording_that_does_not_add_up_is_refused(
@@ -183,6 +184,9 @@ def test_a_policy_in_the_first_layout_reads_alike_and_keeps_its_digest(
     content[DIGEST_KEY] = sealed_digest(content, DIGEST_KEY)
     (published / POLICY_FILE).write_text(json.dumps(content))
     assert read_policy(published, 1).wording == policy.wording
+    mislabelled = source() | {"format_version": 1}  # the second layout said to be the first
+    with pytest.raises(ContractError, match="format_version 1 words reasons in `wording`"):
+        Policy.from_json(mislabelled)
     raw = first_layout(source())
     raw["reasons"]["wording"]["height_cm"]["text"] = "Height"  # R01 would have two texts
     with pytest.raises(ContractError, match="R01 has two texts"):

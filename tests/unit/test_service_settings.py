@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from paths import REPO
 
+from service.__main__ import plain_text
 from service.settings import (
     Settings,
     SettingsError,
@@ -114,9 +115,10 @@ def test_the_command_prints_its_own_help_with_every_setting() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("usage: python -m service")
+    assert "](#" not in result.stdout  # the settings' markdown links shown as their text
     assert "gunicorn --help" in result.stdout and "127.0.0.1:8000" not in result.stdout
     for variable, default, meaning in documentation():
-        default, meaning = default.replace("`", ""), meaning.replace("`", "")
+        default, meaning = plain_text(default), plain_text(meaning)
         assert variable in result.stdout
         assert meaning.split()[0] in result.stdout
         if default:
