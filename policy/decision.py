@@ -94,12 +94,34 @@ FiredRule = (
 )
 
 
+RULE_KINDS: tuple[type[FiredRule], ...] = (
+    KnockOutFired,
+    OutOfRangeFired,
+    ConfidenceFired,
+    AboveLimitFired,
+    AboveOfferFired,
+    NoOfferFired,
+)
+
+
 def rule_json(rule: FiredRule) -> dict[str, Any]:
     """A fired rule's JSON form: its fields in order (a range as a list)."""
     shown = {name: getattr(rule, name) for name in rule.__slots__}
     if "range" in shown:
         shown["range"] = list(shown["range"])
     return shown
+
+
+def rule_from_json(shown: dict[str, Any]) -> FiredRule:
+    """The fired rule a JSON form describes: the kind whose rule and fields it names exactly."""
+    fields = {name: value for name, value in shown.items() if name != "rule"}
+    for kind in RULE_KINDS:
+        named = kind.__dataclass_fields__["rule"].default
+        if named == shown.get("rule") and set(kind.__slots__) == {"rule", *fields}:
+            if "range" in fields:
+                fields["range"] = tuple(fields["range"])
+            return kind(**fields)
+    raise ValueError(f"not a fired rule's JSON form: {sorted(shown)}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,3 +171,16 @@ class Decision:
             "rules": [rule_json(rule) for rule in self.rules],
             "policy_version": self.policy_version,
         }
+
+    @classmethod
+    def from_json(cls, shown: dict[str, Any]) -> Decision:
+        """The decision a JSON form (`to_json`, as recorded) describes."""
+        return cls(
+            outcome=shown["outcome"],
+            risk_class=shown["risk_class"],
+            offer=shown["offer"],
+            reasons=tuple(Reason(**reason) for reason in shown["reasons"]),
+            reasons_complete=shown["reasons_complete"],
+            rules=tuple(rule_from_json(rule) for rule in shown["rules"]),
+            policy_version=shown["policy_version"],
+        )

@@ -22,9 +22,11 @@ from contract.explanations import Explanation
 from policy.decision import Decision
 from policy.document import REQUESTED_COVERAGE, Policy
 from service.assessing import assess
+from service.callers import Caller
 from service.decisions.explaining import Attributions, attribute
-from service.decisions.store import DecisionEntry, DecisionStore, fingerprint
-from service.errors import NotFound, NotReady, NotRecorded
+from service.decisions.store import DecisionEntry, DecisionStore, RequestIdTaken, fingerprint
+from service.decisions.store_health import StoreHealth
+from service.errors import Conflict, NotFound, NotReady, NotRecorded
 from service.inference.packing import Batch, pack
 from service.inference.prediction import Prediction
 from service.inference.servable import Servable
@@ -89,6 +91,7 @@ class Dataplane:
         self.max_records = max_records
         self.on_scored = on_scored
         self.recorder = recorder
+        self.store_health = StoreHealth(recorder) if recorder is not None else None
         self.drift = drift
         self.shadow = shadow
         self.defer = defer
@@ -109,24 +112,31 @@ class Dataplane:
         self,
         servable: Servable,
         records: Rows | Columns | ValidRecords,
-        request_id: str = "-",
+        caller: Caller | None = None,
         explain: bool = True,
     ) -> Prediction:
         """Validate every record (400 naming each failure), then score them in one call.
 
         A servable with a policy also decides each record and records the decisions before
-        returning (a decision that cannot be recorded is not given: 503). A sampled request is
-        handed to the shadow challenger, to score once the response is out.
+        returning (a decision that cannot be recorded is not given: 503). The caller's request
+        id keys them: the same request sent again is answered with the decisions on record
+        (`replayed`), another under a used id is refused (409). A sampled request is handed to
+        the shadow challenger, to score once the response is out.
         """
+        caller = caller or Caller()
         assessed = assess(servable, self._valid(servable, records), explain)
         prediction = assessed.prediction
-        self._watch(servable, assessed.batch, prediction)
         if assessed.decided is not None:
             decisions = assessed.decided.per_record()
-            self._record(servable, prediction, assessed.records, decisions, request_id)
-            prediction = dataclasses.replace(prediction, decisions=decisions)
-        if self.shadow is not None and self.shadow.wants(servable):
-            self.defer(partial(self.shadow.score, servable, assessed))
+            recorded = self._record(servable, prediction, assessed.records, decisions, caller)
+            replayed = recorded is not None
+            prediction = dataclasses.replace(
+                prediction, decisions=recorded or decisions, replayed=replayed
+            )
+        if not prediction.replayed:  # a replay was watched and shadowed the first time
+            self._watch(servable, assessed.batch, prediction)
+            if self.shadow is not None and self.shadow.wants(servable):
+                self.defer(partial(self.shadow.score, servable, assessed))
         self.on_scored(prediction.size, prediction.versions)
         return prediction
 
@@ -158,38 +168,53 @@ class Dataplane:
         prediction: Prediction,
         records: ValidRecords,
         decisions: list[Decision],
-        request_id: str,
-    ) -> None:
-        """Commit the decisions to the record store; count them by outcome."""
-        if self.recorder is not None:
+        caller: Caller,
+    ) -> list[Decision] | None:
+        """Commit the decisions to the record store; count them by outcome.
+
+        Returns the decisions on record if the request was a replay (None: newly recorded).
+        """
+        if self.recorder is not None and self.store_health is not None:
             names = [f.name for f in servable.features]
             numbers = servable.number_fields  # computed once per servable
             optional = REQUESTED_COVERAGE.name
             new = [
                 DecisionEntry(
-                    request_id,
+                    caller.request_id,
                     i,
                     prediction.versions,
                     fingerprint(records.applicant(i, names, numbers, optional)),
                     decision.to_json(),
+                    caller.key_id,
                 )
                 for i, decision in enumerate(decisions)
             ]
             try:
-                self.recorder.append(new)
-            except Exception:
-                log.exception("decisions of request %s not recorded", request_id)
+                appended = self.recorder.append(new)
+            except RequestIdTaken:
+                raise Conflict(
+                    f"Request id {caller.request_id!r} was already used for other applicants; "
+                    "send each new request with a new X-Request-ID (the same request sent "
+                    "again is answered with its recorded decisions)",
+                    {"request_id": caller.request_id},
+                ) from None
+            except Exception as exc:
                 metrics.DECISION_RECORD_FAILURES.inc()
-                self.recorder.close()  # reconnect on the next request
+                self.store_health.failed(exc, "to record a request's decisions")
                 raise NotRecorded(
                     "The decision could not be recorded, so it is not given; retry the request",
-                    {"request_id": request_id},
+                    {"request_id": caller.request_id},
                 ) from None
+            self.store_health.wrote()
+            if appended.replayed:
+                metrics.DECISION_REPLAYS.inc()
+                return [Decision.from_json(row["decision"]) for row in appended.rows]
         version = str(servable.policy.version if servable.policy else "")
         for outcome, count in Counter(d.outcome for d in decisions).items():
             metrics.DECISIONS.labels(version, outcome).inc(count)
         if incomplete := sum(d.reasons_complete is False for d in decisions):
             metrics.INCOMPLETE_EXPLANATIONS.inc(incomplete)
+        return None
 
     def explain(self, servable: Servable, records: Rows | Columns | ValidRecords) -> Explained:
         """Attributions of every feature for every record, whatever its class (no decision)."""
@@ -210,17 +235,23 @@ class Dataplane:
         explanation = model.metadata.explain
         return Explained(explanation, attribute(explanation, model.explainer, batch))
 
-    def decisions(self, request_id: str) -> list[dict[str, Any]]:
-        """The recorded decisions of one request (404 if there are none)."""
-        if self.recorder is None:
+    def decisions(self, request_id: str, caller: Caller | None = None) -> list[dict[str, Any]]:
+        """The recorded decisions of one request that the caller may read (404: none).
+
+        A caller reads the decisions its own key made, unless it may read every caller's; the
+        decisions of others are not found (their existence is not revealed either).
+        """
+        caller = caller or Caller()
+        if self.recorder is None or self.store_health is None:
             raise NotFound("No decision record store is configured", {})
         if not is_request_id(request_id):  # never an id the service could have recorded
             raise NotFound("No decisions recorded for that request id", {})
         try:
             found = self.recorder.find(request_id)
-        except Exception:
-            log.exception("reading the decisions of request %s failed", request_id)
+        except Exception as exc:
+            self.store_health.failed(exc, "to read a request's decisions")
             raise NotRecorded("The decision record store is unavailable; retry", {}) from None
+        found = [record for record in found if caller.may_read(record.get("key_id"))]
         if not found:
             raise NotFound(
                 f"No decisions recorded for request {request_id!r}", {"request_id": request_id}
@@ -238,7 +269,13 @@ class Dataplane:
         An instance shutting down is not ready, though it still answers what reaches it."""
         if self.draining():
             raise NotReady("The instance is shutting down; send to another", {"draining": True})
-        return self.store.require_ready()
+        serving = self.store.require_ready()
+        if self.store_health is not None and not self.store_health.writable():
+            raise NotReady(
+                "The decision record store cannot record decisions; send to another instance",
+                {"decision_store": "failing"},
+            )
+        return serving
 
     def statuses(self, name: str) -> list[tuple[str, VersionStatus]]:
         """Every version state behind a name, with the model it belongs to (404 unknown)."""

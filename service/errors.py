@@ -26,6 +26,10 @@ class NotFound(ServiceError):
     """Unknown model, version or record."""
 
 
+class Conflict(ServiceError):
+    """The request clashes with what is on record (a request id used for other decisions)."""
+
+
 class TooLarge(ServiceError):
     """Too many bytes or too many records in one request."""
 

@@ -207,6 +207,15 @@ class Settings:
         _keys_file_ok,
         "a readable file holding at least one key",
     )
+    decision_readers: str = _setting(
+        "",
+        "Comma-separated ids of the API keys that may read every caller's decisions "
+        "(`GET /v1/decisions/{request_id}`), e.g. an auditor's; every other key reads only the "
+        "decisions it made. A key's id is the first 16 hex digits of its sha256 (logged at "
+        "start). Without API keys, anyone reads every decision.",
+        lambda v: all(re.fullmatch(r"[0-9a-f]{16}", k) for k in split_keys(v)),
+        "key ids of 16 hex digits",
+    )
     decisions_database: Path | None = _setting(
         None,
         "SQLite file of the decision records (WAL mode; its directory must be writable and "

@@ -1,8 +1,12 @@
 """The durable record of every decision: append-only, hash-chained, SQLite or PostgreSQL.
 
 A record holds what an examiner asks for (request id, time, model and policy versions, the
-outcome, offer, reasons with the applicant's values, the rules that fired) and a sha256
-fingerprint of the applicant's record instead of the record itself. Each row's `hash` is the
+outcome, offer, reasons with the applicant's values, the rules that fired, the id of the API key
+that asked) and a sha256 fingerprint of the applicant's record instead of the record itself.
+A decision's key is its request id and its index in the request, unique in the store: a request
+sent again (the same applicants by the same caller under the same versions) is a replay,
+answered with the decisions on record and writing nothing; anything else under a used id is
+refused. Each row's `hash` is the
 sha256 of the previous row's hash and the row's canonical body, so an edited, removed or
 reordered row breaks the chain (`python -m service.decisions verify`). Rows are written in the
 request, before the response: a decision acknowledged with a 200 is committed. Writers
@@ -15,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import sqlite3
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -29,6 +34,11 @@ log = logging.getLogger(__name__)
 GENESIS = "0" * 64  # the previous hash of the first row ever written
 PURGE_INTERVAL_SECONDS = 3600.0
 _LOCK_KEY = 7_310_411  # the PostgreSQL advisory lock the writers share
+# One row, rewritten by readiness probes: a write that fails where a decision's would.
+PROBE_TABLE = (
+    "CREATE TABLE IF NOT EXISTS decision_store_probe (id INTEGER PRIMARY KEY CHECK (id = 1), "
+    "checked_at TEXT NOT NULL)"
+)
 
 
 def body_text(record: Mapping[str, Any]) -> str:
@@ -58,6 +68,33 @@ class DecisionEntry:
     model_versions: Mapping[str, int]
     fingerprint: str
     decision: Mapping[str, Any]
+    key_id: str | None = None  # the API key that asked (its id, never the key)
+
+    def replayed_by(self, stored: Mapping[str, Any]) -> bool:
+        """Whether a stored record is this decision asked for again (the same applicant, by the
+        same caller, under the same versions)."""
+        return (
+            stored.get("index") == self.index
+            and stored.get("fingerprint") == self.fingerprint
+            and stored.get("model_versions") == dict(self.model_versions)
+            and stored.get("key_id") == self.key_id
+        )
+
+
+@dataclass(frozen=True)
+class Appended:
+    """What an append left on record: the rows as stored, and whether they were already."""
+
+    rows: list[dict[str, Any]]
+    replayed: bool
+
+
+class RequestIdTaken(Exception):
+    """A request id already keys other decisions (another applicant, caller or versions)."""
+
+    def __init__(self, request_id: str) -> None:
+        super().__init__(f"request id {request_id!r} already keys other decisions")
+        self.request_id = request_id
 
 
 @dataclass(frozen=True)
@@ -88,6 +125,7 @@ class DecisionStore:
     def __init__(self, retention_days: int) -> None:
         self.retention = timedelta(days=retention_days)
         self._connection: Connection | None = None
+        self._reader: Connection | None = None  # read-only, while the store cannot be written
         self._last_purge = 0.0
 
     # -- backend specifics --------------------------------------------------------------------
@@ -111,32 +149,100 @@ class DecisionStore:
 
     @property
     def connection(self) -> Connection:
-        """This process's connection, opened (and the schema created) on first use."""
+        """This process's connection, opened (and the schema created) on first use.
+
+        A store that cannot be written (full, read-only) still answers reads: the connection is
+        kept if its decisions can be read; writes then fail on their own, and readiness says so.
+        """
         if self._connection is None:
             connection = self._connect()
             try:
                 self._lock(connection)  # workers start together: one creates the schema at once
                 for statement in self._schema():
                     connection.execute(statement)
+                self._unique_keys(connection)
                 connection.commit()
             except BaseException:
                 _rollback(connection)
-                connection.close()
-                raise
+                if not _holds_decisions(connection):
+                    _close_quietly(connection)
+                    raise
             self._connection = connection
         return self._connection
 
-    def close(self) -> None:
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
+    def _unique_keys(self, connection: Connection) -> None:
+        """Make a decision's key (request id, index) unique with an index, created once.
 
-    def append(self, decisions: Sequence[DecisionEntry]) -> list[dict[str, Any]]:
-        """Commit the decisions in order at the chain's end; return the rows as stored."""
+        Decisions recorded before keys were unique may repeat a key: the index covers every
+        record after the last such one (and `append` checks a request's id under the lock).
+        """
+        if self._has_index(connection, "decisions_key"):
+            return
+        row = connection.execute(
+            "SELECT MAX(d.sequence) FROM decisions d WHERE EXISTS (SELECT 1 FROM decisions e "
+            "WHERE e.request_id = d.request_id AND e.record_index = d.record_index "
+            "AND e.sequence < d.sequence)"
+        ).fetchone()
+        after = int(row[0] or 0)  # an integer read from the store: safe to write into the DDL
+        connection.execute(
+            "CREATE UNIQUE INDEX decisions_key ON decisions (request_id, record_index) "
+            f"WHERE sequence > {after}"
+        )
+
+    def _has_index(self, connection: Connection, name: str) -> bool:
+        raise NotImplementedError
+
+    def readable(self) -> Connection:
+        """A connection to read decisions through: this process's, or a read-only one where
+        the store cannot be opened for writing at all."""
+        try:
+            return self.connection
+        except Exception:
+            reader = self._read_only()
+            if reader is None:
+                raise
+            return reader
+
+    def _read_only(self) -> Connection | None:
+        """A connection that only reads, where the backend needs one (None: it does not)."""
+        return None
+
+    def probe(self) -> None:
+        """Rewrite the store's probe row: raises what writing a decision now would meet."""
+        connection = self.connection
+        try:
+            connection.execute(
+                self._sql(
+                    "INSERT INTO decision_store_probe (id, checked_at) VALUES (1, ?) "
+                    "ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at"
+                ),
+                (_timestamp(datetime.now(UTC)),),
+            )
+            connection.commit()
+        except BaseException:
+            _rollback(connection)
+            raise
+
+    def close(self) -> None:
+        for connection in (self._connection, self._reader):
+            if connection is not None:
+                _close_quietly(connection)
+        self._connection = self._reader = None
+
+    def append(self, decisions: Sequence[DecisionEntry]) -> Appended:
+        """Commit the decisions in order at the chain's end, unless their request is a replay.
+
+        Under the chain's write lock, so two workers sent the same request at once write it
+        once: the second finds the first's rows. Raises RequestIdTaken, writing nothing, when
+        the request id already keys other decisions.
+        """
         connection = self.connection
         decided_at = _timestamp(datetime.now(UTC))  # one time for a request's decisions
         try:
             self._lock(connection)
+            if decisions and (recorded := self._recorded(connection, decisions[0].request_id)):
+                connection.commit()  # nothing to write: release the lock at once
+                return Appended(_replayed(decisions, recorded), replayed=True)
             sequence, previous = self._tail(connection)
             rows, stored = [], []
             for new in decisions:
@@ -175,7 +281,18 @@ class DecisionStore:
             except Exception:
                 log.exception("purging decision records older than the retention failed")
                 self.close()
-        return stored
+        return Appended(stored, replayed=False)
+
+    def _recorded(self, connection: Connection, request_id: str) -> list[dict[str, Any]]:
+        """Every record under a request id, in the order written."""
+        rows = connection.execute(
+            self._sql(
+                "SELECT body, previous_hash, hash FROM decisions WHERE request_id = ? "
+                "ORDER BY sequence"
+            ),
+            (request_id,),
+        ).fetchall()
+        return [json.loads(body) | {"previous_hash": p, "hash": h} for body, p, h in rows]
 
     def _tail(self, connection: Connection) -> tuple[int, str]:
         """The last sequence and hash: the newest row's, or the anchor's after a full purge."""
@@ -189,14 +306,15 @@ class DecisionStore:
     def find(self, request_id: str, limit: int = 1_000) -> list[dict[str, Any]]:
         """Decisions recorded under a request id, in the order written (empty: none)."""
         try:
-            rows = self.connection.execute(
+            connection = self.readable()
+            rows = connection.execute(
                 self._sql(
                     "SELECT body, previous_hash, hash FROM decisions WHERE request_id = ? "
                     "ORDER BY sequence LIMIT ?"
                 ),
                 (request_id, limit),
             ).fetchall()
-            self.connection.commit()  # end the read transaction (PostgreSQL opens one)
+            connection.commit()  # end the read transaction (PostgreSQL opens one)
         except BaseException:
             self.close()  # a broken connection is opened again on the next use
             raise
@@ -235,7 +353,7 @@ class DecisionStore:
 
     def verify(self) -> ChainReport:
         """Walk the chain from its anchor: every hash recomputes, every row links to the last."""
-        connection = self.connection
+        connection = self.readable()
         self._snapshot(connection)  # the anchor and every page from one consistent state
         anchor = connection.execute("SELECT sequence, hash FROM decision_anchor").fetchone()
         expected_sequence, previous = (int(anchor[0]), str(anchor[1])) if anchor else (0, GENESIS)
@@ -291,8 +409,20 @@ def _record(sequence: int, new: DecisionEntry, decided_at: str) -> dict[str, Any
         "decided_at": decided_at,
         "model_versions": dict(new.model_versions),
         "fingerprint": new.fingerprint,
+        "key_id": new.key_id,
         "decision": dict(new.decision),
     }
+
+
+def _replayed(
+    decisions: Sequence[DecisionEntry], recorded: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The recorded rows, if they are these decisions asked for again; else RequestIdTaken."""
+    if len(recorded) != len(decisions) or not all(
+        new.replayed_by(stored) for new, stored in zip(decisions, recorded, strict=True)
+    ):
+        raise RequestIdTaken(decisions[0].request_id)
+    return recorded
 
 
 def _timestamp(moment: datetime) -> str:
@@ -308,6 +438,24 @@ def connection_rows(connection: Connection, sql: str, rows: list[tuple[Any, ...]
         return
     with connection.cursor() as cursor:  # type: ignore[attr-defined]
         cursor.executemany(sql, rows)
+
+
+def _holds_decisions(connection: Connection) -> bool:
+    """Whether decisions can be read through the connection (their table exists)."""
+    try:
+        connection.execute("SELECT 1 FROM decisions LIMIT 1").fetchall()
+        connection.commit()
+        return True
+    except Exception:
+        _rollback(connection)
+        return False
+
+
+def _close_quietly(connection: Connection) -> None:
+    try:
+        connection.close()
+    except Exception:  # closing what already failed: nothing more to learn
+        pass
 
 
 def _rollback(connection: Connection) -> None:
@@ -363,15 +511,32 @@ class SQLiteStore(DecisionStore):
     def _snapshot(self, connection: Connection) -> None:
         connection.execute("BEGIN")  # WAL: a read transaction keeps its snapshot
 
+    def _has_index(self, connection: Connection, name: str) -> bool:
+        found = connection.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?", (name,)
+        ).fetchone()
+        return found is not None
+
+    def _read_only(self) -> Connection | None:
+        """On a read-only directory SQLite cannot open a WAL file's shared memory: read the
+        file as immutable there (nothing can change it)."""
+        if self._reader is None:
+            if os.access(self.path.parent, os.W_OK) or not self.path.is_file():
+                return None
+            uri = f"{self.path.absolute().as_uri()}?mode=ro&immutable=1"
+            self._reader = _SQLiteConnection(sqlite3.connect(uri, uri=True, isolation_level=None))
+        return self._reader
+
     def _schema(self) -> list[str]:
         return [
             "CREATE TABLE IF NOT EXISTS decisions (sequence INTEGER PRIMARY KEY, "
             "request_id TEXT NOT NULL, record_index INTEGER NOT NULL, decided_at TEXT NOT NULL, "
             "body TEXT NOT NULL, previous_hash TEXT NOT NULL, hash TEXT NOT NULL)",
-            # Not unique: a client may send a request id again (a retry); both are recorded.
+            # A request's records, found by its id (its key's uniqueness: _unique_keys).
             "CREATE INDEX IF NOT EXISTS decisions_request_id ON decisions (request_id)",
             "CREATE TABLE IF NOT EXISTS decision_anchor (id INTEGER PRIMARY KEY CHECK (id = 1), "
             "sequence INTEGER NOT NULL, hash TEXT NOT NULL)",
+            PROBE_TABLE,
             "CREATE INDEX IF NOT EXISTS decisions_decided_at ON decisions (decided_at)",
             # Append-only: a row, once written, is never changed.
             "CREATE TRIGGER IF NOT EXISTS decisions_append_only BEFORE UPDATE ON decisions "
@@ -434,15 +599,23 @@ class PostgresStore(DecisionStore):
     def _snapshot(self, connection: Connection) -> None:
         connection.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
 
+    def _has_index(self, connection: Connection, name: str) -> bool:
+        found = connection.execute(
+            "SELECT 1 FROM pg_indexes WHERE schemaname = current_schema() AND indexname = %s",
+            (name,),
+        ).fetchone()
+        return found is not None
+
     def _schema(self) -> list[str]:
         return [
             "CREATE TABLE IF NOT EXISTS decisions (sequence BIGINT PRIMARY KEY, "
             "request_id TEXT NOT NULL, record_index INTEGER NOT NULL, decided_at TEXT NOT NULL, "
             "body TEXT NOT NULL, previous_hash TEXT NOT NULL, hash TEXT NOT NULL)",
-            # Not unique: a client may send a request id again (a retry); both are recorded.
+            # A request's records, found by its id (its key's uniqueness: _unique_keys).
             "CREATE INDEX IF NOT EXISTS decisions_request_id ON decisions (request_id)",
             "CREATE TABLE IF NOT EXISTS decision_anchor (id INTEGER PRIMARY KEY CHECK (id = 1), "
             "sequence BIGINT NOT NULL, hash TEXT NOT NULL)",
+            PROBE_TABLE,
             "CREATE INDEX IF NOT EXISTS decisions_decided_at ON decisions (decided_at)",
             "CREATE OR REPLACE FUNCTION decisions_refuse_update() RETURNS trigger AS $$ BEGIN "
             "RAISE EXCEPTION 'decision records are append-only'; END $$ LANGUAGE plpgsql",

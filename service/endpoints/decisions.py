@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response
 
 from service.dataplane import Dataplane
+from service.http import caller
 from service.http.json_io import json_response
 
 
@@ -16,7 +17,10 @@ def create_blueprint(dataplane: Dataplane) -> Blueprint:
     def decisions(request_id: str) -> Response:
         """Every decision recorded for a request id, in record order, with its chain hashes."""
         return json_response(
-            {"request_id": request_id, "decisions": dataplane.decisions(request_id)}
+            {
+                "request_id": request_id,
+                "decisions": dataplane.decisions(request_id, caller.current()),
+            }
         )
 
     return bp

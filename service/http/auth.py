@@ -1,7 +1,9 @@
 """API keys: when configured, every route but health, metrics and docs needs a bearer key.
 
 Routes are protected unless listed as open (a new route is closed by default). Keys are kept
-only as sha256 digests and compared in constant time; a key is never logged or echoed.
+only as sha256 digests and compared in constant time; a key is never logged or echoed. The
+accepted key's id (a prefix of its digest, service.callers.key_id) goes with the request: the
+decisions record it, and it says whose decisions the caller may read.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from collections.abc import Iterable
 
 from flask import Flask, Response, request
 
+from service.callers import key_id
+from service.http import caller
 from service.http.errors import error_response
 from service.settings import Settings, split_keys
 
@@ -52,14 +56,19 @@ class KeyChecker:
     """Accept a presented key if it equals one of the configured keys (constant time)."""
 
     def __init__(self, keys: Iterable[str]) -> None:
-        self._digests = tuple(hashlib.sha256(key.encode()).digest() for key in keys)
+        self._digests = tuple((hashlib.sha256(k.encode()).digest(), key_id(k)) for k in keys)
+
+    def identify(self, presented: str) -> str | None:
+        """The presented key's id if it is a configured key, else None."""
+        digest = hashlib.sha256(presented.encode()).digest()
+        matched = None
+        for known, identity in self._digests:  # no early exit: time does not say which matched
+            if hmac.compare_digest(known, digest):
+                matched = identity
+        return matched
 
     def accepts(self, presented: str) -> bool:
-        digest = hashlib.sha256(presented.encode()).digest()
-        matched = False
-        for known in self._digests:  # no early exit: time does not depend on which key matched
-            matched |= hmac.compare_digest(known, digest)
-        return matched
+        return self.identify(presented) is not None
 
 
 def install(app: Flask, settings: Settings) -> bool:
@@ -72,6 +81,12 @@ def install(app: Flask, settings: Settings) -> bool:
         )
         return False
     checker = KeyChecker(keys)
+    caller.require_keys(app)
+    readers = frozenset(split_keys(settings.decision_readers))
+    ids = [key_id(key) for key in keys]
+    log.info("API keys configured, by id: %s", ", ".join(ids))
+    if unknown := sorted(readers - set(ids)):
+        log.warning("SERVICE_DECISION_READERS names no configured key: %s", ", ".join(unknown))
 
     @app.before_request
     def _authenticate() -> Response | None:
@@ -79,7 +94,9 @@ def install(app: Flask, settings: Settings) -> bool:
             return None
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
-        if scheme.lower() == "bearer" and token.strip() and checker.accepts(token.strip()):
+        identity = checker.identify(token.strip()) if scheme.lower() == "bearer" else None
+        if identity is not None:
+            caller.authenticated(request.environ, identity, reads_all=identity in readers)
             return None
         return _challenge(bool(header))
 

@@ -13,6 +13,7 @@ from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
 from service.errors import (
+    Conflict,
     InvalidInput,
     ModelFailure,
     NotFound,
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 STATUS: dict[type[ServiceError], int] = {
     InvalidInput: 400,
     NotFound: 404,
+    Conflict: 409,
     TooLarge: 413,
     UnsupportedMediaType: 415,
     ModelFailure: 500,

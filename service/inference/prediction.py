@@ -32,6 +32,7 @@ class Prediction:
     versions: dict[str, int]
     outputs: dict[str, np.ndarray]  # in the servable's output order
     decisions: list[Decision] | None = None  # per record, for a servable with a policy
+    replayed: bool = False  # the decisions are those on record for the same request, sent before
 
 
 @cache

@@ -128,6 +128,16 @@ DECISION_RECORD_FAILURES = Counter(
     "underwriting_decision_record_failures",
     "Requests whose decisions could not be recorded (answered 503, nothing given).",
 )
+DECISION_STORE_UP = Gauge(
+    "underwriting_decision_store_up",
+    "1 while the decision record store accepts writes, 0 while it fails (the lowest of the "
+    "live workers: one worker that cannot record is one too many).",
+    multiprocess_mode="livemin",
+)
+DECISION_REPLAYS = Counter(
+    "underwriting_decision_replays",
+    "Requests sent again under their request id, answered with the decisions on record.",
+)
 INCOMPLETE_EXPLANATIONS = Counter(
     "underwriting_incomplete_explanations",
     "Adverse decisions whose attributions missed the completeness tolerance after a retry.",

@@ -15,7 +15,8 @@ from flask import Blueprint, Response, request
 from contract.metadata import SIGNATURE_NAME, ModelMetadata
 from service.dataplane import Columns, Dataplane, Explained, Rows
 from service.errors import NotFound
-from service.http import request_id
+from service.http import caller
+from service.http.caller import replay_marked
 from service.http.json_io import json_response
 from service.http.request_body import parse_json, read_body, refuse_excess_keys
 from service.inference.prediction import DECISION_OUTPUT, Prediction
@@ -37,10 +38,9 @@ def create_blueprint(dataplane: Dataplane) -> Blueprint:
         """Validate the whole request, then score it in one call."""
         servable = dataplane.servable(name, version)
         records, explain = _records(servable, dataplane.max_records, read_body(request))
-        prediction = dataplane.infer(servable, records, request_id.current(), explain)
-        if _in_rows(records):
-            return json_response(rows_body(servable, prediction))
-        return json_response(columns_body(servable, prediction))
+        prediction = dataplane.infer(servable, records, caller.current(), explain)
+        body = rows_body if _in_rows(records) else columns_body
+        return replay_marked(json_response(body(servable, prediction)), prediction.replayed)
 
     @bp.post("/<model:name>:explain")
     @bp.post("/<model:name>/versions/<int:version>:explain")

@@ -14,7 +14,8 @@ from flask import Blueprint, Response, request
 
 from service.dataplane import Columns, Dataplane
 from service.errors import InvalidInput
-from service.http import request_id
+from service.http import caller
+from service.http.caller import replay_marked
 from service.http.json_io import json_response
 from service.http.request_body import (
     parse_json,
@@ -79,8 +80,9 @@ def create_blueprint(dataplane: Dataplane) -> Blueprint:
                 "Invalid inference request: parameters.explain must be true or false",
                 {"parameters": {"explain": ["Not a boolean."]}},
             )
-        prediction = dataplane.infer(servable, Columns(columns), request_id.current(), explain)
-        return json_response(infer_body(servable, prediction, envelope, wanted))
+        prediction = dataplane.infer(servable, Columns(columns), caller.current(), explain)
+        body = infer_body(servable, prediction, envelope, wanted)
+        return replay_marked(json_response(body), prediction.replayed)
 
     return bp
 

@@ -1,4 +1,5 @@
-"""The decision record store, on SQLite and on a real PostgreSQL: append-only, chained, durable.
+"""The decision record store, on SQLite and on a real PostgreSQL: append-only, chained, durable,
+one record per key (request id, index), readable while it cannot be written.
 
 Both backends run every test; PostgreSQL is started by the test on a free loopback port.
 """
@@ -21,6 +22,7 @@ from service.decisions.store import (
     DecisionEntry,
     DecisionStore,
     PostgresStore,
+    RequestIdTaken,
     SQLiteStore,
     chain_hash,
     fingerprint,
@@ -39,7 +41,8 @@ def _fresh_postgres(url: str) -> None:
     import psycopg
 
     with psycopg.connect(url, autocommit=True) as connection:
-        connection.execute("DROP TABLE IF EXISTS decisions, decision_anchor")
+        connection.execute("DROP TABLE IF EXISTS decisions, decision_anchor, decision_store_probe")
+        connection.execute("ALTER DATABASE postgres RESET default_transaction_read_only")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -65,8 +68,15 @@ def store_factory(request: Any, tmp_path: Path) -> Iterator[Any]:
         store.close()
 
 
-def decision(request_id: str, index: int = 0, outcome: str = "decline") -> DecisionEntry:
-    record = {"age": 40 + index, "hba1c": 10.5, "tobacco_use": "current"}
+def decision(
+    request_id: str,
+    index: int = 0,
+    outcome: str = "decline",
+    age: int = 40,
+    key_id: str | None = None,
+    policy_version: int = 1,
+) -> DecisionEntry:
+    record = {"age": age + index, "hba1c": 10.5, "tobacco_use": "current"}
     reasons = [
         {
             "code": "KO01",
@@ -79,7 +89,7 @@ def decision(request_id: str, index: int = 0, outcome: str = "decline") -> Decis
     return DecisionEntry(
         request_id,
         index,
-        {"risk_class": 3, "max_coverage": 2, "underwriting_policy": 1},
+        {"risk_class": 3, "max_coverage": 2, "underwriting_policy": policy_version},
         fingerprint(record),
         {
             "outcome": outcome,
@@ -90,6 +100,7 @@ def decision(request_id: str, index: int = 0, outcome: str = "decline") -> Decis
             "reasons_complete": True,
             "policy_version": 1,
         },
+        key_id,
     )
 
 
@@ -103,8 +114,8 @@ def _raw_execute(store: DecisionStore, *statements: str) -> None:
 
 def test_decisions_come_back_as_stored_and_chain_from_genesis(store_factory: Any) -> None:
     store = store_factory()
-    first = store.append([decision("req-1", 0), decision("req-1", 1, "refer")])
-    second = store.append([decision("req-2")])
+    first = store.append([decision("req-1", 0), decision("req-1", 1, "refer")]).rows
+    second = store.append([decision("req-2")]).rows
     assert [r["sequence"] for r in first + second] == [1, 2, 3]
     assert first[0]["previous_hash"] == GENESIS
     assert second[0]["previous_hash"] == first[1]["hash"]
@@ -158,12 +169,12 @@ def test_an_edited_body_or_a_removed_row_breaks_the_chain(store_factory: Any) ->
 
 def test_retention_purges_old_records_and_re_anchors_the_chain(store_factory: Any) -> None:
     store = store_factory()
-    old = store.append([decision("old-1"), decision("old-2", 1)])
+    old = store.append([decision("old-1"), decision("old-2", 1)]).rows
     assert store.purge(now=datetime.now(UTC) + timedelta(days=29)) == 0  # not old enough yet
     assert store.purge(now=datetime.now(UTC) + timedelta(days=31)) == 2
     assert store.find("old-1") == []
     assert store.verify().rows == 0
-    new = store.append([decision("new-1")])
+    new = store.append([decision("new-1")]).rows
     # The chain goes on from the last purged row: nothing can be slipped in at its start.
     assert new[0]["sequence"] == 3 and new[0]["previous_hash"] == old[-1]["hash"]
     report = store.verify()
@@ -250,10 +261,108 @@ def test_the_sqlite_file_is_in_wal_mode(tmp_path: Path) -> None:
     assert row["hash"] == chain_hash(GENESIS, body_text(body))
 
 
-def test_a_request_id_sent_again_records_both_decisions_in_order(store_factory: Any) -> None:
+def test_a_request_sent_again_is_answered_from_the_record_and_writes_nothing(
+    store_factory: Any,
+) -> None:
     store = store_factory()
-    first = store.append([decision("retried", outcome="refer")])
-    second = store.append([decision("retried", outcome="decline")])
-    found = store.find("retried")
-    assert [r["decision"]["outcome"] for r in found] == ["refer", "decline"]
-    assert found == first + second
+    sent = [decision("retried", 0, key_id="k1"), decision("retried", 1, key_id="k1")]
+    first = store.append(sent)
+    again = store_factory().append(sent)  # another worker, as the front's retry reaches one
+    assert not first.replayed and again.replayed
+    assert again.rows == first.rows
+    assert store.verify().rows == 2
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        pytest.param([decision("used", age=55, key_id="k1")], id="another applicant"),
+        pytest.param([decision("used", key_id="k2")], id="another caller"),
+        pytest.param([decision("used", key_id="k1", policy_version=2)], id="other versions"),
+        pytest.param(
+            [decision("used", key_id="k1"), decision("used", 1, key_id="k1")], id="more records"
+        ),
+    ],
+)
+def test_a_used_request_id_with_other_decisions_is_refused_and_nothing_is_written(
+    store_factory: Any, other: list[DecisionEntry]
+) -> None:
+    store = store_factory()
+    recorded = store.append([decision("used", key_id="k1")]).rows
+    with pytest.raises(RequestIdTaken):
+        store_factory().append(other)
+    assert store.find("used") == recorded
+    assert store.verify().rows == 1
+
+
+def test_the_store_itself_refuses_a_second_record_under_one_key(store_factory: Any) -> None:
+    """The key is unique in the database, not only in the service's code."""
+    store = store_factory()
+    store.append([decision("keyed")])
+    with pytest.raises(Exception, match="(?i)unique"):
+        _raw_execute(
+            store,
+            "INSERT INTO decisions (sequence, request_id, record_index, decided_at, body, "
+            "previous_hash, hash) VALUES (99, 'keyed', 0, 'x', '{}', 'x', 'x')",
+        )
+
+
+def test_a_store_holding_repeated_keys_from_before_keeps_them_and_refuses_new_ones(
+    store_factory: Any,
+) -> None:
+    """Records written before keys were unique may repeat one: they stay (the chain holds
+    them), the unique index covers everything after them."""
+    store = store_factory()
+    store.append([decision("before-1")])
+    store.append([decision("before-2")])
+    # The second record is put under the first's key, as an older version could record it.
+    disable = (
+        "DROP TRIGGER decisions_append_only"
+        if isinstance(store, SQLiteStore)
+        else "ALTER TABLE decisions DISABLE TRIGGER decisions_append_only"
+    )
+    _raw_execute(
+        store,
+        "DROP INDEX decisions_key",
+        disable,
+        "UPDATE decisions SET request_id = 'before-1' WHERE sequence = 2",
+    )
+    store.close()
+    reopened = store_factory()
+    assert len(reopened.find("before-1")) == 2  # kept, not rewritten
+    reopened.append([decision("after")])
+    with pytest.raises(RequestIdTaken):
+        reopened.append([decision("before-1", age=70)])
+    with pytest.raises(Exception, match="(?i)unique"):
+        _raw_execute(
+            reopened,
+            "INSERT INTO decisions (sequence, request_id, record_index, decided_at, body, "
+            "previous_hash, hash) VALUES (99, 'after', 0, 'x', '{}', 'x', 'x')",
+        )
+
+
+def _send(args: tuple[str, str, float]) -> bool:
+    """Append one request's decision at a given moment; say whether it was a replay."""
+    kind, where, start_at = args
+    store: DecisionStore = (
+        SQLiteStore(Path(where), 30) if kind == "sqlite" else PostgresStore(where, 30)
+    )
+    assert store.connection is not None  # connected before the moment, as a worker is
+    time.sleep(max(0.0, start_at - time.time()))
+    replayed = store.append([decision("raced", key_id="k1")]).replayed
+    store.close()
+    return replayed
+
+
+def test_workers_racing_with_the_same_request_record_it_once(store_factory: Any) -> None:
+    store = store_factory()
+    store.append([decision("first")])
+    where = str(store.path) if isinstance(store, SQLiteStore) else store.url
+    kind = "sqlite" if isinstance(store, SQLiteStore) else "postgresql"
+    with multiprocessing.get_context("spawn").Pool(RACERS) as pool:
+        pool.map(time.sleep, [0.0] * RACERS)  # every process started and ready
+        start_at = time.time() + 0.5
+        replays = pool.map(_send, [(kind, where, start_at)] * RACERS)
+    assert sorted(replays) == [False] + [True] * (RACERS - 1)
+    assert len(store.find("raced")) == 1
+    assert store.verify().broken_at is None

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -40,3 +44,35 @@ def require_nginx() -> str:
     if in_ci():
         pytest.fail(f"{reason}. CI is set, so a missing tool fails the test.")
     pytest.skip(reason)
+
+
+@contextmanager
+def small_file_system(size: str = "4m") -> Iterator[Path]:
+    """A tmpfs of `size` mounted on a fresh directory: a disk that fills (needs root)."""
+    if os.geteuid() != 0:
+        reason = "mounting a small file system needs root"
+        if in_ci():
+            pytest.fail(f"{reason}. CI is set, so the test fails instead of skipping.")
+        pytest.skip(reason)
+    mount_point = Path(tempfile.mkdtemp(prefix="small-fs-"))
+    subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount_point)], check=True
+    )
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], check=False)
+        mount_point.rmdir()
+
+
+def fill(directory: Path) -> Path:
+    """Fill the file system of `directory` to the last byte; return the filler to delete."""
+    filler = directory / "filler"
+    with filler.open("wb", buffering=0) as handle:  # unbuffered: nothing left to flush
+        for block in (65_536, 512):  # then the last partial blocks too
+            try:
+                while handle.write(b"\0" * block):
+                    pass
+            except OSError:  # no space left
+                pass
+    return filler

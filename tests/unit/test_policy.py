@@ -485,3 +485,45 @@ def test_a_fired_rule_writes_the_same_json_natively_and_as_a_dict() -> None:
     for rule in fired:
         assert orjson.dumps(rule) == orjson.dumps(rule_json(rule))
         assert list(rule_json(rule))[:3] == ["rule", "code", "text"]
+
+
+def test_a_recorded_decision_reads_back_as_the_decision_it_was() -> None:
+    """A replayed request answers with the decision on record: its JSON form reads back exactly,
+    every kind of fired rule included, and a form that is no rule is refused."""
+    import orjson
+
+    from policy.decision import (
+        AboveLimitFired,
+        AboveOfferFired,
+        ConfidenceFired,
+        Decision,
+        KnockOutFired,
+        NoOfferFired,
+        OutOfRangeFired,
+        Reason,
+        rule_from_json,
+    )
+
+    decision = Decision(
+        outcome="refer",
+        risk_class="substandard",
+        offer=None,
+        reasons=(
+            Reason("R01", "bmi", "Build", 41.5, 0.12, {"weight_kg": 130}),
+            Reason("R06", "cholesterol", "Lipids", 290, None),
+        ),
+        reasons_complete=False,
+        rules=(
+            KnockOutFired("KO02", "DUI", "dui_count_5y", 3),
+            OutOfRangeFired("RF02", "Range", "age", 90, (18.0, 80.0)),
+            ConfidenceFired("RF01", "Unclear", 0.41, 0.55),
+            AboveLimitFired("RF04", "Limit", 2.5e6, 1e6),
+            AboveOfferFired("RF03", "Offer", 9e5, 5e5),
+            NoOfferFired("RF05", "None"),
+        ),
+        policy_version=3,
+    )
+    recorded = orjson.loads(orjson.dumps(decision.to_json(), option=orjson.OPT_SORT_KEYS))
+    assert Decision.from_json(recorded) == decision
+    with pytest.raises(ValueError, match="not a fired rule"):
+        rule_from_json({"rule": "face_amount", "code": "RF04", "text": "Limit", "requested": 1.0})
