@@ -42,9 +42,12 @@ _ERRORS = {
     400: "Invalid input: every failing field, by record index or input name.",
     401: "Missing or invalid API key.",
     404: "Unknown model or request id, or version not loaded.",
+    409: "The request id was already used for another request (other applicants, key or "
+    "versions); nothing is recorded.",
     413: "Too many records or too large a body.",
     415: "The body is not declared as JSON.",
-    503: "The model is not loaded yet, or a decision could not be recorded (none is given).",
+    503: "The model is not loaded yet, or a decision could not be recorded (none is given), "
+    "or the decision store cannot write (readiness).",
 }
 # What GET /docs needs, and their media types (fixed: the platform's mime tables differ).
 SWAGGER_ASSETS = {
@@ -61,6 +64,13 @@ TAGS = {
     "api_docs": "API documentation",
 }
 _REQUEST_ID = {"X-Request-ID": {"description": "The request's id.", "schema": {"type": "string"}}}
+_REPLAYED = {
+    "Idempotent-Replayed": {
+        "description": "`true` when the request was sent before under its X-Request-ID: the "
+        "answer is the one on record, and nothing was recorded again.",
+        "schema": {"type": "string", "enum": ["true"]},
+    }
+}
 
 
 @dataclass(frozen=True)
@@ -73,6 +83,7 @@ class Doc:
     media: tuple[str, ...] = (JSON,)
     examples: str = ""
     enums: tuple[tuple[str, tuple[str, ...]], ...] = ()  # path parameter -> its values
+    decides: bool = False  # records decisions: the request id is an idempotency key
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -87,8 +98,9 @@ DESCRIBED: dict[str, Doc] = {
     "tf_serving.predict_route": Doc(
         (_ref("PredictRowsResponse"), _ref("PredictColumnsResponse")),
         body=("PredictRowsRequest", "PredictColumnsRequest"),
-        errors=(400, 404, 413, 415, 503),
+        errors=(400, 404, 409, 413, 415, 503),
         examples="v1",
+        decides=True,
     ),
     "tf_serving.explain_route": Doc(
         (_ref("Explanations"),),
@@ -112,8 +124,9 @@ DESCRIBED: dict[str, Doc] = {
     "v2.infer": Doc(
         (_ref("InferenceResponse"),),
         body=("InferenceRequest",),
-        errors=(400, 404, 413, 415, 503),
+        errors=(400, 404, 409, 413, 415, 503),
         examples="v2",
+        decides=True,
     ),
     "api_docs.openapi": Doc(({"type": "object"},), errors=(503,)),
     "api_docs.docs": Doc(({"type": "string"},), media=("text/html",)),
@@ -260,7 +273,9 @@ def _parameters(
             "in": "header",
             "name": "X-Request-ID",
             "required": False,
-            "description": "Your id for the request (echoed; a new one is made if absent).",
+            "description": "Your id for the request (echoed; a new one is made if absent). "
+            "Where decisions are recorded it is an idempotency key: the same request sent "
+            "again under it is answered from the record, another request under it is a 409.",
             "schema": {"type": "string"},
         }
     )
@@ -274,7 +289,7 @@ def _operation_responses(doc: Doc, protected: bool) -> dict[str, Any]:
         schema = doc.ok[0] if len(doc.ok) == 1 else {"anyOf": list(doc.ok)}
         responses["200"] = {
             "description": "OK",
-            "headers": _REQUEST_ID,
+            "headers": _REQUEST_ID | (_REPLAYED if doc.decides else {}),
             "content": {
                 media: {"schema": schema if media == JSON else {"type": "string"}}
                 for media in doc.media

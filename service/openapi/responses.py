@@ -129,6 +129,12 @@ def decision_schemas() -> dict[str, dict[str, Any]]:
             "decided_at": {"type": "string", "format": "date-time"},
             "model_versions": {"type": "object", "additionalProperties": {"type": "integer"}},
             "fingerprint": {"type": "string", "description": "sha256 of the applicant's record."},
+            "key_id": {
+                "type": "string",
+                "nullable": True,
+                "description": "The id of the API key that asked (null: no keys required; "
+                "absent from records written before keys were recorded).",
+            },
             "decision": _ref("Decision"),
             "previous_hash": STRING,
             "hash": STRING,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import multiprocessing
 import sqlite3
+import subprocess
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -16,6 +17,7 @@ from typing import Any
 
 import pytest
 from postgres_support import postgres_server
+from tool_support import fill, small_file_system
 
 from service.decisions.store import (
     GENESIS,
@@ -27,6 +29,7 @@ from service.decisions.store import (
     chain_hash,
     fingerprint,
 )
+from service.decisions.store_health import StoreHealth
 
 WRITERS, DECISIONS_EACH = 2, 1_000
 
@@ -366,3 +369,43 @@ def test_workers_racing_with_the_same_request_record_it_once(store_factory: Any)
     assert sorted(replays) == [False] + [True] * (RACERS - 1)
     assert len(store.find("raced")) == 1
     assert store.verify().broken_at is None
+
+
+def test_a_store_on_a_read_only_file_system_reads_and_readiness_says_it_cannot_write() -> None:
+    """A volume remounted read-only: the decisions stay readable and verifiable, every write
+    fails (the probe too, so readiness answers 503), and all works again once it is writable."""
+    with small_file_system() as disk:
+        store = SQLiteStore(disk / "decisions.sqlite3", 30)
+        written = store.append([decision("kept-1"), decision("kept-1", 1)]).rows
+        store.close()  # a volume is remounted once nothing writes to it
+        subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
+        try:
+            health = StoreHealth(store)
+            assert store.find("kept-1") == written
+            assert store.verify().rows == 2
+            assert not health.writable()
+            with pytest.raises(sqlite3.OperationalError):
+                store.append([decision("lost-1")])
+        finally:
+            subprocess.run(["mount", "-o", "remount,rw", str(disk)], check=True)
+        assert health.writable()
+        assert not store.append([decision("after-1")]).replayed
+        assert store.verify().rows == 3
+
+
+def test_a_full_disk_fails_the_probe_and_freeing_it_recovers() -> None:
+    with small_file_system("1m") as disk:
+        store = SQLiteStore(disk / "decisions.sqlite3", 30)
+        store.append([decision("before")])
+        health = StoreHealth(store, interval=0.0)  # probed at every ask
+        assert health.writable()
+        filler = fill(disk)
+        try:
+            for i in range(200):  # the WAL may still hold a few writes
+                store.append([decision(f"filling-{i}")])
+        except sqlite3.OperationalError as exc:
+            assert "full" in str(exc)
+        assert not health.writable()
+        assert store.find("before")  # reads need no space
+        filler.unlink()
+        assert health.writable()

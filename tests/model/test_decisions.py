@@ -241,6 +241,81 @@ def test_every_decision_is_recorded_and_read_back_by_request_id(client: Any) -> 
     assert missing.status_code == 404 and "no-such-request" in missing.get_json()["error"]
 
 
+def test_a_request_sent_again_is_answered_from_the_record_and_recorded_once(
+    client: Any,
+) -> None:
+    """The request id is an idempotency key: a client (or the front) may send a request again
+    and gets the same answer, marked as a replay, with nothing written."""
+    payload = {"instances": [EXAMPLE, RISKY]}
+    first = post(client, PREDICT, payload, request_id="retried-1")
+    again = post(client, PREDICT, payload, request_id="retried-1")
+    assert first.status_code == again.status_code == 200
+    assert again.get_json() == first.get_json()
+    assert "Idempotent-Replayed" not in first.headers
+    assert again.headers["Idempotent-Replayed"] == "true"
+    records = client.get("/v1/decisions/retried-1").get_json()["decisions"]
+    assert [r["index"] for r in records] == [0, 1]  # two records, not four
+    v2 = v2_request(applicant_columns(rows=2, seed=9), risk_class_metadata(client)["features"])
+    v2_first = post(client, "/v2/models/underwriting/infer", v2, request_id="retried-v2")
+    v2_again = post(client, "/v2/models/underwriting/infer", v2, request_id="retried-v2")
+    assert v2_again.get_json() == v2_first.get_json()
+    assert v2_again.headers["Idempotent-Replayed"] == "true"
+
+
+def test_a_used_request_id_with_another_applicant_is_a_conflict_and_records_nothing(
+    client: Any,
+) -> None:
+    assert post(client, PREDICT, {"instances": [EXAMPLE]}, request_id="shared-1").status_code == 200
+    recorded = client.get("/v1/decisions/shared-1").get_json()["decisions"]
+    other = post(client, PREDICT, {"instances": [RISKY]}, request_id="shared-1")
+    assert other.status_code == 409
+    body = other.get_json()
+    assert "'shared-1'" in body["error"] and body["details"] == {"request_id": "shared-1"}
+    assert "systolic_bp" not in json.dumps(body)  # nothing of either applicant
+    assert client.get("/v1/decisions/shared-1").get_json()["decisions"] == recorded
+    more = post(client, PREDICT, {"instances": [EXAMPLE, EXAMPLE]}, request_id="shared-1")
+    assert more.status_code == 409
+
+
+def test_a_key_reads_only_its_own_decisions_unless_the_operator_lets_it_read_all(
+    app: Any, tmp_path: Path
+) -> None:
+    from service.app import STORE_KEY, create_app
+    from service.callers import key_id
+    from service.settings import Settings
+
+    keys = {"insurer-a": "a" * 32, "insurer-b": "b" * 32, "auditor": "c" * 32}
+    store = app.extensions[STORE_KEY]
+    settings = Settings(
+        models_dir=store.models_dir,
+        decisions_database=tmp_path / "d.sqlite3",
+        api_keys=",".join(keys.values()),
+        decision_readers=key_id(keys["auditor"]),
+    )
+    keyed = create_app(settings, store=store).test_client()
+
+    def as_key(name: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {keys[name]}"}
+
+    sent = keyed.post(PREDICT, json={"instances": [EXAMPLE]}, headers=as_key("insurer-a"))
+    request_id = sent.headers["X-Request-ID"]
+    own = keyed.get(f"/v1/decisions/{request_id}", headers=as_key("insurer-a"))
+    assert own.status_code == 200
+    assert own.get_json()["decisions"][0]["key_id"] == key_id(keys["insurer-a"])
+    assert keys["insurer-a"] not in own.get_data(as_text=True)  # the id, never the key
+    other = keyed.get(f"/v1/decisions/{request_id}", headers=as_key("insurer-b"))
+    assert other.status_code == 404  # as if there were none: nothing is revealed
+    audited = keyed.get(f"/v1/decisions/{request_id}", headers=as_key("auditor"))
+    assert audited.get_json() == own.get_json()
+    # The same request from another key is not a replay of insurer A's.
+    taken = keyed.post(
+        PREDICT,
+        json={"instances": [EXAMPLE]},
+        headers=as_key("insurer-b") | {"X-Request-ID": request_id},
+    )
+    assert taken.status_code == 409
+
+
 def test_the_adverse_decision_letter_is_rendered_from_the_stored_record(
     client: Any, repository: Path
 ) -> None:
