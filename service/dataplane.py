@@ -39,7 +39,7 @@ from service.validation.records import ValidRecords
 from service.validation.validator import check_count
 
 log = logging.getLogger(__name__)
-EXPLAIN_MAX_RECORDS = 1_000  # records one :explain request may carry (more: 413)
+EXPLAIN_MAX_RECORDS = 1_000  # records one :explain request may carry (more: 400)
 
 ScoredHook = Callable[[int, dict[str, int]], None]  # (records scored, model -> version)
 # Runs work after the response has gone to the client (the app: on the response's close);

@@ -158,7 +158,7 @@ class Settings:
         Path("models"), "Model repository, laid out `<dir>/<model>/<version>/`."
     )
     max_records: int = _setting(
-        10_000, "Most records one predict request may carry (more: 413).", lambda v: v >= 1, ">= 1"
+        10_000, "Most records one predict request may carry (more: 400).", lambda v: v >= 1, ">= 1"
     )
     max_body_bytes: int = _setting(
         32 * 1024 * 1024,

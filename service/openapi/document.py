@@ -19,11 +19,13 @@ from werkzeug.routing import Rule
 
 from contract.features import Feature
 from contract.outputs import OutputSpec
+from service.dataplane import EXPLAIN_MAX_RECORDS
 from service.errors import NotReady
 from service.http.auth import is_protected
 from service.inference.servable import Servable
 from service.openapi.requests import (
     ERROR_REF,
+    add_explain_requests,
     configure,
     example_infer_request,
     example_record,
@@ -44,7 +46,7 @@ _ERRORS = {
     404: "Unknown model or request id, or version not loaded.",
     409: "The request id was already used for another request (other applicants, key or "
     "versions); nothing is recorded.",
-    413: "Too many records or too large a body.",
+    413: "Too large a body (SERVICE_MAX_BODY_BYTES), or too many keys in it for any valid request.",
     415: "The body is not declared as JSON.",
     503: "The model is not loaded yet, or a decision could not be recorded (none is given), "
     "or the decision store cannot write (readiness).",
@@ -104,7 +106,7 @@ DESCRIBED: dict[str, Doc] = {
     ),
     "tf_serving.explain_route": Doc(
         (_ref("Explanations"),),
-        body=("PredictRowsRequest", "PredictColumnsRequest"),
+        body=("ExplainRowsRequest", "ExplainColumnsRequest"),
         errors=(400, 404, 413, 415, 503),
         examples="v1",
     ),
@@ -177,7 +179,9 @@ def build(app: Flask, serving: dict[str, Servable], settings: Settings, auth: bo
         spec.path(path=path, operations=operations)
     document = spec.to_dict()
     outputs = {o["name"] for s in serving.values() for o in output_specs(s)}
-    state_limits(document["components"]["schemas"], settings.max_records, sorted(outputs))
+    schemas = document["components"]["schemas"]
+    state_limits(schemas, settings.max_records, sorted(outputs))
+    add_explain_requests(schemas, context.suffixes, min(settings.max_records, EXPLAIN_MAX_RECORDS))
     return document
 
 

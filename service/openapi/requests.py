@@ -7,6 +7,7 @@ strict field. Responses are written as JSON Schema: schemathesis checks them aga
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from apispec.ext.marshmallow import MarshmallowPlugin
@@ -77,7 +78,9 @@ def request_schemas(
         keys=fields.String(),
         metadata={
             "description": "Request parameters. `explain`: false skips the reasons' "
-            "attributions of a deciding model (bulk scoring); must be a boolean."
+            "attributions of a deciding model (bulk scoring); must be a boolean. "
+            "`binary_data_output: true` is accepted and answered with every output's values in "
+            "`data` (JSON), which V2 clients read as well."
         },
     )
     # Referenced schemas first, so that apispec refers to them by these names.
@@ -143,10 +146,31 @@ def example_infer_request(features: tuple[Feature, ...]) -> dict[str, Any]:
     return {"id": "example-1", "inputs": inputs}
 
 
+def add_explain_requests(schemas: dict[str, Any], suffixes: list[str], limit: int) -> None:
+    """The `:explain` request bodies: the predict ones, each array bounded by `limit` (each
+    record costs an attribution path, so explaining takes fewer records than predicting)."""
+    bounds = {"minItems": 1, "maxItems": limit}
+    for suffix in suffixes:
+        rows = copy.deepcopy(schemas[f"PredictRowsRequest{suffix}"])
+        rows["properties"]["instances"].update(bounds)
+        columns = copy.deepcopy(schemas[f"Columns{suffix}"])
+        for column in columns["properties"].values():
+            column.update(bounds)
+        columns["description"] = columns["description"].replace(
+            str(schemas[f"PredictRowsRequest{suffix}"]["properties"]["instances"]["maxItems"]),
+            str(limit),
+        )
+        request = copy.deepcopy(schemas[f"PredictColumnsRequest{suffix}"])
+        request["properties"]["inputs"] = {"$ref": f"#/components/schemas/ExplainColumns{suffix}"}
+        schemas[f"ExplainRowsRequest{suffix}"] = rows
+        schemas[f"ExplainColumns{suffix}"] = columns
+        schemas[f"ExplainColumnsRequest{suffix}"] = request
+
+
 def state_limits(schemas: dict[str, Any], max_records: int, outputs: list[str]) -> None:
     """Write into the rendered request schemas the limits the service enforces beyond types.
 
-    JSON Schema bounds each array (1 to SERVICE_MAX_RECORDS values: more is 413) and names the
+    JSON Schema bounds each array (1 to SERVICE_MAX_RECORDS values: more is 400) and names the
     outputs there are; the rules across fields it cannot express (columns of one length, one
     tensor per feature of one shape, outputs of the model in the path) are stated in words and
     flagged by `x-` keywords, so that a generator of requests can honour them.
@@ -158,8 +182,9 @@ def state_limits(schemas: dict[str, Any], max_records: int, outputs: list[str]) 
             for column in properties.values():
                 column.update(bounds)
             schema["description"] = (
-                "One array per feature, every array of the same length N, 1 <= N <= "
-                f"{max_records} (ragged columns: 400; more records: 413)."
+                "One array per feature (and `requested_coverage`, when sent), every array of "
+                f"the same length N, 1 <= N <= {max_records} (ragged columns, more records: "
+                "400)."
             )
             schema["x-same-length"] = True
         elif name.startswith("V2Input_"):
@@ -170,7 +195,7 @@ def state_limits(schemas: dict[str, Any], max_records: int, outputs: list[str]) 
             properties["inputs"]["description"] = (
                 "One tensor per input of the model (GET /v2/models/{name} lists them), each "
                 "named once, all of shape [N] with N values, 1 <= N <= "
-                f"{max_records} (more records: 413)."
+                f"{max_records} (more records: 400)."
             )
             properties["inputs"]["x-one-tensor-per-input"] = True
             properties["outputs"]["description"] = (

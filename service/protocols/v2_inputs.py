@@ -31,7 +31,13 @@ class RequestInput(StrictSchema):
     name = fields.String(required=True, metadata={"description": "A declared feature name."})
     datatype = fields.String(required=True)
     shape = fields.List(fields.Integer(strict=True, validate=validate.Range(min=0)), required=True)
-    parameters = fields.Dict(keys=fields.String())
+    parameters = fields.Dict(
+        keys=fields.String(),
+        metadata={
+            "description": "Tensor parameters. `binary_data_size` (values in a binary body) is "
+            "refused with a 400: send the values in `data`."
+        },
+    )
     data = fields.Raw(required=True, metadata={"description": "The values, flat, shape [N]."})
 
 
@@ -39,7 +45,13 @@ class RequestOutput(StrictSchema):
     """An output the client asks for (all are returned when none is named)."""
 
     name = fields.String(required=True)
-    parameters = fields.Dict(keys=fields.String())
+    parameters = fields.Dict(
+        keys=fields.String(),
+        metadata={
+            "description": "Output parameters. `binary_data: true` is accepted and answered "
+            "with the values in `data` (JSON), which V2 clients read as well."
+        },
+    )
 
 
 class InferenceRequest(StrictSchema):
@@ -83,6 +95,12 @@ def _columns(inputs: list[dict[str, Any]], types: dict[str, str]) -> dict[str, A
     lengths: dict[str, int] = {}
     for tensor in inputs:
         name = tensor["name"]
+        if "binary_data_size" in (tensor.get("parameters") or {}):
+            problems.setdefault(name, []).append(
+                "Binary tensor data (parameters.binary_data_size) is not supported: send the "
+                "values in 'data'."
+            )
+            continue
         if name in columns:
             problems.setdefault(name, []).append("Given more than once.")
             continue

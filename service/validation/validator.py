@@ -14,7 +14,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError
 
 from contract.features import Feature, ProhibitedFields
-from service.errors import InvalidInput, TooLarge
+from service.errors import InvalidInput
 from service.observability import metrics
 from service.validation.fast_check import Check, columns_check, field_checks, record_check
 from service.validation.records import ValidRecords
@@ -212,9 +212,12 @@ def _article(kind: str) -> str:
 
 
 def check_count(size: int, max_records: int) -> None:
-    """Refuse more records than one request may carry (413, before any per-record work)."""
+    """Refuse more records than one request may carry (400, before any per-record work).
+
+    A 400, not a 413: the documented schema bounds every array by the limit, and a request past
+    a schema bound is invalid input (413 is for a body over its byte limit)."""
     if size > max_records:
-        raise TooLarge(
+        raise InvalidInput(
             f"Too many records: {size} (at most {max_records} per request)",
             {"records": size, "max_records": max_records},
         )

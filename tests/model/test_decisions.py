@@ -510,5 +510,5 @@ def test_explain_takes_at_most_a_thousand_records(client: Any) -> None:
     rows = columns_to_rows(applicant_columns(rows=EXPLAIN_MAX_RECORDS + 1, seed=29))
     for body in ({"instances": rows}, {"inputs": applicant_columns(EXPLAIN_MAX_RECORDS + 1, 29)}):
         response = post(client, "/v1/models/underwriting:explain", body)
-        assert response.status_code == 413
+        assert response.status_code == 400
         assert f"at most {EXPLAIN_MAX_RECORDS} per request" in response.get_json()["error"]

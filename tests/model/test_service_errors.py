@@ -120,13 +120,13 @@ ERROR_CASES: list[tuple[int, str, Request, str]] = [
         "too large",
     ),
     (
-        413,
+        400,
         "too many rows",
         lambda c, r: c.post(PREDICT, json={"instances": [r] * (TEST_MAX_RECORDS + 1)}),
         "Too many records",
     ),
     (
-        413,
+        400,
         "too many column values",
         lambda c, r: c.post(
             PREDICT, json={"inputs": {k: [v] * (TEST_MAX_RECORDS + 1) for k, v in r.items()}}

@@ -281,6 +281,24 @@ def test_binary_tensor_data_is_refused_clearly(client: Any, request_body: dict[s
     assert "binary_data=False" in response.get_json()["error"]
 
 
+def test_a_binary_data_size_parameter_is_refused_naming_the_input(
+    client: Any, features: list[dict[str, Any]]
+) -> None:
+    """The values would follow the JSON in a binary body, which the service does not read:
+    answering from `data` would decide on values the client did not mean."""
+    request_body = v2_request(applicant_columns(rows=2, seed=11), features)
+    tensor = request_body["inputs"][0]
+    tensor["parameters"] = {"binary_data_size": 8}
+    response = infer(client, request_body)
+    assert response.status_code == 400
+    body = response.get_json()
+    assert "binary_data_size" in body["error"] and tensor["name"] in body["error"]
+    # Binary outputs are answered as JSON values, which tritonclient reads: accepted.
+    del tensor["parameters"]
+    request_body["parameters"] = {"binary_data_output": True}
+    assert infer(client, request_body).status_code == 200
+
+
 @pytest.mark.parametrize(
     ("url", "kwargs", "status"),
     [
@@ -298,10 +316,10 @@ def test_protocol_errors(
     assert set(response.get_json()) == {"error", "details"}
 
 
-def test_too_many_records_is_413(client: Any, features: list[dict[str, Any]]) -> None:
+def test_too_many_records_is_400(client: Any, features: list[dict[str, Any]]) -> None:
     many = applicant_columns(rows=TEST_MAX_RECORDS + 1, seed=3)
     response = infer(client, v2_request(many, features), content_type="application/json")
-    assert response.status_code == 413
+    assert response.status_code == 400
 
 
 def test_a_compressed_body_without_content_type_is_refused_by_name(
