@@ -193,9 +193,10 @@ class Dataplane:
                 appended = self.recorder.append(new)
             except RequestIdTaken:
                 raise Conflict(
-                    f"Request id {caller.request_id!r} was already used for other applicants; "
-                    "send each new request with a new X-Request-ID (the same request sent "
-                    "again is answered with its recorded decisions)",
+                    f"Request id {caller.request_id!r} already keys other decisions (other "
+                    "applicants, another API key or other model versions); send each new request "
+                    "with a new X-Request-ID (the same request sent again is answered from the "
+                    "record)",
                     {"request_id": caller.request_id},
                 ) from None
             except Exception as exc:
