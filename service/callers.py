@@ -26,7 +26,7 @@ class Caller:
 
     request_id: str = field(default_factory=new_request_id)
     key_id: str | None = None  # None: the service requires no keys
-    reads_all: bool = True  # may read every caller's decisions (no keys, or an auditor's key)
+    reads_all: bool = False  # may read every caller's decisions (no keys, or a reader's key)
 
     def may_read(self, recorded_key_id: str | None) -> bool:
         """Whether this caller may read a decision the given key made."""

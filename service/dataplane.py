@@ -209,7 +209,7 @@ class Dataplane:
             self.store_health.wrote()
             if appended.replayed:
                 metrics.DECISION_REPLAYS.inc()
-                return [Decision.from_json(row["decision"]) for row in appended.rows]
+                return _recorded_decisions(appended.rows, caller.request_id)
         version = str(servable.policy.version if servable.policy else "")
         for outcome, count in Counter(d.outcome for d in decisions).items():
             metrics.DECISIONS.labels(version, outcome).inc(count)
@@ -236,21 +236,21 @@ class Dataplane:
         explanation = model.metadata.explain
         return Explained(explanation, attribute(explanation, model.explainer, batch))
 
-    def decisions(self, request_id: str, caller: Caller | None = None) -> list[dict[str, Any]]:
+    def decisions(self, request_id: str, caller: Caller) -> list[dict[str, Any]]:
         """The recorded decisions of one request that the caller may read (404: none).
 
         A caller reads the decisions its own key made, unless it may read every caller's; the
         decisions of others are not found (their existence is not revealed either).
         """
-        caller = caller or Caller()
         if self.recorder is None or self.store_health is None:
             raise NotFound("No decision record store is configured", {})
         if not is_request_id(request_id):  # never an id the service could have recorded
             raise NotFound("No decisions recorded for that request id", {})
         try:
-            found = self.recorder.find(request_id)
+            # Every record of one request (ids recorded again by older versions: a bound).
+            found = self.recorder.find(request_id, limit=max(self.max_records, 1_000))
         except Exception as exc:
-            self.store_health.failed(exc, "to read a request's decisions")
+            self.store_health.read_failed(exc)
             raise NotRecorded("The decision record store is unavailable; retry", {}) from None
         found = [record for record in found if caller.may_read(record.get("key_id"))]
         if not found:
@@ -284,3 +284,15 @@ class Dataplane:
             raise NotFound(f"Unknown model {name!r}", {"models": self.store.servable_names()})
         components = self.store.composites.get(name, (name,))
         return [(model, status) for model in components for status in self.store.statuses(model)]
+
+
+def _recorded_decisions(rows: list[dict[str, Any]], request_id: str) -> list[Decision]:
+    """The decisions on record of a replayed request (409 if they are not in today's form)."""
+    try:
+        return [Decision.from_json(row["decision"]) for row in rows]
+    except (KeyError, TypeError, ValueError):
+        raise Conflict(
+            f"Request id {request_id!r} keys decisions recorded in an earlier form; send the "
+            "request with a new X-Request-ID",
+            {"request_id": request_id},
+        ) from None

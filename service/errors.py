@@ -31,7 +31,7 @@ class Conflict(ServiceError):
 
 
 class TooLarge(ServiceError):
-    """Too many bytes or too many records in one request."""
+    """A request body too large to read: too many bytes, or more keys than any valid request."""
 
 
 class UnsupportedMediaType(ServiceError):

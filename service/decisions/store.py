@@ -6,12 +6,14 @@ that asked) and a sha256 fingerprint of the applicant's record instead of the re
 A decision's key is its request id and its index in the request, unique in the store: a request
 sent again (the same applicants by the same caller under the same versions) is a replay,
 answered with the decisions on record and writing nothing; anything else under a used id is
-refused. Each row's `hash` is the
-sha256 of the previous row's hash and the row's canonical body, so an edited, removed or
-reordered row breaks the chain (`python -m service.decisions verify`). Rows are written in the
-request, before the response: a decision acknowledged with a 200 is committed. Writers
-serialise on a lock (SQLite's write lock; a PostgreSQL advisory lock) to extend the chain in
-order; retention purges the oldest rows and re-anchors the chain on the last one purged.
+refused.
+
+Each row's `hash` is the sha256 of the previous row's hash and the row's canonical body, so an
+edited, removed or reordered row breaks the chain (`python -m service.decisions verify`). Rows
+are written in the request, before the response: a decision acknowledged with a 200 is
+committed. Writers serialise on a lock (SQLite's write lock; a PostgreSQL advisory lock) to
+extend the chain in order; retention purges the oldest rows and re-anchors the chain on the
+last one purged.
 """
 
 from __future__ import annotations
@@ -30,10 +32,14 @@ from typing import Any, Protocol
 
 import orjson
 
+from service.observability.repeated_failures import RepeatedFailures
+
 log = logging.getLogger(__name__)
 GENESIS = "0" * 64  # the previous hash of the first row ever written
 PURGE_INTERVAL_SECONDS = 3600.0
 _LOCK_KEY = 7_310_411  # the PostgreSQL advisory lock the writers share
+BUSY_TIMEOUT_MS = 10_000  # how long a write waits for SQLite's lock
+PROBE_WAIT_MS = 2_000  # how long a readiness probe waits for a lock (probes time out at ~3 s)
 # One row, rewritten by readiness probes: a write that fails where a decision's would.
 PROBE_TABLE = (
     "CREATE TABLE IF NOT EXISTS decision_store_probe (id INTEGER PRIMARY KEY CHECK (id = 1), "
@@ -126,6 +132,7 @@ class DecisionStore:
         self.retention = timedelta(days=retention_days)
         self._connection: Connection | None = None
         self._reader: Connection | None = None  # read-only, while the store cannot be written
+        self._setup_failures = RepeatedFailures(log)
         self._last_purge = 0.0
 
     # -- backend specifics --------------------------------------------------------------------
@@ -162,11 +169,18 @@ class DecisionStore:
                     connection.execute(statement)
                 self._unique_keys(connection)
                 connection.commit()
-            except BaseException:
+            except Exception as exc:
                 _rollback(connection)
                 if not _holds_decisions(connection):
                     _close_quietly(connection)
                     raise
+                kind = f"{type(exc).__name__}: {str(exc).strip()[:200]}"
+                self._setup_failures.failed(
+                    kind, f"the decision record store's set-up failed, reading only: {kind}"
+                )
+            except BaseException:
+                _close_quietly(connection)
+                raise
             self._connection = connection
         return self._connection
 
@@ -178,10 +192,11 @@ class DecisionStore:
         """
         if self._has_index(connection, "decisions_key"):
             return
+        self._unbounded(connection)  # once, over every record: a store of millions takes a while
         row = connection.execute(
-            "SELECT MAX(d.sequence) FROM decisions d WHERE EXISTS (SELECT 1 FROM decisions e "
-            "WHERE e.request_id = d.request_id AND e.record_index = d.record_index "
-            "AND e.sequence < d.sequence)"
+            "SELECT MAX(sequence) FROM (SELECT sequence, ROW_NUMBER() OVER (PARTITION BY "
+            "request_id, record_index ORDER BY sequence) AS nth FROM decisions) AS keyed "
+            "WHERE nth > 1"
         ).fetchone()
         after = int(row[0] or 0)  # an integer read from the store: safe to write into the DDL
         connection.execute(
@@ -191,6 +206,12 @@ class DecisionStore:
 
     def _has_index(self, connection: Connection, name: str) -> bool:
         raise NotImplementedError
+
+    def _unbounded(self, connection: Connection) -> None:
+        """Lift this transaction's statement time limit, where the backend sets one."""
+
+    def _briefly(self, connection: Connection) -> None:
+        """Wait at most a couple of seconds for this transaction's locks (a probe)."""
 
     def readable(self) -> Connection:
         """A connection to read decisions through: this process's, or a read-only one where
@@ -211,6 +232,7 @@ class DecisionStore:
         """Rewrite the store's probe row: raises what writing a decision now would meet."""
         connection = self.connection
         try:
+            self._briefly(connection)
             connection.execute(
                 self._sql(
                     "INSERT INTO decision_store_probe (id, checked_at) VALUES (1, ?) "
@@ -222,6 +244,11 @@ class DecisionStore:
         except BaseException:
             _rollback(connection)
             raise
+        finally:
+            self._patiently(connection)
+
+    def _patiently(self, connection: Connection) -> None:
+        """Wait for locks as long as writes do again, after `_briefly`."""
 
     def close(self) -> None:
         for connection in (self._connection, self._reader):
@@ -240,7 +267,9 @@ class DecisionStore:
         decided_at = _timestamp(datetime.now(UTC))  # one time for a request's decisions
         try:
             self._lock(connection)
-            if decisions and (recorded := self._recorded(connection, decisions[0].request_id)):
+            # One more than the request's records: more is a conflict, however many there are.
+            first, bound = decisions[0].request_id if decisions else "", len(decisions) + 1
+            if decisions and (recorded := self._recorded(connection, first, bound)):
                 connection.commit()  # nothing to write: release the lock at once
                 return Appended(_replayed(decisions, recorded), replayed=True)
             sequence, previous = self._tail(connection)
@@ -283,14 +312,16 @@ class DecisionStore:
                 self.close()
         return Appended(stored, replayed=False)
 
-    def _recorded(self, connection: Connection, request_id: str) -> list[dict[str, Any]]:
-        """Every record under a request id, in the order written."""
+    def _recorded(
+        self, connection: Connection, request_id: str, limit: int
+    ) -> list[dict[str, Any]]:
+        """The records under a request id, in the order written: at most `limit`."""
         rows = connection.execute(
             self._sql(
                 "SELECT body, previous_hash, hash FROM decisions WHERE request_id = ? "
-                "ORDER BY sequence"
+                "ORDER BY sequence LIMIT ?"
             ),
-            (request_id,),
+            (request_id, limit),
         ).fetchall()
         return [json.loads(body) | {"previous_hash": p, "hash": h} for body, p, h in rows]
 
@@ -502,7 +533,7 @@ class SQLiteStore(DecisionStore):
         connection = sqlite3.connect(str(self.path), timeout=10.0, isolation_level=None)
         _use_wal(connection)
         connection.execute(f"PRAGMA synchronous={self.synchronous.upper()}")
-        connection.execute("PRAGMA busy_timeout=10000")
+        connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         return _SQLiteConnection(connection)
 
     def _lock(self, connection: Connection) -> None:
@@ -518,14 +549,27 @@ class SQLiteStore(DecisionStore):
         return found is not None
 
     def _read_only(self) -> Connection | None:
-        """On a read-only directory SQLite cannot open a WAL file's shared memory: read the
-        file as immutable there (nothing can change it)."""
+        """A connection on a read-only file system, where SQLite cannot open a WAL file's
+        shared memory for writing: read-only if the WAL holds decisions (SQLite then reads
+        them through the existing shared memory), else as immutable (nothing can change it).
+        """
         if self._reader is None:
-            if os.access(self.path.parent, os.W_OK) or not self.path.is_file():
+            if not self.path.is_file() or not os.statvfs(self.path).f_flag & os.ST_RDONLY:
                 return None
-            uri = f"{self.path.absolute().as_uri()}?mode=ro&immutable=1"
+            wal = self.path.with_name(self.path.name + "-wal")
+            mode = "ro" if wal.is_file() and wal.stat().st_size else "ro&immutable=1"
+            uri = f"{self.path.absolute().as_uri()}?mode={mode}"
             self._reader = _SQLiteConnection(sqlite3.connect(uri, uri=True, isolation_level=None))
         return self._reader
+
+    def _briefly(self, connection: Connection) -> None:
+        connection.execute(f"PRAGMA busy_timeout={PROBE_WAIT_MS}")
+
+    def _patiently(self, connection: Connection) -> None:
+        try:
+            connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        except Exception:  # the probe's own failure is what the caller reports
+            pass
 
     def _schema(self) -> list[str]:
         return [
@@ -605,6 +649,13 @@ class PostgresStore(DecisionStore):
             (name,),
         ).fetchone()
         return found is not None
+
+    def _unbounded(self, connection: Connection) -> None:
+        connection.execute("SET LOCAL statement_timeout = 0")
+
+    def _briefly(self, connection: Connection) -> None:
+        connection.execute(f"SET LOCAL lock_timeout = {PROBE_WAIT_MS}")
+        connection.execute(f"SET LOCAL statement_timeout = {PROBE_WAIT_MS}")
 
     def _schema(self) -> list[str]:
         return [

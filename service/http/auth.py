@@ -74,6 +74,10 @@ class KeyChecker:
 def install(app: Flask, settings: Settings) -> bool:
     """Require a key on protected routes if keys are configured; return whether they are."""
     keys = load_keys(settings)
+    if not keys and settings.decision_readers:
+        log.warning(
+            "SERVICE_DECISION_READERS is ignored: without API keys anyone reads every decision"
+        )
     if not keys:
         log.warning(
             "no API keys configured (SERVICE_API_KEYS, SERVICE_API_KEYS_FILE): prediction and "

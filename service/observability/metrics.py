@@ -131,7 +131,9 @@ DECISION_RECORD_FAILURES = Counter(
 DECISION_STORE_UP = Gauge(
     "underwriting_decision_store_up",
     "1 while the decision record store accepts writes, 0 while it fails (the lowest of the "
-    "live workers: one worker that cannot record is one too many).",
+    "live workers that have used it: one worker that cannot record is one too many), by store "
+    "(sqlite, postgresql).",
+    ["store"],
     multiprocess_mode="livemin",
 )
 DECISION_REPLAYS = Counter(

@@ -156,15 +156,19 @@ def add_explain_requests(schemas: dict[str, Any], suffixes: list[str], limit: in
         columns = copy.deepcopy(schemas[f"Columns{suffix}"])
         for column in columns["properties"].values():
             column.update(bounds)
-        columns["description"] = columns["description"].replace(
-            str(schemas[f"PredictRowsRequest{suffix}"]["properties"]["instances"]["maxItems"]),
-            str(limit),
-        )
+        columns["description"] = _columns_description(limit)
         request = copy.deepcopy(schemas[f"PredictColumnsRequest{suffix}"])
         request["properties"]["inputs"] = {"$ref": f"#/components/schemas/ExplainColumns{suffix}"}
         schemas[f"ExplainRowsRequest{suffix}"] = rows
         schemas[f"ExplainColumns{suffix}"] = columns
         schemas[f"ExplainColumnsRequest{suffix}"] = request
+
+
+def _columns_description(limit: int) -> str:
+    return (
+        "One array per feature (and `requested_coverage`, when sent), every array of the same "
+        f"length N, 1 <= N <= {limit} (ragged columns, more records: 400)."
+    )
 
 
 def state_limits(schemas: dict[str, Any], max_records: int, outputs: list[str]) -> None:
@@ -181,11 +185,7 @@ def state_limits(schemas: dict[str, Any], max_records: int, outputs: list[str]) 
         if name.startswith("Columns"):
             for column in properties.values():
                 column.update(bounds)
-            schema["description"] = (
-                "One array per feature (and `requested_coverage`, when sent), every array of "
-                f"the same length N, 1 <= N <= {max_records} (ragged columns, more records: "
-                "400)."
-            )
+            schema["description"] = _columns_description(max_records)
             schema["x-same-length"] = True
         elif name.startswith("V2Input_"):
             properties["data"].update(bounds)

@@ -77,12 +77,33 @@ def parse_request(
     if isinstance(inputs, list) and len(inputs) > limit:  # bounded work before any check
         reason = f"{len(inputs):,} input tensors, at most {limit} accepted (one per feature)."
         raise InvalidInput(f"Invalid inference request: {reason}", {"inputs": [reason]})
+    _refuse_binary_data(inputs)
     try:
         envelope = dict(_REQUEST.load(payload))
     except ValidationError as exc:
         details = _name_inputs(payload, exc.messages)
         raise InvalidInput(f"Invalid inference request: {_describe(details)}", details) from None
     return envelope, _columns(envelope["inputs"], {f.name: f.type for f in features})
+
+
+def _refuse_binary_data(inputs: Any) -> None:
+    """Refuse tensors whose values would follow the JSON in a binary body (not read here:
+    answering from `data` would decide on values the client did not mean)."""
+    if not isinstance(inputs, list):
+        return
+    named = [
+        str(tensor.get("name", i))
+        for i, tensor in enumerate(inputs)
+        if isinstance(tensor, dict)
+        and isinstance(tensor.get("parameters"), dict)
+        and "binary_data_size" in tensor["parameters"]
+    ]
+    if named:
+        reason = (
+            "Binary tensor data (parameters.binary_data_size) is not supported: send the "
+            "values in 'data'."
+        )
+        raise _invalid({name: [reason] for name in named})
 
 
 def _columns(inputs: list[dict[str, Any]], types: dict[str, str]) -> dict[str, Any]:
@@ -95,12 +116,6 @@ def _columns(inputs: list[dict[str, Any]], types: dict[str, str]) -> dict[str, A
     lengths: dict[str, int] = {}
     for tensor in inputs:
         name = tensor["name"]
-        if "binary_data_size" in (tensor.get("parameters") or {}):
-            problems.setdefault(name, []).append(
-                "Binary tensor data (parameters.binary_data_size) is not supported: send the "
-                "values in 'data'."
-            )
-            continue
         if name in columns:
             problems.setdefault(name, []).append("Given more than once.")
             continue

@@ -7,6 +7,7 @@ Both backends run every test; PostgreSQL is started by the test on a free loopba
 from __future__ import annotations
 
 import multiprocessing
+import os
 import sqlite3
 import subprocess
 import time
@@ -388,9 +389,36 @@ def test_a_store_on_a_read_only_file_system_reads_and_readiness_says_it_cannot_w
                 store.append([decision("lost-1")])
         finally:
             subprocess.run(["mount", "-o", "remount,rw", str(disk)], check=True)
+        time.sleep(0.11)  # the floor between two probes of a failing store
         assert health.writable()
         assert not store.append([decision("after-1")]).replayed
         assert store.verify().rows == 3
+
+
+def _killed_mid_run(path: str) -> None:
+    """Record decisions and die without closing: they stay in the WAL, its shared memory kept."""
+    store = SQLiteStore(Path(path), 30)
+    store.append([decision("in-the-wal"), decision("in-the-wal", 1)])
+    os._exit(0)
+
+
+def test_a_volume_remounted_read_only_reads_the_decisions_still_in_the_wal() -> None:
+    with small_file_system() as disk:
+        path = disk / "decisions.sqlite3"
+        worker = multiprocessing.get_context("spawn").Process(
+            target=_killed_mid_run, args=(str(path),)
+        )
+        worker.start()
+        worker.join()
+        assert Path(f"{path}-wal").stat().st_size > 0  # not checkpointed into the file
+        subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
+        try:
+            store = SQLiteStore(path, 30)
+            assert [r["index"] for r in store.find("in-the-wal")] == [0, 1]
+            assert store.verify().rows == 2
+            store.close()
+        finally:
+            subprocess.run(["mount", "-o", "remount,rw", str(disk)], check=True)
 
 
 def test_a_full_disk_fails_the_probe_and_freeing_it_recovers() -> None:

@@ -302,6 +302,7 @@ def test_readiness_follows_a_full_disk_under_the_sqlite_store(
             assert requests.post(predict, json=body, headers=headers, timeout=30).ok
             filler: list[Path] = []
             metric: list[str] = []
+            healthy: list[str] = []
 
             def break_store() -> None:
                 filler.append(fill(disk))
@@ -318,8 +319,15 @@ def test_readiness_follows_a_full_disk_under_the_sqlite_store(
             figures = _readiness_follows_the_store(
                 base_url, "before-the-disk-filled", break_store, repair_store, log
             )
+            scraped = requests.get(f"{base_url}/metrics", timeout=10).text
+            healthy.extend(
+                line
+                for line in scraped.splitlines()
+                if line.startswith("underwriting_decision_store_up")
+            )
     print(f"\nSQLite on a full disk: {figures}")
-    assert metric == ["underwriting_decision_store_up 0.0"], metric
+    assert metric == ['underwriting_decision_store_up{store="sqlite"} 0.0'], metric
+    assert healthy == ['underwriting_decision_store_up{store="sqlite"} 1.0'], healthy
     assert figures["not ready after (s)"] < 1.0 and figures["ready again after (s)"] < 1.0
     assert 1 <= figures["store error lines"] <= 2 * 2, figures  # a kind or two, per worker
 
