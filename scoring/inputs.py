@@ -10,7 +10,6 @@ in the one schema that holds them all.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import queue
 import threading
@@ -23,6 +22,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from scoring import csvlines
 from scoring.errors import JobFailed, JobRefused
 from scoring.stopping import check_stop
 from scoring.values import widened
@@ -84,17 +84,11 @@ class Input:
         return {"sha256": overall.hexdigest(), "files": listed}
 
 
-def csv_header(path: Path) -> list[str]:
-    """A CSV file's column names (a byte-order mark, as spreadsheets write, is not a name)."""
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        return next(csv.reader(handle), [])
-
-
 def schema_of(source: Input) -> pa.Schema:
     """The input's schema: every CSV column as text; Parquet files' schemas unified."""
     try:
         if source.format == "csv":
-            headers = [csv_header(path) for path in source.files]
+            headers = [csvlines.header(path) for path in source.files]
             for path, header in zip(source.files, headers, strict=True):
                 if sorted(header) != sorted(headers[0]):  # the same columns, in any order
                     raise JobRefused(
@@ -103,7 +97,7 @@ def schema_of(source: Input) -> pa.Schema:
                     )
             return pa.schema([(name, pa.string()) for name in headers[0]])
         schemas = [pq.read_schema(path) for path in source.files]
-    except (OSError, pa.ArrowException, UnicodeDecodeError) as exc:
+    except (OSError, pa.ArrowException) as exc:
         raise JobRefused(f"cannot read {source.root}: {exc}") from None
     names = schemas[0].names
     for path, schema in zip(source.files, schemas, strict=True):
@@ -120,11 +114,15 @@ def schema_of(source: Input) -> pa.Schema:
         raise JobRefused(f"the files of {source.root} type a column incompatibly: {exc}") from None
 
 
-def total_rows(source: Input) -> int | None:
-    """The input's row count from Parquet footers (CSV: unknown until read)."""
-    if source.format != "parquet":
-        return None
-    return sum(pq.ParquetFile(path).metadata.num_rows for path in source.files)
+def total_rows(source: Input) -> int:
+    """The input's row count: from Parquet footers; a CSV file's lines after its header, each
+    checked to be one whole row (scoring.csvlines refuses the job otherwise)."""
+    try:
+        if source.format == "csv":
+            return sum(csvlines.data_lines(p, csvlines.header(p)) for p in source.files)
+        return sum(pq.ParquetFile(path).metadata.num_rows for path in source.files)
+    except (OSError, pa.ArrowException) as exc:
+        raise JobRefused(f"cannot read {source.root}: {exc}") from None
 
 
 def batches(source: Input, schema: pa.Schema, batch_rows: int) -> Iterator[pa.RecordBatch]:
