@@ -18,6 +18,7 @@ from scoring.checking import plan_columns
 from scoring.errors import JobFailed, JobRefused
 from scoring.inputs import Input, batches, schema_of, total_rows
 from scoring.job import REJECTS_DIR, SCORES_DIR, Job, Tally
+from scoring.locking import output_lock
 from scoring.manifest import manifest, utc_now
 from scoring.outputs import (
     LocalFiles,
@@ -52,6 +53,12 @@ def run_local(job: Job) -> dict[str, object]:
     output = Path(job.output).absolute()
     source = Input.at(job.input)
     refuse_unsafe(output, source.root, job.overwrite)
+    with output_lock(output):  # one run per OUTPUT; what killed runs left is removed
+        return _run(job, source, output, started_at, start)
+
+
+def _run(job: Job, source: Input, output: Path, started_at: str, start: float) -> dict[str, object]:
+    refuse_unsafe(output, source.root, job.overwrite)  # again, now that no other run writes
     versions = scoring.resolve_versions(job.models)
     servable = scoring.load(job.models, versions)
     loaded = time.perf_counter()
@@ -66,6 +73,7 @@ def run_local(job: Job) -> dict[str, object]:
         flat_ids=job.format == "csv",
     )
     scorer = scoring.Scorer(servable, plan, job.explain)
+    expected = total_rows(source)  # a damaged CSV is refused here, before anything is written
     check_stop()
     staging = Path(hidden_sibling(str(output), "tmp"))
     try:  # before the job's try: a directory this job did not make is never removed
@@ -74,7 +82,7 @@ def run_local(job: Job) -> dict[str, object]:
         raise JobRefused(f"cannot write beside {output}: {exc}") from None
     try:
         fingerprint = source.fingerprint()
-        tally = _score_all(job, source, scorer, staging)
+        tally = _score_all(job, source, scorer, staging, expected)
         scored = time.perf_counter()
         check_stop()
         if source.fingerprint() != fingerprint:
@@ -87,7 +95,7 @@ def run_local(job: Job) -> dict[str, object]:
         document = manifest(
             job,
             started_at,
-            tally.rows,
+            expected,
             tally,
             fingerprint,
             scoring.model_digests(job.models, versions),
@@ -104,9 +112,10 @@ def run_local(job: Job) -> dict[str, object]:
         shutil.rmtree(staging, ignore_errors=True)  # gone already once published
 
 
-def _score_all(job: Job, source: Input, scorer: scoring.Scorer, staging: Path) -> Tally:
+def _score_all(
+    job: Job, source: Input, scorer: scoring.Scorer, staging: Path, expected: int
+) -> Tally:
     tally = Tally()
-    expected = total_rows(source)
     progress = Progress(expected, job.progress)
     writer = WriteBehind(
         [
@@ -133,6 +142,6 @@ def _score_all(job: Job, source: Input, scorer: scoring.Scorer, staging: Path) -
     finally:
         progress.finish()
     writer.close()
-    if expected is not None and tally.rows != expected:  # nothing dropped silently
+    if tally.rows != expected:  # no row merged or dropped silently
         raise JobFailed(f"read {tally.rows:,} rows of the {expected:,} the input holds")
     return tally

@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -35,8 +36,9 @@ from pyspark.sql.types import StringType, StructField, StructType
 from scoring import scorer as scoring
 from scoring.checking import REASONS_COLUMN, ColumnPlan, plan_columns
 from scoring.errors import JobFailed, JobRefused, JobStopped
-from scoring.inputs import SUFFIXES, Input
+from scoring.inputs import SUFFIXES, Input, total_rows
 from scoring.job import MANIFEST_FILE, REJECTS_DIR, SCORES_DIR, Job, Tally
+from scoring.locking import output_lock
 from scoring.manifest import manifest, utc_now
 from scoring.outputs import hidden_sibling, manifest_bytes, publish, refuse_unsafe
 from scoring.stopping import check_stop, on_stop, reclaim_sigint
@@ -218,12 +220,30 @@ def _ship(models_dir: str, versions: dict[str, int]) -> Path:
 def run_spark(job: Job) -> dict[str, object]:
     """Score the whole input into OUTPUT on Spark; return the manifest written with it."""
     try:
-        return _run(job)
+        with _lock(job.output):
+            return _run(job)
     except KeyboardInterrupt:  # a SIGINT before the handler was reclaimed from Spark
         raise JobStopped("stopped on request") from None
     except (Py4JError, PySparkException) as exc:  # a worker's error, a file Spark cannot read
         check_stop()  # cancelled on request: say so, not what the cancellation looked like
         raise JobFailed(f"Spark: {_spark_reason(exc)}") from None
+
+
+def _lock(output: str) -> AbstractContextManager[None]:
+    """OUTPUT's lock on a local disk (scoring.locking); a remote file system has none."""
+    if _is_local(output):
+        return output_lock(Path(output.removeprefix("file://")).absolute())
+    return nullcontext()
+
+
+def _csv_rows(spark: SparkSession, files: HadoopFiles, path: str) -> int:
+    """A CSV input's rows: on a local disk, its lines after each header, each checked to be one
+    whole row as the local engine checks them (a damaged file is refused, naming its line);
+    elsewhere its lines counted by Spark less one header a file (no line is named)."""
+    if _is_local(path):
+        return total_rows(Input.at(path.removeprefix("file://")))
+    parts = len(files.listing(path)["files"])
+    return int(spark.read.text(path).count()) - parts
 
 
 def _spark_reason(exc: BaseException) -> str:
@@ -267,7 +287,13 @@ def _run(job: Job) -> dict[str, object]:
     if not files.exists(job.input):
         raise JobRefused(f"input {job.input} does not exist")
     kind = _input_format(files, job.input)
+    lines = _csv_rows(spark, files, job.input) if kind == "csv" else None
     frame = _read(spark, job.input, kind)
+    if lines is not None and not _is_local(job.input) and frame.count() != lines:
+        raise JobRefused(  # a local file was checked line by line; here only counts compare
+            f"{job.input}: {lines:,} lines after the headers, but {frame.count():,} rows "
+            "(a blank line, or a line break inside a quoted value)"
+        )
     plan = plan_columns(
         to_arrow_schema(frame.schema),
         servable.features,
@@ -319,6 +345,8 @@ def _run(job: Job) -> dict[str, object]:
         tally = _count(spark, scores_path, rejects_path, job.format, spec)
         input_rows = frame.count()
         timings["count_seconds"] = round(time.perf_counter() - mark, 3)
+        if lines is not None and input_rows != lines:  # no line merged or skipped silently
+            raise JobFailed(f"{job.input}: {lines:,} lines after the header, {input_rows:,} rows")
         if tally.rows != input_rows:  # nothing dropped silently
             raise JobFailed(
                 f"{input_rows:,} input rows, but {tally.scored:,} scored and "
