@@ -124,6 +124,9 @@ def parser() -> argparse.ArgumentParser:
         help="runtime threads (default: the CPUs available locally, 1 on Spark)",
     )
     p.add_argument("--no-progress", dest="progress", action="store_false")
+    p.add_argument(
+        "--debug", action="store_true", help="log the scorer's details, and an error's trace"
+    )
     return p
 
 
@@ -149,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if args.debug:
+        logging.getLogger("scoring").setLevel(logging.DEBUG)
     job = job_from(args, argv)
     try:
         if job.engine == "spark":
@@ -169,6 +174,14 @@ def main(argv: list[str] | None = None) -> int:
         return 128 + signal.SIGTERM
     except JobFailed as exc:
         print(f"python -m scoring: failed, no output written: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # unforeseen: still one line (and its trace under --debug)
+        logging.getLogger("scoring").debug("the job failed", exc_info=True)
+        reason = (str(exc).strip().splitlines() or [""])[0]
+        print(
+            f"python -m scoring: failed, no output written: {type(exc).__name__}: {reason}",
+            file=sys.stderr,
+        )
         return 1
     print(summary(document, job.output))
     return 0
