@@ -59,6 +59,7 @@ def run_local(job: Job) -> dict[str, object]:
 
 def _run(job: Job, source: Input, output: Path, started_at: str, start: float) -> dict[str, object]:
     refuse_unsafe(output, source.root, job.overwrite)  # again, now that no other run writes
+    expected = total_rows(source)  # a damaged CSV is refused here, before anything is written
     versions = scoring.resolve_versions(job.models)
     servable = scoring.load(job.models, versions)
     loaded = time.perf_counter()
@@ -73,7 +74,6 @@ def _run(job: Job, source: Input, output: Path, started_at: str, start: float) -
         flat_ids=job.format == "csv",
     )
     scorer = scoring.Scorer(servable, plan, job.explain)
-    expected = total_rows(source)  # a damaged CSV is refused here, before anything is written
     check_stop()
     staging = Path(hidden_sibling(str(output), "tmp"))
     try:  # before the job's try: a directory this job did not make is never removed

@@ -236,12 +236,18 @@ def _lock(output: str) -> AbstractContextManager[None]:
     return nullcontext()
 
 
-def _csv_rows(spark: SparkSession, files: HadoopFiles, path: str) -> int:
-    """A CSV input's rows: on a local disk, its lines after each header, each checked to be one
-    whole row as the local engine checks them (a damaged file is refused, naming its line);
-    elsewhere its lines counted by Spark less one header a file (no line is named)."""
-    if _is_local(path):
-        return total_rows(Input.at(path.removeprefix("file://")))
+def _local_csv_rows(path: str) -> int | None:
+    """A local CSV input's rows, its lines after each header, each checked to be one whole row
+    as the local engine checks them (a damaged file is refused, naming its line), before
+    Spark starts; None for Parquet, or an input elsewhere."""
+    if not _is_local(path):
+        return None
+    source = Input.at(path.removeprefix("file://"))
+    return total_rows(source) if source.format == "csv" else None
+
+
+def _remote_csv_rows(spark: SparkSession, files: HadoopFiles, path: str) -> int:
+    """A remote CSV input's lines counted by Spark, less one header a file (no line named)."""
     parts = len(files.listing(path)["files"])
     return int(spark.read.text(path).count()) - parts
 
@@ -262,6 +268,7 @@ def _spark_reason(exc: BaseException) -> str:
 
 def _run(job: Job) -> dict[str, object]:
     started_at, start = utc_now(), time.perf_counter()
+    lines = _local_csv_rows(job.input)
     versions = scoring.resolve_versions(job.models)
     servable = scoring.load(job.models, versions)  # refuse unusable models before Spark starts
     spark = session(job.batch_rows, job.progress)
@@ -287,13 +294,14 @@ def _run(job: Job) -> dict[str, object]:
     if not files.exists(job.input):
         raise JobRefused(f"input {job.input} does not exist")
     kind = _input_format(files, job.input)
-    lines = _csv_rows(spark, files, job.input) if kind == "csv" else None
     frame = _read(spark, job.input, kind)
-    if lines is not None and not _is_local(job.input) and frame.count() != lines:
-        raise JobRefused(  # a local file was checked line by line; here only counts compare
-            f"{job.input}: {lines:,} lines after the headers, but {frame.count():,} rows "
-            "(a blank line, or a line break inside a quoted value)"
-        )
+    if kind == "csv" and lines is None:  # elsewhere than a local disk: only counts compare
+        lines = _remote_csv_rows(spark, files, job.input)
+        if frame.count() != lines:
+            raise JobRefused(
+                f"{job.input}: {lines:,} lines after the headers, but {frame.count():,} rows "
+                "(a blank line, or a line break inside a quoted value)"
+            )
     plan = plan_columns(
         to_arrow_schema(frame.schema),
         servable.features,
