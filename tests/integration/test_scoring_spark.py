@@ -20,6 +20,7 @@ from book_support import (
     score,
     write_book,
 )
+from damaged_csv import DAMAGE, write_damaged
 from service_support import served
 from tool_support import in_ci, require_nginx, require_tool
 
@@ -205,3 +206,23 @@ def test_spark_reads_csv_text_as_the_local_engine_does(
     assert "CSV header does not conform to the schema" in spark_run.stderr
     assert "Traceback" not in spark_run.stderr
     assert not (tmp_path / "reordered-spark").exists()
+
+
+def test_spark_refuses_a_damaged_csv_as_the_local_engine_does(
+    service_models_dir: Path, tmp_path: Path
+) -> None:
+    """Each damaged file of the local engine's tests: refused before Spark starts, naming the
+    same line, nothing written."""
+    require_spark()
+    for case in DAMAGE:
+        book = tmp_path / case.replace(" ", "-") / "book.csv"
+        book.parent.mkdir()
+        line = write_damaged(case, book)
+        output = tmp_path / "out"
+        run = score(
+            book, output, "--models-dir", service_models_dir, "--engine", "spark", env=SPARK
+        )
+        assert run.returncode == 2, (case, run.stderr[-3000:])
+        assert f"python -m scoring: refused: {book}: line {line}" in run.stderr, case
+        assert "Traceback" not in run.stderr
+    assert not [p for p in tmp_path.iterdir() if not p.is_dir() or p.name.startswith((".", "out"))]

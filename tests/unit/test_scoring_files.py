@@ -1,8 +1,10 @@
-"""The batch scorer's files: inputs read alike whatever their parts make of a column, outputs
-published only over an earlier output, and the reading thread's errors and early exits."""
+"""The batch scorer's files: inputs read alike whatever their parts make of a column, a damaged
+CSV refused by its line, outputs published only over an earlier output by one run at a time,
+and the reading thread's errors and early exits."""
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,9 +13,11 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
+from damaged_csv import DAMAGE, book_lines, write_damaged
 
-from scoring.errors import JobFailed
-from scoring.inputs import Input, batches, read_ahead, schema_of
+from scoring.errors import JobFailed, JobRefused
+from scoring.inputs import Input, batches, read_ahead, schema_of, total_rows
+from scoring.locking import lock_path, output_lock
 from scoring.outputs import LocalFiles, publish
 
 
@@ -88,3 +92,54 @@ def test_publish_replaces_only_an_earlier_output(tmp_path: Path) -> None:
     publish(LocalFiles(), str(staging), str(output), overwrite=True)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
     assert sorted(p.name for p in output.iterdir()) == ["_manifest.json"]
+
+
+def test_every_line_of_a_csv_book_is_one_row(tmp_path: Path) -> None:
+    """Windows line ends, no line feed after the last line, a quoted comma, a doubled quote,
+    text beyond ASCII: each line after the header is counted as one row, nothing refused."""
+    lines = [text.replace(b"\n", b"\r\n") for text in book_lines()]
+    lines[2] = lines[2].replace(b'"A0', '"Zoë ""Z"", Ł 0'.encode())
+    lines[-1] = lines[-1].rstrip(b"\r\n")
+    book = tmp_path / "book.csv"
+    book.write_bytes(b"".join(lines))
+    assert total_rows(Input.at(str(book))) == len(lines) - 1
+    rows = pa.Table.from_batches(
+        list(batches(Input.at(str(book)), schema_of(Input.at(str(book))), 2))
+    )
+    assert rows.num_rows == len(lines) - 1
+    assert rows.column("applicant_id")[1].as_py().startswith('Zoë "Z", Ł 0')
+
+
+@pytest.mark.parametrize("case", list(DAMAGE))
+def test_a_damaged_csv_is_refused_naming_its_line(case: str, tmp_path: Path) -> None:
+    book = tmp_path / "book.csv"
+    line = write_damaged(case, book)
+    source = Input.at(str(book))
+    with pytest.raises(JobRefused, match=rf"^{re.escape(str(book))}: line {line}\b"):
+        schema_of(source)
+        total_rows(source)
+
+
+def test_one_run_holds_an_output_and_the_next_removes_what_killed_runs_left(
+    tmp_path: Path,
+) -> None:
+    output = tmp_path / "out"
+    killed = [tmp_path / ".out.tmp-0123456789ab", tmp_path / ".out.old-ba9876543210"]
+    others = [tmp_path / ".out.tmp-mine", tmp_path / ".outer.tmp-0123456789ab", tmp_path / "x"]
+    for path in killed + others:
+        path.mkdir()
+    with output_lock(output):
+        assert not any(p.exists() for p in killed) and all(p.exists() for p in others)
+        assert lock_path(output).exists()
+        with pytest.raises(JobRefused, match="being written by another run .*out.lock"):
+            with output_lock(output):
+                pass
+    assert not lock_path(output).exists()
+    # Killed between moving an earlier output aside and renaming the new one into place:
+    # the earlier output is put back.
+    aside = tmp_path / ".out.old-0123456789ab"
+    aside.mkdir()
+    (aside / "_manifest.json").write_text("{}")
+    with output_lock(output):
+        pass
+    assert (output / "_manifest.json").is_file() and not aside.exists()
