@@ -3,6 +3,7 @@
 CSV is read as text, every column: the scorer reads each feature's text as JSON reads a value
 (scoring.values), so a word in a number column rejects its row with the service's reason
 rather than stopping the job, and an id such as 01234 stays as written. An empty field is null.
+Every line after a CSV file's header is one row: scoring.csvlines checks so before scoring.
 The files of a directory must hold the same columns, in any order; Parquet parts may differ
 in how they type one (int64 in one part, double in another, all-null in a third): they are read
 in the one schema that holds them all.

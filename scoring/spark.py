@@ -300,7 +300,7 @@ def _run(job: Job) -> dict[str, object]:
         if frame.count() != lines:
             raise JobRefused(
                 f"{job.input}: {lines:,} lines after the headers, but {frame.count():,} rows "
-                "(a blank line, or a line break inside a quoted value)"
+                "(a blank line, which Spark skips)"
             )
     plan = plan_columns(
         to_arrow_schema(frame.schema),
