@@ -60,6 +60,7 @@ def run_local(job: Job) -> dict[str, object]:
 def _run(job: Job, source: Input, output: Path, started_at: str, start: float) -> dict[str, object]:
     refuse_unsafe(output, source.root, job.overwrite)  # again, now that no other run writes
     expected = total_rows(source)  # a damaged CSV is refused here, before anything is written
+    checked = time.perf_counter()
     versions = scoring.resolve_versions(job.models)
     servable = scoring.load(job.models, versions)
     loaded = time.perf_counter()
@@ -88,7 +89,8 @@ def _run(job: Job, source: Input, output: Path, started_at: str, start: float) -
         if source.fingerprint() != fingerprint:
             raise JobFailed(f"the input {job.input} changed while it was being scored")
         timings = {
-            "load_models_seconds": round(loaded - start, 3),
+            "check_input_seconds": round(checked - start, 3),
+            "load_models_seconds": round(loaded - checked, 3),
             "scoring_seconds": round(scored - loaded, 3),
             "total_seconds": round(time.perf_counter() - start, 3),
         }

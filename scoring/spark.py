@@ -269,6 +269,7 @@ def _spark_reason(exc: BaseException) -> str:
 def _run(job: Job) -> dict[str, object]:
     started_at, start = utc_now(), time.perf_counter()
     lines = _local_csv_rows(job.input)
+    checked = time.perf_counter()
     versions = scoring.resolve_versions(job.models)
     servable = scoring.load(job.models, versions)  # refuse unusable models before Spark starts
     spark = session(job.batch_rows, job.progress)
@@ -326,7 +327,10 @@ def _run(job: Job) -> dict[str, object]:
         local.rejects_schema,
     )
     staging = hidden_sibling(job.output, "tmp")
-    timings: dict[str, float] = {"start_spark_seconds": round(begun - start, 3)}
+    timings: dict[str, float] = {
+        "check_input_seconds": round(checked - start, 3),
+        "start_spark_seconds": round(begun - checked, 3),
+    }
     try:
         fingerprint = _fingerprint(files, job.input)
         rejects_path, scores_path = f"{staging}/{REJECTS_DIR}", f"{staging}/{SCORES_DIR}"
