@@ -28,6 +28,7 @@ from service_support import (
     stop_service,
     wait_ready,
 )
+from tool_support import require_nginx
 
 from bench.abuse import (
     MALFORMED_REQUESTS,
@@ -47,6 +48,7 @@ SECURITY_HEADERS = ("X-Content-Type-Options", "X-Frame-Options", "Content-Securi
 
 @pytest.fixture(scope="module")
 def front(tiny_models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    require_nginx()
     root = tmp_path_factory.mktemp("front")
     models_dir = make_repository(tiny_models_dir, root / "models")
     log = root / "service.log"
@@ -93,6 +95,34 @@ def test_the_front_names_the_request_in_its_own_errors(front: Any) -> None:
     status, headers, body = exchange(port, b"get / HTTP/1.1\r\nHost: x\r\n\r\n")
     assert re.fullmatch(r"[0-9a-f]{32}", headers["x-request-id"])
     assert json.loads(body)["details"]["request_id"] == headers["x-request-id"]
+
+
+def assert_envelope(headers: dict[str, str], body: bytes) -> dict[str, Any]:
+    """The service's error envelope, with the security headers and the request's id."""
+    assert headers["content-type"] == "application/json", headers
+    envelope = json.loads(body)
+    assert set(envelope) == {"error", "details"} and envelope["error"], envelope
+    assert all(name.lower() in headers for name in SECURITY_HEADERS), headers
+    assert "x-request-id" in headers, headers
+    return dict(envelope)
+
+
+@pytest.mark.parametrize(
+    "target",
+    [b"/v1/models/\xc3\xbcnderwriting:predict", b"/v1/models/underwriting:predict?q=\xff"],
+    ids=["in the path", "in the query"],
+)
+def test_a_byte_outside_ascii_in_the_target_is_refused_in_the_envelope(
+    front: Any, target: bytes
+) -> None:
+    _, port, _ = front
+    status, headers, body = exchange(port, json_post(target.decode("latin-1"), b"{}"))
+    assert status == 400, body[:300]
+    envelope = assert_envelope(headers, body)
+    assert "outside ASCII" in envelope["error"] and "percent-encode" in envelope["error"]
+    # Percent-encoded as the message says, the same target reaches the service's routes.
+    status, headers, body = exchange(port, json_post("/v1/models/%C3%BCnderwriting:predict", b"{}"))
+    assert status == 404 and "nderwriting" in assert_envelope(headers, body)["error"]
 
 
 def test_every_log_line_is_a_json_object_or_nginx_s_own(front: Any) -> None:
