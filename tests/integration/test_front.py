@@ -125,6 +125,30 @@ def test_a_byte_outside_ascii_in_the_target_is_refused_in_the_envelope(
     assert status == 404 and "nderwriting" in assert_envelope(headers, body)["error"]
 
 
+@pytest.mark.parametrize("method", ["TRACE", "CONNECT", "PATCH", "BREW"])
+@pytest.mark.parametrize(
+    "path, allowed",
+    [(PREDICT, "OPTIONS, POST"), ("/healthz", "GET, HEAD, OPTIONS")],
+    ids=["predict", "healthz"],
+)
+def test_a_method_a_route_does_not_serve_is_a_405_with_its_allow_header(
+    front: Any, method: str, path: str, allowed: str
+) -> None:
+    """nginx refuses TRACE and CONNECT itself; they are answered as any other method a route
+    does not serve (PATCH, or a method HTTP does not define): 405 with the route's Allow header,
+    which HTTP requires."""
+    _, port, _ = front
+    request = f"{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{{}}"
+    status, headers, body = exchange(port, request.encode())
+    assert status == 405, body[:300]
+    assert headers.get("allow") == allowed, headers
+    assert assert_envelope(headers, body)["details"]["allowed_methods"] == allowed.split(", ")
+    status, headers, body = exchange(
+        port, f"{method} /nowhere HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+    )
+    assert status == 404 and assert_envelope(headers, body)
+
+
 def test_every_log_line_is_a_json_object_or_nginx_s_own(front: Any) -> None:
     """The service's and gunicorn's lines are JSON objects (so no text a client sends can start
     a line of them: tests/unit/test_front_launcher.py feeds the formatter forged text); nginx's
