@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import signal
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -147,6 +148,39 @@ def test_a_method_a_route_does_not_serve_is_a_405_with_its_allow_header(
         port, f"{method} /nowhere HTTP/1.1\r\nHost: x\r\n\r\n".encode()
     )
     assert status == 404 and assert_envelope(headers, body)
+
+
+def read_until_closed(port: int, request: bytes, timeout: float = 30.0) -> tuple[bytes, float]:
+    """Send raw bytes and read until the server closes: what came, and after how long."""
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(request)
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    return received, time.monotonic() - started
+
+
+@pytest.mark.parametrize(
+    "request_line",
+    [b"GET /healthz\r\n", b"POST " + PREDICT.encode() + b"\r\n", b"GET /a\nb HTTP/1.1\r\n\r\n"],
+    ids=["GET", "another method", "a line feed in the target"],
+)
+def test_an_http09_request_line_is_answered_with_a_status_line(
+    front: Any, request_line: bytes
+) -> None:
+    """nginx answers HTTP/0.9 with a bare body; the front answers a 400 a client can read,
+    status line and headers included, and closes the connection."""
+    _, port, _ = front
+    received, _ = read_until_closed(port, request_line)
+    assert received.startswith(b"HTTP/1.1 400 Bad Request\r\n"), received[:300]
+    head, _, body = received.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")[1:]
+    headers = {name.lower(): value for name, value in (line.split(": ", 1) for line in lines)}
+    assert headers["connection"] == "close"
+    envelope = assert_envelope(headers, body)
+    assert "HTTP/0.9" in envelope["error"]
+    assert envelope["details"]["request_id"] == headers["x-request-id"]
 
 
 def test_every_log_line_is_a_json_object_or_nginx_s_own(front: Any) -> None:

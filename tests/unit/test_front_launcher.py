@@ -24,9 +24,27 @@ def test_every_error_page_nginx_answers_is_a_json_envelope() -> None:
         if line.strip().startswith("return ")
     ]
     assert len(bodies) == text.count("location = /_front/") >= 12
+    written_out = [body for body in bodies if body.startswith("HTTP/1.1 ")]
+    assert len(written_out) == 1  # HTTP/0.9's answer, headers and all
     for body in bodies:
+        body = body.rpartition("\\r\\n\\r\\n")[2]
         envelope = json.loads(body.replace("$service_request_id", "id").replace("\\n", ""))
         assert set(envelope) == {"error", "details"} and envelope["details"]["request_id"] == "id"
+
+
+def test_the_http09_answer_spells_out_the_headers_of_every_other_error() -> None:
+    """nginx sends no headers under HTTP/0.9, so that answer writes them into its body: the
+    same as error_headers.conf adds to the front's other errors."""
+    text = config.render(Settings(), config.FrontLayout(Path("/run/x")))
+    (line,) = [line for line in text.splitlines() if "return 400 'HTTP/1.1 400 " in line]
+    head = line.split("'", 1)[1].split("\\r\\n\\r\\n", 1)[0].replace("\\'", "'")
+    written = dict(field.split(": ", 1) for field in head.split("\\r\\n")[1:])
+    added = {}
+    for entry in (config.CONFIG_DIR / "error_headers.conf").read_text().splitlines():
+        if entry.startswith("add_header "):
+            name, value = entry.removeprefix("add_header ").removesuffix(" always;").split(" ", 1)
+            added[name] = value.strip('"')
+    assert added and written == added | {"Content-Type": "application/json", "Connection": "close"}
 
 
 @pytest.mark.parametrize(
