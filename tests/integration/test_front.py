@@ -16,6 +16,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -181,6 +182,35 @@ def test_an_http09_request_line_is_answered_with_a_status_line(
     envelope = assert_envelope(headers, body)
     assert "HTTP/0.9" in envelope["error"]
     assert envelope["details"]["request_id"] == headers["x-request-id"]
+
+
+CLIENT_TIMEOUT_SECONDS = 10.0  # SERVICE_CLIENT_TIMEOUT_SECONDS's default, the fixture's
+
+
+def test_a_body_that_stops_arriving_is_closed_unanswered_and_never_reaches_the_service(
+    front: Any,
+) -> None:
+    """nginx cannot answer a body that times out: it closes the connection with nothing sent,
+    whatever error_page says (its body reader ends the request without a response, in 1.22
+    as in later versions). What a client can rely on instead: the close comes after the client
+    timeout, and the service never saw the request, so sending it again runs it once."""
+    _, port, log = front
+    head = f"POST {PREDICT} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    stalls = {
+        "stalled-short-body": 'Content-Length: 100\r\n\r\n{"instances": [',
+        "stalled-chunked-body": 'Transfer-Encoding: chunked\r\n\r\n5\r\n{"ins\r\n',
+    }
+    requests_sent = [
+        f"{head}X-Request-ID: {request_id}\r\n{rest}".encode()
+        for request_id, rest in stalls.items()
+    ]
+    with ThreadPoolExecutor(len(requests_sent)) as pool:  # both stall at once: one wait
+        outcomes = list(pool.map(lambda raw: read_until_closed(port, raw), requests_sent))
+    for received, elapsed in outcomes:
+        assert received == b""
+        assert CLIENT_TIMEOUT_SECONDS - 0.5 < elapsed < CLIENT_TIMEOUT_SECONDS + 5.0, elapsed
+    logged = log.read_text(encoding="utf-8", errors="replace")
+    assert not any(request_id in logged for request_id in stalls)
 
 
 def test_every_log_line_is_a_json_object_or_nginx_s_own(front: Any) -> None:
