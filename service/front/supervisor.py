@@ -98,11 +98,12 @@ def _nginx_args(layout: config.FrontLayout) -> list[str]:
 def _run(
     settings: Settings, gunicorn_command: list[str], nginx: list[str], layout: config.FrontLayout
 ) -> int:
-    if len(os.fsencode(layout.socket)) >= UNIX_PATH_MAX:
-        raise FrontError(
-            f"SERVICE_RUNTIME_DIR is too deep for a Unix socket ({layout.socket} is over "
-            f"{UNIX_PATH_MAX - 1} bytes): name a shorter directory"
-        )
+    for socket in (layout.socket, layout.inner_socket):
+        if len(os.fsencode(socket)) >= UNIX_PATH_MAX:
+            raise FrontError(
+                f"SERVICE_RUNTIME_DIR is too deep for a Unix socket ({socket} is over "
+                f"{UNIX_PATH_MAX - 1} bytes): name a shorter directory"
+            )
     config.write(settings, layout)
     checked = subprocess.run([*nginx, "-t", "-q"], capture_output=True, text=True, check=False)
     if checked.returncode != 0:

@@ -187,13 +187,25 @@ def test_an_http09_request_line_is_answered_with_a_status_line(
 CLIENT_TIMEOUT_SECONDS = 10.0  # SERVICE_CLIENT_TIMEOUT_SECONDS's default, the fixture's
 
 
-def test_a_body_that_stops_arriving_is_closed_unanswered_and_never_reaches_the_service(
-    front: Any,
-) -> None:
-    """nginx cannot answer a body that times out: it closes the connection with nothing sent,
-    whatever error_page says (its body reader ends the request without a response, in 1.22
-    as in later versions). What a client can rely on instead: the close comes after the client
-    timeout, and the service never saw the request, so sending it again runs it once."""
+def read_answer_and_close(port: int, request: bytes) -> tuple[bytes, float, float]:
+    """Send raw bytes and read until the server closes: what came, after how long its first
+    byte came, and after how long the connection closed."""
+    started = time.monotonic()
+    first = None
+    with socket.create_connection(("127.0.0.1", port), timeout=30.0) as sock:
+        sock.sendall(request)
+        received = b""
+        while chunk := sock.recv(65536):
+            first = time.monotonic() if first is None else first
+            received += chunk
+    closed = time.monotonic()
+    return received, (closed if first is None else first) - started, closed - started
+
+
+def test_a_body_that_stops_arriving_is_a_408_and_never_reaches_the_service(front: Any) -> None:
+    """A body shorter than its Content-Length, or a chunked body never ended: after the client
+    timeout the front answers 408 in the envelope, naming the request, and closes the
+    connection; the service never saw the request, so sending it again runs it once."""
     _, port, log = front
     head = f"POST {PREDICT} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
     stalls = {
@@ -205,10 +217,19 @@ def test_a_body_that_stops_arriving_is_closed_unanswered_and_never_reaches_the_s
         for request_id, rest in stalls.items()
     ]
     with ThreadPoolExecutor(len(requests_sent)) as pool:  # both stall at once: one wait
-        outcomes = list(pool.map(lambda raw: read_until_closed(port, raw), requests_sent))
-    for received, elapsed in outcomes:
-        assert received == b""
-        assert CLIENT_TIMEOUT_SECONDS - 0.5 < elapsed < CLIENT_TIMEOUT_SECONDS + 5.0, elapsed
+        outcomes = list(pool.map(lambda raw: read_answer_and_close(port, raw), requests_sent))
+    for request_id, (received, answered, closed) in zip(stalls, outcomes, strict=True):
+        assert received.startswith(b"HTTP/1.1 408 "), received[:300]
+        assert CLIENT_TIMEOUT_SECONDS - 0.5 < answered < CLIENT_TIMEOUT_SECONDS + 3.0, answered
+        assert closed < answered + 10.0, (answered, closed)  # then the connection closes
+        head_bytes, _, body = received.partition(b"\r\n\r\n")
+        lines = head_bytes.decode("latin-1").split("\r\n")[1:]
+        headers = {name.lower(): value for name, value in (line.split(": ", 1) for line in lines)}
+        assert headers["connection"] == "close", headers
+        assert int(headers["content-length"]) == len(body), headers
+        envelope = assert_envelope(headers, body)
+        assert "Request timeout" in envelope["error"], envelope
+        assert headers["x-request-id"] == request_id == envelope["details"]["request_id"]
     logged = log.read_text(encoding="utf-8", errors="replace")
     assert not any(request_id in logged for request_id in stalls)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from pathlib import Path
 
@@ -45,6 +46,23 @@ def test_the_http09_answer_spells_out_the_headers_of_every_other_error() -> None
             name, value = entry.removeprefix("add_header ").removesuffix(" always;").split(" ", 1)
             added[name] = value.strip('"')
     assert added and written == added | {"Content-Type": "application/json", "Connection": "close"}
+
+
+def test_the_inner_server_answers_in_the_outer_server_s_words_and_gives_up_first() -> None:
+    """The inner server (the second hop) repeats some of the outer server's error pages: each
+    says the same wherever it is. Its body and upstream timeouts are the shorter ones, so it
+    gives up on a body (the outer server then answers 408) or answers before the outer one
+    would close the connection with nothing sent."""
+    settings = Settings(client_timeout_seconds=7, worker_timeout_seconds=30)
+    text = config.render(settings, config.FrontLayout(Path("/run/x")))
+    outer, inner = text.split("\n    # The second hop: the inner server", 1)
+    pages: dict[str, set[str]] = {}
+    for name, answer in re.findall(r"location = (/_front/\w+) \{[^}]*?(return [^\n]*)", text):
+        pages.setdefault(name, set()).add(answer)
+    assert all(len(answers) == 1 for answers in pages.values()), pages
+    assert inner.count("location = /_front/") == 4
+    assert "client_body_timeout 12s;" in outer and "client_body_timeout 7s;" in text
+    assert "proxy_read_timeout 80s;" in outer and "proxy_read_timeout 35s;" in inner
 
 
 @pytest.mark.parametrize(
