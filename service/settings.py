@@ -125,7 +125,8 @@ class Settings:
     client_timeout_seconds: int = _setting(
         10,
         "The front closes a connection whose client takes longer than this to send its "
-        "headers, pauses longer between two parts of its body, or while reading the answer.",
+        "headers, pauses longer between two parts of its body, or while reading the answer; a "
+        "body that stops arriving is answered 408 (see [The front](#the-front)).",
         lambda v: v >= 1,
         ">= 1",
     )
@@ -142,9 +143,9 @@ class Settings:
         None,
         "Where the front makes its private directory (nginx's configuration and request bodies "
         "spooled while they arrive, up to `SERVICE_MAX_BODY_BYTES` each; gunicorn's Unix "
-        "socket), removed at exit; made if missing; nginx's worker processes (`nobody` when the "
-        "service runs as root) must be able to pass through it, and a socket's path is at most "
-        "107 bytes. Unset: the system's temporary directory.",
+        "socket and nginx's own), removed at exit; made if missing; nginx's worker processes "
+        "(`nobody` when the service runs as root) must be able to pass through it, and a "
+        "socket's path is at most 107 bytes. Unset: the system's temporary directory.",
     )
     workers: int = _setting(
         default_workers,
