@@ -338,18 +338,12 @@ class DecisionStore:
         """Decisions recorded under a request id, in the order written (empty: none)."""
         try:
             connection = self.readable()
-            rows = connection.execute(
-                self._sql(
-                    "SELECT body, previous_hash, hash FROM decisions WHERE request_id = ? "
-                    "ORDER BY sequence LIMIT ?"
-                ),
-                (request_id, limit),
-            ).fetchall()
+            found = self._recorded(connection, request_id, limit)
             connection.commit()  # end the read transaction (PostgreSQL opens one)
         except BaseException:
             self.close()  # a broken connection is opened again on the next use
             raise
-        return [json.loads(body) | {"previous_hash": p, "hash": h} for body, p, h in rows]
+        return found
 
     def purge(self, now: datetime | None = None) -> int:
         """Delete records older than the retention; anchor the chain on the last one deleted."""

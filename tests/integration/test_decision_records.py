@@ -116,6 +116,13 @@ def _raw_execute(store: DecisionStore, *statements: str) -> None:
     connection.commit()
 
 
+def _disabling_append_only(store: DecisionStore) -> str:
+    """The statement that lifts the append-only trigger, as an attacker with access would."""
+    if isinstance(store, SQLiteStore):
+        return "DROP TRIGGER decisions_append_only"
+    return "ALTER TABLE decisions DISABLE TRIGGER decisions_append_only"
+
+
 def test_decisions_come_back_as_stored_and_chain_from_genesis(store_factory: Any) -> None:
     store = store_factory()
     first = store.append([decision("req-1", 0), decision("req-1", 1, "refer")]).rows
@@ -154,11 +161,7 @@ def test_an_edited_body_or_a_removed_row_breaks_the_chain(store_factory: Any) ->
     store = store_factory()
     for i in range(5):
         store.append([decision(f"req-{i}")])
-    disable = (
-        "DROP TRIGGER decisions_append_only"
-        if isinstance(store, SQLiteStore)
-        else "ALTER TABLE decisions DISABLE TRIGGER decisions_append_only"
-    )
+    disable = _disabling_append_only(store)
     _raw_execute(
         store,
         disable,
@@ -320,11 +323,7 @@ def test_a_store_holding_repeated_keys_from_before_keeps_them_and_refuses_new_on
     store.append([decision("before-1")])
     store.append([decision("before-2")])
     # The second record is put under the first's key, as an older version could record it.
-    disable = (
-        "DROP TRIGGER decisions_append_only"
-        if isinstance(store, SQLiteStore)
-        else "ALTER TABLE decisions DISABLE TRIGGER decisions_append_only"
-    )
+    disable = _disabling_append_only(store)
     _raw_execute(
         store,
         "DROP INDEX decisions_key",
