@@ -15,7 +15,16 @@ from contract.checksums import sealed_digest
 from contract.errors import ContractError
 from policy import reasons as ranking
 from policy.decide import decide, straight_through
-from policy.decision import rule_json
+from policy.decision import (
+    AboveLimitFired,
+    AboveOfferFired,
+    ConfidenceFired,
+    FiredRule,
+    KnockOutFired,
+    NoOfferFired,
+    OutOfRangeFired,
+    rule_json,
+)
 from policy.document import DIGEST_KEY, POLICY_FILE, POLICY_NAME, Policy, read_policy, sealed
 from policy.publish import DEFAULT_SOURCE, load_source, publish
 from training.features import FEATURES
@@ -459,30 +468,23 @@ def test_per_record_lists_read_like_a_list_of_lists() -> None:
         fired[-5]
 
 
+# One of each kind of fired rule, as the policy fires them.
+EVERY_KIND_OF_FIRED_RULE: tuple[FiredRule, ...] = (
+    KnockOutFired("KO02", "DUI", "dui_count_5y", 3),
+    OutOfRangeFired("RF02", "Range", "age", 90, (18.0, 80.0)),
+    ConfidenceFired("RF01", "Unclear", 0.41, 0.55),
+    AboveLimitFired("RF04", "Limit", 2.5e6, 1e6),
+    AboveOfferFired("RF03", "Offer", 9e5, 5e5),
+    NoOfferFired("RF05", "None"),
+)
+
+
 def test_a_fired_rule_writes_the_same_json_natively_and_as_a_dict() -> None:
     """The batch scorer lets orjson write a rule's dataclass; REST and the record write its
     dict: one JSON form, in the same key order."""
     import orjson
 
-    from policy.decision import (
-        AboveLimitFired,
-        AboveOfferFired,
-        ConfidenceFired,
-        FiredRule,
-        KnockOutFired,
-        NoOfferFired,
-        OutOfRangeFired,
-    )
-
-    fired: list[FiredRule] = [
-        KnockOutFired("KO02", "DUI", "dui_count_5y", 3),
-        OutOfRangeFired("RF02", "Range", "age", 90, (18.0, 80.0)),
-        ConfidenceFired("RF01", "Unclear", 0.41, 0.55),
-        AboveLimitFired("RF04", "Limit", 2.5e6, 1e6),
-        AboveOfferFired("RF03", "Offer", 9e5, 5e5),
-        NoOfferFired("RF05", "None"),
-    ]
-    for rule in fired:
+    for rule in EVERY_KIND_OF_FIRED_RULE:
         assert orjson.dumps(rule) == orjson.dumps(rule_json(rule))
         assert list(rule_json(rule))[:3] == ["rule", "code", "text"]
 
@@ -492,17 +494,7 @@ def test_a_recorded_decision_reads_back_as_the_decision_it_was() -> None:
     every kind of fired rule included, and a form that is no rule is refused."""
     import orjson
 
-    from policy.decision import (
-        AboveLimitFired,
-        AboveOfferFired,
-        ConfidenceFired,
-        Decision,
-        KnockOutFired,
-        NoOfferFired,
-        OutOfRangeFired,
-        Reason,
-        rule_from_json,
-    )
+    from policy.decision import Decision, Reason, rule_from_json
 
     decision = Decision(
         outcome="refer",
@@ -513,14 +505,7 @@ def test_a_recorded_decision_reads_back_as_the_decision_it_was() -> None:
             Reason("R06", "cholesterol", "Lipids", 290, None),
         ),
         reasons_complete=False,
-        rules=(
-            KnockOutFired("KO02", "DUI", "dui_count_5y", 3),
-            OutOfRangeFired("RF02", "Range", "age", 90, (18.0, 80.0)),
-            ConfidenceFired("RF01", "Unclear", 0.41, 0.55),
-            AboveLimitFired("RF04", "Limit", 2.5e6, 1e6),
-            AboveOfferFired("RF03", "Offer", 9e5, 5e5),
-            NoOfferFired("RF05", "None"),
-        ),
+        rules=EVERY_KIND_OF_FIRED_RULE,
         policy_version=3,
     )
     recorded = orjson.loads(orjson.dumps(decision.to_json(), option=orjson.OPT_SORT_KEYS))
