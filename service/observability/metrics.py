@@ -130,11 +130,12 @@ DECISION_RECORD_FAILURES = Counter(
 )
 DECISION_STORE_UP = Gauge(
     "underwriting_decision_store_up",
-    "1 while the decision record store accepts writes, 0 while it fails (the lowest of the "
-    "live workers that have used it: one worker that cannot record is one too many), by store "
-    "(sqlite, postgresql).",
+    "1 while the decision record store accepts writes, 0 while it fails, as the latest write "
+    "or probe of any live worker saw it, by store (sqlite, postgresql).",
     ["store"],
-    multiprocess_mode="livemin",
+    # The latest view, not the lowest: a worker that has had no request since the store
+    # recovered would otherwise hold the gauge at 0 (and the alert on) until it gets one.
+    multiprocess_mode="livemostrecent",
 )
 DECISION_REPLAYS = Counter(
     "underwriting_decision_replays",
