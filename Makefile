@@ -28,9 +28,12 @@ models: install
 	fi
 	$(BIN)/python -m policy publish --if-none --models-dir $(MODELS_DIR)
 
-## Always train a new version.
+## Train a new version into the staging repository; promote it to MODELS_DIR only if it passed
+## the publication gate (training exits non-zero and sets it aside otherwise).
+STAGING_DIR ?= models-staging
 train: install
-	$(BIN)/python -m training --models-dir $(MODELS_DIR)
+	$(BIN)/python -m training --models-dir $(STAGING_DIR)
+	$(BIN)/python -m service.repository promote --from $(STAGING_DIR) --models-dir $(MODELS_DIR)
 
 ## Serve; nginx (the service's front) is the one Debian package it needs.
 run: models

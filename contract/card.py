@@ -44,6 +44,8 @@ def model_card(
         },
         "owner": training.get("owner"),
         "validation_date": training.get("validation_date"),
+        "publication_gate": training.get("gate"),  # None: published before the gate existed
+        "provenance": [dict(step) for step in metadata.provenance],
         "intended_use": metadata.intended_use or None,
         "inputs": [_input(f.to_json(), f.name in metadata.reads()) for f in metadata.features],
         "prohibited_fields": metadata.prohibited.to_json(),
@@ -134,12 +136,34 @@ def _derived_limitations(metadata: ModelMetadata) -> list[str]:
             + ", ".join(fairness["flagged_groups"])
             + ": see the fairness section before use."
         )
+    gate = metadata.training.get("gate")
+    if isinstance(gate, Mapping) and gate.get("published_anyway"):
+        found.append(
+            "Published over a failed publication gate: " + "; ".join(gate.get("failures", []))
+        )
     if not metadata.training.get("validation_date"):
         found.append("No independent validation is recorded for this version.")
     return found
 
 
 # --------------------------------------------------------------------------- Markdown
+
+
+def _gate(gate: Any) -> str:
+    if not isinstance(gate, Mapping):
+        return "not recorded"
+    if gate.get("passed"):
+        return "passed"
+    verdict = "published anyway" if gate.get("published_anyway") else "not published"
+    return f"FAILED, {verdict} ({len(gate.get('failures', []))} checks missed)"
+
+
+def _step(step: Mapping[str, Any]) -> str:
+    action = "Promoted" if step["action"] == "promote" else "Rolled back to"
+    return (
+        f"{action} version {step['source_version']} of {step['source_repository']} "
+        f"by {step['by']} at {step['at']}"
+    )
 
 
 def card_markdown(card: Mapping[str, Any]) -> str:
@@ -153,6 +177,8 @@ def card_markdown(card: Mapping[str, Any]) -> str:
         f"- Task: {model['task']}; created {model['created_at']}",
         f"- Owner: {card['owner'] or 'not recorded'}",
         f"- Independent validation: {card['validation_date'] or 'not recorded'}",
+        f"- Publication gate: {_gate(card.get('publication_gate'))}",
+        *[f"- {_step(step)}" for step in card.get("provenance", [])],
         "",
     ]
     if card["intended_use"]:

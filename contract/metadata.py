@@ -144,6 +144,9 @@ class ModelMetadata:
     # The model card's words: what the model is for, and where it must not be trusted.
     intended_use: str = ""
     limitations: tuple[str, ...] = ()
+    # How this version came to be served, oldest step first: each promotion or rollback that
+    # re-published it under a new number (action, source_repository, source_version, by, at).
+    provenance: tuple[Mapping[str, Any], ...] = ()
     version: int | None = None  # given at publication
     files: Mapping[str, str] = field(default_factory=dict)  # relative path -> sha256
     format_version: int = FORMAT_VERSION
@@ -199,6 +202,8 @@ class ModelMetadata:
             out["intended_use"] = self.intended_use
         if self.limitations:
             out["limitations"] = list(self.limitations)
+        if self.provenance:
+            out["provenance"] = [dict(step) for step in self.provenance]
         out["files"] = dict(self.files)
         return out
 
@@ -240,6 +245,7 @@ class ModelMetadata:
             reference=references_from_json(raw.get("reference", {})),
             intended_use=str(raw.get("intended_use", "")),
             limitations=tuple(str(item) for item in _list(raw, "limitations")),
+            provenance=_provenance(_list(raw, "provenance")),
             version=_version(raw["version"]),
             files=_mapping(raw, "files"),
         )
@@ -349,6 +355,17 @@ def _list(raw: Mapping[str, Any], key: str) -> list[Any]:
     if not isinstance(value, list):
         raise ContractError(f"{key} is not a list")
     return value
+
+
+PROVENANCE_KEYS = ("action", "source_repository", "source_version", "by", "at")
+
+
+def _provenance(steps: list[Any]) -> tuple[dict[str, Any], ...]:
+    """Parse `provenance`: objects naming at least PROVENANCE_KEYS."""
+    for step in steps:
+        if not isinstance(step, Mapping) or not all(key in step for key in PROVENANCE_KEYS):
+            raise ContractError(f"provenance steps are objects with {list(PROVENANCE_KEYS)}")
+    return tuple(dict(step) for step in steps)
 
 
 def _mapping(raw: Mapping[str, Any], key: str) -> dict[str, Any]:

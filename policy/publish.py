@@ -48,7 +48,11 @@ def load_source(source: Path) -> Policy:
 
 def publish(source: Path, models_dir: Path) -> tuple[Path, Policy]:
     """Seal `source` as version (highest + 1) under models_dir/underwriting_policy/."""
-    policy = load_source(source)
+    return publish_policy(load_source(source), models_dir)
+
+
+def publish_policy(policy: Policy, models_dir: Path) -> tuple[Path, Policy]:
+    """Seal a parsed policy (a source, or a published version again) as the next version."""
     check_fit(policy, models_dir)
     policy_dir = models_dir / POLICY_NAME
     policy_dir.mkdir(parents=True, exist_ok=True)

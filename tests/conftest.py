@@ -10,6 +10,7 @@ Tiers, one folder each (the folder gives the marker; `pytest -m unit` runs one t
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import os
 import subprocess
@@ -84,6 +85,9 @@ def train_into(
         str(seed),
         "--models-dir",
         str(models_dir),
+        # Fixture sizes train in seconds, not to the quality targets: published over the gate,
+        # as their metadata and card then say.
+        "--publish-anyway",
     ]
     trained = subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)
     if trained.returncode == 0:  # and the shipped decision policy, as `make run` publishes it
@@ -118,7 +122,8 @@ def tiny_models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     models_dir = tmp_path_factory.mktemp("tiny-models")
     with contextlib.redirect_stdout(io.StringIO()):
-        run(TrainingOptions(models_dir, rows=TINY_ROWS, seed=TINY_SEED, epochs=TINY_EPOCHS))
+        options = TrainingOptions(models_dir, rows=TINY_ROWS, seed=TINY_SEED, epochs=TINY_EPOCHS)
+        run(dataclasses.replace(options, publish_anyway=True))  # tiny: below the gate's targets
     publish(DEFAULT_SOURCE, models_dir)
     return models_dir
 

@@ -84,6 +84,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         f"(default {DEFAULT_GROUP_DISPARITY}; 1.0 or more builds in a disparity the fairness "
         "report flags)",
     )
+    parser.add_argument(
+        "--publish-anyway",
+        action="store_true",
+        help="publish even if the models fail the publication gate (the quality targets, the "
+        "behaviour audit, the LiteRT parity, the reasons' checks); recorded in the metadata and "
+        "on the model card",
+    )
+    parser.add_argument(
+        "--set-aside-dir",
+        type=Path,
+        metavar="DIR",
+        help="where models that fail the gate are published instead, never served (default: "
+        "MODELS_DIR-set-aside beside the repository)",
+    )
     parser.add_argument("--owner", help="who answers for the models, shown on the model card")
     parser.add_argument(
         "--validation-date",
@@ -104,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run training; print a clear message and return non-zero on any error."""
     args = parse_args(argv)
     from training.csv_data import DataValidationError, load_csv
+    from training.gate import PublicationRefused
 
     options = TrainingOptions(
         args.models_dir,
@@ -115,6 +130,8 @@ def main(argv: list[str] | None = None) -> int:
         args.group_disparity,
         args.owner,
         args.validation_date,
+        args.publish_anyway,
+        args.set_aside_dir,
     )
     try:
         # A user's file is checked before TensorFlow starts: its problems come in a second.
@@ -124,6 +141,9 @@ def main(argv: list[str] | None = None) -> int:
         from training.pipeline import run
 
         run(options, data)
+    except PublicationRefused as refused:
+        print(f"error: {refused}", file=sys.stderr)
+        return 3
     except DataValidationError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -26,3 +26,15 @@ class TrainingOptions:
     group_disparity: float = DEFAULT_GROUP_DISPARITY
     owner: str | None = None  # who answers for the models (the model card)
     validation_date: str | None = None  # ISO date of their independent validation, if done
+    publish_anyway: bool = False  # publish a pair that failed the gate (recorded in its metadata)
+    set_aside: Path | None = None  # where a refused pair goes (default: beside models_dir)
+
+    @property
+    def set_aside_dir(self) -> Path:
+        """The repository a pair that failed the gate is published into instead: never served."""
+        return self.set_aside or set_aside_for(self.models_dir)
+
+
+def set_aside_for(models_dir: Path) -> Path:
+    """`models` -> `models-set-aside`, beside it (inside it, the service would look at it)."""
+    return models_dir.parent / f"{models_dir.resolve().name}-set-aside"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import platform
+import shutil
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -15,6 +17,7 @@ import numpy as np
 import sklearn
 import tensorflow as tf
 
+from contract import publication
 from contract.card import RULES_DIGEST
 from contract.metadata import LiteRTExport, ModelMetadata, Signature
 from contract.reference import Binned
@@ -27,15 +30,14 @@ from training import (
     networks,
     parity,
     plots,
-    publish,
     reasons,
     report,
-    targets,
 )
 from training.csv_data import load_csv
 from training.dataset import Dataset, split
 from training.export import export_explain_litert, export_litert, export_saved_model
 from training.features import BMI_RISK_FROM, FEATURES, PROHIBITED
+from training.gate import GATE_KEY, GateVerdict, PublicationRefused, model_failures
 from training.networks import inputs_of
 from training.options import DEFAULT_GROUP_DISPARITY, TrainingOptions
 from training.preprocessing import RISK_COLUMNS, Preprocessor
@@ -197,7 +199,7 @@ def fit_task(
     preprocessor: Preprocessor,
     trained: dict[str, keras.Model],
 ) -> Fitted:
-    """Fit one network, evaluate it beside Bayes and gradient boosting, audit it (or refuse)."""
+    """Fit one network, evaluate it beside Bayes and gradient boosting, audit it."""
     train, validation, test = splits["train"], splits["validation"], splits["test"]
     started = time.perf_counter()
     print(f"[{task.name}] fitting on {len(train.rows):,} rows", flush=True)
@@ -231,8 +233,6 @@ def fit_task(
         _audit_base(judged.rows, options.seed).features,
         _scorer(task, fitted.model, preprocessor, guarded=False),
     )
-    if problems := audit.failures(metrics["audit"]):
-        raise PublicationRefused(f"{task.name} not published: " + "; ".join(problems))
     explainer = task.explainer(fitted.model, preprocessor)
     explain_checks: dict[str, Any] = {}
     if explainer is not None:
@@ -264,14 +264,25 @@ def judge_decisions(fits: list[Fitted], splits: dict[str, Split]) -> None:
             _print_fairness(fit.task.name, fit.metrics["fairness"])
 
 
-def publish_task(
+@dataclasses.dataclass
+class Staged:
+    """One model exported and described, waiting for the gate's verdict on the pair."""
+
+    task: ModelTask
+    staging: Path
+    metadata: ModelMetadata
+    failures: list[str]
+    rules: str | None
+
+
+def stage_task(
     fit: Fitted,
     options: TrainingOptions,
     data: Dataset,
     splits: dict[str, Split],
     preprocessor: Preprocessor,
-) -> ModelMetadata:
-    """Describe, export, check the LiteRT export against the SavedModel, and publish."""
+) -> Staged:
+    """Describe, export, and check the LiteRT export against the SavedModel; publish nothing."""
     task, fitted, metrics, explainer = fit.task, fit.result, fit.metrics, fit.explainer
     explain_checks, test = fit.explain_checks, splits["test"]
     architecture = _architecture(task, fitted.model)
@@ -281,7 +292,11 @@ def publish_task(
         metadata,
         reference=_reference(task, splits["train"].rows, fit.score(splits["train"].rows.features)),
     )
-    staging = publish.staging_directory(options.models_dir, task.name)
+    failures = model_failures(task.name, task.task, metrics, explain_checks)
+    gradient = explain_checks.get("gradient_max_difference")
+    if gradient is not None and not gradient <= explain.GRADIENT_TOLERANCE:
+        failures.append(f"{task.name}: reasons: explain gradient off by {gradient:g}")
+    staging = publication.staging_directory(options.models_dir, task.name)
     try:
         networks.without_optimizer(fitted.model).save(staging / "model.keras")
         preprocessor.save(staging)
@@ -289,27 +304,57 @@ def publish_task(
         export_litert(fitted.model, preprocessor, task.serve, staging)
         if explainer is not None:
             export_explain_litert(fitted.model, explainer, staging)
-        checked = parity.check_parity(staging, task.declaration.outputs)
-        print(f"[{task.name}] LiteRT export matches the SavedModel: {checked}", flush=True)
+        try:
+            checked = parity.check_parity(staging, task.declaration.outputs)
+            print(f"[{task.name}] LiteRT export matches the SavedModel: {checked}", flush=True)
+        except parity.ExportMismatch as mismatch:
+            checked = {"failed": str(mismatch)}
+            failures.append(f"{task.name}: {mismatch}")
         metadata = dataclasses.replace(
             metadata, litert=LiteRTExport.for_features(FEATURES, checked)
         )
         if explainer is not None:
-            explain_checks["parity"] = parity.check_explain_parity(staging, explain.declaration())
+            try:
+                explained = parity.check_explain_parity(staging, explain.declaration())
+            except parity.ExportMismatch as mismatch:
+                explained = {"failed": str(mismatch)}
+                failures.append(f"{task.name}: {mismatch}")
+            explain_checks["parity"] = explained
             metadata = dataclasses.replace(metadata, explain=explain.declaration(explain_checks))
         plots.training_curves(fitted.history, staging / "training_curves.png", task.name)
         task.draw(metrics["test"], test.rows, fit.served, staging)
-        rules = RULES_MARKDOWN if data.has_truth else None
-        target, sealed = publish.publish(staging, metadata, _report_writer(rules))
     except BaseException:
-        publish.discard(staging)
+        publication.discard(staging)
         raise
-    print(f"[{task.name}] published {target}", flush=True)
+    rules = RULES_MARKDOWN if data.has_truth else None
+    return Staged(task, staging, metadata, failures, rules)
+
+
+def publish_staged(staged: Staged, models_dir: Path, gate: GateVerdict) -> ModelMetadata:
+    """Publish one staged model into `models_dir` under the next number, with the gate's verdict."""
+    staging = staged.staging
+    metadata = dataclasses.replace(
+        staged.metadata, training={**staged.metadata.training, GATE_KEY: gate.to_json()}
+    )
+    try:
+        if staging.parent.parent.resolve() != models_dir.resolve():  # set aside: move it there
+            moved = publication.staging_directory(models_dir, staged.task.name)
+            moved.rmdir()
+            shutil.move(staging, moved)
+            _remove_if_empty(staging.parent)
+            staging = moved
+        target, sealed = publication.publish(staging, metadata, _report_writer(staged.rules))
+    except BaseException:
+        publication.discard(staging)
+        raise
+    print(f"[{staged.task.name}] published {target}", flush=True)
     return sealed
 
 
-class PublicationRefused(RuntimeError):
-    """A trained model broke a rule the audit or the reasons' checks hold it to: not published."""
+def _remove_if_empty(directory: Path) -> None:
+    """Leave no empty model directory in the repository a refused model was staged in."""
+    with contextlib.suppress(OSError):
+        directory.rmdir()
 
 
 def _check_reasons(
@@ -328,13 +373,6 @@ def _check_reasons(
     checks |= reasons.quality(
         explainer, judged.rows.features, served["probabilities"], explain.declaration(), classify
     )
-    problems = []
-    if not checks["gradient_max_difference"] <= explain.GRADIENT_TOLERANCE:
-        problems.append(f"explain gradient off by {checks['gradient_max_difference']:g}")
-    if checks["complete_share"] < targets.COMPLETE_SHARE:
-        problems.append(f"only {checks['complete_share']:.2%} of reasons complete")
-    if problems:
-        raise PublicationRefused("risk_class not published: " + "; ".join(problems))
     return checks
 
 
@@ -445,6 +483,34 @@ def run(options: TrainingOptions, data: Dataset | None = None) -> list[ModelMeta
     trained: dict[str, keras.Model] = {}
     fits = [fit_task(task, options, data, splits, preprocessor, trained) for task in TASKS]
     judge_decisions(fits, splits)
-    results = [publish_task(fit, options, data, splits, preprocessor) for fit in fits]
+    staged: list[Staged] = []
+    try:
+        for fit in fits:
+            staged.append(stage_task(fit, options, data, splits, preprocessor))
+    except BaseException:
+        for done in staged:
+            publication.discard(done.staging)
+        raise
+    failures = tuple(failure for done in staged for failure in done.failures)
+    gate = GateVerdict(failures, options.publish_anyway)
+    destination = options.models_dir if gate.publishes else options.set_aside_dir
+    results = [publish_staged(done, destination, gate) for done in staged]
     print(report.console_summary(results, time.perf_counter() - started), flush=True)
+    print(gate_summary(gate, destination), flush=True)
+    if not gate.publishes:
+        raise PublicationRefused(
+            f"not published: the models failed the publication gate and were set aside in "
+            f"{destination}/ ({len(failures)} failed: " + "; ".join(failures) + "). "
+            "Train with more rows or epochs, or publish anyway with --publish-anyway (recorded "
+            "in the metadata and the model card)."
+        )
     return results
+
+
+def gate_summary(gate: GateVerdict, destination: Path) -> str:
+    """The console's last word: whether the pair passed the gate and where it went."""
+    if gate.passed:
+        return f"publication gate: passed; published to {destination}/"
+    shown = "\n".join(f"  - {failure}" for failure in gate.failures)
+    verdict = "published anyway" if gate.published_anyway else "set aside"
+    return f"publication gate: FAILED ({verdict}, in {destination}/):\n{shown}"

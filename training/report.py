@@ -172,6 +172,22 @@ def _regressor_details(metrics: dict[str, Any]) -> str:
     )
 
 
+def _gate_section(metadata: ModelMetadata) -> str:
+    """Whether the pair met the publication gate, and what it missed."""
+    gate = metadata.training.get("gate")
+    if not isinstance(gate, dict):
+        return ""
+    if gate["passed"]:
+        return "## Publication gate\n\nPassed: every target above was met by both models."
+    verdict = (
+        "Published anyway (`--publish-anyway`)"
+        if gate["published_anyway"]
+        else "Not published: set aside, never served"
+    )
+    missed = "\n".join(f"- {failure}" for failure in gate["failures"])
+    return f"## Publication gate\n\nFAILED. {verdict}. Missed:\n\n{missed}"
+
+
 def model_report(metadata: ModelMetadata, rules_markdown: str | None) -> str:
     """The report.md of one published version."""
     metrics = metadata.metrics["test"]
@@ -196,6 +212,7 @@ def model_report(metadata: ModelMetadata, rules_markdown: str | None) -> str:
         "rows (absent for real data). Gradient boosting: scikit-learn's HistGradientBoosting "
         "trained on the same encoded rows.",
         _fresh_section(metadata.task, fresh),
+        _gate_section(metadata),
         details,
         _audit_section(metadata),
         _reasons_section(metadata),

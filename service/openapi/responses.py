@@ -196,6 +196,8 @@ def card_schemas() -> dict[str, dict[str, Any]]:
             ),
             "owner": nullable_text,
             "validation_date": nullable_text,
+            "publication_gate": {**anything, "nullable": True},
+            "provenance": {"type": "array", "items": anything},
             "intended_use": nullable_text,
             "inputs": {"type": "array", "items": anything},
             "prohibited_fields": anything,

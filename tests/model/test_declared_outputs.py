@@ -18,11 +18,11 @@ import pytest
 import tensorflow as tf
 from service_support import applicant_columns, columns_to_rows
 
+from contract import publication as publish
 from contract.artifact import read_artifact
 from contract.checksums import metadata_digest
 from contract.metadata import LiteRTExport
 from contract.outputs import OutputSpec
-from training import publish
 from training.export import export_litert, export_saved_model
 from training.parity import check_parity
 from training.preprocessing import Preprocessor

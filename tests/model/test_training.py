@@ -158,6 +158,7 @@ def test_training_on_a_csv_publishes_without_the_bayes_comparison(tmp_path: Path
         "Model Risk, Example Life",
         "--validation-date",
         "2026-11-30",
+        "--publish-anyway",
     )
     assert result.returncode == 0, result.stderr[-2000:]
     risk = json.loads((models / "risk_class" / "1" / "metadata.json").read_text())
@@ -190,7 +191,15 @@ def test_the_fairness_report_flags_a_built_in_disparity_and_not_the_default(
     assert fair["flagged_groups"] == [], fair
     models = tmp_path / "models"
     result = run_training(
-        "--rows", "6000", "--epochs", "4", "--group-disparity", "1.5", "--models-dir", str(models)
+        "--rows",
+        "6000",
+        "--epochs",
+        "4",
+        "--group-disparity",
+        "1.5",
+        "--models-dir",
+        str(models),
+        "--publish-anyway",
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "[risk_class] fairness by synthetic_group; flagged: group_b" in result.stdout
@@ -201,3 +210,37 @@ def test_the_fairness_report_flags_a_built_in_disparity_and_not_the_default(
     assert b["test_flagged"] and b["p_value"] < 0.05 and b["adjusted_gap"] >= 0.05
     coverage = json.loads((models / "max_coverage/1/metadata.json").read_text())["metrics"]
     assert coverage["fairness"]["groups"]["group_b"]["standardized_mean_difference"] < 0
+
+
+def test_a_pair_below_the_targets_is_set_aside_not_published(tmp_path: Path) -> None:
+    """The gate: a run too small to meet its targets exits non-zero naming what it missed, and
+    publishes into the set-aside repository only; the fixture run published over it, recorded."""
+    models = tmp_path / "models"
+    result = run_training("--rows", "2000", "--epochs", "1", "--models-dir", str(models))
+    assert result.returncode == 3, result.stderr[-2000:]
+    assert "failed the publication gate" in result.stderr
+    assert "risk_class: log_loss on the fresh seed: MISSED" in result.stderr
+    assert "--publish-anyway" in result.stderr
+    assert not models.exists() or not any(models.rglob("metadata.json"))
+    set_aside = tmp_path / "models-set-aside"
+    for name in ("risk_class", "max_coverage"):
+        gate = _metadata(set_aside, name)["training"]["gate"]
+        assert gate["passed"] is False and gate["published_anyway"] is False
+        assert any(failure.startswith("risk_class: ") for failure in gate["failures"])
+        report = (set_aside / name / "1" / "report.md").read_text()
+        assert "## Publication gate\n\nFAILED. Not published" in report
+    assert "publication gate: FAILED (set aside" in result.stdout
+
+
+def test_a_pair_published_over_the_gate_says_so(trained_models_dir: Path) -> None:
+    from contract.artifact import read_artifact
+    from contract.card import card_markdown, model_card
+
+    for name in ("risk_class", "max_coverage"):
+        artifact = read_artifact(trained_models_dir / name / "1", name, 1)
+        gate = artifact.metadata.training["gate"]
+        assert gate["passed"] is False and gate["published_anyway"] is True, gate
+        card = model_card(artifact.metadata)
+        assert card["publication_gate"] == gate
+        assert any(line.startswith("Published over a failed") for line in card["limitations"])
+        assert "- Publication gate: FAILED, published anyway" in card_markdown(card)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from contract import publication as publish
 from contract.checksums import metadata_digest, sha256_file
 from contract.features import Feature
 from contract.metadata import ModelMetadata, Signature
 from contract.outputs import OutputSpec
-from training import publish
 
 FEATURES = (Feature("age", "integer", "years", "Age.", 18, 85),)
 

@@ -1,4 +1,4 @@
-"""Atomic publication of a model version into the model repository."""
+"""Atomic publication of a model version into a model repository: numbered, sealed, renamed."""
 
 from __future__ import annotations
 
