@@ -62,6 +62,8 @@ def names(models_dir: Path) -> list[str]:
 def states(models_dir: Path, name: str) -> list[VersionState]:
     """Every version directory of `name`, highest first, each verified as the service would."""
     model_dir = models_dir / name
+    if not model_dir.is_dir():
+        return []
     numbers = sorted(
         (int(p.name) for p in model_dir.iterdir() if p.is_dir() and is_version_name(p.name)),
         reverse=True,

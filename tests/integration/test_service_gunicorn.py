@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -217,3 +219,56 @@ class Load:
             ),
             timeout,
         )
+
+
+def _repository_command(*args: str) -> str:
+    """Run `python -m service.repository` as an operator would; its output."""
+    done = subprocess.run(
+        [sys.executable, "-m", "service.repository", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_promotions_and_rollbacks_are_served_within_a_poll_without_a_failed_request(
+    tiny_models_dir: Path, tmp_path: Path, rows: list[dict[str, Any]]
+) -> None:
+    """The documented paths, against the real launcher: a staged version promoted, rolled back,
+    and a shadow challenger promoted, each served at the next poll with no request failing."""
+    models_dir = make_repository(tiny_models_dir, tmp_path / "models")
+    staging = make_repository(tiny_models_dir, tmp_path / "staging", policy=False)
+    challenger = make_repository(tiny_models_dir, tmp_path / "challenger", policy=False)
+    took: dict[str, float] = {}
+    log = tmp_path / "service.log"
+    poll = str(POLL_SECONDS)
+    service = served(
+        models_dir, log, reload_interval_seconds=poll, shadow_models_dir=str(challenger)
+    )
+    with service as (url, _):
+        load = Load(url, rows[0])
+        load.start()
+        try:
+            steps = [
+                ("promote", ["promote", "--from", str(staging)], "2"),
+                ("rollback", ["rollback"], "3"),
+                ("shadow promotion", ["promote", "--from", str(challenger)], "4"),
+            ]
+            for step, args, version in steps:
+                printed = _repository_command(*args, "--models-dir", str(models_dir))
+                published = time.monotonic()
+                assert f"risk_class: version {version} published" in printed, printed
+                wanted = {"risk_class": version, "max_coverage": version}
+                switched = load.wait_for_versions(wanted | {"underwriting_policy": "1"}, streak=20)
+                took[step] = time.monotonic() - published
+                assert switched, f"{step}: still serving {load.last_versions[-1:]}"
+        finally:
+            load.stop()
+    print(f"\nserved by every worker after (s): {took}")
+    assert load.failures == [], load.failures[:3]
+    assert all(seconds < POLL_SECONDS + 10 for seconds in took.values()), took
+    listed = _repository_command("list", "--models-dir", str(models_dir))
+    assert "rolled back to" in listed and f"promoted from {challenger.resolve()}" in listed

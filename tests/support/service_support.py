@@ -43,13 +43,17 @@ def publish_version(source: Path, models_dir: Path, name: str, version: int) -> 
     return target
 
 
-def make_repository(trained: Path, models_dir: Path, versions: tuple[int, ...] = (1,)) -> Path:
-    """Fill `models_dir` with the trained version 1 of each model, published as `versions`."""
+def make_repository(
+    trained: Path, models_dir: Path, versions: tuple[int, ...] = (1,), policy: bool = True
+) -> Path:
+    """Fill `models_dir` with the trained version 1 of each model, published as `versions`, and
+    the shipped policy (unless `policy` is False: a staging or challenger repository)."""
     for name in MODEL_NAMES:
         (models_dir / name).mkdir(parents=True, exist_ok=True)
         for version in versions:
             publish_version(trained / name / "1", models_dir, name, version)
-    publish_policy(DEFAULT_SOURCE, models_dir)
+    if policy:
+        publish_policy(DEFAULT_SOURCE, models_dir)
     return models_dir
 
 
