@@ -499,10 +499,10 @@ def run(options: TrainingOptions, data: Dataset | None = None) -> list[ModelMeta
     print(gate_summary(gate, destination), flush=True)
     if not gate.publishes:
         raise PublicationRefused(
-            f"not published: the models failed the publication gate and were set aside in "
-            f"{destination}/ ({len(failures)} failed: " + "; ".join(failures) + "). "
-            "Train with more rows or epochs, or publish anyway with --publish-anyway (recorded "
-            "in the metadata and the model card)."
+            f"not published: {len(failures)} check(s) of the publication gate failed (listed "
+            f"above); the models were set aside in {destination}/. Train with more rows or "
+            "epochs, or publish anyway with --publish-anyway (recorded in the metadata and the "
+            "model card)."
         )
     return results
 
