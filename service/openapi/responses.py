@@ -14,6 +14,11 @@ from service.inference.prediction import DECISION_OUTPUT
 
 STRING = {"type": "string"}
 VERSIONS = {"type": "object", "additionalProperties": STRING, "description": "Model -> version."}
+REQUEST_ID = {
+    "type": "string",
+    "description": "The request's id, as in the X-Request-ID header: the key its decisions are "
+    "recorded under (GET /v1/decisions/{request_id}).",
+}
 _JSON_TYPES = {"float32": "number", "float64": "number", "int64": "integer", "bool": "boolean"}
 
 
@@ -172,8 +177,12 @@ def decision_schemas() -> dict[str, dict[str, Any]]:
             ["request_id", "decisions"],
         ),
         "Explanations": _object(
-            {"explanations": {"type": "array", "items": explained}, "model_versions": VERSIONS},
-            ["explanations", "model_versions"],
+            {
+                "explanations": {"type": "array", "items": explained},
+                "model_versions": VERSIONS,
+                "request_id": REQUEST_ID,
+            },
+            ["explanations", "model_versions", "request_id"],
         ),
     }
 
@@ -284,15 +293,17 @@ def response_schemas(
             {
                 "predictions": {"type": "array", "items": _ref("Prediction")},
                 "model_versions": VERSIONS,
+                "request_id": REQUEST_ID,
             },
-            ["predictions", "model_versions"],
+            ["predictions", "model_versions", "request_id"],
         ),
         "PredictColumnsResponse": _object(
             {
                 "outputs": _object(columns),
                 "model_versions": VERSIONS,
+                "request_id": REQUEST_ID,
             },
-            ["outputs", "model_versions"],
+            ["outputs", "model_versions", "request_id"],
         ),
         "ModelStatus": _object(
             {"model_version_status": {"type": "array", "items": version_status}},
@@ -313,11 +324,18 @@ def response_schemas(
             {
                 "model_name": STRING,
                 "model_version": STRING,
-                "id": STRING,
-                "parameters": {"type": "object"},
+                "id": {
+                    "type": "string",
+                    "description": "The request's `id`, echoed; the request id if it sent none.",
+                },
+                "parameters": {
+                    "type": "object",
+                    "properties": {"model_versions": VERSIONS, "request_id": REQUEST_ID},
+                    "required": ["model_versions", "request_id"],
+                },
                 "outputs": {"type": "array", "items": tensor},
             },
-            ["model_name", "outputs"],
+            ["model_name", "model_version", "id", "parameters", "outputs"],
         ),
         "V2ModelMetadata": _object(
             {

@@ -1,7 +1,8 @@
 """TensorFlow Serving REST API (/v1): decode the envelope, call the dataplane, encode the outputs.
 
 Row format `{"instances": [record, ...]}` -> `{"predictions": [...]}`; columnar format
-`{"inputs": {feature: [values]}}` -> `{"outputs": {...}}`. Both also name the model versions used.
+`{"inputs": {feature: [values]}}` -> `{"outputs": {...}}`. Both also name the model versions used
+and the request's id (its `X-Request-ID`: the key its decisions are recorded and found by).
 """
 
 from __future__ import annotations
@@ -38,9 +39,11 @@ def create_blueprint(dataplane: Dataplane) -> Blueprint:
         """Validate the whole request, then score it in one call."""
         servable = dataplane.servable(name, version)
         records, explain = _records(servable, dataplane.max_records, read_body(request))
-        prediction = dataplane.infer(servable, records, caller.current(), explain)
+        sender = caller.current()
+        prediction = dataplane.infer(servable, records, sender, explain)
         body = rows_body if _in_rows(records) else columns_body
-        return replay_marked(json_response(body(servable, prediction)), prediction.replayed)
+        answer = body(servable, prediction, sender.request_id)
+        return replay_marked(json_response(answer), prediction.replayed)
 
     @bp.post("/<model:name>:explain")
     @bp.post("/<model:name>/versions/<int:version>:explain")
@@ -50,7 +53,13 @@ def create_blueprint(dataplane: Dataplane) -> Blueprint:
         records, _ = _records(servable, dataplane.max_records, read_body(request))
         explanations = explanations_body(dataplane.explain(servable, records))
         versions = {n: str(v) for n, v in servable.versions.items()}
-        return json_response({"explanations": explanations, "model_versions": versions})
+        return json_response(
+            {
+                "explanations": explanations,
+                "model_versions": versions,
+                "request_id": caller.current().request_id,
+            }
+        )
 
     @bp.get("/<model:name>")
     @bp.get("/<model:name>/versions/<int:version>")
@@ -109,7 +118,7 @@ def _versions(prediction: Prediction) -> dict[str, str]:
     return {name: str(v) for name, v in prediction.versions.items()}
 
 
-def rows_body(servable: Servable, prediction: Prediction) -> dict[str, Any]:
+def rows_body(servable: Servable, prediction: Prediction, request_id: str) -> dict[str, Any]:
     """Shape one prediction object per record; a labelled output becomes {label: value}."""
     records: list[dict[str, Any]] = [{} for _ in range(prediction.size)]
     for output in servable.answer_first:
@@ -122,15 +131,19 @@ def rows_body(servable: Servable, prediction: Prediction) -> dict[str, Any]:
     if prediction.decisions is not None:
         for record, decision in zip(records, prediction.decisions, strict=True):
             record[DECISION_OUTPUT] = decision.to_json()
-    return {"predictions": records, "model_versions": _versions(prediction)}
+    return {
+        "predictions": records,
+        "model_versions": _versions(prediction),
+        "request_id": request_id,
+    }
 
 
-def columns_body(servable: Servable, prediction: Prediction) -> dict[str, Any]:
+def columns_body(servable: Servable, prediction: Prediction, request_id: str) -> dict[str, Any]:
     """Shape one array per output; a [N, k] output is k values per record, in its label order."""
     outputs = {o.name: prediction.outputs[o.name].tolist() for o in servable.answer_first}
     if prediction.decisions is not None:
         outputs[DECISION_OUTPUT] = [decision.to_json() for decision in prediction.decisions]
-    return {"outputs": outputs, "model_versions": _versions(prediction)}
+    return {"outputs": outputs, "model_versions": _versions(prediction), "request_id": request_id}
 
 
 def explanations_body(explained: Explained) -> list[dict[str, Any]]:

@@ -3,6 +3,10 @@
 Each feature column is one input tensor of shape [N]; the tensors become the same columns the
 TF Serving columnar format carries, checked by the same validator and scored by the same core.
 Responses are JSON; a request for binary outputs gets JSON, which V2 clients read as well.
+
+The request's `id` is the client's own label, echoed as the protocol asks; the service's request
+id (`X-Request-ID`, the key a request's decisions are recorded and found by) is answered under
+`parameters.request_id`, and stands in for `id` when the request has none.
 """
 
 from __future__ import annotations
@@ -80,8 +84,9 @@ def create_blueprint(dataplane: Dataplane) -> Blueprint:
                 "Invalid inference request: parameters.explain must be true or false",
                 {"parameters": {"explain": ["Not a boolean."]}},
             )
-        prediction = dataplane.infer(servable, Columns(columns), caller.current(), explain)
-        body = infer_body(servable, prediction, envelope, wanted)
+        sender = caller.current()
+        prediction = dataplane.infer(servable, Columns(columns), sender, explain)
+        body = infer_body(servable, prediction, envelope, wanted, sender.request_id)
         return replay_marked(json_response(body), prediction.replayed)
 
     return bp

@@ -57,7 +57,13 @@ class RequestOutput(StrictSchema):
 class InferenceRequest(StrictSchema):
     """The V2 inference request: one named input per feature column."""
 
-    id = fields.String(metadata={"description": "Echoed in the response."})
+    id = fields.String(
+        metadata={
+            "description": "Your label for the request, echoed in the response's `id`. Not the "
+            "key decisions are recorded by: that is the X-Request-ID header (answered under "
+            "`parameters.request_id`, and as `id` when none is sent)."
+        }
+    )
     parameters = fields.Dict(keys=fields.String())
     inputs = fields.List(fields.Nested(RequestInput), required=True)
     outputs = fields.List(fields.Nested(RequestOutput))

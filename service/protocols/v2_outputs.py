@@ -95,9 +95,14 @@ def metadata_body(servable: Servable) -> dict[str, Any]:
 
 
 def infer_body(
-    servable: Servable, prediction: Prediction, envelope: dict[str, Any], wanted: list[str]
+    servable: Servable,
+    prediction: Prediction,
+    envelope: dict[str, Any],
+    wanted: list[str],
+    request_id: str,
 ) -> dict[str, Any]:
-    """Shape the V2 inference response."""
+    """Shape the V2 inference response: the request's `id` echoed (the request id if it sent
+    none), the request id and the model versions under `parameters`."""
     datatypes = {spec["name"]: spec["datatype"] for spec in output_specs(servable)}
     outputs = []
     for name in wanted:
@@ -114,9 +119,13 @@ def infer_body(
                 "data": values.ravel().tolist(),
             }
         )
-    body: dict[str, Any] = {"model_name": servable.name, "model_version": model_version(servable)}
-    if "id" in envelope:
-        body["id"] = envelope["id"]
-    body["parameters"] = {"model_versions": _parameters(servable)["model_versions"]}
-    body["outputs"] = outputs
-    return body
+    return {
+        "model_name": servable.name,
+        "model_version": model_version(servable),
+        "id": envelope.get("id", request_id),
+        "parameters": {
+            "model_versions": _parameters(servable)["model_versions"],
+            "request_id": request_id,
+        },
+        "outputs": outputs,
+    }

@@ -148,7 +148,8 @@ def test_each_model_alone_and_by_version(
         body = response.get_json()
         assert body["model_version"] == "1"
         assert [o["name"] for o in body["outputs"]] == OUTPUTS[name]
-        assert "id" not in body
+        # No `id` sent: the request id stands in for it (as a generated one does in MLServer).
+        assert body["id"] == body["parameters"]["request_id"] == response.headers["X-Request-ID"]
 
 
 def test_requested_outputs_only(client: Any, request_body: dict[str, Any]) -> None:
