@@ -32,6 +32,7 @@ from typing import Any, Protocol
 
 import orjson
 
+from service.decisions.listing import Listing
 from service.observability.repeated_failures import RepeatedFailures
 
 log = logging.getLogger(__name__)
@@ -127,6 +128,7 @@ class DecisionStore:
 
     placeholder = "?"
     dialect = "sqlite"
+    key_id = "json_extract(body, '$.key_id')"  # the id of the API key that asked, from a body
 
     def __init__(self, retention_days: int) -> None:
         self.retention = timedelta(days=retention_days)
@@ -134,6 +136,7 @@ class DecisionStore:
         self._reader: Connection | None = None  # read-only, while the store cannot be written
         self._setup_failures = RepeatedFailures(log)
         self._last_purge = 0.0
+        self._indexed = False  # this connection's set-up created every index (none missing)
 
     # -- backend specifics --------------------------------------------------------------------
     def _connect(self) -> Connection:
@@ -162,13 +165,16 @@ class DecisionStore:
         kept if its decisions can be read; writes then fail on their own, and readiness says so.
         """
         if self._connection is None:
+            self._indexed = False
             connection = self._connect()
             try:
                 self._lock(connection)  # workers start together: one creates the schema at once
                 for statement in self._schema():
                     connection.execute(statement)
                 self._unique_keys(connection)
+                self._listing_indexes(connection)
                 connection.commit()
+                self._indexed = True
             except Exception as exc:
                 _rollback(connection)
                 if not _holds_decisions(connection):
@@ -203,6 +209,22 @@ class DecisionStore:
             "CREATE UNIQUE INDEX decisions_key ON decisions (request_id, record_index) "
             f"WHERE sequence > {after}"
         )
+
+    def _listing_indexes(self, connection: Connection) -> None:
+        """Create the indexes listings choose sequences from, each once.
+
+        A store written before listings gets them from the first process to connect after the
+        upgrade: a pass over the records (each key's id is read from its body), which takes a
+        while for millions, writes waiting.
+        """
+        for name, columns in self._listing_columns().items():
+            if not self._has_index(connection, name):
+                self._unbounded(connection)
+                connection.execute(f"CREATE INDEX {name} ON decisions ({columns})")
+
+    def _listing_columns(self) -> dict[str, str]:
+        """Each listing index's columns: the sequences by time, and by key and time."""
+        return {"decisions_key_time": f"{self.key_id}, decided_at, sequence"}
 
     def _has_index(self, connection: Connection, name: str) -> bool:
         raise NotImplementedError
@@ -344,6 +366,51 @@ class DecisionStore:
             self.close()  # a broken connection is opened again on the next use
             raise
         return found
+
+    def listed(self, chosen: Listing, key_id: str | None = None) -> list[dict[str, Any]]:
+        """The decisions a listing chooses, in the order written; only `key_id`'s if given.
+
+        The sequences are chosen from an index over the time range (or the key's), then their
+        rows read: a page costs the range's index entries, never a pass over the records.
+        """
+        conditions = ["sequence > ?"]
+        values: list[Any] = [chosen.after]
+        for bound, condition in ((chosen.start, "decided_at >= ?"), (chosen.end, "decided_at < ?")):
+            if bound is not None:
+                conditions.append(condition)
+                values.append(_timestamp(bound))
+        if key_id is not None:
+            conditions.append(f"{self.key_id} = ?")
+            values.append(key_id)
+        by_time = chosen.start is not None or chosen.end is not None
+        source, order = self._choosing(key_id is not None, by_time)
+        chosen_rows = (
+            f"SELECT sequence FROM {source} WHERE {' AND '.join(conditions)} "
+            f"ORDER BY {order} LIMIT ?"
+        )
+        try:
+            connection = self.readable()
+            rows = connection.execute(
+                self._sql(
+                    "SELECT body, previous_hash, hash FROM decisions "
+                    f"WHERE sequence IN ({chosen_rows}) ORDER BY sequence"
+                ),
+                (*values, chosen.limit),
+            ).fetchall()
+            connection.commit()  # end the read transaction (PostgreSQL opens one)
+        except BaseException:
+            self.close()  # a broken connection is opened again on the next use
+            raise
+        return [json.loads(body) | {"previous_hash": p, "hash": h} for body, p, h in rows]
+
+    def _choosing(self, by_key: bool, by_time: bool) -> tuple[str, str]:
+        """Where a listing chooses its sequences from, and the order it writes: an index over
+        the range (or the key's decisions) when it has one, else the chain from `after` on.
+
+        Told, because a planner would walk the chain from its start to the range: matching
+        rows look spread along it, when they are bunched where their time was recorded.
+        """
+        raise NotImplementedError
 
     def purge(self, now: datetime | None = None) -> int:
         """Delete records older than the retention; anchor the chain on the last one deleted."""
@@ -542,6 +609,15 @@ class SQLiteStore(DecisionStore):
         ).fetchone()
         return found is not None
 
+    def _choosing(self, by_key: bool, by_time: bool) -> tuple[str, str]:
+        if not self._indexed:  # a store that could not be set up may predate an index
+            return "decisions", "sequence"
+        if by_key:
+            return "decisions INDEXED BY decisions_key_time", "sequence"
+        if by_time:  # the index holds each row's sequence (its rowid): it covers the choice
+            return "decisions INDEXED BY decisions_decided_at", "sequence"
+        return "decisions", "sequence"
+
     def _read_only(self) -> Connection | None:
         """A connection on a read-only file system, where SQLite cannot open a WAL file's
         shared memory for writing: read-only if the WAL holds decisions (SQLite then reads
@@ -611,6 +687,7 @@ class PostgresStore(DecisionStore):
 
     placeholder = "%s"
     dialect = "postgresql"
+    key_id = "((body::jsonb) ->> 'key_id')"
 
     def __init__(self, url: str, retention_days: int) -> None:
         super().__init__(retention_days)
@@ -646,6 +723,15 @@ class PostgresStore(DecisionStore):
 
     def _unbounded(self, connection: Connection) -> None:
         connection.execute("SET LOCAL statement_timeout = 0")
+
+    def _listing_columns(self) -> dict[str, str]:
+        # The time index holds the sequences too: a range's are read from the index alone.
+        return super()._listing_columns() | {"decisions_time": "decided_at, sequence"}
+
+    def _choosing(self, by_key: bool, by_time: bool) -> tuple[str, str]:
+        # `+ 0`: the primary key cannot give that order, so the planner reads the range (or
+        # the key's decisions) from their index and sorts them, rather than walk the chain.
+        return "decisions", "sequence + 0" if by_key or by_time else "sequence"
 
     def _briefly(self, connection: Connection) -> None:
         connection.execute(f"SET LOCAL lock_timeout = {PROBE_WAIT_MS}")

@@ -1,5 +1,5 @@
 """The decision record store, on SQLite and on a real PostgreSQL: append-only, chained, durable,
-one record per key (request id, index), readable while it cannot be written.
+one record per key (request id, index), readable while it cannot be written, listed by time.
 
 Both backends run every test; PostgreSQL is started by the test on a free loopback port.
 """
@@ -12,7 +12,7 @@ import sqlite3
 import subprocess
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ import pytest
 from postgres_support import postgres_server
 from tool_support import fill, small_file_system
 
+from service.decisions.listing import Listing
 from service.decisions.store import (
     GENESIS,
     DecisionEntry,
@@ -436,3 +437,105 @@ def test_a_full_disk_fails_the_probe_and_freeing_it_recovers() -> None:
         assert store.find("before")  # reads need no space
         filler.unlink()
         assert health.writable()
+
+
+def _sequences(rows: list[dict[str, Any]]) -> list[int]:
+    return [int(row["sequence"]) for row in rows]
+
+
+def _moment_between_writes() -> datetime:
+    """A time after every decision written so far and before any written next."""
+    time.sleep(0.002)
+    moment = datetime.now(UTC)
+    time.sleep(0.002)
+    return moment
+
+
+def test_a_time_range_lists_its_decisions_oldest_first(store_factory: Any) -> None:
+    store = store_factory()
+    before = store.append([decision("early-1"), decision("early-1", 1)]).rows
+    start = _moment_between_writes()
+    inside = store.append([decision("inside-1")]).rows + store.append([decision("inside-2")]).rows
+    end = _moment_between_writes()
+    after = store.append([decision("late-1")]).rows
+    reader = store_factory()  # another connection, as another worker would read
+    assert reader.listed(Listing(start, end)) == inside
+    assert reader.listed(Listing(start)) == inside + after  # open-ended: up to now
+    assert reader.listed(Listing(end=start)) == before
+    assert reader.listed(Listing()) == before + inside + after
+    assert reader.listed(Listing(start, start)) == []  # [from, to): an empty range
+    assert reader.listed(Listing(start, end, after=inside[0]["sequence"])) == inside[1:]
+    assert reader.listed(Listing(limit=2)) == before
+    # The same moment written with another offset is the same range.
+    offset = start.astimezone(timezone(timedelta(hours=-5)))
+    assert reader.listed(Listing(offset, end)) == inside
+
+
+def test_a_key_lists_only_its_own_decisions(store_factory: Any) -> None:
+    store = store_factory()
+    mine = store.append([decision("mine-1", key_id="k1"), decision("mine-1", 1, key_id="k1")])
+    theirs = store.append([decision("theirs-1", key_id="k2")])
+    unkeyed = store.append([decision("open-1")])  # recorded while no keys were required
+    more = store.append([decision("mine-2", key_id="k1")])
+    assert store.listed(Listing(), key_id="k1") == mine.rows + more.rows
+    assert store.listed(Listing(), key_id="k2") == theirs.rows
+    assert store.listed(Listing(), key_id="k3") == []
+    everyone = mine.rows + theirs.rows + unkeyed.rows + more.rows
+    assert store.listed(Listing()) == everyone
+    start = _moment_between_writes()
+    late = store.append([decision("mine-3", key_id="k1")]).rows
+    assert store.listed(Listing(start), key_id="k1") == late
+    assert store.listed(Listing(start), key_id="k2") == []
+    paged = store.listed(Listing(limit=1, after=mine.rows[0]["sequence"]), key_id="k1")
+    assert paged == mine.rows[1:]
+
+
+def _page_through(store: DecisionStore, start: datetime, writing: Any) -> tuple[list[int], int]:
+    """Page through everything from `start`, three at a time, while `writing` runs; keep going
+    until a page read after it finished comes back empty. The sequences seen, and how many of
+    them were seen while it ran."""
+    seen: list[int] = []
+    seen_while_writing = 0
+    while True:
+        done = writing.ready()  # before the read: an empty page after this is the end
+        page = store.listed(Listing(start, after=seen[-1] if seen else 0, limit=3))
+        seen += _sequences(page)
+        if not done:
+            seen_while_writing = len(seen)
+        elif not page:
+            return seen, seen_while_writing
+
+
+def test_paging_while_decisions_are_appended_skips_none_and_repeats_none(
+    store_factory: Any,
+) -> None:
+    """A writer in another process appends while a reader pages through an open-ended range:
+    every decision of the range is listed exactly once, in chain order."""
+    store = store_factory()
+    store.append([decision("before-the-range")])
+    start = _moment_between_writes()
+    store.append([decision("first-in-range"), decision("first-in-range", 1)])
+    where = str(store.path) if isinstance(store, SQLiteStore) else store.url
+    kind = "sqlite" if isinstance(store, SQLiteStore) else "postgresql"
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        writing = pool.map_async(_write, [(kind, where, 0)])
+        seen, seen_while_writing = _page_through(store_factory(), start, writing)
+        assert writing.get() == [DECISIONS_EACH]
+    assert seen_while_writing > 2, "the reader saw none of the writer's decisions as it wrote"
+    everything = _sequences(store.listed(Listing(start, limit=10 * DECISIONS_EACH)))
+    assert len(everything) == 2 + DECISIONS_EACH
+    assert seen == everything  # in order: none skipped, none repeated
+
+
+def test_a_store_from_before_listings_gets_their_indexes_once(store_factory: Any) -> None:
+    store = store_factory()
+    recorded = store.append([decision("old-1", key_id="k1"), decision("old-2", 1)]).rows
+    names = ["decisions_key_time"] + ([] if isinstance(store, SQLiteStore) else ["decisions_time"])
+    _raw_execute(store, *(f"DROP INDEX {name}" for name in names))
+    store.close()
+    upgraded = store_factory()
+    assert upgraded.listed(Listing(), key_id="k1") == recorded[:1]
+    connection = upgraded.connection
+    assert all(upgraded._has_index(connection, name) for name in names)
+    connection.commit()
+    assert upgraded.verify().broken_at is None
