@@ -24,6 +24,7 @@ from policy.document import REQUESTED_COVERAGE, Policy
 from service.assessing import assess
 from service.callers import Caller
 from service.decisions.explaining import Attributions, attribute
+from service.decisions.listing import Listing, Page, page
 from service.decisions.store import DecisionEntry, DecisionStore, RequestIdTaken, fingerprint
 from service.decisions.store_health import StoreHealth
 from service.errors import Conflict, NotFound, NotReady, NotRecorded
@@ -258,6 +259,24 @@ class Dataplane:
                 f"No decisions recorded for request {request_id!r}", {"request_id": request_id}
             )
         return found
+
+    def decisions_listed(self, chosen: Listing, caller: Caller) -> Page:
+        """A page of the recorded decisions a listing chooses, of those the caller may read.
+
+        As for one request's: a caller lists its own key's decisions, unless it may read every
+        caller's; the others' are left out (the page says nothing of them).
+        """
+        if self.recorder is None or self.store_health is None:
+            raise NotFound("No decision record store is configured", {})
+        if not caller.reads_all and caller.key_id is None:
+            return Page([], None)  # keys are required and this caller presented none
+        whose = None if caller.reads_all else caller.key_id
+        try:  # one more than the page: its presence says there is a next page
+            rows = self.recorder.listed(dataclasses.replace(chosen, limit=chosen.limit + 1), whose)
+        except Exception as exc:
+            self.store_health.read_failed(exc)
+            raise NotRecorded("The decision record store is unavailable; retry", {}) from None
+        return page(rows, chosen.limit)
 
     def serving_policy(self) -> Policy | None:
         """The decision policy serving now, if any."""

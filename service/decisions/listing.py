@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from service.errors import InvalidInput
 
@@ -24,6 +25,20 @@ _DATE_TIME = re.compile(
     r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})", re.ASCII
 )
 _COUNT = re.compile(r"\d{1,19}", re.ASCII)  # no sign, no spaces, no underscores, not "1e3"
+
+
+@dataclass(frozen=True)
+class Page:
+    """The decisions of one page, and the `after` of the next (None: none more, for now)."""
+
+    decisions: list[dict[str, Any]]
+    next: int | None
+
+
+def page(rows: list[dict[str, Any]], limit: int) -> Page:
+    """A page of `limit` decisions from rows read one beyond it (whose presence says more)."""
+    shown = rows[:limit]
+    return Page(shown, int(shown[-1]["sequence"]) if len(rows) > limit else None)
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from werkzeug.routing import Rule
 from contract.features import Feature
 from contract.outputs import OutputSpec
 from service.dataplane import EXPLAIN_MAX_RECORDS
+from service.decisions.listing import DEFAULT_LIMIT, MAX_LIMIT, MAX_SEQUENCE
 from service.errors import NotReady
 from service.http.auth import is_protected
 from service.inference.servable import Servable
@@ -41,7 +42,7 @@ TITLE = "Underwriting model service"
 JSON = "application/json"
 _ARGUMENT = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")  # werkzeug's <converter:name> -> {name}
 _ERRORS = {
-    400: "Invalid input: every failing field, by record index or input name.",
+    400: "Invalid input: every failing field, by record index, input or query parameter name.",
     401: "Missing or invalid API key.",
     404: "Unknown model or request id, or version not loaded.",
     409: "The request id was already used for another request (other applicants, key or "
@@ -49,7 +50,7 @@ _ERRORS = {
     413: "Too large a body (SERVICE_MAX_BODY_BYTES), or too many keys in it for any valid request.",
     415: "The body is not declared as JSON.",
     503: "The model is not loaded yet, or a decision could not be recorded (none is given), "
-    "or the decision store cannot write (readiness).",
+    "or the decision store cannot write (readiness) or be read.",
 }
 # What GET /docs needs, and their media types (fixed: the platform's mime tables differ).
 SWAGGER_ASSETS = {
@@ -86,10 +87,46 @@ class Doc:
     examples: str = ""
     enums: tuple[tuple[str, tuple[str, ...]], ...] = ()  # path parameter -> its values
     decides: bool = False  # records decisions: the request id is an idempotency key
+    query: tuple[dict[str, Any], ...] = ()  # query parameters, described whole
 
 
 def _ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _time(description: str) -> dict[str, Any]:
+    return {"type": "string", "format": "date-time", "description": description}
+
+
+# GET /v1/decisions: a time range [from, to), a page at a time after the previous page's `next`.
+LISTING = (
+    {
+        "in": "query",
+        "name": "from",
+        "description": "Decisions recorded at or after this time: RFC 3339 with a time zone "
+        "(2026-12-01T00:00:00Z, or 2026-12-01T01:00:00%2B01:00 in a URL). Not after `to`.",
+        "schema": _time("The start of the range (inclusive)."),
+        "x-not-after-to": True,
+    },
+    {
+        "in": "query",
+        "name": "to",
+        "description": "Decisions recorded before this time (RFC 3339 with a time zone).",
+        "schema": _time("The end of the range (exclusive)."),
+    },
+    {
+        "in": "query",
+        "name": "after",
+        "description": "Only decisions after this sequence: the previous page's `next`.",
+        "schema": {"type": "integer", "minimum": 0, "maximum": MAX_SEQUENCE},
+    },
+    {
+        "in": "query",
+        "name": "limit",
+        "description": "At most this many decisions on the page.",
+        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
+    },
+)
 
 
 MODEL_ERRORS = (404, 503)
@@ -111,6 +148,7 @@ DESCRIBED: dict[str, Doc] = {
         examples="v1",
     ),
     "decisions.decisions": Doc((_ref("DecisionRecords"),), errors=(404,)),
+    "decisions.listed": Doc((_ref("DecisionPage"),), errors=(400, 503), query=LISTING),
     "tf_serving.status": Doc((_ref("ModelStatus"),), errors=(404,)),
     "tf_serving.metadata": Doc((_ref("ModelMetadata"),), errors=MODEL_ERRORS),
     "cards.card": Doc(
@@ -234,7 +272,7 @@ def _operation(app: Flask, rule: Rule, context: _Context) -> dict[str, Any]:
         "summary": summary,
         "operationId": endpoint + ("_version" if versioned else ""),
         "tags": [TAGS.get(endpoint.split(".")[0], endpoint.split(".")[0])],
-        "parameters": _parameters(rule, context, dict(doc.enums)),
+        "parameters": _parameters(rule, context, dict(doc.enums)) + list(doc.query),
         "responses": _operation_responses(doc, context.auth and is_protected(endpoint)),
     }
     if doc.body:

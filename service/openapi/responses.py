@@ -128,7 +128,7 @@ def decision_schemas() -> dict[str, dict[str, Any]]:
     )
     stored = _object(
         {
-            "sequence": {"type": "integer"},
+            "sequence": {"type": "integer", "description": "The record's place in the chain."},
             "request_id": STRING,
             "index": {"type": "integer"},
             "decided_at": {"type": "string", "format": "date-time"},
@@ -172,9 +172,22 @@ def decision_schemas() -> dict[str, dict[str, Any]]:
         "Reason": reason,
         "DecisionRule": rule,
         "Decision": decision,
+        "DecisionRecord": stored,
         "DecisionRecords": _object(
-            {"request_id": STRING, "decisions": {"type": "array", "items": stored}},
+            {"request_id": STRING, "decisions": {"type": "array", "items": _ref("DecisionRecord")}},
             ["request_id", "decisions"],
+        ),
+        "DecisionPage": _object(
+            {
+                "decisions": {"type": "array", "items": _ref("DecisionRecord")},
+                "next": {
+                    "type": "integer",
+                    "nullable": True,
+                    "description": "The `after` of the next page; null: no more decisions (a "
+                    "range still open may gain some: ask again after the last sequence seen).",
+                },
+            },
+            ["decisions", "next"],
         ),
         "Explanations": _object(
             {

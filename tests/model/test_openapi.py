@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from schemathesis.checks import CHECKS as CHECK_REGISTRY
 from schemathesis.checks import load_all_checks
 from service_support import TEST_MAX_RECORDS, declared_features
 
-EXAMPLES_PER_OPERATION = 200  # 26 operations, with and without keys: over 10,000 requests
+EXAMPLES_PER_OPERATION = 200  # 27 operations, with and without keys: over 10,000 requests
 OPERATIONS = [
     "GET /healthz",
     "GET /readyz",
@@ -31,6 +32,7 @@ OPERATIONS = [
     "POST /v1/models/{name}/versions/{version}:predict",
     "POST /v1/models/{name}:explain",
     "POST /v1/models/{name}/versions/{version}:explain",
+    "GET /v1/decisions",
     "GET /v1/decisions/{request_id}",
     "GET /v1/models/{name}",
     "GET /v1/models/{name}/versions/{version}",
@@ -226,7 +228,10 @@ def obey_rules_stated_in_words(
     `x-` keywords (JSON Schema cannot express them): columns of one length (`x-same-length`),
     one tensor per input of the model of one shape (`x-one-tensor-per-input`; an input left out
     is taken from the documented example), outputs of that model (`x-outputs-of-the-model`).
-    The generated values stay."""
+    The generated values stay. A listing's range goes forwards (`x-not-after-to`)."""
+    query = case.query or {}
+    if {"from", "to"} <= set(query) and _utc(query["from"]) > _utc(query["to"]):
+        case.query = query | {"from": query["to"], "to": query["from"]}
     body = case.body
     if not isinstance(body, dict):
         return
@@ -251,6 +256,13 @@ def obey_rules_stated_in_words(
             case.body["outputs"] = kept
         else:
             case.body.pop("outputs", None)  # none of the model's: all of them
+
+
+def _utc(text: str) -> datetime:
+    """A generated RFC 3339 time as a moment (the service's own reading of it)."""
+    from service.decisions.listing import moment
+
+    return moment(text, "time")
 
 
 def test_the_operation_list_below_is_the_documents(document: dict[str, Any]) -> None:
