@@ -92,5 +92,6 @@ def count(text: str, name: str, low: int, high: int) -> int:
 
 def _invalid(name: str, problem: str) -> InvalidInput:
     return InvalidInput(
-        f"Invalid query parameter '{name}': {problem}", {name: [problem[0].upper() + problem[1:]]}
+        f"Invalid query parameter '{name}': {problem}",
+        {name: [f"{problem[0].upper()}{problem[1:]}."]},
     )
