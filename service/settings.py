@@ -211,9 +211,10 @@ class Settings:
     decision_readers: str = _setting(
         "",
         "Comma-separated ids of the API keys that may read every caller's decisions "
-        "(`GET /v1/decisions/{request_id}`), e.g. an auditor's; every other key reads only the "
-        "decisions it made. A key's id is the first 16 hex digits of its sha256 (logged at "
-        "start). Without API keys, anyone reads every decision.",
+        "(`GET /v1/decisions/{request_id}`, and list them: `GET /v1/decisions`), e.g. an "
+        "auditor's; every other key reads and lists only the decisions it made. A key's id is "
+        "the first 16 hex digits of its sha256 (logged at start). Without API keys, anyone "
+        "reads every decision.",
         lambda v: all(re.fullmatch(r"[0-9a-f]{16}", k) for k in split_keys(v)),
         "key ids of 16 hex digits",
     )
