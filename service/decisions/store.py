@@ -6,7 +6,8 @@ that asked) and a sha256 fingerprint of the applicant's record instead of the re
 A decision's key is its request id and its index in the request, unique in the store: a request
 sent again (the same applicants by the same caller under the same versions) is a replay,
 answered with the decisions on record and writing nothing; anything else under a used id is
-refused.
+refused. Decisions are read back by request id, or listed by time a page at a time along the
+chain (`listed`).
 
 Each row's `hash` is the sha256 of the previous row's hash and the row's canonical body, so an
 edited, removed or reordered row breaks the chain (`python -m service.decisions verify`). Rows
@@ -383,13 +384,13 @@ class DecisionStore:
             conditions.append(f"{self.key_id} = ?")
             values.append(key_id)
         by_time = chosen.start is not None or chosen.end is not None
-        source, order = self._choosing(key_id is not None, by_time)
-        chosen_rows = (
-            f"SELECT sequence FROM {source} WHERE {' AND '.join(conditions)} "
-            f"ORDER BY {order} LIMIT ?"
-        )
         try:
-            connection = self.readable()
+            connection = self.readable()  # set up first: the choice depends on its indexes
+            source, order = self._choosing(key_id is not None, by_time)
+            chosen_rows = (
+                f"SELECT sequence FROM {source} WHERE {' AND '.join(conditions)} "
+                f"ORDER BY {order} LIMIT ?"
+            )
             rows = connection.execute(
                 self._sql(
                     "SELECT body, previous_hash, hash FROM decisions "

@@ -383,6 +383,7 @@ def test_a_store_on_a_read_only_file_system_reads_and_readiness_says_it_cannot_w
         try:
             health = StoreHealth(store)
             assert store.find("kept-1") == written
+            assert store.listed(Listing()) == written
             assert store.verify().rows == 2
             assert not health.writable()
             with pytest.raises(sqlite3.OperationalError):
@@ -415,6 +416,7 @@ def test_a_volume_remounted_read_only_reads_the_decisions_still_in_the_wal() -> 
         try:
             store = SQLiteStore(path, 30)
             assert [r["index"] for r in store.find("in-the-wal")] == [0, 1]
+            assert [r["index"] for r in store.listed(Listing(limit=5))] == [0, 1]
             assert store.verify().rows == 2
             store.close()
         finally:
