@@ -23,6 +23,8 @@ PROTECTED = [
     ("POST", "/v2/models/max_coverage/versions/1/infer"),
     ("GET", "/v2/models/underwriting"),
     ("GET", "/v2/models/risk_class/versions/1"),
+    ("GET", "/v1/decisions"),
+    ("GET", "/v1/decisions/some-request"),
 ]
 OPEN = [
     "/healthz",
