@@ -88,6 +88,8 @@ def _requests() -> Iterator[tuple[str, str, str, Any]]:
     yield "status-unknown", "GET", "/v1/models/nope", None
     yield "decisions-v1-rows", "GET", "/v1/decisions/v1-rows", None
     yield "decisions-none", "GET", "/v1/decisions/never-sent", None
+    yield "decisions-listed", "GET", "/v1/decisions?limit=3", None
+    yield "decisions-listed-bad", "GET", "/v1/decisions?from=yesterday", None
     yield "v2-server", "GET", "/v2", None
     yield "v2-live", "GET", "/v2/health/live", None
     yield "v2-ready", "GET", "/v2/health/ready", None
