@@ -1,5 +1,5 @@
-"""`python -m service`: check the settings, then run nginx in front of gunicorn (the default) or
-become gunicorn (SERVICE_FRONT=none).
+"""`python -m service`: check the settings and what they name (service.preflight), then run nginx
+in front of gunicorn (the default) or become gunicorn (SERVICE_FRONT=none).
 
 With the front, this process supervises both and orders their shutdown (service.front). Without,
 it execs gunicorn, so that SIGTERM from a container runtime reaches gunicorn's master.
@@ -13,11 +13,15 @@ import os
 import re
 import sys
 import textwrap
+from typing import NoReturn
 
+from service import preflight
 from service.front.supervisor import FrontError
 from service.front.supervisor import run as run_front
 from service.observability.log_format import logging_config
 from service.settings import Settings, SettingsError, documentation
+
+log = logging.getLogger("service.launcher")
 
 COMMAND = ["-m", "gunicorn", "-c", "python:service.gunicorn_config"]  # the app: wsgi_app there
 ABOUT = """\
@@ -52,7 +56,8 @@ def usage() -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Print help, or check the settings (fail fast, readable) and run the service."""
+    """Print help, or check the settings and what they name (fail fast, one line a problem)
+    and run the service."""
     args = sys.argv[1:] if argv is None else argv
     if any(arg in ("-h", "--help") for arg in args):
         print(usage())
@@ -60,14 +65,25 @@ def main(argv: list[str] | None = None) -> None:
     try:
         settings = Settings.from_env()
     except SettingsError as exc:
-        sys.exit(f"error: {exc}")
+        logging.config.dictConfig(logging_config("info"))
+        fail([str(exc)])
+    logging.config.dictConfig(logging_config(settings.log_level))  # as gunicorn's: JSON lines
+    if problems := preflight.problems(settings, args):
+        fail(problems)
     if settings.front == "none":
         os.execv(sys.executable, [sys.executable, *COMMAND, *args])
-    logging.config.dictConfig(logging_config(settings.log_level))  # as gunicorn's: JSON lines
     try:
         sys.exit(run_front(settings, [sys.executable, *COMMAND, *args]))
     except FrontError as exc:
-        sys.exit(f"error: {exc}")
+        fail([str(exc)])
+
+
+def fail(problems: list[str]) -> NoReturn:
+    """Log each reason the service cannot start (a JSON line each, as every other line of its
+    log) and exit 1."""
+    for problem in problems:
+        log.error(problem)
+    sys.exit(1)
 
 
 if __name__ == "__main__":

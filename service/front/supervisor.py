@@ -26,6 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from service.front import config
+from service.preflight import NO_NGINX, binds
 from service.settings import Settings, nginx_binary
 
 log = logging.getLogger("service.front")
@@ -47,12 +48,9 @@ def run(settings: Settings, gunicorn_command: list[str]) -> int:
     """Run the front and gunicorn until told to stop; return the exit status for the launcher."""
     nginx = nginx_binary()
     if nginx is None:
-        raise FrontError(
-            "SERVICE_FRONT=nginx but nginx is not installed: install it (apt-get install nginx) "
-            "or set SERVICE_FRONT=none to serve from gunicorn behind another buffering proxy"
-        )
+        raise FrontError(NO_NGINX)
     arguments = [*gunicorn_command, *os.environ.get("GUNICORN_CMD_ARGS", "").split()]
-    if any(_binds(arg) for arg in arguments):
+    if any(binds(arg) for arg in arguments):
         raise FrontError(
             "--bind would let clients reach gunicorn past the front: set SERVICE_HOST and "
             "SERVICE_PORT (nginx listens there), or SERVICE_FRONT=none"
@@ -83,12 +81,6 @@ def _private_directory(parent: Path | None) -> Path:
             f"cannot make the front's directory in SERVICE_RUNTIME_DIR: {exc}"
         ) from None
     return Path(made).absolute()
-
-
-def _binds(argument: str) -> bool:
-    """Whether a gunicorn argument sets a bind address (-b, -bADDR, --bind and its prefixes)."""
-    name = argument.split("=", 1)[0]
-    return argument.startswith("-b") or (len(name) >= 4 and "--bind".startswith(name))
 
 
 def _nginx_args(layout: config.FrontLayout) -> list[str]:

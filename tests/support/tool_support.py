@@ -65,6 +65,17 @@ def small_file_system(size: str = "4m") -> Iterator[Path]:
         mount_point.rmdir()
 
 
+@contextmanager
+def read_only_file_system(holding: dict[str, Path] | None = None) -> Iterator[Path]:
+    """A file system mounted read-only on a fresh directory: nothing can be made in it, not even
+    by root (whom permissions do not stop). `holding`: directories copied in first, by name."""
+    with small_file_system("16m") as mount_point:
+        for name, source in (holding or {}).items():
+            shutil.copytree(source, mount_point / name)
+        subprocess.run(["mount", "-o", "remount,ro", str(mount_point)], check=True)
+        yield mount_point
+
+
 def fill(directory: Path) -> Path:
     """Fill the file system of `directory` to the last byte; return the filler to delete."""
     filler = directory / "filler"
