@@ -8,6 +8,7 @@ Imported by the master: it must not import TensorFlow, Flask or the app.
 from __future__ import annotations
 
 import ctypes
+import logging
 import os
 import sys
 import tempfile
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from service.observability.log_format import logging_config
+from service.observability.native_output import NativeOutput
 from service.settings import Settings, SettingsError
 
 # Read by TensorFlow at import in the workers, which inherit the master's environment.
@@ -67,6 +69,22 @@ def on_starting(server: Any) -> None:
     for pattern in ("*.db", "*.refused", "*.counts"):
         for stale in path.glob(pattern):
             stale.unlink()
+
+
+# What native libraries write to stderr in this worker (LiteRT's and TensorFlow's messages),
+# logged as JSON lines instead of text: service.observability.native_output.
+_native_output = NativeOutput()
+
+
+def post_fork(server: Any, worker: Any) -> None:
+    """Before the worker imports the app (and a model runtime): relay fd 2 into the log."""
+    _native_output.start()
+    logging.captureWarnings(True)  # Python's warnings as log lines too, not text on stderr
+
+
+def worker_exit(server: Any, worker: Any) -> None:
+    """Log what native code wrote last before the worker exits."""
+    _native_output.stop()
 
 
 # How long a new worker waits for its first scan of the repository before it takes requests:

@@ -21,11 +21,13 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from service.front import config
+from service.front import config, nginx_log
+from service.observability.native_output import start_relay
 from service.preflight import NO_NGINX, binds
 from service.settings import Settings, nginx_binary
 
@@ -38,6 +40,7 @@ SOCKET_WAIT_SECONDS = 60.0
 UNIX_PATH_MAX = 108  # Linux's sun_path, its terminating NUL included
 # Beyond the graceful timeout, what a child gets to exit before it is killed.
 EXIT_MARGIN_SECONDS = 5
+RELAY_SECONDS = 2.0  # for the last lines of nginx's error log once it has exited
 
 
 class FrontError(RuntimeError):
@@ -104,6 +107,7 @@ def _run(
     env = {"SERVICE_RUNTIME_DIR": str(layout.runtime_dir)}
     gunicorn = _start([*gunicorn_command, "--bind", layout.gunicorn_bind], signal.SIGTERM, env)
     front: subprocess.Popen[bytes] | None = None
+    relay: threading.Thread | None = None
     try:
         if not _wait_for_socket(layout.socket, gunicorn):
             if gunicorn.poll() is None:
@@ -111,7 +115,12 @@ def _run(
                 return 1
             log.error("gunicorn exited before it listened (status %s)", gunicorn.returncode)
             return gunicorn.returncode or 1
-        front = _start(nginx, signal.SIGQUIT)
+        read, write = os.pipe()  # nginx's error log, in its format: logged as JSON lines
+        try:
+            front = _start(nginx, signal.SIGQUIT, stderr=write)
+        finally:
+            os.close(write)
+            relay = start_relay(read, nginx_log.emit, "nginx-log")
         log.info(
             "gunicorn on %s; nginx starting on %s:%s", layout.socket, settings.host, settings.port
         )
@@ -133,6 +142,8 @@ def _run(
             return 0 if _stop(front, gunicorn, settings) else 1
     finally:
         _stop(front, gunicorn, settings)
+        if relay is not None:
+            relay.join(RELAY_SECONDS)  # nginx's last lines, logged before the launcher exits
 
 
 def _drain(settings: Settings, marker: Path) -> None:
@@ -196,13 +207,17 @@ def _exited(process: subprocess.Popen[bytes]) -> bool:
 
 
 def _start(
-    command: list[str], on_parent_death: signal.Signals, env: dict[str, str] | None = None
+    command: list[str],
+    on_parent_death: signal.Signals,
+    env: dict[str, str] | None = None,
+    stderr: int | None = None,
 ) -> subprocess.Popen[bytes]:
     """Start a child in a session of its own, with the launcher's signals unblocked, told
     `on_parent_death` if the launcher is killed outright."""
     return subprocess.Popen(
         command,
         env=os.environ | (env or {}),
+        stderr=stderr,
         start_new_session=True,
         preexec_fn=_child_setup(on_parent_death),
     )

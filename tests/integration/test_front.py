@@ -43,8 +43,6 @@ from bench.abuse import (
 )
 
 SLOW_LORIS_SECONDS = 20.0  # the bench holds them for 60 s: python -m bench.abuse
-# Fixed lines LiteRT's C++ code prints to stderr when a worker loads a model.
-LIBRARY_LINES = {"INFO: Created TensorFlow Lite XNNPACK delegate for CPU."}
 SECURITY_HEADERS = ("X-Content-Type-Options", "X-Frame-Options", "Content-Security-Policy")
 
 
@@ -234,21 +232,35 @@ def test_a_body_that_stops_arriving_is_a_408_and_never_reaches_the_service(front
     assert not any(request_id in logged for request_id in stalls)
 
 
-def test_every_log_line_is_a_json_object_or_nginx_s_own(front: Any) -> None:
-    """The service's and gunicorn's lines are JSON objects (so no text a client sends can start
-    a line of them: tests/unit/test_front_launcher.py feeds the formatter forged text); nginx's
-    have its own prefix and escape what they quote."""
+def test_every_log_line_is_a_json_object(front: Any) -> None:
+    """Every line the instance writes is a JSON object, whoever wrote it: the service and
+    gunicorn; nginx (its error log, read from a pipe by the launcher); LiteRT's native code in
+    each worker that loaded the models (read from the worker's fd 2). So no text a client sends
+    can start a line (tests/unit/test_front_launcher.py feeds the formatter forged text), and no
+    library's text lands inside another line."""
     _, port, log = front
     exchange(port, json_post(PREDICT, b'{"instances":[{"a\\n[2026-12-01] [ERROR] FORGED":1}]}'))
-    nginx_line = re.compile(r"\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \[\w+\] \d+#\d+: ")
-    loggers = set()
+    for _ in range(8):  # sync workers close each connection: both workers answer
+        assert exchange(port, json_post(PREDICT, applicant_body()))[0] == 200
+    # Over nginx's 1 MiB body buffer: nginx warns that it spooled the body to a file.
+    exchange(port, json_post(PREDICT, b'{"instances": [' + b" " * (1536 * 1024) + b"]}"))
+    deadline = time.monotonic() + 10
+    while "service.front.nginx" not in log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.1)  # the launcher logs what nginx wrote as it arrives
+    entries = []
     for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
-        if nginx_line.match(line) or line in LIBRARY_LINES:
-            continue
         entry = json.loads(line)
         assert isinstance(entry, dict), line
-        loggers.add(entry.get("logger", "access"))
+        entries.append(entry)
+    loggers = {entry.get("logger", "access") for entry in entries}
     assert {"gunicorn.error", "service.repository.store", "service.front", "access"} <= loggers
+    spooled = [e for e in entries if e.get("logger") == "service.front.nginx"]
+    assert any("buffered to a temporary file" in e["message"] for e in spooled), spooled
+    assert all(e["level"] == "warning" for e in spooled), spooled
+    native = [e for e in entries if e.get("logger") == "service.native"]
+    delegates = {e["pid"] for e in native if "XNNPACK delegate" in e["message"]}
+    assert len(delegates) == 2, native  # one for each worker's LiteRT
+    assert {e["level"] for e in native} == {"info"}, native
 
 
 def test_slow_loris_connections_cost_normal_clients_nothing(front: Any) -> None:
