@@ -138,7 +138,10 @@ def main(argv: list[str] | None = None) -> int:
         data = load_csv(args.data, args.fairness_column) if args.data is not None else None
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
-        from training.pipeline import run
+        from training.quiet_start import without_cuda_noise
+
+        with without_cuda_noise():  # no "could not find cuda drivers" on a machine without GPU
+            from training.pipeline import run
 
         run(options, data)
     except PublicationRefused as refused:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import subprocess
 from pathlib import Path
 
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 from csv_files import run_training, write_csv
 
@@ -118,6 +120,19 @@ def test_summary_table_is_printed(training_run: tuple[Path, subprocess.Completed
     assert "Bayes" in output and "baseline" in output
     assert "training time:" in output
     assert "log_loss" in output and "rmse" in output
+
+
+def test_the_command_prints_no_cuda_noise_without_a_gpu(
+    training_run: tuple[Path, subprocess.CompletedProcess],
+) -> None:
+    """TensorFlow's CUDA stubs print "Could not find cuda drivers" and "failed call to cuInit"
+    on a machine without a GPU; the command drops them (training.quiet_start). The session's
+    training run is `python -m training` into a temporary directory: no second run needed."""
+    if tf.config.list_physical_devices("GPU"):
+        pytest.skip("a GPU is present: CUDA's lines are news here, and are printed")
+    stderr = training_run[1].stderr
+    noise = [line for line in stderr.splitlines() if re.search(r"cuda|cuInit|absl", line, re.I)]
+    assert noise == [], stderr[-3000:]
 
 
 def _records(rows: int, seed: int) -> dict[str, np.ndarray]:
