@@ -31,7 +31,9 @@ whole requests within time and size limits and answers malformed ones itself. Ea
 loads the highest complete version of each model in SERVICE_MODELS_DIR after the fork, answers
 TensorFlow Serving REST (/v1) and Open Inference Protocol (/v2) requests once its models are
 warm (GET /readyz), and polls the repository for new versions. API documentation: GET /docs.
-Metrics: GET /metrics."""
+Metrics: GET /metrics. Before it starts anything it checks that the port is free, that the
+directories it writes to are writable, that nginx is installed and that SERVICE_MODELS_DIR holds
+a model; a problem stops it at once, in one line naming the setting to change."""
 
 
 def plain_text(markdown: str) -> str:
