@@ -20,7 +20,7 @@ from typing import Any
 
 from contract.explanations import Explanation
 from policy.decision import Decision
-from policy.document import REQUESTED_COVERAGE, Policy
+from policy.document import POLICY_NAME, REQUESTED_COVERAGE, Policy
 from service.assessing import assess
 from service.callers import Caller
 from service.decisions.explaining import Attributions, attribute
@@ -98,16 +98,51 @@ class Dataplane:
         self.defer = defer
         self.draining = draining
 
-    def servable(self, name: str, version: int | None = None) -> Servable:
-        """Return the servable a request addresses (404 unknown, 503 not loaded yet)."""
-        found = self.store.get(name, version)
+    def servable(self, name: str, version: int | None = None, explaining: bool = False) -> Servable:
+        """Return the servable a request addresses (404 unknown, 503 not loaded yet). A 404
+        names only what the request could address instead: a model, or for `explaining`, a
+        model with an explain signature."""
+        addressable = self.explainable() if explaining else self.model_names()
+        self._check_addressable(name, version, addressable)
+        found = None if name == POLICY_NAME else self.store.get(name, version)
         if not isinstance(found, Servable):
+            users = [n for n in self.store.composites if n in addressable]
             raise NotFound(
-                f"{name!r} is a decision policy, not a model; it decides inside the models "
-                "that use it",
-                {"model": name},
+                f"{name!r} is a decision policy, not a model: address {_listed(users, 'or')}, "
+                "which decides with it",
+                {"model": name, "models": users},
             )
         return found
+
+    def model_names(self) -> list[str]:
+        """Every model a request may address: the models and the composites over them."""
+        return [name for name in self.store.servable_names() if name != POLICY_NAME]
+
+    def explainable(self) -> list[str]:
+        """The models serving now with an explain signature (that give reasons)."""
+        serving = self.store.serving()
+        return [
+            name
+            for name in self.model_names()
+            if isinstance(found := serving.get(name), Servable) and found.explaining_model
+        ]
+
+    def _check_addressable(self, name: str, version: int | None, addressable: list[str]) -> None:
+        """Refuse (404) a name that is not served, or a version of a composite (it has none of
+        its own), naming only what may be addressed instead."""
+        if name not in self.store.servable_names():
+            raise NotFound(
+                f"Unknown model {name!r}; the models are {_listed(addressable)}",
+                {"models": addressable},
+            )
+        if version is not None and name in self.store.composites:
+            parts = [p for p in self.store.composites[name] if p in addressable]
+            raise NotFound(
+                f"{name!r} has no versions of its own (it serves its models' serving "
+                f"versions): leave the version out, or address {_listed(parts, 'or')} with its "
+                "version",
+                {"model": name, "models": parts},
+            )
 
     def infer(
         self,
@@ -222,14 +257,9 @@ class Dataplane:
         """Attributions of every feature for every record, whatever its class (no decision)."""
         model = servable.explaining_model
         if model is None or model.explainer is None or model.metadata.explain is None:
-            with_explain = [
-                n
-                for n, s in self.store.serving().items()
-                if isinstance(s, Servable) and s.explaining_model is not None
-            ]
             raise NotFound(
                 f"Model {servable.name!r} has no explain signature",
-                {"model": servable.name, "explainable": with_explain},
+                {"model": servable.name, "explainable": self.explainable()},
             )
         # Each record costs `steps` path points (four times more on a retry): a tighter limit.
         valid = self._valid(servable, records, min(self.max_records, EXPLAIN_MAX_RECORDS))
@@ -297,12 +327,22 @@ class Dataplane:
             )
         return serving
 
-    def statuses(self, name: str) -> list[tuple[str, VersionStatus]]:
-        """Every version state behind a name, with the model it belongs to (404 unknown)."""
-        if name not in self.store.servable_names():
-            raise NotFound(f"Unknown model {name!r}", {"models": self.store.servable_names()})
+    def statuses(self, name: str, version: int | None = None) -> list[tuple[str, VersionStatus]]:
+        """Every version state behind a name (of one version, if given), with the model it
+        belongs to: a composite's are its components', the policy's included (404 unknown, or
+        a version of a composite, which has none of its own)."""
+        self._check_addressable(name, version, self.model_names())
         components = self.store.composites.get(name, (name,))
-        return [(model, status) for model in components for status in self.store.statuses(model)]
+        found = [(model, status) for model in components for status in self.store.statuses(model)]
+        return [entry for entry in found if version is None or entry[1].version == version]
+
+
+def _listed(names: list[str], conjunction: str = "and") -> str:
+    """Names as a sentence lists them: 'a', 'b' and 'c'."""
+    quoted = [repr(name) for name in names] or ["none"]
+    if len(quoted) == 1:
+        return quoted[0]
+    return f"{', '.join(quoted[:-1])} {conjunction} {quoted[-1]}"
 
 
 def _recorded_decisions(rows: list[dict[str, Any]], request_id: str) -> list[Decision]:

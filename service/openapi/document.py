@@ -44,7 +44,9 @@ _ARGUMENT = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")  # werkzeug's <converter:name
 _ERRORS = {
     400: "Invalid input: every failing field, by record index, input or query parameter name.",
     401: "Missing or invalid API key.",
-    404: "Unknown model or request id, or version not loaded.",
+    404: "Unknown model or request id, a version that is not loaded, or any version of "
+    "`underwriting`, which has none of its own; `details.models` names what the route serves "
+    "instead.",
     409: "The request id was already used for another request (other applicants, key or "
     "versions); nothing is recorded.",
     413: "Too large a body (SERVICE_MAX_BODY_BYTES), or too many keys in it for any valid request.",
@@ -309,7 +311,17 @@ def _parameters(
         )
     if "version" in rule.arguments:
         version = {"type": "integer", "minimum": 0}
-        parameters.append({"in": "path", "name": "version", "required": True, "schema": version})
+        parameters.append(
+            {
+                "in": "path",
+                "name": "version",
+                "required": True,
+                "description": "A model's own version, the one it serves (another: 404). "
+                "`underwriting` has none of its own (it serves its models' serving versions): "
+                "with a version it is a 404 naming the models to pin instead.",
+                "schema": version,
+            }
+        )
     parameters.append(
         {
             "in": "header",

@@ -328,7 +328,13 @@ def response_schemas(
                     {"name": STRING, "signature_name": STRING, "version": STRING},
                     ["name", "signature_name", "version"],
                 ),
-                "metadata": {"type": "object", "description": "Features, outputs, metrics."},
+                "metadata": {
+                    "type": "object",
+                    "description": "`features` exactly as in metadata.json; `optional_fields`, "
+                    "what a record may carry besides them (`requested_coverage`, read by a "
+                    "decision policy); `outputs`; `versions`, as a prediction's "
+                    "`model_versions`; `metrics`.",
+                },
             },
             ["model_spec", "metadata"],
         ),

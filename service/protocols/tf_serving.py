@@ -49,7 +49,7 @@ def create_blueprint(dataplane: Dataplane) -> Blueprint:
     @bp.post("/<model:name>/versions/<int:version>:explain")
     def explain_route(name: str, version: int | None = None) -> Response:
         """Attributions of every directed feature for every record (KServe V1 `:explain`)."""
-        servable = dataplane.servable(name, version)
+        servable = dataplane.servable(name, version, explaining=True)
         records, _ = _records(servable, dataplane.max_records, read_body(request))
         explanations = explanations_body(dataplane.explain(servable, records))
         versions = {n: str(v) for n, v in servable.versions.items()}
@@ -181,11 +181,10 @@ def _status_entry(status: VersionStatus) -> dict[str, Any]:
 
 def _statuses(dataplane: Dataplane, name: str, version: int | None) -> list[dict[str, Any]]:
     """List version states; for a composite, each component's, marked with its model."""
-    entries = []
-    for component, status in dataplane.statuses(name):
-        marker = {"model": component} if component != name else {}
-        if version is None or status.version == version:
-            entries.append(_status_entry(status) | marker)
+    entries = [
+        _status_entry(status) | ({"model": component} if component != name else {})
+        for component, status in dataplane.statuses(name, version)
+    ]
     if not entries:
         raise NotFound(f"No version {version} of {name!r} is known", {"model": name})
     return entries
@@ -194,11 +193,16 @@ def _statuses(dataplane: Dataplane, name: str, version: int | None) -> list[dict
 def metadata_body(target: Servable) -> dict[str, Any]:
     """Describe a servable from its artifacts' metadata."""
     models = [m.metadata for m in target.models]
+    optional = target.request_fields[len(target.features) :]
     described: dict[str, Any] = {
         "features": [f.to_json() for f in models[0].features],
+        # What a record may carry besides the features, read by a decision policy (the amount
+        # applied for): V2's metadata lists the same as inputs marked optional.
+        "optional_fields": [f.to_json() | {"optional": True} for f in optional],
         "prohibited_fields": models[0].prohibited.to_json(),
         "outputs": [o.to_json() for m in models for o in m.outputs],
-        "versions": {m.name: str(m.version) for m in models},
+        # As each prediction's model_versions: the decision policy's too, where one decides.
+        "versions": {name: str(version) for name, version in target.versions.items()},
         "metrics": {m.name: dict(m.metrics) for m in models},
         "models": {m.name: _describe(m) for m in models},
     }

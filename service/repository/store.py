@@ -227,12 +227,8 @@ class ModelStore(Generic[S]):
         if servable is None:
             raise NotReady(self.not_ready_reason(name), {"model": name})
         if version is not None and version != servable.version:
-            if servable.version is None:
-                components = list(self.composites[name])
-                raise NotFound(
-                    f"{name!r} has no versions of its own; address one of {components}",
-                    {"model": name, "components": components},
-                )
+            if servable.version is None:  # the dataplane names what to address instead
+                raise NotFound(f"{name!r} has no versions of its own", {"model": name})
             raise NotFound(
                 f"Version {version} of {name!r} is not loaded (serving version {servable.version})",
                 {"model": name, "version": version, "loaded_versions": [servable.version]},

@@ -167,7 +167,11 @@ def test_metadata_says_the_risk_class_reads_no_money(client: Any) -> None:
 
 def test_composite_metadata_describes_both_models(client: Any) -> None:
     body = client.get("/v1/models/underwriting/metadata").get_json()
-    assert body["metadata"]["versions"] == {"risk_class": "1", "max_coverage": "1"}
+    assert body["metadata"]["versions"] == {
+        "risk_class": "1",
+        "max_coverage": "1",
+        "underwriting_policy": "1",
+    }
     assert [o["name"] for o in body["metadata"]["outputs"]] == ["probabilities", "max_coverage"]
     assert set(body["metadata"]["metrics"]) == {"risk_class", "max_coverage"}
     assert client.get("/v1/models/max_coverage/versions/1/metadata").status_code == 200
