@@ -24,12 +24,14 @@ import pyarrow.compute as pc
 from marshmallow import ValidationError
 
 from contract.features import Feature
+from contract.flags import NOT_A_FLAG
 from scoring.errors import JobRefused
 from scoring.values import feature_values
 from service.validation.validator import RequestValidator
 
 REASONS_COLUMN = "rejected_reasons"  # the rejects output's one added column
 RECORD_KEYS = ("applicant_id", "policy_number")  # carried by default: they name a record
+FLAG_REASON = f"{NOT_A_FLAG[0].upper()}{NOT_A_FLAG[1:]}."  # worded as the service's reasons
 
 
 @dataclass(frozen=True)
@@ -222,8 +224,10 @@ def _to_numpy(array: pa.Array, dtype: type) -> np.ndarray:
 
 
 def reasons_for(rows: pa.RecordBatch, plan: ColumnPlan, validator: RequestValidator) -> list[str]:
-    """The service's own reasons (JSON: field -> messages) for each of `rows`, all invalid."""
-    records = _as_requests(rows, plan)
+    """The service's own reasons (JSON: field -> messages) for each of `rows`, all invalid;
+    for CSV text that spells no flag, what to write instead (JSON's message, "got a string",
+    would not say)."""
+    records, not_flags = _as_requests(rows, plan)
     try:
         validator.rows.load(records)
     except ValidationError as exc:
@@ -236,14 +240,19 @@ def reasons_for(rows: pa.RecordBatch, plan: ColumnPlan, validator: RequestValida
             f"the service's schema accepts rows the batch check refused: "
             f"{[records[i] for i in accepted[:3]]}"
         )
+    for i, name in not_flags:
+        messages[i][name] = [FLAG_REASON]
     return [orjson.dumps(dict(sorted(messages[i].items()))).decode() for i in range(len(records))]
 
 
-def _as_requests(rows: pa.RecordBatch, plan: ColumnPlan) -> list[dict[str, Any]]:
+def _as_requests(
+    rows: pa.RecordBatch, plan: ColumnPlan
+) -> tuple[list[dict[str, Any]], list[tuple[int, str]]]:
     """The rows as a client would send them: values typed as the service types them, whole
     numbers of an integer column as integers, unreadable text as the text it is, and an
-    optional field left out where null."""
+    optional field left out where null; and where (row, field) a flag's text spelled none."""
     records: list[dict[str, Any]] = [{} for _ in range(rows.num_rows)]
+    not_flags: list[tuple[int, str]] = []
     for feature in plan.checked:
         given = feature_values(feature, rows.column(feature.name), plan.from_text)
         values = given.array.to_pylist()
@@ -252,13 +261,15 @@ def _as_requests(rows: pa.RecordBatch, plan: ColumnPlan) -> list[dict[str, Any]]
             values = [
                 t if bad else v for v, t, bad in zip(values, text, given.unreadable, strict=True)
             ]
+            if feature.type == "boolean":
+                not_flags += [(int(i), feature.name) for i in np.flatnonzero(given.unreadable)]
         for record, value in zip(records, values, strict=True):
             if feature.type == "integer" and type(value) is float and value.is_integer():
                 value = int(value)
             if value is None and feature in plan.optional:
                 continue
             record[feature.name] = value
-    return records
+    return records, not_flags
 
 
 def field_counts(reasons: Iterable[str]) -> dict[str, int]:

@@ -2,10 +2,11 @@
 
 Dictionary-encoded columns are decoded; float32 and decimals are widened through their shortest
 decimal text (132.9 stays 132.9, not 132.89999389648438, so a range bound or a rule compares as
-the service compares the value a client sent); and CSV text is read
-as JSON reads a value: a number by JSON's grammar, a flag as true or false, a category as its
-text. Text that is not a value of the feature's type is kept, so its row can be rejected with
-the service's own message for it; an empty field is null.
+the service compares the value a client sent); and CSV text is read as JSON reads a value: a
+number by JSON's grammar, a category as its text, and a flag as contract.flags spells one
+(TRUE, true, True and their false, as training reads them). Text that is not a value of the
+feature's type is kept, so its row can be rejected with the service's own message for it (for
+a flag, what to write instead); an empty field is null.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from contract.features import Feature
+from contract.flags import FLAG_TEXT, TRUE_TEXT
 
 JSON_NUMBER = r"^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$"
-JSON_FLAGS = ("true", "false")
 
 
 @dataclass(frozen=True)
@@ -56,8 +57,9 @@ def _read_text(feature: Feature, text: pa.Array) -> Values:
         readable = pc.fill_null(pc.match_substring_regex(given, JSON_NUMBER), False)
         typed = pc.if_else(readable, given, pa.scalar(None, pa.string())).cast(pa.float64())
     elif feature.type == "boolean":
-        readable = pc.fill_null(pc.is_in(given, value_set=pa.array(JSON_FLAGS)), False)
-        typed = pc.if_else(readable, pc.equal(given, "true"), pa.scalar(None, pa.bool_()))
+        readable = pc.fill_null(pc.is_in(given, value_set=pa.array(FLAG_TEXT)), False)
+        spells_true = pc.is_in(given, value_set=pa.array(TRUE_TEXT))
+        typed = pc.if_else(readable, spells_true, pa.scalar(None, pa.bool_()))
     else:
         return Values(given, np.zeros(len(text), dtype=bool), text)
     unreadable = ~np.asarray(blank.to_numpy(zero_copy_only=False), dtype=bool) & ~np.asarray(

@@ -19,6 +19,7 @@ import numpy as np
 
 from contract.dtypes import numpy_dtype
 from contract.features import Feature
+from contract.flags import NOT_A_FLAG, read_flag
 from training.dataset import Dataset
 from training.features import CLASS_NAMES, FEATURES, FEATURES_BY_NAME, PROHIBITED
 
@@ -142,11 +143,12 @@ def _parse_number(text: str) -> float:
 
 
 def _parse_boolean(text: str) -> bool:
-    """true or false in any case (pandas writes True and False); never 1, 0, yes or no."""
-    word = text.lower()
-    if word not in ("true", "false"):
-        raise CellError("is not a boolean (write true or false)", repr(text))
-    return word == "true"
+    """A flag as contract.flags spells it (TRUE, true, True and their false), as the scorer
+    reads a book; the text is not shown: a refusal says what to write instead."""
+    value = read_flag(text)
+    if value is None:
+        raise CellError(NOT_A_FLAG)
+    return value
 
 
 def _parse_feature(feature: Feature, text: str) -> Any:

@@ -294,7 +294,9 @@ def text_batch(**values: str | None) -> pa.RecordBatch:
         ({"age": "45.0", "requested_coverage": ""}, None),  # a whole number; no amount asked
         ({"age": "abc"}, {"age": ["Not a valid integer: got a string."]}),
         ({"age": "45.5"}, {"age": ["Not a valid integer: got 45.5."]}),
-        ({"bp_treatment": "TRUE"}, {"bp_treatment": ["Not a valid boolean: got a string."]}),
+        ({"bp_treatment": "TRUE", "hazardous_avocation": "False"}, None),  # spreadsheet, pandas
+        ({"bp_treatment": "yes"}, {"bp_treatment": ["Not a boolean; write TRUE or FALSE."]}),
+        ({"bp_treatment": "1"}, {"bp_treatment": ["Not a boolean; write TRUE or FALSE."]}),
         ({"weight_kg": "NaN"}, {"weight_kg": ["Not a valid number: got a string."]}),
         ({"sex": ""}, {"sex": ["Field may not be null."]}),
         (
