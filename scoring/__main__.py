@@ -88,7 +88,14 @@ def parser() -> argparse.ArgumentParser:
         "--format",
         choices=("parquet", "csv"),
         default="parquet",
-        help="output format (default: parquet)",
+        help="the scores' format (default: parquet)",
+    )
+    p.add_argument(
+        "--rejects-format",
+        choices=("parquet", "csv"),
+        default=None,
+        help="the rejects' format (default: the input's, so that a CSV book's rejects can be "
+        "corrected in the same tool and scored again)",
     )
     p.add_argument(
         "--engine",
@@ -138,6 +145,7 @@ def job_from(args: argparse.Namespace, argv: list[str]) -> Job:
         models=ModelChoice(args.models_dir, tuple(args.pins), args.runtime, threads),
         id_columns=args.id_columns,
         format=args.format,
+        rejects_format=args.rejects_format,
         engine=args.engine,
         batch_rows=args.batch_rows,
         on_invalid=args.on_invalid,

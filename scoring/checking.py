@@ -57,14 +57,15 @@ def plan_columns(
     id_columns: tuple[str, ...] | None,
     from_text: bool = False,
     reserved: frozenset[str] = frozenset(),
-    flat_ids: bool = False,
+    csv_options: tuple[str, ...] = (),
 ) -> ColumnPlan:
     """Match the input's columns to the declaration, or refuse the job naming every problem.
 
     Without `id_columns`, the input's identifiers that name a record (RECORD_KEYS, where the
     declaration lists them) are carried through; other identifiers (a name, an SSN, an address)
     are personal data, carried only when named.
-    `reserved` are the outputs' own column names; `flat_ids` refuses nested id columns (CSV).
+    `reserved` are the outputs' own column names; `csv_options` name the options writing an
+    output as CSV (`--format`, `--rejects-format`), which holds no nested id column.
     """
     names = list(schema.names)
     declared = {f.name: f for f in (*features, *optional)}
@@ -85,10 +86,10 @@ def plan_columns(
             problems.append(f"id column {name!r} is a feature of the model, not an id")
         elif name in reserved:
             problems.append(f"id column {name!r} has the name of an output column")
-        elif flat_ids and pa.types.is_nested(schema.field(name).type):
+        elif csv_options and pa.types.is_nested(schema.field(name).type):
             problems.append(
                 f"id column {name!r} is {schema.field(name).type}: CSV output "
-                "holds flat values only (use --format parquet)"
+                f"holds flat values only (use {' parquet, '.join(csv_options)} parquet)"
             )
     for name in names:
         if _is_view(schema.field(name).type):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import pyarrow as pa
@@ -27,6 +27,7 @@ class Job:
     models: ModelChoice
     id_columns: tuple[str, ...] | None = None  # None: the input's declared identifiers
     format: OutputFormat = "parquet"
+    rejects_format: OutputFormat | None = None  # None: the input's, a CSV book's rejects as CSV
     engine: Literal["local", "spark"] = "local"
     batch_rows: int = 32_768
     on_invalid: Literal["reject", "fail"] = "reject"
@@ -35,11 +36,28 @@ class Job:
     progress: bool = True
     argv: tuple[str, ...] = ()  # the command's arguments, for the manifest
 
+    def reading(self, input_format: OutputFormat) -> Job:
+        """This job on an input of `input_format`: its rejects in that format unless asked."""
+        return replace(self, rejects_format=self.rejects_format or input_format)
+
+    @property
+    def rejects_as(self) -> OutputFormat:
+        """The rejects' format, once `reading` has given the input's."""
+        if self.rejects_format is None:
+            raise ValueError("the rejects' format follows the input's: call reading() first")
+        return self.rejects_format
+
+    def csv_options(self) -> tuple[str, ...]:
+        """The options that write an output as CSV (which holds flat values only)."""
+        asked = (("--format", self.format), ("--rejects-format", self.rejects_format))
+        return tuple(option for option, kind in asked if kind == "csv")
+
     def options(self) -> dict[str, Any]:
         """The options that shaped the output, for the manifest."""
         return {
             "engine": self.engine,
             "format": self.format,
+            "rejects_format": self.rejects_format,
             "batch_rows": self.batch_rows,
             "on_invalid": self.on_invalid,
             "explain": self.explain,

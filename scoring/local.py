@@ -52,6 +52,7 @@ def run_local(job: Job) -> dict[str, object]:
     _memory_pool()
     output = Path(job.output).absolute()
     source = Input.at(job.input)
+    job = job.reading(source.format)
     refuse_unsafe(output, source.root, job.overwrite)
     with output_lock(output):  # one run per OUTPUT; what killed runs left is removed
         return _run(job, source, output, started_at, start)
@@ -72,7 +73,7 @@ def _run(job: Job, source: Input, output: Path, started_at: str, start: float) -
         job.id_columns,
         from_text=source.format == "csv",
         reserved=scoring.output_names(servable),
-        flat_ids=job.format == "csv",
+        csv_options=job.csv_options(),
     )
     scorer = scoring.Scorer(servable, plan, job.explain)
     check_stop()
@@ -122,7 +123,7 @@ def _score_all(
     writer = WriteBehind(
         [
             PartWriter(staging / SCORES_DIR / PART, scorer.scores_schema, job.format),
-            PartWriter(staging / REJECTS_DIR / PART, scorer.rejects_schema, job.format),
+            PartWriter(staging / REJECTS_DIR / PART, scorer.rejects_schema, job.rejects_as),
         ]
     )
     try:

@@ -35,6 +35,7 @@ def manifest(
             "scores": SCORES_DIR,
             "rejects": REJECTS_DIR,
             "format": job.format,
+            "rejects_format": job.rejects_format,
             "id_columns": list(id_columns),
         },
         "counts": tally.to_json(input_rows),

@@ -36,7 +36,7 @@ from pyspark.sql.types import StringType, StructField, StructType
 from scoring import scorer as scoring
 from scoring.checking import REASONS_COLUMN, ColumnPlan, plan_columns
 from scoring.errors import JobFailed, JobRefused, JobStopped
-from scoring.inputs import SUFFIXES, Input, total_rows
+from scoring.inputs import SUFFIXES, Input, InputFormat, total_rows
 from scoring.job import MANIFEST_FILE, REJECTS_DIR, SCORES_DIR, Job, Tally
 from scoring.locking import output_lock
 from scoring.manifest import manifest, utc_now
@@ -186,15 +186,16 @@ def _is_local(path: str) -> bool:
     return "://" not in path or path.startswith("file://")
 
 
-def _input_format(files: HadoopFiles, path: str) -> str:
+def _input_format(files: HadoopFiles, path: str) -> InputFormat:
     """parquet or csv, from the input's file names (as the local engine decides)."""
     if _is_local(path):
         return Input.at(path.removeprefix("file://")).format
     listed = files.listing(path)["files"]
     suffixes = {SUFFIXES.get(Path(str(entry["path"])).suffix.lower()) for entry in listed}
-    if not listed or None in suffixes or len(suffixes) != 1:
+    kinds = {kind for kind in suffixes if kind is not None}
+    if not listed or None in suffixes or len(kinds) != 1:
         raise JobRefused(f"input {path}: expected .parquet or .csv files")
-    return str(suffixes.pop())
+    return kinds.pop()
 
 
 def _read(spark: SparkSession, path: str, kind: str) -> DataFrame:
@@ -295,6 +296,7 @@ def _run(job: Job) -> dict[str, object]:
     if not files.exists(job.input):
         raise JobRefused(f"input {job.input} does not exist")
     kind = _input_format(files, job.input)
+    job = job.reading(kind)
     frame = _read(spark, job.input, kind)
     if kind == "csv" and lines is None:  # elsewhere than a local disk: only counts compare
         lines = _remote_csv_rows(spark, files, job.input)
@@ -311,7 +313,7 @@ def _run(job: Job) -> dict[str, object]:
         job.id_columns,
         from_text=kind == "csv",
         reserved=scoring.output_names(servable),
-        flat_ids=job.format == "csv",
+        csv_options=job.csv_options(),
     )
     local = scoring.Scorer(servable, plan, job.explain)
     shipped = _ship(job.models.models_dir, versions)
@@ -338,11 +340,11 @@ def _run(job: Job) -> dict[str, object]:
             frame,
             partial(map_batches, spec, REJECTS_DIR),
             spec.rejects_schema,
-            job.format,
+            job.rejects_as,
             rejects_path,
         )
         if job.on_invalid == "fail":
-            first = _first_reasons(spark, rejects_path, job.format, spec)
+            first = _first_reasons(spark, rejects_path, job.rejects_as, spec)
             if first:
                 raise JobFailed(f"a row is invalid (--on-invalid fail): {first}")
         timings["scores_pass_seconds"] = _write_pass(
@@ -354,7 +356,7 @@ def _run(job: Job) -> dict[str, object]:
         )
         check_stop()
         mark = time.perf_counter()
-        tally = _count(spark, scores_path, rejects_path, job.format, spec)
+        tally = _count(spark, (scores_path, job.format), (rejects_path, job.rejects_as), spec)
         input_rows = frame.count()
         timings["count_seconds"] = round(time.perf_counter() - mark, 3)
         if lines is not None and input_rows != lines:  # no line merged or skipped silently
@@ -424,16 +426,18 @@ def _first_reasons(spark: SparkSession, path: str, kind: str, spec: WorkerSpec) 
     return str(rows[0][0]) if rows else ""
 
 
-def _count(spark: SparkSession, scores: str, rejects: str, kind: str, spec: WorkerSpec) -> Tally:
-    """Count what was written, by outcome and class, and the rejects by failing field (in
-    Spark: a book's rejects can be many)."""
+def _count(
+    spark: SparkSession, scores: tuple[str, str], rejects: tuple[str, str], spec: WorkerSpec
+) -> Tally:
+    """Count what was written (each output: its path and format), by outcome and class, and
+    the rejects by failing field (in Spark: a book's rejects can be many)."""
     tally = Tally()
-    frame = _written(spark, scores, kind, spec.scores_schema)
+    frame = _written(spark, *scores, spec.scores_schema)
     for column, counts in (("outcome", tally.outcomes), ("risk_class", tally.classes)):
         if column in frame.columns:
             counts.update({row[0]: row[1] for row in frame.groupBy(column).count().collect()})
     tally.scored = frame.count()
-    rejected = _written(spark, rejects, kind, spec.rejects_schema)
+    rejected = _written(spark, *rejects, spec.rejects_schema)
     tally.rejected = rejected.count()
     fields = F.explode(F.map_keys(F.from_json(REASONS_COLUMN, "map<string,array<string>>")))
     by_field = rejected.select(fields.alias("field")).groupBy("field").count().collect()

@@ -4,6 +4,7 @@ against the local engine and the HTTP service on the same records."""
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 
 import pyarrow as pa
@@ -19,10 +20,13 @@ from book_support import (
     read_output,
     score,
     write_book,
+    write_spreadsheet_csv,
 )
 from damaged_csv import DAMAGE, write_damaged
 from service_support import served
 from tool_support import in_ci, require_nginx, require_tool
+
+from contract.flags import flag_text
 
 ROWS = 3_000
 SPARK = {"PYSPARK_SUBMIT_ARGS": "--master local[2] pyspark-shell"}
@@ -206,6 +210,41 @@ def test_spark_reads_csv_text_as_the_local_engine_does(
     assert "CSV header does not conform to the schema" in spark_run.stderr
     assert "Traceback" not in spark_run.stderr
     assert not (tmp_path / "reordered-spark").exists()
+
+
+def test_a_spreadsheet_book_scores_alike_on_both_engines(
+    service_models_dir: Path, tmp_path: Path
+) -> None:
+    """A CSV book saved by a spreadsheet (flags TRUE and FALSE, one flag a word), with the
+    default formats: both engines score every other row alike into Parquet and reject the
+    word's row, saying what to write, into CSV as the book was."""
+    require_spark()
+    table = book_table(300, seed=14)
+    flags = [flag_text(value) for value in table.column("hazardous_avocation").to_pylist()]
+    flags[150] = "no"
+    index = table.schema.get_field_index("hazardous_avocation")
+    table = table.set_column(index, "hazardous_avocation", pa.array(flags, pa.string()))
+    book = write_spreadsheet_csv(table, tmp_path / "book.csv")
+    outputs = {}
+    for engine in ("local", "spark"):
+        outputs[engine] = tmp_path / engine
+        run = score(
+            book, outputs[engine], "--models-dir", service_models_dir, "--engine", engine, env=SPARK
+        )
+        assert run.returncode == 0, run.stderr[-3000:]
+        assert manifest(outputs[engine])["output"]["rejects_format"] == "csv"
+        assert {p.suffix for p in (outputs[engine] / "rejects").glob("part-*")} == {".csv"}
+    local, spark = (by_id(read_output(outputs[e])) for e in ("local", "spark"))
+    assert spark.num_rows == local.num_rows == 300 - len(INVALID) - 1
+    for name in ("applicant_id", "risk_class", "outcome", "offer", "reasons", "rules"):
+        assert spark.column(name).equals(local.column(name)), name
+    rejects = {e: by_id(read_output(outputs[e], "rejects", text=True)).to_pylist() for e in outputs}
+    assert rejects["local"] == rejects["spark"]
+    (word,) = [r for r in rejects["spark"] if r["applicant_id"] == "A000150"]
+    assert json.loads(word["rejected_reasons"]) == {
+        "hazardous_avocation": ["Not a boolean; write TRUE or FALSE."]
+    }
+    assert manifest(outputs["spark"])["counts"] == manifest(outputs["local"])["counts"]
 
 
 def test_spark_refuses_a_damaged_csv_as_the_local_engine_does(

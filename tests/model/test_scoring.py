@@ -27,9 +27,12 @@ from book_support import (
     read_output,
     score,
     write_book,
+    write_spreadsheet_csv,
 )
 from paths import REPO
 from service_support import publish_version
+
+from contract.flags import flag_text
 
 ROWS = 400
 
@@ -146,6 +149,44 @@ def test_csv_in_and_out_scores_like_parquet(
     assert last == {"age": ["Not a valid integer: got a string."]}
     counts = manifest(output)["counts"]
     assert counts["rejected"] == manifest(scored)["counts"]["rejected"] + 1
+
+
+def test_a_spreadsheet_book_scores_and_its_rejects_come_back_as_csv(
+    scored: Path, service_models_dir: Path, tmp_path: Path
+) -> None:
+    """A book saved by a spreadsheet (flags TRUE and FALSE) scores as the Parquet book does; a
+    flag written otherwise rejects its row saying what to write; the rejects are CSV, as the
+    book was (ready to correct in the same tool), unless --rejects-format says otherwise."""
+    table = book_table(ROWS, seed=21)
+    table = pa.concat_tables([table, table.slice(0, 1)])  # and a row whose flag is a word
+    flags = [flag_text(value) for value in table.column("bp_treatment").to_pylist()]
+    flags[ROWS] = "yes"
+    table = table.set_column(
+        table.schema.get_field_index("bp_treatment"), "bp_treatment", pa.array(flags, pa.string())
+    )
+    book = write_spreadsheet_csv(table, tmp_path / "book.csv")
+    assert "TRUE" in book.read_text() and "FALSE" in book.read_text()
+    output = tmp_path / "out"
+    run = score(book, output, "--models-dir", service_models_dir)
+    assert run.returncode == 0, run.stderr
+    assert sorted(p.name for p in (output / "scores").iterdir()) == ["part-00000.parquet"]
+    assert sorted(p.name for p in (output / "rejects").iterdir()) == ["part-00000.csv"]
+    assert read_output(output).equals(read_output(scored))  # every flag read as written
+    rejects = read_output(output, "rejects", text=True)
+    assert rejects.column("bp_treatment").to_pylist()[-1] == "yes"  # the row as it was given
+    reasons = [json.loads(r) for r in rejects.column("rejected_reasons").to_pylist()]
+    assert reasons[-1] == {"bp_treatment": ["Not a boolean; write TRUE or FALSE."]}
+    assert len(reasons) == len(INVALID) + 1
+    document = manifest(output)
+    assert document["output"]["rejects_format"] == document["options"]["rejects_format"] == "csv"
+
+    asked = tmp_path / "asked"
+    run = score(book, asked, "--models-dir", service_models_dir, "--rejects-format", "parquet")
+    assert run.returncode == 0, run.stderr
+    assert sorted(p.name for p in (asked / "rejects").iterdir()) == ["part-00000.parquet"]
+    again = read_output(asked, "rejects")
+    for name in ("applicant_id", "bp_treatment", "rejected_reasons"):
+        assert again.column(name).equals(rejects.column(name)), name
 
 
 def test_the_input_is_never_overwritten(

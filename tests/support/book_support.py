@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import subprocess
@@ -16,6 +17,8 @@ import pyarrow.parquet as pq
 import pytest
 from paths import REPO
 from service_support import applicant_columns
+
+from contract.flags import flag_text
 
 # Rows made invalid in every book (index -> field -> value), one reason each.
 INVALID: dict[int, dict[str, Any]] = {
@@ -47,6 +50,24 @@ def write_book(table: pa.Table, path: Path, row_group_size: int = 1_000) -> Path
     else:
         pq.write_table(table, path, row_group_size=row_group_size)
     return path
+
+
+def write_spreadsheet_csv(table: pa.Table, path: Path) -> Path:
+    """The book as a spreadsheet saves it: flags as TRUE and FALSE, quotes only where needed,
+    an empty cell for a null, CRLF line ends."""
+    columns = [column.to_pylist() for column in table.columns]
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(table.column_names)
+        for row in zip(*columns, strict=True):
+            writer.writerow([_as_a_spreadsheet_writes(value) for value in row])
+    return path
+
+
+def _as_a_spreadsheet_writes(value: Any) -> Any:
+    if value is None:
+        return ""
+    return flag_text(value) if isinstance(value, bool) else value
 
 
 def score(

@@ -256,11 +256,14 @@ def test_columns_the_outputs_cannot_hold_are_refused() -> None:
             VALIDATOR,
             ("outcome", "tags", "notes"),
             reserved=frozenset({"outcome"}),
-            flat_ids=True,
+            csv_options=("--rejects-format",),
         )
     text = str(refused.value)
     assert "id column 'outcome' has the name of an output column" in text
-    assert "id column 'tags' is list<item: int64>: CSV output holds flat values only" in text
+    assert (
+        "id column 'tags' is list<item: int64>: CSV output holds flat values only "
+        "(use --rejects-format parquet)"
+    ) in text
     assert "column 'notes' is string_view: write it as string or binary" in text
     repeated = pa.RecordBatch.from_arrays([pa.array([1]), pa.array([2])], names=["age", "age"])
     assert "columns appear more than once: age" in refusal(repeated)
