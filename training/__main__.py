@@ -1,4 +1,5 @@
-"""Command line: `python -m training` trains and publishes both underwriting models."""
+"""Command line: `python -m training` trains and publishes both underwriting models;
+`python -m training sample` writes a synthetic book to try the batch scorer on."""
 
 from __future__ import annotations
 
@@ -20,7 +21,10 @@ DESCRIPTION = """\
 Train the risk-class classifier and the maximum-coverage regressor, evaluate them on a held-out
 test split (beside the Bayes optimum when the data is synthetic, and a gradient-boosting
 baseline), and publish a new version of each under MODELS_DIR/<model>/<version>/.
-Without --data, trains on the seeded synthetic applicant generator."""
+Without --data, trains on the seeded synthetic applicant generator.
+
+`python -m training sample --rows N --out book.csv` writes N synthetic applicants instead, as a
+book to try the batch scorer on (python -m training sample --help)."""
 
 
 def _positive(text: str) -> int:
@@ -39,7 +43,11 @@ def _iso_date(text: str) -> str:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Parse and check the command line."""
-    parser = argparse.ArgumentParser(prog="python -m training", description=DESCRIPTION)
+    parser = argparse.ArgumentParser(
+        prog="python -m training",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument(
         "--data",
         type=Path,
@@ -116,6 +124,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     """Run training; print a clear message and return non-zero on any error."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["sample"]:
+        from training.book import main as sample
+
+        return sample(argv[1:])
     args = parse_args(argv)
     from training.csv_data import DataValidationError, load_csv
     from training.gate import PublicationRefused

@@ -189,6 +189,31 @@ def test_a_spreadsheet_book_scores_and_its_rejects_come_back_as_csv(
         assert again.column(name).equals(rejects.column(name)), name
 
 
+def test_the_template_and_a_sampled_book_score_with_no_rejects(
+    service_models_dir: Path, tmp_path: Path
+) -> None:
+    """The documented ways to try the scorer: examples/book.csv, and a book written by
+    `python -m training sample`, each scored whole."""
+    template = REPO / "examples" / "book.csv"
+    rows = len(template.read_text().splitlines()) - 1
+    run = score(template, tmp_path / "template", "--models-dir", service_models_dir)
+    assert run.returncode == 0, run.stderr
+    assert f"scored {rows} of {rows} rows; rejected 0" in run.stdout
+    assert read_output(tmp_path / "template", "rejects").num_rows == 0
+
+    book = tmp_path / "sampled.csv"
+    command = [sys.executable, "-m", "training", "sample", "--rows", "300", "--out", str(book)]
+    sampled = subprocess.run(command, capture_output=True, text=True, cwd=REPO, check=False)
+    assert sampled.returncode == 0, sampled.stderr
+    assert sampled.stdout == f"wrote 300 synthetic applicants to {book} (seed 42)\n"
+    run = score(book, tmp_path / "sampled", "--models-dir", service_models_dir)
+    assert run.returncode == 0, run.stderr
+    assert "scored 300 of 300 rows; rejected 0" in run.stdout
+    scores = read_output(tmp_path / "sampled")
+    assert scores.column("applicant_id").to_pylist()[:2] == ["A0000001", "A0000002"]
+    assert manifest(tmp_path / "sampled")["counts"]["outcomes"].keys() >= {"accept", "refer"}
+
+
 def test_the_input_is_never_overwritten(
     book: Path, service_models_dir: Path, tmp_path: Path
 ) -> None:
