@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from contract.features import Feature
 from contract.metadata import ModelMetadata
 
 RULES_DIGEST = "rules_sha256"  # metrics.policy: the rules the decision mix was measured under
@@ -166,9 +167,11 @@ def _step(step: Mapping[str, Any]) -> str:
     )
 
 
-def card_markdown(card: Mapping[str, Any]) -> str:
-    """The card as Markdown, section by section."""
+def card_markdown(card: Mapping[str, Any], features: Sequence[Feature] = ()) -> str:
+    """The card as Markdown, section by section; the declared `features` give each category
+    its words beside its code (the JSON card keeps the codes alone, as the API speaks)."""
     model = card["model"]
+    declared = {f.name: f for f in features}
     lines = [
         f"# Model card: {model['name']} version {model['version']}",
         "",
@@ -194,7 +197,7 @@ def card_markdown(card: Mapping[str, Any]) -> str:
                     i["type"],
                     i.get("role", ""),
                     "yes" if i["read_by_model"] else "no",
-                    _range(i),
+                    _range(i, declared.get(i["name"])),
                 ]
                 for i in card["inputs"]
             ],
@@ -369,9 +372,11 @@ def _policy_markdown(policy: Mapping[str, Any] | None) -> list[str]:
     return [*lines, ""]
 
 
-def _range(entry: Mapping[str, Any]) -> str:
+def _range(entry: Mapping[str, Any], feature: Feature | None) -> str:
     if entry.get("type") == "boolean":
         return "false, true"
+    if "categories" in entry and feature is not None:
+        return ", ".join(f"{feature.label(code)} (`{code}`)" for code in entry["categories"])
     if "categories" in entry:
         return ", ".join(entry["categories"])
     if "minimum" in entry or "maximum" in entry:

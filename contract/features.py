@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
@@ -77,7 +78,12 @@ class Risk:
 
 @dataclass(frozen=True)
 class Feature:
-    """One applicant field: type, unit, valid range or categories, meaning, role and risk."""
+    """One applicant field: type, unit, valid range or categories, meaning, role and risk.
+
+    `category_labels` are the categories' words for people (letters, the model card), in the
+    order of `categories`: the codes stay what the API sends and answers. A declaration
+    written before labels existed has none; `label` then makes the code readable.
+    """
 
     name: str
     type: FeatureType
@@ -88,6 +94,25 @@ class Feature:
     categories: tuple[str, ...] | None = None
     role: Role | None = None
     risk: Risk | None = None
+    category_labels: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        labels = self.category_labels
+        if labels is not None and (
+            self.categories is None
+            or len(labels) != len(self.categories)
+            or len(set(labels)) != len(labels)  # two categories in one word: ambiguous
+            or not all(w.strip() for w in labels)
+        ):
+            raise ContractError(
+                f"feature {self.name!r}: category_labels give each category its own words"
+            )
+
+    def label(self, value: str) -> str:
+        """The words for one of the categories: its declared label, else the code made readable."""
+        if self.categories and self.category_labels and value in self.categories:
+            return self.category_labels[self.categories.index(value)]
+        return readable(value)
 
     def to_json(self) -> dict[str, Any]:
         """Return the metadata.json form, omitting keys that do not apply."""
@@ -98,6 +123,9 @@ class Feature:
             out["maximum"] = self.maximum
         if self.categories is not None:
             out["categories"] = list(self.categories)
+        if self.category_labels is not None:
+            labelled = zip(self.categories or (), self.category_labels, strict=True)
+            out["category_labels"] = dict(labelled)
         out["description"] = self.description
         if self.role is not None:
             out["role"] = self.role
@@ -123,6 +151,7 @@ class Feature:
             raise ContractError(f"feature {name!r}: minimum and maximum must be numbers")
         if raw.get("role") is not None and raw.get("role") not in ROLES:
             raise ContractError(f"feature {name!r} has unknown role {raw.get('role')!r}")
+        labels = _category_labels(raw.get("category_labels"), name, categories)
         risk = None if raw.get("risk") is None else Risk.from_json(raw["risk"], name)
         if risk is not None and (risk.worse == "later") != (kind == "category"):
             raise ContractError(f"feature {name!r}: only categories get worse 'later'")
@@ -146,7 +175,31 @@ class Feature:
             categories=None if categories is None else tuple(categories),
             role=raw.get("role"),
             risk=risk,
+            category_labels=labels,
         )
+
+
+def _category_labels(raw: Any, name: str, categories: list[str] | None) -> tuple[str, ...] | None:
+    """Parse a feature's `category_labels` (absent in older metadata: None)."""
+    if raw is None:
+        return None
+    if (
+        not isinstance(raw, Mapping)
+        or sorted(raw) != sorted(categories or ())
+        or not all(isinstance(w, str) and w.strip() for w in raw.values())
+    ):
+        raise ContractError(f"feature {name!r}: category_labels give each category its own words")
+    return tuple(raw[c] for c in categories or ())  # distinct words: checked by Feature
+
+
+def readable(code: str) -> str:
+    """A category code as words, where no label was declared: `former_1_5y` -> `Former 1-5
+    years`, `type_2` -> `Type 2` (underscores as spaces, `1_5` a range, `5y` years)."""
+    words = re.sub(r"(\d)_(\d)", r"\1-\2", code).replace("_", " ")
+    words = re.sub(
+        r"\b(\d+(?:-\d+)?)y\b", lambda m: f"{m[1]} year{'' if m[1] == '1' else 's'}", words
+    )
+    return words[:1].upper() + words[1:]
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,9 @@
 Everything else derives from it: the synthetic generator's columns, CSV validation, the
 in-model preprocessing and the networks' monotone constraints (each feature's role and risk
 direction), the behaviour audit, and (through metadata.json) the service's request schemas and
-reason codes. Categories of a feature with a risk direction are ordered best to worst in `order`.
+reason codes. Categories of a feature with a risk direction are ordered best to worst in `order`;
+each category has words for people (`category_labels`: the letters, the model card), while its
+code is what the API sends and answers.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ FEATURES: tuple[Feature, ...] = (
         "",
         "Sex at birth, as used in mortality tables.",
         categories=("female", "male"),
+        category_labels=("Female", "Male"),
         role="demographic",
     ),
     Feature(
@@ -65,6 +68,12 @@ FEATURES: tuple[Feature, ...] = (
         "",
         "Tobacco or nicotine use and time since quitting.",
         categories=("never", "former_over_5y", "former_1_5y", "current"),
+        category_labels=(
+            "Never",
+            "Former user, quit more than 5 years ago",
+            "Former user, quit 1 to 5 years ago",
+            "Current user",
+        ),
         role="behavioural",
         risk=_worse(
             "Tobacco or nicotine use",
@@ -136,6 +145,7 @@ FEATURES: tuple[Feature, ...] = (
         "",
         "Diagnosed diabetes.",
         categories=("none", "type_1", "type_2"),
+        category_labels=("None", "Type 1", "Type 2"),
         role="medical",
         risk=_worse("Diagnosed diabetes", "later", order=("none", "type_2", "type_1")),
     ),
@@ -155,6 +165,7 @@ FEATURES: tuple[Feature, ...] = (
         "",
         "Most recent coronary event (heart attack, bypass, stent).",
         categories=("none", "event_over_5y", "event_within_5y"),
+        category_labels=("None", "More than 5 years ago", "Within the last 5 years"),
         role="medical",
         risk=_worse(
             "History of heart disease",
@@ -168,6 +179,12 @@ FEATURES: tuple[Feature, ...] = (
         "",
         "Cancer history other than basal-cell skin cancer.",
         categories=("none", "remission_over_5y", "remission_under_5y", "active"),
+        category_labels=(
+            "None",
+            "In remission for more than 5 years",
+            "In remission for less than 5 years",
+            "Active or under treatment",
+        ),
         role="medical",
         risk=_worse(
             "History of cancer",
@@ -211,6 +228,7 @@ FEATURES: tuple[Feature, ...] = (
         "",
         "Hazard class of the main occupation.",
         categories=("low", "moderate", "high"),
+        category_labels=("Low", "Moderate", "High"),
         role="behavioural",
         risk=_worse("Hazardous occupation", "later", order=("low", "moderate", "high")),
     ),

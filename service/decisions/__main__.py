@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from contract.features import Feature
 from service.decisions.letter import NotAdverse, labels, render
 from service.decisions.listing import MAX_LIMIT, MAX_SEQUENCE, Listing, count, listing
 from service.decisions.store import DecisionStore, open_store
@@ -109,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             return 1
         record = chosen[-1]  # the latest, if the request id was sent again
-        known: dict[str, tuple[str, str]] = {}
+        known: dict[str, Feature] = {}
         for model, version in record["model_versions"].items():  # any model: one declaration
             known = known or labels(settings.models_dir, model, version)
         try:

@@ -2,8 +2,9 @@
 
 Everything in the letter comes from the record (outcome, reasons in rank order with the
 applicant's own values, rules that fired, versions, fingerprint) and from the feature
-declaration of the model version it names (units), so the letter can be produced again, years
-later, exactly as the decision was made.
+declaration of the model version it names (descriptions, units, the categories' words), so the
+letter can be produced again, years later, exactly as the decision was made. The applicant reads
+words: a category is shown by its label (`Type 2`), never by its code (`type_2`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from contract.checksums import METADATA_FILE
+from contract.errors import ContractError
+from contract.features import Feature, readable
 
 OUTCOMES = {
     "decline": "We are unable to offer you coverage at this time.",
@@ -28,37 +31,39 @@ NOTICE = (
 )
 
 
-Labels = Mapping[str, tuple[str, str]]  # feature -> (what it is, its unit)
+Labels = Mapping[str, Feature]  # the recorded version's declaration, by feature name
 
 
 class NotAdverse(ValueError):
     """A standard acceptance: no adverse-action notice is owed."""
 
 
-def labels(models_dir: Path, model: str, version: int) -> dict[str, tuple[str, str]]:
-    """Each feature's description and unit, as the recorded model version declared them."""
+def labels(models_dir: Path, model: str, version: int) -> dict[str, Feature]:
+    """The features (descriptions, units, the categories' words) as the recorded version
+    declared them; none if its declaration cannot be read (the letter then names features by
+    their field names)."""
     path = models_dir / model / str(version) / METADATA_FILE
     try:
-        features = json.loads(path.read_text(encoding="utf-8"))["features"]
-    except (OSError, ValueError, KeyError, TypeError):
+        declared = json.loads(path.read_text(encoding="utf-8"))["features"]
+        return {f.name: f for f in map(Feature.from_json, declared)}
+    except (OSError, ValueError, KeyError, TypeError, ContractError):
         return {}
-    return {
-        str(f["name"]): (str(f.get("description", f["name"])).rstrip("."), str(f.get("unit", "")))
-        for f in features
-    }
 
 
 def _item(name: str, value: Any, known: Labels) -> str:
-    """One item of the application as the applicant gave it: `Measured weight: 92 kg`."""
-    label, unit = known.get(name, (name.replace("_", " "), ""))
+    """One item of the application as the applicant gave it: `Measured weight: 92 kg`,
+    `Diagnosed diabetes: Type 2` (a category in words, never its code)."""
+    feature = known.get(name)
+    what = (feature.description or name).rstrip(".") if feature else name.replace("_", " ")
+    unit = feature.unit if feature else ""
     if isinstance(value, bool):
         shown = "yes" if value else "no"
     elif isinstance(value, str):
-        shown = value  # the category exactly as recorded
+        shown = feature.label(value) if feature else readable(value)
     else:
         number = int(value) if isinstance(value, float) and value.is_integer() else value
         shown = f"{number}{unit}" if unit == "%" else f"{number} {unit}".strip()
-    return f"{label}: {shown}"
+    return f"{what}: {shown}"
 
 
 def render(record: Mapping[str, Any], known: Labels) -> str:

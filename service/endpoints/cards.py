@@ -40,7 +40,8 @@ def create_blueprint(dataplane: Dataplane) -> Blueprint:
             }
         cards = [model_card(model.metadata, serving) for model in servable.models]
         if wanted == "markdown":
-            text = "\n\n".join(card_markdown(c) for c in cards)
+            described = zip(cards, servable.models, strict=True)
+            text = "\n\n".join(card_markdown(c, m.metadata.features) for c, m in described)
             return Response(text, mimetype=MARKDOWN, content_type=f"{MARKDOWN}; charset=utf-8")
         body: dict[str, Any] = cards[0] if len(cards) == 1 else {"name": name, "models": cards}
         return json_response(body)

@@ -64,7 +64,14 @@ def load_model(name: str, version: int, path: Path, runtime: Runtime) -> LoadedM
     )
 
 
+# Words for people only: a version published before categories had labels (or with other
+# words) takes the same inputs, so it still composes with, and shadows, one that has them.
+_NOT_INPUTS = ("category_labels",)
+
+
 def _features_key(metadata: ModelMetadata) -> str:
     """Fingerprint a declaration so two models can be checked for the same inputs cheaply."""
-    declared = [f.to_json() for f in metadata.features]
+    declared = [
+        {k: v for k, v in f.to_json().items() if k not in _NOT_INPUTS} for f in metadata.features
+    ]
     return hashlib.sha256(json.dumps(declared, sort_keys=True).encode()).hexdigest()

@@ -21,6 +21,7 @@ from service_support import applicant_columns, columns_to_rows, make_repository
 
 from policy.document import POLICY_FILE, read_policy, sealed
 from policy.publish import DEFAULT_SOURCE, load_source
+from service.decisions.letter import NotAdverse, labels, render
 
 PREDICT = "/v1/models/underwriting:predict"
 EXAMPLE = json.loads((Path(__file__).parents[2] / "examples" / "applicant.json").read_text())
@@ -363,6 +364,79 @@ def test_the_adverse_decision_letter_is_rendered_from_the_stored_record(
         [*command[:-1], "accepted-1"], env=env, capture_output=True, text=True, timeout=120
     )
     assert accepted.returncode == 1 and "no notice" in accepted.stderr
+
+
+DIABETIC_FORMER_SMOKER = EXAMPLE | {
+    "diabetes": "type_2",
+    "tobacco_use": "former_1_5y",
+    "hba1c": 7.6,
+}
+
+
+def category_codes(repository: Path) -> list[str]:
+    """Every category code of the served declaration that cannot pass for a word."""
+    declared = labels(repository, "risk_class", 1).values()
+    return [c for f in declared for c in f.categories or () if "_" in c]
+
+
+def test_the_letter_names_categories_in_words_never_their_codes(
+    client: Any, repository: Path, tmp_path: Path
+) -> None:
+    """The applicant reads "Diagnosed diabetes: Type 2", while the API and the record keep
+    `type_2`; a version published before labels shows the code made readable."""
+    response = post(client, PREDICT, {"instances": [DIABETIC_FORMER_SMOKER]}, request_id="words-1")
+    decision = response.get_json()["predictions"][0]["decision"]
+    assert {"diabetes", "tobacco_use"} <= {r["feature"] for r in decision["reasons"]}
+    assert {r["value"] for r in decision["reasons"]} >= {"type_2", "former_1_5y"}  # codes
+    env = os.environ | {"SERVICE_MODELS_DIR": str(repository)}
+    command = [sys.executable, "-m", "service.decisions", "letter", "words-1"]
+    letter = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert letter.returncode == 0, letter.stderr
+    assert "Your application: Diagnosed diabetes: Type 2." in letter.stdout
+    assert (
+        "Tobacco or nicotine use and time since quitting: Former user, quit 1 to 5 years ago"
+        in letter.stdout
+    )
+    codes = category_codes(repository)
+    assert "type_2" in codes and not [code for code in codes if code in letter.stdout]
+    # The same record under an older declaration, without labels: readable words still.
+    older = tmp_path / "risk_class" / "1"
+    older.mkdir(parents=True)
+    metadata = json.loads((repository / "risk_class" / "1" / "metadata.json").read_text())
+    for feature in metadata["features"]:
+        feature.pop("category_labels", None)
+    (older / "metadata.json").write_text(json.dumps(metadata))
+    (record,) = client.get("/v1/decisions/words-1").get_json()["decisions"]
+    text = render(record, labels(tmp_path, "risk_class", 1))
+    assert "Diagnosed diabetes: Type 2." in text and "Former 1-5 years" in text
+    assert not [code for code in codes if code in text]
+
+
+def test_no_letter_shows_a_category_code(client: Any, repository: Path) -> None:
+    """Over a sample of generated applicants, every adverse decision's letter: categories in
+    the declared words, no code of any category (the codes with underscores cannot be words)."""
+    rows = columns_to_rows(applicant_columns(rows=400, seed=31))
+    response = post(client, PREDICT, {"instances": rows}, request_id="words-sample")
+    assert response.status_code == 200
+    records = client.get("/v1/decisions/words-sample").get_json()["decisions"]
+    known, codes = labels(repository, "risk_class", 1), category_codes(repository)
+    letters = []
+    for record in records:
+        try:
+            letters.append((record, render(record, known)))
+        except NotAdverse:
+            continue
+    assert len(letters) >= 40, len(letters)  # a sample with many adverse decisions
+    shown = set()
+    for record, text in letters:
+        assert not [code for code in codes if code in text], text
+        for reason in record["decision"]["reasons"]:
+            feature = known[reason["feature"]]
+            if feature.categories:
+                words = feature.label(reason["value"])
+                assert f"{feature.description.rstrip('.')}: {words}" in text
+                shown.add(words)
+    assert len(shown) >= 3, shown  # several categories' words were put to the test
 
 
 def test_the_explain_endpoint_attributes_every_feature_of_every_record(client: Any) -> None:

@@ -84,8 +84,16 @@ def test_the_card_renders_as_markdown(client: Any, service_models_dir: Path) -> 
         prohibited = metadata["prohibited_fields"]
         assert refused == prohibited["protected"] + prohibited["identifiers"]
         assert "(the same rules)" in text
+        # Categories in the declared words beside their codes (the JSON card: codes alone).
+        assert "| diabetes | category | medical | yes | None (`none`), Type 1 (`type_1`), " in text
+        for feature in metadata["features"]:
+            for code, words in feature.get("category_labels", {}).items():
+                assert f"{words} (`{code}`)" in text
     json_again = client.get("/v1/models/risk_class/card", headers={"Accept": "application/json"})
     assert json_again.mimetype == "application/json"
+    diabetes = next(i for i in json_again.get_json()["inputs"] if i["name"] == "diabetes")
+    assert diabetes["categories"] == ["none", "type_1", "type_2"]
+    assert "category_labels" not in diabetes
 
 
 def test_a_composite_card_holds_its_models_cards(client: Any) -> None:

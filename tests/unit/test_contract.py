@@ -72,9 +72,60 @@ def test_features_keep_their_declared_shape_in_json() -> None:
     )
     start = ["name", "type", "unit"]
     assert list(age.to_json()) == [*start, "minimum", "maximum", "description", "role"]
-    assert list(sex.to_json()) == [*start, "categories", "description", "role"]
+    assert list(sex.to_json()) == [*start, "categories", "category_labels", "description", "role"]
     assert list(treated.to_json()) == [*start, "description", "role", "risk"]
     assert list(treated.to_json()["risk"]) == ["worse", "reason"]
+
+
+def test_every_declared_category_has_its_own_words() -> None:
+    """Letters and the card speak to people: each category of the declaration has a label,
+    its own within the feature, written as words (never a code with underscores)."""
+    categorical = [f for f in FEATURES if f.type == "category"]
+    assert categorical
+    for feature in categorical:
+        labels = feature.category_labels
+        assert labels is not None and len(labels) == len(feature.categories or ()), feature.name
+        assert len(set(labels)) == len(labels), feature.name
+        for code, words in zip(feature.categories or (), labels, strict=True):
+            assert feature.label(code) == words
+            assert "_" not in words and words[:1].isupper() and words.strip() == words, words
+
+
+def test_labels_travel_in_metadata_and_older_metadata_reads_without_them() -> None:
+    by_name = {f.name: f for f in FEATURES}
+    raw = by_name["diabetes"].to_json()
+    assert raw["category_labels"] == {"none": "None", "type_1": "Type 1", "type_2": "Type 2"}
+    assert raw["categories"] == ["none", "type_1", "type_2"]  # the codes, as the API speaks
+    assert Feature.from_json(raw) == by_name["diabetes"]
+    # A version published before labels existed: read as it was, its codes made readable.
+    for name, code, words in [
+        ("diabetes", "type_2", "Type 2"),
+        ("tobacco_use", "former_1_5y", "Former 1-5 years"),
+        ("cancer_history", "remission_over_5y", "Remission over 5 years"),
+        ("occupation_hazard", "high", "High"),
+    ]:
+        older = {k: v for k, v in by_name[name].to_json().items() if k != "category_labels"}
+        assert Feature.from_json(older).category_labels is None
+        assert Feature.from_json(older).label(code) == words
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [
+        {"none": "None", "type_1": "Type 1"},  # a category left without words
+        {"none": "None", "type_1": "Type 1", "type_2": "Type 2", "type_3": "Type 3"},
+        {"none": "None", "type_1": "Type 1", "type_2": " "},
+        {"none": "None", "type_1": "Diabetes", "type_2": "Diabetes"},  # which one?
+        ["None", "Type 1", "Type 2"],
+    ],
+)
+def test_labels_that_do_not_name_each_category_once_are_refused(labels: Any) -> None:
+    raw = next(f for f in FEATURES if f.name == "diabetes").to_json() | {"category_labels": labels}
+    with pytest.raises(ContractError, match="category_labels give each category its own words"):
+        Feature.from_json(raw)
+    age = next(f for f in FEATURES if f.name == "age").to_json()
+    with pytest.raises(ContractError, match="category_labels"):
+        Feature.from_json(age | {"category_labels": {}})
 
 
 def test_risk_directions_are_declared_and_checked() -> None:
