@@ -24,6 +24,7 @@ from scoring.stopping import stoppable
 EPILOG = """\
 examples:
   python -m scoring book.parquet scored/
+  python -m scoring examples/book.csv scored/    (a CSV book's rejects come back as CSV)
   python -m scoring book/ scored/ --id-columns applicant_id --format csv --overwrite
   python -m scoring book/ scored/ --engine spark --version risk_class=3
 
