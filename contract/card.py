@@ -8,6 +8,7 @@ under the rules that decide today.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import PurePath
 from typing import Any
 
 from contract.features import Feature
@@ -46,7 +47,11 @@ def model_card(
         "owner": training.get("owner"),
         "validation_date": training.get("validation_date"),
         "publication_gate": training.get("gate"),  # None: published before the gate existed
-        "provenance": [dict(step) for step in metadata.provenance],
+        # The source repository by its name: the service never shows clients its file paths.
+        "provenance": [
+            {**step, "source_repository": PurePath(str(step["source_repository"])).name}
+            for step in metadata.provenance
+        ],
         "intended_use": metadata.intended_use or None,
         "inputs": [_input(f.to_json(), f.name in metadata.reads()) for f in metadata.features],
         "prohibited_fields": metadata.prohibited.to_json(),

@@ -81,7 +81,7 @@ def _port(listener: Listener) -> str | None:
     except socket.gaierror as exc:
         return (
             f"SERVICE_HOST={host} does not resolve ({exc.strerror}); set SERVICE_HOST to an "
-            "address or host name of this machine"
+            "address or host name of this host"
         )
     for family, address in addresses:
         try:
@@ -99,7 +99,7 @@ def _port(listener: Listener) -> str | None:
                 )
             if exc.errno == errno.EADDRNOTAVAIL:
                 return (
-                    f"SERVICE_HOST={host} is not an address of this machine; set SERVICE_HOST "
+                    f"SERVICE_HOST={host} is not an address of this host; set SERVICE_HOST "
                     "to one of its addresses, or 0.0.0.0 for all"
                 )
             return f"cannot listen on SERVICE_HOST={host} {setting}={port}: {exc.strerror}"

@@ -117,6 +117,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--fairness-column needs --data (synthetic data has its own group column)")
     if args.data is not None and not args.data.is_file():
         parser.error(f"--data {args.data}: no such file")
+    if args.set_aside_dir is not None:
+        aside, served = args.set_aside_dir.resolve(), args.models_dir.resolve()
+        if aside == served or served in aside.parents:
+            parser.error("--set-aside-dir must be outside --models-dir (the service reads that)")
     if args.rows < 100 and args.data is None:
         parser.error("--rows must be at least 100 to fill three splits")
     return args

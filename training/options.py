@@ -37,4 +37,5 @@ class TrainingOptions:
 
 def set_aside_for(models_dir: Path) -> Path:
     """`models` -> `models-set-aside`, beside it (inside it, the service would look at it)."""
-    return models_dir.parent / f"{models_dir.resolve().name}-set-aside"
+    resolved = models_dir.resolve()
+    return resolved.parent / f"{resolved.name}-set-aside"

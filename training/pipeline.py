@@ -494,7 +494,14 @@ def run(options: TrainingOptions, data: Dataset | None = None) -> list[ModelMeta
     failures = tuple(failure for done in staged for failure in done.failures)
     gate = GateVerdict(failures, options.publish_anyway)
     destination = options.models_dir if gate.publishes else options.set_aside_dir
-    results = [publish_staged(done, destination, gate) for done in staged]
+    results: list[ModelMetadata] = []
+    try:
+        for done in staged:
+            results.append(publish_staged(done, destination, gate))
+    except BaseException:
+        for left in staged[len(results) + 1 :]:  # publish_staged discarded its own
+            publication.discard(left.staging)
+        raise
     print(report.console_summary(results, time.perf_counter() - started), flush=True)
     print(gate_summary(gate, destination), flush=True)
     if not gate.publishes:

@@ -43,9 +43,10 @@ def without_cuda_noise() -> Iterator[None]:
             os.close(saved)
             captured.seek(0)
             text = captured.read().decode("utf-8", "backslashreplace")
-    kept = [line for line in text.splitlines() if gpus or not CUDA_NOISE.search(line)]
-    if kept:
-        print("\n".join(kept), file=sys.stderr)
+            # In `finally`: when the body fails, what it printed is why (all of it is kept).
+            kept = [line for line in text.splitlines() if gpus or not CUDA_NOISE.search(line)]
+            if kept:
+                print("\n".join(kept), file=sys.stderr)
 
 
 def _gpus_found() -> bool:

@@ -73,6 +73,14 @@ def verify(models_dir: Path) -> int:
     return EXIT_REFUSED if failed else 0
 
 
+def _user() -> str:
+    """Who runs the command: the login name, else the uid (a container's may have no name)."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid {os.getuid()}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m service.repository", description=__doc__.splitlines()[0]
@@ -109,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--version and --to-version need --model")
     if not args.models_dir.is_dir() and args.command != "promote":
         parser.error(f"--models-dir {args.models_dir}: no such directory")
-    by = args.by or getpass.getuser()
+    by = args.by or _user()
     try:
         if args.command == "list":
             return list_versions(args.models_dir)

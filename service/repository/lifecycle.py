@@ -23,7 +23,7 @@ from contract.checksums import METADATA_FILE
 from contract.errors import ContractError
 from contract.metadata import ModelMetadata
 from policy.document import POLICY_FILE, POLICY_NAME, read_policy
-from policy.publish import publish_policy
+from policy.publish import check_fit, publish_policy
 
 Action = Literal["promote", "rollback"]
 REPORT_FILE = "report.md"
@@ -82,8 +82,8 @@ def states(models_dir: Path, name: str) -> list[VersionState]:
             else:
                 metadata = read_artifact(path, name, version).metadata
                 created = metadata.created_at
-        except (ContractError, OSError, ValueError) as exc:
-            found.append(VersionState(name, version, "refused", str(exc)))
+        except Exception as exc:  # anything the service's loader would refuse the version for
+            found.append(VersionState(name, version, "refused", str(exc) or type(exc).__name__))
             continue
         served = any(s.state == "newest" for s in found)
         state = "earlier" if served else "newest"
@@ -119,7 +119,7 @@ def check_source(
             read_policy(source, version)
             return None
         metadata = read_artifact(source, name, version).metadata
-    except (ContractError, OSError, ValueError) as exc:
+    except Exception as exc:  # as the service's loader: whatever fails refuses the version
         raise LifecycleError(f"{name} version {version} of {source_dir}: {exc}") from exc
     gate = metadata.training.get("gate")
     if isinstance(gate, Mapping) and not gate.get("passed") and not gate.get("published_anyway"):
@@ -171,12 +171,16 @@ def republish(
 def _renumber_report(step: Mapping[str, Any]) -> Any:
     """Say the new number in report.md's title and where the version came from."""
 
+    original: list[str] = []  # read once: publication may try several numbers
+
     def rewrite(directory: Path, metadata: ModelMetadata) -> None:
         report = directory / REPORT_FILE
         if not report.is_file():
             return
+        if not original:
+            original.append(report.read_text())
         text = _REPORT_TITLE.sub(
-            f"# {metadata.name} — version {metadata.version}", report.read_text(), count=1
+            f"# {metadata.name} — version {metadata.version}", original[0], count=1
         )
         verb = "Promoted from" if step["action"] == "promote" else "Rolled back to"
         text += (
@@ -206,6 +210,12 @@ def promote(
     ]
     for name, number in picked:  # every source verified before anything is published
         check_source(source_dir, name, number, over_failed_gate)
+        if name == POLICY_NAME:  # against the classifier it will decide with once promoted
+            fits_against = source_dir if len(picked) > 1 else target_dir
+            try:
+                check_fit(read_policy(source_dir / name / str(number), number), fits_against)
+            except ContractError as exc:
+                raise LifecycleError(f"{name} version {number} of {source_dir}: {exc}") from exc
     return [
         (name, number, republish(source_dir, name, number, target_dir, "promote", by, True))
         for name, number in picked

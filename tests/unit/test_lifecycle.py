@@ -12,6 +12,7 @@ import pytest
 
 from contract import publication
 from contract.artifact import read_artifact
+from contract.card import model_card
 from contract.features import Feature
 from contract.metadata import ModelMetadata, Signature
 from contract.outputs import OutputSpec
@@ -70,6 +71,9 @@ def test_promotion_publishes_each_newest_version_under_the_next_number(tmp_path:
         assert report.startswith(f"# {name} — version 2\n")
         assert f"Promoted from version 2 of {staging.resolve()} by Ada" in report
         assert lifecycle.newest(served, name).version == 2
+    # A client reading the card sees the source repository's name, never a path of the host.
+    card = model_card(read_artifact(served / "a_model" / "2", "a_model", 2).metadata)
+    assert card["provenance"][0]["source_repository"] == "staging"
     # The source is untouched and still verifies.
     assert read_artifact(staging / "a_model" / "2", "a_model", 2).metadata.provenance == ()
 
@@ -160,3 +164,13 @@ def test_the_command_lists_verifies_and_refuses_clearly(
     assert "no earlier version that verifies" in capsys.readouterr().err
     metadata = json.loads((served / "m" / "2" / "metadata.json").read_text())
     assert dataclasses.asdict(ModelMetadata.from_json(metadata))["provenance"][0]["by"] == "Ada"
+
+
+def test_the_set_aside_repository_is_never_the_served_one(tmp_path: Path) -> None:
+    from training.__main__ import parse_args
+    from training.options import set_aside_for
+
+    assert set_aside_for(Path(".")) == Path.cwd().parent / f"{Path.cwd().name}-set-aside"
+    for inside in (tmp_path / "models", tmp_path / "models" / "aside"):
+        with pytest.raises(SystemExit):
+            parse_args(["--models-dir", str(tmp_path / "models"), "--set-aside-dir", str(inside)])
