@@ -18,6 +18,7 @@ import pyarrow as pa
 
 from contract.checksums import DIGEST_KEY, METADATA_FILE
 from contract.errors import ContractError
+from contract.native_stderr import is_delegate_notice, stderr_without
 from policy.decide import non_empty
 from policy.document import POLICY_FILE, POLICY_NAME
 from scoring.checking import REASONS_COLUMN, Checked, ColumnPlan, check, reasons_for
@@ -77,10 +78,11 @@ def load(choice: ModelChoice, versions: dict[str, int]) -> Servable:
     runtime = runtime_named(choice.runtime, choice.threads)
     root = Path(choice.models_dir)
     try:
-        components = tuple(
-            load_servable(name, version, root / name / str(version), runtime)
-            for name, version in versions.items()
-        )
+        with stderr_without(is_delegate_notice):
+            components = tuple(
+                load_servable(name, version, root / name / str(version), runtime)
+                for name, version in versions.items()
+            )
         return combine(COMPOSITE, components)
     except ContractError as exc:
         raise JobRefused(f"the models cannot score: {exc}") from None

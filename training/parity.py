@@ -22,6 +22,7 @@ from contract.outputs import OutputSpec
 from training.explain import midpoints
 from training.features import FEATURES
 from training.packing import pack_numpy, to_tensors
+from training.quiet_start import without_delegate_notice
 from training.synthetic import generate
 
 PROBE_ROWS = 10_000
@@ -54,11 +55,17 @@ def _saved_model_outputs(directory: Path, columns: dict[str, np.ndarray]) -> dic
 
 
 def _litert_outputs(directory: Path, columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    runner = Interpreter(model_path=str(directory / LITERT_FILE)).get_signature_runner(
-        SIGNATURE_NAME
-    )
     numbers, categories = pack_numpy(columns)
-    return dict(runner(numbers=numbers, categories=categories))
+    return _run_litert(
+        directory / LITERT_FILE, SIGNATURE_NAME, numbers=numbers, categories=categories
+    )
+
+
+def _run_litert(path: Path, signature: str, **inputs: np.ndarray) -> dict[str, np.ndarray]:
+    """Run one LiteRT signature, without LiteRT's delegate notice on the command's stderr."""
+    with without_delegate_notice():
+        runner = Interpreter(model_path=str(path)).get_signature_runner(signature)
+        return dict(runner(**inputs))
 
 
 def check_parity(directory: Path, outputs: tuple[OutputSpec, ...]) -> dict[str, Any]:
@@ -112,11 +119,14 @@ def check_explain_parity(directory: Path, declared: Explanation) -> dict[str, An
     alphas = np.asarray(midpoints(declared.steps))
     signature = tf.saved_model.load(str(directory / SAVED_MODEL_DIR)).signatures[declared.signature]
     expected = {k: v.numpy() for k, v in signature(**to_tensors(columns), alphas=alphas).items()}
-    runner = Interpreter(model_path=str(directory / declared.litert)).get_signature_runner(
-        declared.signature
-    )
     numbers, categories = pack_numpy(columns)
-    actual = runner(numbers=numbers, categories=categories, alphas=alphas)
+    actual = _run_litert(
+        directory / declared.litert,
+        declared.signature,
+        numbers=numbers,
+        categories=categories,
+        alphas=alphas,
+    )
     gaps = {n: np.abs(expected[n] - actual[n]) for n in [*declared.targets, DIFFERENCE_OUTPUT]}
     difference = float(np.max(gaps.pop(DIFFERENCE_OUTPUT)))
     attribution = max(float(np.max(gap)) for gap in gaps.values())

@@ -11,12 +11,12 @@ written back; with one, everything is, CUDA's lines being news then.
 
 from __future__ import annotations
 
-import os
 import re
 import sys
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+from contract.native_stderr import is_delegate_notice, stderr_without
 
 # What TensorFlow's CUDA stubs, and absl's notice before its log is set up, print without a GPU.
 CUDA_NOISE = re.compile(
@@ -28,25 +28,19 @@ CUDA_NOISE = re.compile(
 @contextmanager
 def without_cuda_noise() -> Iterator[None]:
     """Run the body (imports that start TensorFlow) with CUDA's start-up lines dropped when
-    there is no GPU; anything else it writes to stderr comes out after it."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as captured:
-        os.dup2(captured.fileno(), 2)
-        gpus = True  # until known otherwise: write everything back
-        try:
-            yield
-            gpus = _gpus_found()  # TensorFlow's first look for devices: cuInit runs here
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-            captured.seek(0)
-            text = captured.read().decode("utf-8", "backslashreplace")
-            # In `finally`: when the body fails, what it printed is why (all of it is kept).
-            kept = [line for line in text.splitlines() if gpus or not CUDA_NOISE.search(line)]
-            if kept:
-                print("\n".join(kept), file=sys.stderr)
+    there is no GPU; anything else it writes to stderr comes out after it (all of it when the
+    body fails: what it printed is why)."""
+    found = {"gpus": True}  # until known otherwise: write everything back
+    with stderr_without(lambda line: not found["gpus"] and bool(CUDA_NOISE.search(line))):
+        yield
+        found["gpus"] = _gpus_found()  # TensorFlow's first look for devices: cuInit runs here
+
+
+@contextmanager
+def without_delegate_notice() -> Iterator[None]:
+    """Run the body (LiteRT checks of the exports) without LiteRT's notice on stderr."""
+    with stderr_without(is_delegate_notice):
+        yield
 
 
 def _gpus_found() -> bool:

@@ -199,6 +199,7 @@ def test_the_template_and_a_sampled_book_score_with_no_rejects(
     run = score(template, tmp_path / "template", "--models-dir", service_models_dir)
     assert run.returncode == 0, run.stderr
     assert f"scored {rows} of {rows} rows; rejected 0" in run.stdout
+    assert run.stderr == ""  # its own messages only: not LiteRT's delegate notice
     assert read_output(tmp_path / "template", "rejects").num_rows == 0
 
     book = tmp_path / "sampled.csv"

@@ -135,6 +135,13 @@ def test_the_command_prints_no_cuda_noise_without_a_gpu(
     assert noise == [], stderr[-3000:]
 
 
+def test_the_command_prints_no_litert_notice(
+    training_run: tuple[Path, subprocess.CompletedProcess],
+) -> None:
+    """The LiteRT checks of the exports run without LiteRT's delegate notice on stderr."""
+    assert "XNNPACK" not in training_run[1].stderr, training_run[1].stderr[-3000:]
+
+
 def _records(rows: int, seed: int) -> dict[str, np.ndarray]:
     return generate(rows, seed).features
 
