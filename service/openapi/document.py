@@ -34,8 +34,7 @@ from service.openapi.requests import (
     state_limits,
 )
 from service.openapi.responses import response_schemas
-from service.protocols.v2 import SERVER_NAME, server_version
-from service.protocols.v2_outputs import OUTPUT_DATATYPES, output_specs
+from service.protocols.v2_outputs import OUTPUT_DATATYPES, SERVER_NAME, output_specs, server_version
 from service.settings import Settings
 
 TITLE = "Underwriting model service"

@@ -11,7 +11,6 @@ id (`X-Request-ID`, the key a request's decisions are recorded and found by) is 
 
 from __future__ import annotations
 
-from importlib import metadata as package_metadata
 from typing import Any
 
 from flask import Blueprint, Response, request
@@ -29,10 +28,15 @@ from service.http.request_body import (
     refuse_excess_keys,
 )
 from service.protocols.v2_inputs import parse_request
-from service.protocols.v2_outputs import infer_body, metadata_body, requested_outputs
+from service.protocols.v2_outputs import (
+    SERVER_NAME,
+    infer_body,
+    metadata_body,
+    requested_outputs,
+    server_version,
+)
 from service.validation.validator import key_limit
 
-SERVER_NAME = "underwriting-model-service"
 BINARY_HEADER = "Inference-Header-Content-Length"  # Triton's binary tensor data extension
 
 
@@ -90,14 +94,6 @@ def create_blueprint(dataplane: Dataplane) -> Blueprint:
         return replay_marked(json_response(body), prediction.replayed)
 
     return bp
-
-
-def server_version() -> str:
-    """Return the installed distribution's version."""
-    try:
-        return package_metadata.version(SERVER_NAME)
-    except package_metadata.PackageNotFoundError:
-        return "0+unknown"
 
 
 def _read_body(max_keys: int) -> Any:

@@ -6,6 +6,7 @@ with the V2 datatype of its dtype and shape [N] or [N, k]; data is flat, in row-
 
 from __future__ import annotations
 
+from importlib import metadata as package_metadata
 from typing import Any
 
 import orjson
@@ -23,6 +24,17 @@ OUTPUT_DATATYPES = {
     "bool": "BOOL",
     "string": "BYTES",
 }
+
+
+SERVER_NAME = "underwriting-model-service"
+
+
+def server_version() -> str:
+    """Return the installed distribution's version."""
+    try:
+        return package_metadata.version(SERVER_NAME)
+    except package_metadata.PackageNotFoundError:
+        return "0+unknown"
 
 
 def output_specs(servable: Servable) -> list[dict[str, Any]]:

@@ -1,0 +1,1 @@
+"""The gRPC wire: the Open Inference Protocol's service over the same dataplane as REST."""

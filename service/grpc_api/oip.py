@@ -1,0 +1,265 @@
+"""The Open Inference Protocol over gRPC (`inference.GRPCInferenceService`): a thin adapter.
+
+The messages and the servicer base are the published ones as Triton's client compiles them
+(`tritonclient.grpc.service_pb2`): Triton's service is KServe's with extensions, under the same
+package, service and field numbers, so KServe's and Triton's stock clients both reach it. The
+protocol's six methods are answered; Triton's extensions keep the base's UNIMPLEMENTED.
+
+A request becomes the V2 REST envelope (each tensor's name, datatype, shape and values, from
+its typed `contents` or from `raw_input_contents`), and goes through what a V2 REST request
+goes through: the same envelope checks, the validator, the scoring core, the decision record.
+The answer is the V2 REST body as a ModelInferResponse, the decision a BYTES output of JSON.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+import grpc
+import numpy as np
+from tritonclient.grpc import service_pb2 as pb
+from tritonclient.grpc import service_pb2_grpc
+
+from service.callers import Caller
+from service.dataplane import Columns, Dataplane
+from service.errors import InvalidInput, ServiceError
+from service.grpc_api.status import abort_with
+from service.protocols.v2_inputs import parse_request
+from service.protocols.v2_outputs import (
+    SERVER_NAME,
+    infer_body,
+    metadata_body,
+    requested_outputs,
+    server_version,
+)
+from service.request_ids import request_id_from
+
+REQUEST_ID_KEY = "x-request-id"
+
+# Where each datatype's values travel in InferTensorContents, and how raw bytes hold them.
+_CONTENTS = {
+    "BOOL": "bool_contents",
+    "INT64": "int64_contents",
+    "FP32": "fp32_contents",
+    "FP64": "fp64_contents",
+    "BYTES": "bytes_contents",
+}
+_RAW_DTYPES = {
+    "BOOL": np.dtype("?"),
+    "INT64": np.dtype("<i8"),
+    "FP32": np.dtype("<f4"),
+    "FP64": np.dtype("<f8"),
+}
+
+Reply = TypeVar("Reply")
+
+
+class InferenceServicer(service_pb2_grpc.GRPCInferenceServiceServicer):
+    """The six methods of the Open Inference Protocol, over one dataplane."""
+
+    def __init__(self, dataplane: Dataplane, caller_of: Callable[[grpc.ServicerContext], Caller]):
+        self.dataplane = dataplane
+        self.caller_of = caller_of
+
+    def ServerLive(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
+        return pb.ServerLiveResponse(live=True)
+
+    def ServerReady(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
+        return _answered(context, lambda: self._ready(pb.ServerReadyResponse))
+
+    def ServerMetadata(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
+        return pb.ServerMetadataResponse(name=SERVER_NAME, version=server_version(), extensions=[])
+
+    def ModelReady(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
+        def ready() -> Any:
+            self.dataplane.servable(request.name, _version(request.version))
+            return pb.ModelReadyResponse(ready=True)
+
+        return _answered(context, ready)
+
+    def ModelMetadata(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
+        def described() -> Any:
+            body = metadata_body(self.dataplane.servable(request.name, _version(request.version)))
+            return pb.ModelMetadataResponse(
+                name=body["name"],
+                versions=body["versions"],
+                platform=body["platform"],
+                inputs=[_tensor_metadata(spec) for spec in body["inputs"]],
+                outputs=[_tensor_metadata(spec) for spec in body["outputs"]],
+            )
+
+        return _answered(context, described)
+
+    def ModelInfer(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
+        caller = self.caller_of(context)
+        trailing = ((REQUEST_ID_KEY, caller.request_id),)
+
+        def inferred() -> Any:
+            servable = self.dataplane.servable(request.model_name, _version(request.model_version))
+            envelope, columns = parse_request(_as_json(request), servable.request_fields)
+            wanted = requested_outputs(envelope, servable)
+            explain = _explain(request)
+            prediction = self.dataplane.infer(servable, Columns(columns), caller, explain)
+            body = infer_body(servable, prediction, envelope, wanted, caller.request_id)
+            return _infer_response(body, raw=bool(request.raw_input_contents))
+
+        return _answered(context, inferred, trailing)
+
+    def _ready(self, reply: Callable[..., Reply]) -> Reply:
+        self.dataplane.ready()
+        return reply(ready=True)
+
+
+def request_id_of(context: grpc.ServicerContext) -> str:
+    """The caller's `x-request-id` metadata when it is plausible, else a new id."""
+    offered = dict(context.invocation_metadata()).get(REQUEST_ID_KEY, "")
+    return request_id_from(offered if isinstance(offered, str) else "")
+
+
+def _answered(
+    context: grpc.ServicerContext,
+    work: Callable[[], Reply],
+    trailing: tuple[tuple[str, str], ...] = (),
+) -> Reply:
+    """The reply, or the call aborted with the status the domain error maps to; either way
+    with the `trailing` metadata (the request id)."""
+    try:
+        reply = work()
+    except ServiceError as error:
+        abort_with(context, error, trailing)
+    context.set_trailing_metadata(trailing)
+    return reply
+
+
+def _version(text: str) -> int | None:
+    """A request's model version: empty for the serving one, else a whole number."""
+    if not text:
+        return None
+    if not text.isdigit():
+        raise InvalidInput(
+            f"Invalid model_version {text!r}: send a whole number, or none for the serving one",
+            {"model_version": ["Not a whole number."]},
+        )
+    return int(text)
+
+
+def _explain(request: Any) -> bool:
+    if "explain" not in request.parameters:
+        return True
+    parameter = request.parameters["explain"]
+    if parameter.WhichOneof("parameter_choice") != "bool_param":
+        raise InvalidInput(
+            "Invalid inference request: parameters.explain must be true or false",
+            {"parameters": {"explain": ["Not a boolean."]}},
+        )
+    return bool(parameter.bool_param)
+
+
+def _as_json(request: Any) -> dict[str, Any]:
+    """The request as the V2 REST envelope the shared parser checks."""
+    raw = list(request.raw_input_contents)
+    if raw and len(raw) != len(request.inputs):
+        reason = f"{len(raw)} raw_input_contents for {len(request.inputs)} inputs: send one each"
+        raise InvalidInput(f"Invalid inference request: {reason}", {"raw_input_contents": [reason]})
+    inputs = [
+        {
+            "name": tensor.name,
+            "datatype": tensor.datatype,
+            "shape": list(tensor.shape),
+            "data": _raw_values(tensor, raw[index]) if raw else _contents(tensor),
+        }
+        for index, tensor in enumerate(request.inputs)
+    ]
+    envelope: dict[str, Any] = {"inputs": inputs}
+    if request.id:
+        envelope["id"] = request.id
+    if request.outputs:
+        envelope["outputs"] = [{"name": output.name} for output in request.outputs]
+    return envelope
+
+
+def _contents(tensor: Any) -> list[Any]:
+    """A tensor's values from the contents field its datatype names (any other: refused)."""
+    used = [field.name for field, _ in tensor.contents.ListFields()]
+    expected = _CONTENTS.get(tensor.datatype)
+    if expected is None:
+        return []  # an unknown datatype: the shared parser names it
+    if any(name != expected for name in used):
+        raise _tensor_error(tensor.name, f"{tensor.datatype} values go in contents.{expected}")
+    values = list(getattr(tensor.contents, expected))
+    if tensor.datatype == "BYTES":
+        return [_text(tensor.name, value) for value in values]
+    return values
+
+
+def _raw_values(tensor: Any, raw: bytes) -> list[Any]:
+    """A tensor's values from its raw bytes: little-endian, BYTES each with a 4-byte length."""
+    if tensor.datatype == "BYTES":
+        return list(_raw_strings(tensor.name, raw))
+    dtype = _RAW_DTYPES.get(tensor.datatype)
+    if dtype is None:
+        return []  # an unknown datatype: the shared parser names it
+    if len(raw) % dtype.itemsize:
+        raise _tensor_error(tensor.name, f"{len(raw)} raw bytes are not whole {tensor.datatype}s")
+    return np.frombuffer(raw, dtype=dtype).tolist()
+
+
+def _raw_strings(name: str, raw: bytes) -> Iterator[str]:
+    position = 0
+    while position < len(raw):
+        if position + 4 > len(raw):
+            raise _tensor_error(name, "raw BYTES end inside a length prefix")
+        size = int.from_bytes(raw[position : position + 4], "little")
+        position += 4
+        if position + size > len(raw):
+            raise _tensor_error(name, "raw BYTES end inside a value")
+        yield _text(name, raw[position : position + size])
+        position += size
+
+
+def _text(name: str, value: bytes) -> str:
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _tensor_error(name, "BYTES values must be UTF-8 text") from None
+
+
+def _tensor_error(name: str, reason: str) -> InvalidInput:
+    return InvalidInput(
+        f"Invalid input tensors: {name!r}: {reason}.", {"inputs": {name: [f"{reason}."]}}
+    )
+
+
+def _tensor_metadata(spec: dict[str, Any]) -> Any:
+    return pb.ModelMetadataResponse.TensorMetadata(
+        name=spec["name"], datatype=spec["datatype"], shape=spec["shape"]
+    )
+
+
+def _infer_response(body: dict[str, Any], raw: bool) -> Any:
+    """The V2 REST body as a ModelInferResponse: values as raw bytes when the request sent
+    raw bytes (Triton's client reads only those), else in the typed contents."""
+    parameters = body["parameters"]
+    response = pb.ModelInferResponse(
+        model_name=body["model_name"], model_version=body["model_version"], id=body["id"]
+    )
+    response.parameters["request_id"].string_param = parameters["request_id"]
+    response.parameters["model_versions"].string_param = json.dumps(
+        parameters["model_versions"], separators=(",", ":")
+    )
+    for output in body["outputs"]:
+        datatype, values = output["datatype"], output["data"]
+        tensor = response.outputs.add(name=output["name"], datatype=datatype, shape=output["shape"])
+        if datatype == "BYTES":
+            values = [value.encode("utf-8") for value in values]
+        if not raw:
+            getattr(tensor.contents, _CONTENTS[datatype]).extend(values)
+        elif datatype == "BYTES":
+            response.raw_output_contents.append(
+                b"".join(len(value).to_bytes(4, "little") + value for value in values)
+            )
+        else:
+            response.raw_output_contents.append(np.asarray(values, _RAW_DTYPES[datatype]).tobytes())
+    return response

@@ -1,0 +1,204 @@
+"""The Open Inference Protocol over gRPC: stock clients, the same answers as V2 REST.
+
+A real grpc server on a free loopback port serves the session's models through a dataplane of
+its own (the same store, the same decision record as the REST app), and Triton's stock gRPC
+client, or the protocol's generated stub, talks to it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import grpc
+import numpy as np
+import pytest
+import tritonclient.grpc as triton
+from api_support import v2_request
+from service_support import TEST_MAX_RECORDS, applicant_columns, declared_features
+from tritonclient.grpc import service_pb2 as pb
+from tritonclient.grpc import service_pb2_grpc
+
+from service.app import STORE_KEY, build_recorder
+from service.dataplane import Dataplane
+from service.grpc_api.server import build_server
+from service.grpc_api.status import DETAILS_KEY
+from service.settings import Settings
+
+ROWS = 6
+
+
+@pytest.fixture(scope="module")
+def grpc_address(app: Any) -> Iterator[str]:
+    store = app.extensions[STORE_KEY]
+    settings = Settings(models_dir=store.models_dir, max_records=TEST_MAX_RECORDS)
+    dataplane = Dataplane(store, TEST_MAX_RECORDS, recorder=build_recorder(settings))
+    server, port = build_server(dataplane, "127.0.0.1:0", max_message_bytes=1 << 20)
+    server.start()
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        server.stop(grace=None)
+
+
+@pytest.fixture(scope="module")
+def stub(grpc_address: str) -> Iterator[Any]:
+    with grpc.insecure_channel(grpc_address) as channel:
+        yield service_pb2_grpc.GRPCInferenceServiceStub(channel)
+
+
+@pytest.fixture(scope="module")
+def columns(service_models_dir: Any) -> dict[str, list[Any]]:
+    return applicant_columns(ROWS, seed=17)
+
+
+def _triton_inputs(columns: dict[str, list[Any]], features: list[dict[str, Any]]) -> list[Any]:
+    datatypes = {"integer": "INT64", "number": "FP64", "boolean": "BOOL", "category": "BYTES"}
+    inputs = []
+    for feature in features:
+        values = np.asarray(
+            columns[feature["name"]], dtype=object if feature["type"] == "category" else None
+        )
+        tensor = triton.InferInput(feature["name"], [len(values)], datatypes[feature["type"]])
+        tensor.set_data_from_numpy(values)  # raw_input_contents, as the client sends them
+        inputs.append(tensor)
+    return inputs
+
+
+def _rest(
+    client: Any, columns: dict[str, list[Any]], features: list[dict[str, Any]]
+) -> dict[str, Any]:
+    response = client.post("/v2/models/underwriting/infer", json=v2_request(columns, features))
+    assert response.status_code == 200, response.get_json()
+    return {output["name"]: output["data"] for output in response.get_json()["outputs"]}
+
+
+def test_health_and_metadata_answer_as_v2_rest(
+    grpc_address: str, client: Any, service_models_dir: Any
+) -> None:
+    stock = triton.InferenceServerClient(grpc_address)
+    assert stock.is_server_live() and stock.is_server_ready()
+    assert stock.is_model_ready("underwriting") and stock.is_model_ready("risk_class", "1")
+    assert stock.get_server_metadata().name == "underwriting-model-service"
+    rest = client.get("/v2/models/underwriting").get_json()
+    described = stock.get_model_metadata("underwriting")
+    assert [(t.name, t.datatype) for t in described.inputs] == [
+        (t["name"], t["datatype"]) for t in rest["inputs"]
+    ]
+    assert [t.name for t in described.outputs] == [t["name"] for t in rest["outputs"]]
+    assert described.platform == rest["platform"]
+
+
+def test_triton_clients_raw_tensors_get_the_rest_answer(
+    grpc_address: str, client: Any, columns: dict[str, list[Any]], service_models_dir: Any
+) -> None:
+    features = declared_features(service_models_dir)
+    stock = triton.InferenceServerClient(grpc_address)
+    result = stock.infer(
+        "underwriting", _triton_inputs(columns, features), headers={"x-request-id": "grpc-raw-1"}
+    )
+    rest = _rest(client, columns, features)
+    np.testing.assert_allclose(
+        result.as_numpy("probabilities"), np.asarray(rest["probabilities"]).reshape(ROWS, 3)
+    )
+    np.testing.assert_allclose(result.as_numpy("max_coverage"), rest["max_coverage"])
+    assert [v.decode() for v in result.as_numpy("risk_class")] == rest["risk_class"]
+    decisions = [json.loads(v) for v in result.as_numpy("decision")]
+    assert decisions == [json.loads(v) for v in rest["decision"]]
+    response = result.get_response()
+    assert response.parameters["request_id"].string_param == "grpc-raw-1"
+    # Recorded under its request id, like any decision: readable over REST.
+    recorded = client.get("/v1/decisions/grpc-raw-1").get_json()["decisions"]
+    assert [r["decision"] for r in recorded] == decisions
+
+
+def test_typed_contents_are_read_as_raw_bytes_are(
+    stub: Any, client: Any, columns: dict[str, list[Any]], service_models_dir: Any
+) -> None:
+    features = declared_features(service_models_dir)
+    request = pb.ModelInferRequest(model_name="underwriting")
+    request.parameters["explain"].bool_param = False
+    fields = {"INT64": "int64_contents", "FP64": "fp64_contents", "BOOL": "bool_contents"}
+    for tensor in v2_request(columns, features)["inputs"]:
+        added = request.inputs.add(
+            name=tensor["name"], datatype=tensor["datatype"], shape=tensor["shape"]
+        )
+        if tensor["datatype"] == "BYTES":
+            added.contents.bytes_contents.extend(value.encode() for value in tensor["data"])
+        else:
+            getattr(added.contents, fields[tensor["datatype"]]).extend(tensor["data"])
+    response, call = stub.ModelInfer.with_call(request)
+    outputs = {output.name: output for output in response.outputs}
+    rest = _rest(client, columns, features)
+    np.testing.assert_allclose(
+        list(outputs["max_coverage"].contents.fp32_contents), rest["max_coverage"]
+    )
+    assert [v.decode() for v in outputs["risk_class"].contents.bytes_contents] == rest["risk_class"]
+    request_id = dict(call.trailing_metadata())["x-request-id"]
+    assert response.parameters["request_id"].string_param == request_id
+    assert json.loads(response.parameters["model_versions"].string_param)["underwriting_policy"]
+
+
+@pytest.mark.parametrize(
+    ("change", "code", "named"),
+    [
+        ({"model_name": "nobody"}, grpc.StatusCode.NOT_FOUND, "nobody"),
+        ({"model_version": "x"}, grpc.StatusCode.INVALID_ARGUMENT, "model_version"),
+        ({"age_datatype": "FP64"}, grpc.StatusCode.INVALID_ARGUMENT, "age"),
+        ({"sex": "F"}, grpc.StatusCode.INVALID_ARGUMENT, "sex"),
+        ({"age_in": "fp64_contents"}, grpc.StatusCode.INVALID_ARGUMENT, "age"),
+        ({"raw_extra": b"\x00"}, grpc.StatusCode.INVALID_ARGUMENT, "raw_input_contents"),
+        ({"age_datatype": "FP16"}, grpc.StatusCode.INVALID_ARGUMENT, "age"),
+        ({"sex": b"\xff"}, grpc.StatusCode.INVALID_ARGUMENT, "UTF-8"),
+    ],
+)
+def test_bad_requests_get_a_precise_status_naming_the_field(
+    stub: Any,
+    columns: dict[str, list[Any]],
+    service_models_dir: Any,
+    change: dict[str, Any],
+    code: grpc.StatusCode,
+    named: str,
+) -> None:
+    features = declared_features(service_models_dir)
+    request = pb.ModelInferRequest(
+        model_name=change.get("model_name", "underwriting"),
+        model_version=change.get("model_version", ""),
+    )
+    fields = {"INT64": "int64_contents", "FP64": "fp64_contents", "BOOL": "bool_contents"}
+    for tensor in v2_request(columns, features)["inputs"]:
+        name, datatype, data = tensor["name"], tensor["datatype"], tensor["data"]
+        if name == "age" and "age_datatype" in change:
+            datatype, data = change["age_datatype"], [float(v) for v in data]
+        if name == "sex" and "sex" in change:
+            data = [change["sex"]] * len(data)
+        added = request.inputs.add(name=name, datatype=datatype, shape=tensor["shape"])
+        if datatype == "BYTES":
+            added.contents.bytes_contents.extend(
+                value if isinstance(value, bytes) else value.encode() for value in data
+            )
+        elif datatype not in fields:
+            added.contents.fp32_contents.extend(data)
+        else:
+            field = change["age_in"] if name == "age" and "age_in" in change else fields[datatype]
+            getattr(added.contents, field).extend(
+                float(v) if field.startswith("fp") else v for v in data
+            )
+    if "raw_extra" in change:
+        request.raw_input_contents.append(change["raw_extra"])
+    with pytest.raises(grpc.RpcError) as refused:
+        stub.ModelInfer(request)
+    assert refused.value.code() == code
+    assert named in refused.value.details()
+    details = dict(refused.value.trailing_metadata())[DETAILS_KEY]
+    assert isinstance(json.loads(details), dict)
+
+
+def test_a_message_over_the_limit_is_resource_exhausted(stub: Any) -> None:
+    request = pb.ModelInferRequest(model_name="underwriting")
+    request.inputs.add(name="sex", datatype="BYTES", shape=[1])
+    request.raw_input_contents.append(b"x" * (2 << 20))  # the server takes 1 MiB
+    with pytest.raises(grpc.RpcError) as refused:
+        stub.ModelInfer(request)
+    assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
