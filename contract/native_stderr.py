@@ -27,11 +27,12 @@ def stderr_without(drop: Callable[[str], bool]) -> Iterator[None]:
     """Run the body with fd 2 captured; then write back each line `drop` does not match.
 
     `drop` is asked after the body has run (or failed), so it may depend on what the body
-    found out (whether there is a GPU).
+    found out (whether there is a GPU). File descriptor 2 is the process's: use it around
+    start-up work on one thread, not around anything that runs long or beside other threads.
     """
     sys.stderr.flush()
-    saved = os.dup(2)
     with tempfile.TemporaryFile() as captured:
+        saved = os.dup(2)
         os.dup2(captured.fileno(), 2)
         try:
             yield

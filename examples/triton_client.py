@@ -8,7 +8,8 @@ import tritonclient.http as triton
 
 client = triton.InferenceServerClient(url=sys.argv[1] if len(sys.argv) > 1 else "localhost:8080")
 headers = {"Authorization": "Bearer <key>"}  # only if API keys are configured
-applicant = json.load(open("examples/applicant.json"))
+with open("examples/applicant.json", encoding="utf-8") as file:
+    applicant = json.load(file)
 
 inputs = []
 for spec in client.get_model_metadata("underwriting", headers=headers)["inputs"]:

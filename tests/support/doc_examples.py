@@ -16,6 +16,7 @@ Directives, in an HTML comment on the line before a block (invisible on the rend
     <!-- docs-test: setup NAME -->    run a named setup (SETUPS) in the scratch directory first
     <!-- docs-test: service K=V ... -->  (re)start the service with these settings first (they
                                       hold for the rest of the document)
+    <!-- docs-test: exit N -->        its commands end with status N (else each must succeed)
 
 `python tests/support/doc_examples.py --models-dir DIR [--write] [FILE ...]` runs them by hand
 on a trained default repository; `--write` replaces each output that does not match, or that
@@ -30,6 +31,7 @@ import csv
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -45,8 +47,23 @@ DEFAULT_ADDRESS = "localhost:8080"
 RETRY_SECONDS = 30.0
 COMMAND_TIMEOUT = 900.0
 
+# Set by the test run, not by a user's shell: `make test`'s own variables would steer `make run`
+# (MODELS_DIR to the developer's repository), and the metrics directory to the test's.
+_NOT_A_USERS_SHELL = frozenset(
+    {
+        "PROMETHEUS_MULTIPROC_DIR",
+        "MAKEFLAGS",
+        "MAKELEVEL",
+        "MFLAGS",
+        "MODELS_DIR",
+        "STAGING_DIR",
+        "VENV",
+        "PYTHON",
+    }
+)
+
 _DIRECTIVE = re.compile(
-    r"^\s*<!-- docs-test: (?P<verb>skip|retry|setup|service)\s*(?P<argument>.*?)\s*-->\s*$"
+    r"^\s*<!-- docs-test: (?P<verb>skip|retry|setup|service|exit)\b\s*(?P<argument>.*?)\s*-->\s*$"
 )
 
 
@@ -72,6 +89,7 @@ class Example:
     retry: bool = False
     setups: list[str] = field(default_factory=list)
     settings: dict[str, str] | None = None  # restart the service with these first
+    exit_status: int = 0  # what each of its commands must exit with
 
     @property
     def where(self) -> str:
@@ -88,16 +106,17 @@ class Outcome:
 
     command: Command
     actual: str
-    matched: bool
+    matched: bool  # printed what the document says, and exited as it must
+    status: int = 0
 
     @property
     def stale(self) -> bool:
         """Whether --write replaces the documented output: it does not match, or it is written
-        out in full (no `...`) and differs at all, if only within the tolerance."""
+        out in full (no `...`) and differs at all, if only in a time, id or hash (so that the
+        times, ids and hashes of one document come from one run and agree with each other)."""
         if not self.matched:
             return True
-        documented = self.command.expected
-        return "..." not in documented and normalised(documented) != normalised(self.actual)
+        return "..." not in self.command.expected and self.command.expected != self.actual
 
 
 def examples_in(document: Path) -> list[Example]:
@@ -173,7 +192,14 @@ def _apply_directives(example: Example, lines: list[str], number: int) -> None:
         elif verb == "retry":
             example.retry = True
         elif verb == "service":
-            example.settings = dict(pair.split("=", 1) for pair in argument.split())
+            pairs = argument.split()
+            if not pairs or not all("=" in pair for pair in pairs):
+                raise ValueError(f"{example.where}: service takes SETTING=value pairs")
+            example.settings = dict(pair.split("=", 1) for pair in pairs)
+        elif verb == "exit":
+            if not argument.isdigit():
+                raise ValueError(f"{example.where}: exit takes the status its commands end with")
+            example.exit_status = int(argument)
         else:
             if argument not in SETUPS:
                 raise ValueError(f"{example.where}: unknown setup {argument!r}")
@@ -185,29 +211,49 @@ def _tidy(text: str) -> str:
     return "\n".join(line.rstrip() for line in text.strip("\n").splitlines())
 
 
-# Values that differ on every run, compared by their shape. Applied to both sides.
+# Values that differ on every run, each replaced by its kind and its order of first appearance
+# (`<hash-1>`, `<hash-2>`, ...): the values themselves may change, but which ones are equal may
+# not (a record's previous_hash is the hash before it). Applied to both sides.
 _VOLATILE: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)"), "<time>"),
-    (re.compile(r'("request_id":\s*"|X-Request-ID: )[0-9a-f]{32}\b'), r"\1<generated id>"),
-    (re.compile(r'("(previous_)?hash":\s*")(?!0{64})[0-9a-f]{64}"'), r'\1<hash>"'),
-    (re.compile(r"((last|chain) hash:? )[0-9a-f]{64}\b"), r"\1<hash>"),
+    (re.compile(r"(?P<value>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d))"), "time"),
+    (re.compile(r'(?:"request_id":\s*"|X-Request-ID: )(?P<value>[0-9a-f]{32})\b'), "id"),
+    (re.compile(r'"(?:previous_)?hash":\s*"(?P<value>(?!0{64})[0-9a-f]{64})"'), "hash"),
+    (re.compile(r"(?:last|chain) hash:? (?P<value>[0-9a-f]{64})\b"), "hash"),
+)
+# Measurements of the machine, not of the product.
+_DURATIONS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\b\d+(\.\d+)? s, [\d,]+ rows/s"), "<seconds> s, <rate> rows/s"),
     (re.compile(r"\bin \d+(\.\d+)? s\b"), "in <seconds> s"),
 )
 
 
 def normalised(text: str) -> str:
-    for pattern, replacement in _VOLATILE:
+    seen: dict[str, dict[str, int]] = {}
+    for pattern, kind in _VOLATILE:
+        numbers = seen.setdefault(kind, {})
+
+        def numbered(
+            found: re.Match[str], kind: str = kind, numbers: dict[str, int] = numbers
+        ) -> str:
+            value = found["value"]
+            number = numbers.setdefault(value, len(numbers) + 1)
+            whole, start = found.group(0), found.start("value") - found.start()
+            return f"{whole[:start]}<{kind}-{number}>{whole[start + len(value) :]}"
+
+        text = pattern.sub(numbered, text)
+    for pattern, replacement in _DURATIONS:
         text = pattern.sub(replacement, text)
     return text
 
 
 # A number as printed: thousands separated by commas or not, a decimal part, an exponent.
 _NUMBER = r"-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][-+]?\d+)?"
-_NUMBER_IN_TEXT = re.compile(r"(?<![\w.])" + _NUMBER)
-# How far a printed decimal may be from the documented one: training is deterministic, but
-# another CPU may round a float op differently. A retrained model moves far more than this.
-RELATIVE_TOLERANCE = 5e-4
+_NUMBER_IN_TEXT = re.compile(r"(?<![\w.<-])" + _NUMBER)
+# How far a printed decimal written in full may be from the documented one: training is
+# deterministic, but another CPU may round a float op differently in the last bits. A rounded
+# figure (at most four decimals) may move by one unit of its last digit, as rounding flips.
+RELATIVE_TOLERANCE = 1e-5
+ROUNDED_DECIMALS = 4
 
 
 def matches(expected: str, actual: str) -> bool:
@@ -215,8 +261,7 @@ def matches(expected: str, actual: str) -> bool:
 
     As doctest's ELLIPSIS rule (`...` matches anything, each piece between found leftmost, in
     order), on the normalised texts, except that a documented decimal matches a printed one
-    within RELATIVE_TOLERANCE of its magnitude (at least 1) or one unit of its last printed
-    digit. Integers (counts, versions, codes) must be equal.
+    within the tolerances of `_close`. Integers (counts, versions, codes) must be equal.
     """
     expected, actual = normalised(expected), normalised(actual)
     if expected == actual:
@@ -265,12 +310,21 @@ def _ending(pattern: re.Pattern[str], text: str, start: int) -> re.Match[str] | 
 
 
 def _close(documented: str, printed: str) -> bool:
+    """Integers equal, written alike; decimals within the tolerances above."""
+    if ("," in documented) != ("," in printed):
+        return False  # 2,509 is not 2509: the grouping is part of what is printed
     want, got = documented.replace(",", ""), printed.replace(",", "")
-    if not re.search("[.eE]", want):
+    if not re.search("[.eE]", want) or not re.search("[.eE]", got):
         return want == got
-    decimals = len(want.partition(".")[2].partition("e")[0].partition("E")[0])
-    tolerance = max(RELATIVE_TOLERANCE * max(1.0, abs(float(want))), 10.0**-decimals)
-    return abs(float(want) - float(got)) <= tolerance
+    mantissa, _, exponent = want.lower().partition("e")
+    got_mantissa, _, got_exponent = got.lower().partition("e")
+    decimals = len(mantissa.partition(".")[2])
+    if decimals == len(got_mantissa.partition(".")[2]) and exponent == got_exponent:
+        if decimals <= ROUNDED_DECIMALS:  # a rounded figure: one unit of its last digit
+            unit = abs(float(f"1e{int(exponent or 0) - decimals}"))
+            return abs(float(want) - float(got)) <= unit * 1.000001
+    scale = max(abs(float(want)), abs(float(got)))
+    return abs(float(want) - float(got)) <= RELATIVE_TOLERANCE * scale
 
 
 # Setups a directive can name: each prepares the scratch directory for the example below it.
@@ -344,12 +398,16 @@ class Workspace:
         self.env = {
             key: value
             for key, value in os.environ.items()
-            if not key.startswith("SERVICE_") and key != "PROMETHEUS_MULTIPROC_DIR"
+            if not key.startswith("SERVICE_") and key not in _NOT_A_USERS_SHELL
         }
         self.env |= {"TF_CPP_MIN_LOG_LEVEL": "2", "TF_ENABLE_ONEDNN_OPTS": "0"}
         self.address = f"127.0.0.1:{free_port()}"
         self.service: subprocess.Popen[bytes] | None = None
-        self.run(".venv/bin/python -m policy publish --if-none --models-dir models")
+        published, status = self.run(
+            ".venv/bin/python -m policy publish --if-none --models-dir models"
+        )
+        if status != 0:
+            raise AssertionError(f"the shipped policy could not be published: {published}")
 
     def serve(self, settings: dict[str, str]) -> None:
         """(Re)start `make run` here with these SERVICE_* settings; wait until it is ready."""
@@ -385,22 +443,28 @@ class Workspace:
             stop_service(self.service)
             self.service = None
 
-    def run(self, command: str) -> str:
-        """Run a documented command as a user would; what it printed, as they would read it."""
+    def run(self, command: str) -> tuple[str, int]:
+        """Run a documented command as a user would: what it printed, as they would read it,
+        and its exit status. A command past COMMAND_TIMEOUT is killed with all it started."""
         text = command.replace(DEFAULT_ADDRESS, self.address)
-        completed = subprocess.run(
+        with subprocess.Popen(
             ["bash", "-o", "pipefail", "-c", text],
             cwd=self.directory,
             env=self.env,
-            capture_output=True,
-            timeout=COMMAND_TIMEOUT,
-            check=False,
-        )
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,  # its own process group: a pipeline dies whole
+        ) as process:
+            try:
+                stdout, stderr = process.communicate(timeout=COMMAND_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                stdout, stderr = process.communicate()
         # What it printed, then what it said on stderr: the order a terminal shows is a race.
-        output = (completed.stdout + completed.stderr).decode(errors="replace")
+        output = (stdout + stderr).decode(errors="replace")
         # Paths the commands print absolute read as the user's own working directory.
         output = output.replace(f"{self.directory}/", "").replace(self.address, DEFAULT_ADDRESS)
-        return _tidy(output)
+        return _tidy(output), process.returncode
 
 
 def run_example(example: Example, workspace: Workspace) -> list[Outcome]:
@@ -413,8 +477,9 @@ def run_example(example: Example, workspace: Workspace) -> list[Outcome]:
     while True:
         outcomes = []
         for command in example.commands:
-            actual = workspace.run(command.text)
-            outcomes.append(Outcome(command, actual, matches(command.expected, actual)))
+            actual, status = workspace.run(command.text)
+            matched = matches(command.expected, actual) and status == example.exit_status
+            outcomes.append(Outcome(command, actual, matched, status))
         if all(outcome.matched for outcome in outcomes) or not example.retry:
             return outcomes
         if time.monotonic() > deadline:
@@ -459,7 +524,8 @@ def report(examples: list[Example], results: list[list[Outcome]]) -> list[str]:
                 failures.append(
                     f"{_shown(example.document)}:{outcome.command.line}: "
                     f"$ {outcome.command.text}\n--- documented\n{outcome.command.expected}\n"
-                    f"--- printed\n{outcome.actual}\n"
+                    f"--- printed (exit status {outcome.status}, expected {example.exit_status})\n"
+                    f"{outcome.actual}\n"
                 )
     return failures
 
@@ -474,6 +540,12 @@ def write_back(document: Path, examples: list[Example], results: list[list[Outco
             continue
         block: list[str] = []
         for outcome in outcomes:
+            if outcome.stale and _unwritable(outcome.actual):
+                raise ValueError(
+                    f"{_shown(document)}:{outcome.command.line}: what `{outcome.command.text}` "
+                    "printed cannot be written back as is (a line starting with `$ ` would run "
+                    "as a command, a `...` would match anything): abbreviate it by hand"
+                )
             text = outcome.command.text.splitlines()
             block += [f"$ {text[0]}", *text[1:]]
             kept = outcome.actual if outcome.stale else outcome.command.expected
@@ -483,6 +555,10 @@ def write_back(document: Path, examples: list[Example], results: list[list[Outco
         lines[example.first_line - 1 : example.last_line] = indented
     document.write_text("\n".join(lines) + "\n")
     return changed
+
+
+def _unwritable(printed: str) -> bool:
+    return "..." in printed or any(line.startswith("$ ") for line in printed.splitlines())
 
 
 def main() -> int:

@@ -34,6 +34,11 @@ def _exponent(value: float) -> str:
     return f"{mantissa}e{int(exponent)}"
 
 
+def _signed(value: float) -> str:
+    """As the manual writes a signed figure: −0.34, with a minus sign, or 0.34."""
+    return f"{'−' if value < 0 else ''}{abs(value):.2f}"
+
+
 def figures(models_dir: Path) -> dict[Path, list[str]]:
     """Each document's measured figures, as it must print them."""
     classifier = _metadata(models_dir, "risk_class")
@@ -74,7 +79,7 @@ def figures(models_dir: Path) -> dict[Path, list[str]]:
         f"p {_exponent(groups['group_b']['p_value'])}",
         f"${coverage_groups['group_a']['mean_coverage']:,.0f} / "
         f"${coverage_groups['group_b']['mean_coverage']:,.0f}, "
-        f"−{abs(coverage_groups['group_b']['standardized_mean_difference']):.2f}",
+        + _signed(coverage_groups["group_b"]["standardized_mean_difference"]),
     ]
     decisions = [
         f"{_percent(checks['retried_share'], 2)} needed it) | "
