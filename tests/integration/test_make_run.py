@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
 import requests
-from paths import REPO
-from service_support import free_port, launch, make_repository, stop_service, wait_ready
+from service_support import (
+    free_port,
+    launch,
+    make_repository,
+    make_run,
+    stop_service,
+    wait_ready,
+)
 
 
 def test_make_run_serves_the_models_dir_the_service_setting_names(
@@ -25,24 +30,13 @@ def test_make_run_serves_the_models_dir_the_service_setting_names(
     workdir = tmp_path / "workdir"
     workdir.mkdir()
     port = free_port()
-    venv = Path(sys.prefix)  # the virtualenv running the tests stands in for .venv
     env = os.environ | {
         "SERVICE_MODELS_DIR": str(models_dir),
         "SERVICE_HOST": "127.0.0.1",
         "SERVICE_PORT": str(port),
     }
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    # -o: the virtualenv is up to date; `make run` must not reinstall it in a test.
-    command = [
-        make,
-        "-s",
-        "-f",
-        str(REPO / "Makefile"),
-        f"VENV={venv}",
-        "-o",
-        f"{venv}/bin/activate",
-        "run",
-    ]
+    command = make_run(make)
     log = tmp_path / "make-run.log"
     process = launch(command, env, log, cwd=workdir)
     try:

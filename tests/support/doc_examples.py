@@ -411,25 +411,13 @@ class Workspace:
 
     def serve(self, settings: dict[str, str]) -> None:
         """(Re)start `make run` here with these SERVICE_* settings; wait until it is ready."""
-        from service_support import launch, wait_ready
+        from service_support import launch, make_run, wait_ready
 
         self.stop()
         host, port = self.address.split(":")
         env = self.env | settings | {"SERVICE_HOST": host, "SERVICE_PORT": port}
         env.setdefault("SERVICE_RELOAD_INTERVAL_SECONDS", "0.5")
-        venv = Path(sys.prefix)
-        # -o: the virtualenv is up to date; the test must not reinstall it.
-        make = [
-            "make",
-            "-s",
-            "-f",
-            str(REPO / "Makefile"),
-            f"VENV={venv}",
-            "-o",
-            f"{venv}/bin/activate",
-            "run",
-        ]
-        self.service = launch(make, env, self.log, cwd=self.directory)
+        self.service = launch(make_run(), env, self.log, cwd=self.directory)
         try:
             wait_ready(f"http://{self.address}", timeout=180)
         except TimeoutError as exc:

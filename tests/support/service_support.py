@@ -114,6 +114,22 @@ def gunicorn_workers(launcher: int) -> list[int]:
     return children(gunicorn_master(launcher))
 
 
+def make_run(make: str = "make") -> list[str]:
+    """`make run` from the checkout's Makefile, with the virtualenv running the tests standing
+    in for .venv; `-o`: it is up to date, so `make run` must not reinstall it in a test."""
+    venv = Path(sys.prefix)
+    return [
+        make,
+        "-s",
+        "-f",
+        str(REPO / "Makefile"),
+        f"VENV={venv}",
+        "-o",
+        f"{venv}/bin/activate",
+        "run",
+    ]
+
+
 def start_service(
     models_dir: Path, port: int, log: Path, env: dict[str, str] | None = None, **settings: str
 ) -> subprocess.Popen[bytes]:
