@@ -14,6 +14,7 @@ The answer is the V2 REST body as a ModelInferResponse, the decision a BYTES out
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
@@ -24,7 +25,7 @@ from tritonclient.grpc import service_pb2_grpc
 
 from service.callers import Caller
 from service.dataplane import Columns, Dataplane
-from service.errors import InvalidInput, ServiceError
+from service.errors import InvalidInput, ModelFailure, ServiceError
 from service.grpc_api.status import abort_with
 from service.protocols.v2_inputs import parse_request
 from service.protocols.v2_outputs import (
@@ -35,6 +36,8 @@ from service.protocols.v2_outputs import (
     server_version,
 )
 from service.request_ids import request_id_from
+
+log = logging.getLogger(__name__)
 
 REQUEST_ID_KEY = "x-request-id"
 
@@ -67,7 +70,11 @@ class InferenceServicer(service_pb2_grpc.GRPCInferenceServiceServicer):
         return pb.ServerLiveResponse(live=True)
 
     def ServerReady(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
-        return _answered(context, lambda: self._ready(pb.ServerReadyResponse))
+        def ready() -> Any:
+            self.dataplane.ready()
+            return pb.ServerReadyResponse(ready=True)
+
+        return _answered(context, ready)
 
     def ServerMetadata(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
         return pb.ServerMetadataResponse(name=SERVER_NAME, version=server_version(), extensions=[])
@@ -107,10 +114,6 @@ class InferenceServicer(service_pb2_grpc.GRPCInferenceServiceServicer):
 
         return _answered(context, inferred, trailing)
 
-    def _ready(self, reply: Callable[..., Reply]) -> Reply:
-        self.dataplane.ready()
-        return reply(ready=True)
-
 
 def request_id_of(context: grpc.ServicerContext) -> str:
     """The caller's `x-request-id` metadata when it is plausible, else a new id."""
@@ -128,7 +131,12 @@ def _answered(
     try:
         reply = work()
     except ServiceError as error:
+        if isinstance(error, ModelFailure):  # a model broke its declaration: ours to look into
+            log.error("model failure: %s", error.message)
         abort_with(context, error, trailing)
+    except Exception:  # ours, not the client's: logged with its trace, never its text sent
+        log.exception("unexpected failure answering a gRPC call")
+        abort_with(context, ModelFailure("Internal error (logged)"), trailing)
     context.set_trailing_metadata(trailing)
     return reply
 

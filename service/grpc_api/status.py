@@ -8,7 +8,6 @@ as a REST client does on the envelope's.
 from __future__ import annotations
 
 import json
-import logging
 from typing import NoReturn
 
 import grpc
@@ -24,8 +23,6 @@ from service.errors import (
     TooLarge,
     UnsupportedMediaType,
 )
-
-log = logging.getLogger(__name__)
 
 DETAILS_KEY = "error-details"
 
@@ -48,8 +45,6 @@ def abort_with(
 ) -> NoReturn:
     """End the call with the error's status, summary and details (and `trailing` metadata)."""
     code = STATUS.get(type(error), grpc.StatusCode.INTERNAL)
-    if code is grpc.StatusCode.INTERNAL:
-        log.error("model failure: %s", error.message)
     details = json.dumps(error.details, separators=(",", ":"), ensure_ascii=True)
     context.set_trailing_metadata(((DETAILS_KEY, details), *trailing))
     context.abort(code, error.message)

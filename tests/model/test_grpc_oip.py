@@ -202,3 +202,24 @@ def test_a_message_over_the_limit_is_resource_exhausted(stub: Any) -> None:
     with pytest.raises(grpc.RpcError) as refused:
         stub.ModelInfer(request)
     assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+def test_an_unexpected_failure_is_internal_and_says_nothing_of_it(
+    app: Any, columns: dict[str, list[Any]], service_models_dir: Any
+) -> None:
+    class Failing(Dataplane):
+        def infer(self, *args: Any, **kwargs: Any) -> Any:
+            raise RuntimeError("age 45 broke it")  # what a bug's message may hold
+
+    store = app.extensions[STORE_KEY]
+    server, port = build_server(Failing(store, TEST_MAX_RECORDS), "127.0.0.1:0", 1 << 20)
+    server.start()
+    try:
+        stock = triton.InferenceServerClient(f"127.0.0.1:{port}")
+        features = declared_features(service_models_dir)
+        with pytest.raises(triton.InferenceServerException) as failed:
+            stock.infer("underwriting", _triton_inputs(columns, features))
+        assert failed.value.status() == "StatusCode.INTERNAL"
+        assert "45" not in failed.value.message() and "Internal error" in failed.value.message()
+    finally:
+        server.stop(grace=None)
