@@ -1,7 +1,7 @@
 # Underwriting model service image.
 #
 #   docker build -t underwriting-model-service .
-#   docker run -p 8080:8080 underwriting-model-service
+#   docker run -p 8080:8080 -p 8081:8081 underwriting-model-service
 #
 # Stages:
 #   deps     a virtualenv with the serving dependencies only (`pip install .`, no extras: the
@@ -55,12 +55,13 @@ RUN if ls models/risk_class/*/metadata.json >/dev/null 2>&1 \
 
 FROM python:3.11-slim AS runtime
 LABEL org.opencontainers.image.title="underwriting-model-service" \
-      org.opencontainers.image.description="Life-insurance underwriting models (risk class, maximum coverage) over HTTP"
+      org.opencontainers.image.description="Life-insurance underwriting models (risk class, maximum coverage) over HTTP and gRPC"
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PROMETHEUS_MULTIPROC_DIR=/tmp/prometheus-multiproc \
     SERVICE_PORT=8080 \
+    SERVICE_GRPC_PORT=8081 \
     SERVICE_MODELS_DIR=/models \
     SERVICE_DECISIONS_DATABASE=/var/lib/underwriting/decisions.sqlite3
 # The front: Debian's nginx, run by the service's user with its files under /tmp (the package's
@@ -83,7 +84,7 @@ COPY --from=models /src/models /models
 VOLUME ["/models", "/var/lib/underwriting"]
 WORKDIR /home/app
 USER 10001:10001
-EXPOSE 8080
+EXPOSE 8080 8081
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('SERVICE_PORT', '8080'), timeout=4)"]
 # nginx on SERVICE_PORT, gunicorn behind it on a Unix socket; SIGTERM drains both, in order.

@@ -5,6 +5,9 @@ runtime) is started with the service's gunicorn config and loaded with wrk over 
 single-record requests at concurrency 1, 8 and 32, then batches of 1,000 and 10,000 records.
 Every point runs `--repeat` times; the medians, the workers' CPU time per request, memory and
 start-up time are printed and saved, with what a decision adds to a single-record prediction.
+Then the same points over gRPC (bench/grpc_load.py): the LiteRT service's workers, which serve
+ModelInfer on their gRPC port, beside a bare grpcio floor run the same way, with each point's
+CPU per request beside the REST route's for the same work.
 """
 
 from __future__ import annotations
@@ -19,9 +22,10 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from bench import decisions, drift, histogram, servers, wrk
+from bench import decisions, drift, grpc_load, histogram, servers, wrk
 
 ENDPOINT = "/v1/models/underwriting:predict"
+GRPC_LABELS = ("single c=1", "single c=8", "batch 1,000 c=1")
 ROUTE_TEMPLATE = "/v1/models/<model:name>:predict"
 # (label, records per request, connections)
 POINTS: tuple[tuple[str, int, int], ...] = (
@@ -31,6 +35,8 @@ POINTS: tuple[tuple[str, int, int], ...] = (
     ("batch 1,000 c=1", 1_000, 1),
     ("batch 10,000 c=1", 10_000, 1),
 )
+GRPC_POINTS = tuple(point for point in POINTS if point[0] in GRPC_LABELS)
+GRPC_THREADS = 2  # the service's default (SERVICE_GRPC_THREADS), the floor's too
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -50,12 +56,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def write_bodies(directory: Path) -> dict[int, Path]:
-    """Write one request body per batch size, from realistic synthetic applicants."""
+def applicants() -> dict[str, list[Any]]:
+    """Realistic synthetic applicants, as many as the largest point sends."""
     from training.synthetic import generate  # the bench may use training; the service never
 
     sample = generate(max(size for _, size, _ in POINTS), seed=2024)
-    columns = {name: values.tolist() for name, values in sample.features.items()}
+    return {name: values.tolist() for name, values in sample.features.items()}
+
+
+def write_bodies(directory: Path) -> dict[int, Path]:
+    """Write one request body per batch size, from realistic synthetic applicants."""
+    columns = applicants()
     rows = [
         dict(zip(columns, values, strict=True)) for values in zip(*columns.values(), strict=True)
     ]
@@ -96,7 +107,42 @@ def measure(server: servers.Server, bodies: dict[int, Path], args: argparse.Name
     }
 
 
-def _median(runs: list[wrk.Result]) -> dict[str, Any]:
+def grpc_messages(models_dir: Path) -> dict[int, bytes]:
+    """One ModelInferRequest per gRPC point's size: the same applicants as the REST bodies."""
+    metadata = json.loads(
+        (sorted((models_dir / "risk_class").iterdir())[-1] / "metadata.json").read_text()
+    )
+    features = metadata["features"]
+    columns = applicants()
+    return {
+        size: grpc_load.request_bytes(
+            {name: values[:size] for name, values in columns.items()}, features, explain=size == 1
+        )
+        for size in sorted({size for _, size, _ in GRPC_POINTS})
+    }
+
+
+def measure_grpc(
+    address: str, cpu: Any, messages: dict[int, bytes], args: argparse.Namespace
+) -> dict[str, Any]:
+    """Every gRPC point against one server; medians and CPU per request (`cpu()`: its
+    processes' CPU seconds so far)."""
+    grpc_load.run(address, messages[1], 8, 1)  # warm up
+    points: dict[str, Any] = {}
+    for label, size, connections in GRPC_POINTS:
+        cpu_before = cpu()
+        runs = [
+            grpc_load.run(address, messages[size], connections, args.seconds)
+            for _ in range(args.repeat)
+        ]
+        used = cpu() - cpu_before
+        points[label] = _median(runs) | {"records": size}
+        points[label]["records_per_second"] = points[label]["requests_per_second"] * size
+        points[label]["cpu_ms_per_request"] = 1e3 * used / max(sum(r.requests for r in runs), 1)
+    return {"points": points}
+
+
+def _median(runs: list[Any]) -> dict[str, Any]:
     fields = asdict(runs[0]).keys()
     median = {f: statistics.median(asdict(r)[f] for r in runs) for f in fields}
     median["errors"] = sum(r.errors for r in runs)
@@ -142,6 +188,43 @@ def report(results: dict[str, dict]) -> str:
     return "\n".join([*lines, "", *targets(results)])
 
 
+def grpc_report(results: dict[str, dict]) -> str:
+    """The gRPC points beside the gRPC floor, CPU per request beside the REST route's."""
+    lines = [
+        f"{'point':18} {'server':12} {'req/s':>9} {'x floor':>7} {'p50':>9} {'p99':>9} "
+        f"{'CPU/req':>9} {'REST CPU':>9} {'x REST':>7} {'errors':>6}"
+    ]
+    for label, _, _ in GRPC_POINTS:
+        base = results["grpc floor"]["points"][label]["requests_per_second"]
+        rest_cpu = results["litert"]["points"][label]["cpu_ms_per_request"]
+        for name in ("grpc floor", "grpc litert"):
+            p = results[name]["points"][label]
+            lines.append(
+                f"{label:18} {name:12} {p['requests_per_second']:9.1f} "
+                f"{p['requests_per_second'] / base:7.2f} {p['p50'] * 1e3:7.2f}ms "
+                f"{p['p99'] * 1e3:7.2f}ms {p['cpu_ms_per_request']:7.2f}ms "
+                f"{rest_cpu:7.2f}ms {p['cpu_ms_per_request'] / rest_cpu:7.2f} {p['errors']:6d}"
+            )
+    service, floor = results["grpc litert"]["points"], results["grpc floor"]["points"]
+    label = "single c=8"
+    ratio = service[label]["requests_per_second"] / floor[label]["requests_per_second"]
+    cpu = (
+        service[label]["cpu_ms_per_request"]
+        / results["litert"]["points"][label]["cpu_ms_per_request"]
+    )
+    checks = [
+        (
+            "gRPC single decided record at c=8 >= 0.60 x the gRPC floor",
+            ratio >= 0.60,
+            f"{ratio:.2f} x",
+        ),
+        ("its CPU per request <= 0.70 x REST's", cpu <= 0.70, f"{cpu:.2f} x"),
+    ]
+    lines.append("")
+    lines += [f"{'met   ' if ok else 'MISSED'} {name}: {value}" for name, ok, value in checks]
+    return "\n".join(lines)
+
+
 def targets(results: dict[str, dict]) -> list[str]:
     """Check the LiteRT service against its targets, from the medians of this run."""
     if "litert" not in results:
@@ -175,18 +258,37 @@ def main(argv: list[str] | None = None) -> None:
     results: dict[str, dict] = {}
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         bodies = write_bodies(Path(tmp))
+        messages = grpc_messages(args.models_dir)
         for name in ("floor", *args.runtimes):
             log = args.out / f"{name}.log"
-            server = servers.start(name, free_port(), args.workers, args.models_dir, log)
+            grpc_port = free_port() if name == "litert" else 0
+            server = servers.start(name, free_port(), args.workers, args.models_dir, log, grpc_port)
             try:
                 results[name] = measure(server, bodies, args)
+                if grpc_port:
+                    address = f"127.0.0.1:{grpc_port}"
+                    grpc_load.wait_ready(address)
+                    measured = measure_grpc(address, server.worker_cpu_seconds, messages, args)
+                    results["grpc litert"] = measured
             finally:
                 server.stop()
+        if "grpc litert" in results:
+            floor = grpc_load.Floor(free_port(), args.workers, GRPC_THREADS)
+            try:
+                results["grpc floor"] = measure_grpc(
+                    floor.address, floor.cpu_seconds, messages, args
+                )
+            finally:
+                floor.stop()
     # What deciding adds to a prediction, in process (bench/decisions.py).
     results["decisions"] = decisions.measure(args.models_dir, calls=3_000)
     # What drift tracking adds to a prediction, in process (bench/drift.py).
     results["drift"] = drift.measure(args.models_dir, calls=5_000)
-    text = report({k: v for k, v in results.items() if k not in ("decisions", "drift")})
+    rest = {k: v for k, v in results.items() if k not in ("decisions", "drift") and "grpc" not in k}
+    text = report(rest)
+    if "grpc litert" in results:
+        text += "\n\ngRPC (ModelInfer, raw tensors; CPU per request beside REST's):\n"
+        text += grpc_report(results)
     text += "\n\nDecisions, single record, in process:\n" + decisions.report(results["decisions"])
     text += "\n\nDrift tracking, in process:\n" + drift.report(results["drift"])
     print(text)

@@ -41,7 +41,7 @@ class Server:
 
     def worker_cpu_seconds(self) -> float:
         """Return the CPU time (user + system) all workers have used so far."""
-        return sum(_cpu_seconds(pid) for pid in _children(self.process.pid))
+        return sum(cpu_seconds(pid) for pid in _children(self.process.pid))
 
     def stop(self) -> None:
         """SIGTERM the master (graceful), then make sure its process group is gone."""
@@ -57,8 +57,11 @@ class Server:
             pass
 
 
-def start(name: str, port: int, workers: int, models_dir: Path, log: Path) -> Server:
-    """Start one app with identical settings and wait until every worker answers /readyz."""
+def start(
+    name: str, port: int, workers: int, models_dir: Path, log: Path, grpc_port: int = 0
+) -> Server:
+    """Start one app with identical settings and wait until every worker answers /readyz (and
+    serves gRPC on `grpc_port`, unless 0)."""
     records = log.with_suffix(".decisions.sqlite3")
     for stale in (records, Path(f"{records}-wal"), Path(f"{records}-shm")):
         stale.unlink(missing_ok=True)  # each run starts an empty record store
@@ -69,6 +72,7 @@ def start(name: str, port: int, workers: int, models_dir: Path, log: Path) -> Se
         "SERVICE_MODELS_DIR": str(models_dir),
         "SERVICE_LOG_LEVEL": "warning",
         "SERVICE_RUNTIME": APPS[name][1],
+        "SERVICE_GRPC_PORT": str(grpc_port),
         # Every benchmarked decision is recorded, as in production, beside the run's logs.
         "SERVICE_DECISIONS_DATABASE": str(records),
     }
@@ -119,7 +123,7 @@ def _smaps_kib(pid: int, field: str) -> int:
     return 0
 
 
-def _cpu_seconds(pid: int) -> float:
+def cpu_seconds(pid: int) -> float:
     """Return utime + stime of a process from /proc/<pid>/stat, in seconds."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

@@ -25,12 +25,14 @@ log = logging.getLogger("service.launcher")
 
 COMMAND = ["-m", "gunicorn", "-c", "python:service.gunicorn_config"]  # the app: wsgi_app there
 ABOUT = """\
-Serve the underwriting models over HTTP. Starts nginx on SERVICE_HOST:SERVICE_PORT in front of
-gunicorn (the master, then SERVICE_WORKERS sync workers) on a private Unix socket; nginx reads
-whole requests within time and size limits and answers malformed ones itself. Each worker
-loads the highest complete version of each model in SERVICE_MODELS_DIR after the fork, answers
-TensorFlow Serving REST (/v1) and Open Inference Protocol (/v2) requests once its models are
-warm (GET /readyz), and polls the repository for new versions. API documentation: GET /docs.
+Serve the underwriting models over HTTP and gRPC. Starts nginx on SERVICE_HOST:SERVICE_PORT in
+front of gunicorn (the master, then SERVICE_WORKERS sync workers) on a private Unix socket;
+nginx reads whole requests within time and size limits and answers malformed ones itself. Each
+worker loads the highest complete version of each model in SERVICE_MODELS_DIR after the fork,
+answers TensorFlow Serving REST (/v1) and Open Inference Protocol (/v2) requests once its models
+are warm (GET /readyz), serves the same over gRPC on SERVICE_HOST:SERVICE_GRPC_PORT (the Open
+Inference Protocol, TensorFlow Serving's PredictionService and ModelService, grpc.health.v1),
+and polls the repository for new versions. API documentation: GET /docs.
 Metrics: GET /metrics. Before it starts anything it checks that the port is free, that the
 directories it writes to are writable, that nginx is installed and that SERVICE_MODELS_DIR holds
 a model; a problem stops it at once, in one line naming the setting to change."""

@@ -16,6 +16,7 @@ from policy.document import POLICY_NAME, Policy
 from service.dataplane import Dataplane
 from service.decisions.store import DecisionStore, open_store
 from service.endpoints import cards, decisions, health, metrics
+from service.grpc_api.server import serve_grpc
 from service.http import auth, security_headers
 from service.http.client_address import FromTheFront
 from service.http.errors import register_error_handlers
@@ -33,6 +34,7 @@ from service.repository.store import ModelStore
 from service.settings import Settings
 
 STORE_KEY = "model_store"
+GRPC_KEY = "grpc_server"  # starts a gRPC server over the app's dataplane (service.gunicorn_config)
 
 
 class ModelNameConverter(BaseConverter):
@@ -134,7 +136,6 @@ def create_app(
     dataplane = Dataplane(
         store,
         settings.max_records,
-        on_scored=request_hooks.record_scored,
         recorder=recorder or build_recorder(settings),
         drift=drift,
         shadow=shadow,
@@ -146,6 +147,7 @@ def create_app(
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.url_map.converters["model"] = ModelNameConverter
     app.extensions[STORE_KEY] = store
+    app.extensions[GRPC_KEY] = partial(serve_grpc, dataplane, settings)
     register_error_handlers(app)
     request_hooks.install(app)  # before auth: a refused request still gets an id and a log line
     security_headers.install(app)
@@ -155,7 +157,7 @@ def create_app(
     app.register_blueprint(v2.create_blueprint(dataplane))
     app.register_blueprint(decisions.create_blueprint(dataplane))
     app.register_blueprint(cards.create_blueprint(dataplane))
-    collector = ModelBehaviourCollector(drift, store.serving, shadow)
+    collector = ModelBehaviourCollector(drift, store.serving, shadow, dataplane.lock)
     app.register_blueprint(metrics.create_blueprint(collector))
     app.register_blueprint(docs.create_blueprint(store, settings, keys_required))
     return app

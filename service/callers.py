@@ -1,4 +1,5 @@
-"""Who sent a request, whichever protocol carried it: the request's id and the API key's id.
+"""Who sent a request, whichever protocol carried it: the request's id, the API key's id, and
+how long the sender waits for the answer.
 
 The request id is the idempotency key of the request's decisions (sent again, the request is
 answered with the decisions on record); the key id says whose decisions a caller may read. A
@@ -8,6 +9,7 @@ key id is a prefix of the key's sha256, never the key: the same id the service l
 from __future__ import annotations
 
 import hashlib
+import time
 from dataclasses import dataclass, field
 
 from service.request_ids import new_request_id
@@ -27,7 +29,12 @@ class Caller:
     request_id: str = field(default_factory=new_request_id)
     key_id: str | None = None  # None: the service requires no keys
     reads_all: bool = False  # may read every caller's decisions (no keys, or a reader's key)
+    deadline: float | None = None  # time.monotonic() past which the sender no longer waits
 
     def may_read(self, recorded_key_id: str | None) -> bool:
         """Whether this caller may read a decision the given key made."""
         return self.reads_all or (self.key_id is not None and recorded_key_id == self.key_id)
+
+    def gone(self) -> bool:
+        """Whether the sender's deadline has passed (it will not read an answer)."""
+        return self.deadline is not None and time.monotonic() >= self.deadline

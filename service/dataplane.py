@@ -3,15 +3,19 @@
 Protocols decode their wire format into `Rows` or `Columns` (or records a typed decoder already
 validated) and encode the `Prediction` they get back. Between: validation against the served
 declaration, the scoring core (service.assessing: pack, infer, decide, reasons), and what only a
-request has: the decisions' durable record, the drift window, the shadow challenger, and
-`on_scored` (the app wires it to the access log and the records histogram). It knows nothing of
-HTTP: each wire maps its domain errors (service.errors).
+request has: the decisions' durable record, the drift window and the shadow challenger. It knows
+nothing of HTTP: each wire maps its domain errors (service.errors).
+
+One dataplane serves every protocol of a worker process (REST on gunicorn's thread, gRPC on the
+gRPC server's), one call at a time: a model's interpreter, the record store's connection and the
+windows are not for two threads at once, and the GIL would not score two batches in parallel.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,7 +31,7 @@ from service.decisions.explaining import Attributions, attribute
 from service.decisions.listing import Listing, Page, page
 from service.decisions.store import DecisionEntry, DecisionStore, RequestIdTaken, fingerprint
 from service.decisions.store_health import StoreHealth
-from service.errors import Conflict, NotFound, NotReady, NotRecorded
+from service.errors import Conflict, DeadlineExceeded, NotFound, NotReady, NotRecorded
 from service.inference.packing import Batch, pack
 from service.inference.prediction import Prediction
 from service.inference.servable import Servable
@@ -42,9 +46,8 @@ from service.validation.validator import check_count
 log = logging.getLogger(__name__)
 EXPLAIN_MAX_RECORDS = 1_000  # records one :explain request may carry (more: 400)
 
-ScoredHook = Callable[[int, dict[str, int]], None]  # (records scored, model -> version)
-# Runs work after the response has gone to the client (the app: on the response's close);
-# without HTTP (a batch job), at once.
+# Runs work after the response has gone to the client (REST: on the response's close; gRPC: when
+# the call has ended); without a wire (a benchmark), at once.
 Defer = Callable[[Callable[[], None]], None]
 
 
@@ -81,7 +84,6 @@ class Dataplane:
         self,
         store: ModelStore[Servable | Policy],
         max_records: int,
-        on_scored: ScoredHook = lambda size, versions: None,
         recorder: DecisionStore | None = None,
         drift: DriftMonitor | None = None,
         shadow: Shadow | None = None,
@@ -90,7 +92,7 @@ class Dataplane:
     ) -> None:
         self.store = store
         self.max_records = max_records
-        self.on_scored = on_scored
+        self.lock = threading.RLock()  # one call at a time (see the module's docstring)
         self.recorder = recorder
         self.store_health = StoreHealth(recorder) if recorder is not None else None
         self.drift = drift
@@ -150,31 +152,46 @@ class Dataplane:
         records: Rows | Columns | ValidRecords,
         caller: Caller | None = None,
         explain: bool = True,
+        defer: Defer | None = None,
     ) -> Prediction:
         """Validate every record (400 naming each failure), then score them in one call.
 
         A servable with a policy also decides each record and records the decisions before
         returning (a decision that cannot be recorded is not given: 503). The caller's request
         id keys them: the same request sent again is answered with the decisions on record
-        (`replayed`), another under a used id is refused (409). A sampled request is handed to
-        the shadow challenger, to score once the response is out.
+        (`replayed`), another under a used id is refused (409). A caller whose deadline has
+        passed gets nothing decided or recorded. A sampled request is handed to the shadow
+        challenger, to score once the response is out (`defer`: the dataplane's unless given).
         """
         caller = caller or Caller()
-        assessed = assess(servable, self._valid(servable, records), explain)
-        prediction = assessed.prediction
-        if assessed.decided is not None:
-            decisions = assessed.decided.per_record()
-            recorded = self._record(servable, prediction, assessed.records, decisions, caller)
-            replayed = recorded is not None
-            prediction = dataclasses.replace(
-                prediction, decisions=recorded or decisions, replayed=replayed
-            )
-        if not prediction.replayed:  # a replay was watched and shadowed the first time
-            self._watch(servable, assessed.batch, prediction)
-            if self.shadow is not None and self.shadow.wants(servable):
-                self.defer(partial(self.shadow.score, servable, assessed))
-        self.on_scored(prediction.size, prediction.versions)
+        with self.lock:
+            _check_waiting(caller)
+            assessed = assess(servable, self._valid(servable, records), explain)
+            prediction = assessed.prediction
+            if assessed.decided is not None:
+                decisions = assessed.decided.per_record()
+                _check_waiting(caller)
+                recorded = self._record(servable, prediction, assessed.records, decisions, caller)
+                replayed = recorded is not None
+                prediction = dataclasses.replace(
+                    prediction, decisions=recorded or decisions, replayed=replayed
+                )
+            if not prediction.replayed:  # a replay was watched and shadowed the first time
+                self._watch(servable, assessed.batch, prediction)
+                if self.shadow is not None and self.shadow.wants(servable):
+                    (defer or self.defer)(
+                        self._locked(partial(self.shadow.score, servable, assessed))
+                    )
         return prediction
+
+    def _locked(self, work: Callable[[], None]) -> Callable[[], None]:
+        """`work` run under the dataplane's lock, whichever thread runs it later."""
+
+        def locked() -> None:
+            with self.lock:
+                work()
+
+        return locked
 
     def _watch(self, servable: Servable, batch: Batch, prediction: Prediction) -> None:
         """Add the scored records to the drift window; monitoring never fails a prediction."""
@@ -265,7 +282,8 @@ class Dataplane:
         valid = self._valid(servable, records, min(self.max_records, EXPLAIN_MAX_RECORDS))
         batch = pack(servable.packer, valid)
         explanation = model.metadata.explain
-        return Explained(explanation, attribute(explanation, model.explainer, batch))
+        with self.lock:
+            return Explained(explanation, attribute(explanation, model.explainer, batch))
 
     def decisions(self, request_id: str, caller: Caller) -> list[dict[str, Any]]:
         """The recorded decisions of one request that the caller may read (404: none).
@@ -277,12 +295,13 @@ class Dataplane:
             raise NotFound("No decision record store is configured", {})
         if not is_request_id(request_id):  # never an id the service could have recorded
             raise NotFound("No decisions recorded for that request id", {})
-        try:
-            # Every record of one request (ids recorded again by older versions: a bound).
-            found = self.recorder.find(request_id, limit=max(self.max_records, 1_000))
-        except Exception as exc:
-            self.store_health.read_failed(exc)
-            raise NotRecorded("The decision record store is unavailable; retry", {}) from None
+        with self.lock:
+            try:
+                # Every record of one request (ids recorded again by older versions: a bound).
+                found = self.recorder.find(request_id, limit=max(self.max_records, 1_000))
+            except Exception as exc:
+                self.store_health.read_failed(exc)
+                raise NotRecorded("The decision record store is unavailable; retry", {}) from None
         found = [record for record in found if caller.may_read(record.get("key_id"))]
         if not found:
             raise NotFound(
@@ -301,11 +320,14 @@ class Dataplane:
         if not caller.reads_all and caller.key_id is None:
             return Page([], None)  # keys are required and this caller presented none
         whose = None if caller.reads_all else caller.key_id
-        try:  # one more than the page: its presence says there is a next page
-            rows = self.recorder.listed(dataclasses.replace(chosen, limit=chosen.limit + 1), whose)
-        except Exception as exc:
-            self.store_health.read_failed(exc)
-            raise NotRecorded("The decision record store is unavailable; retry", {}) from None
+        with self.lock:
+            try:  # one more than the page: its presence says there is a next page
+                rows = self.recorder.listed(
+                    dataclasses.replace(chosen, limit=chosen.limit + 1), whose
+                )
+            except Exception as exc:
+                self.store_health.read_failed(exc)
+                raise NotRecorded("The decision record store is unavailable; retry", {}) from None
         return page(rows, chosen.limit)
 
     def serving_policy(self) -> Policy | None:
@@ -320,7 +342,9 @@ class Dataplane:
         if self.draining():
             raise NotReady("The instance is shutting down; send to another", {"draining": True})
         serving = self.store.require_ready()
-        if self.store_health is not None and not self.store_health.writable():
+        with self.lock:
+            writable = self.store_health is None or self.store_health.writable()
+        if not writable:
             raise NotReady(
                 "The decision record store cannot record decisions; send to another instance",
                 {"decision_store": "failing"},
@@ -335,6 +359,15 @@ class Dataplane:
         components = self.store.composites.get(name, (name,))
         found = [(model, status) for model in components for status in self.store.statuses(model)]
         return [entry for entry in found if version is None or entry[1].version == version]
+
+
+def _check_waiting(caller: Caller) -> None:
+    """Refuse to decide for a caller that no longer waits (its deadline passed)."""
+    if caller.gone():
+        raise DeadlineExceeded(
+            "The request's deadline passed before it was decided; nothing was recorded",
+            {"request_id": caller.request_id},
+        )
 
 
 def _listed(names: list[str], conjunction: str = "and") -> str:

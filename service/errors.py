@@ -48,3 +48,11 @@ class NotReady(ServiceError):
 
 class NotRecorded(ServiceError):
     """The decision record store failed: a decision is not given, a record cannot be read."""
+
+
+class NotAuthenticated(ServiceError):
+    """Keys are required and the request presented none, or one that is not configured."""
+
+
+class DeadlineExceeded(ServiceError):
+    """The caller's deadline passed before the request was decided: nothing is recorded."""

@@ -1,7 +1,9 @@
 """gunicorn configuration: `gunicorn -c python:service.gunicorn_config service.wsgi:app`.
 
 Sync workers, no preload (TensorFlow must load in each worker after the fork; preloading it in
-the master hangs the workers), graceful shutdown, and prometheus_client's multiprocess hooks.
+the master hangs the workers; so must grpc's threads), graceful shutdown, prometheus_client's
+multiprocess hooks, and each worker's gRPC server (started once its models are loaded, drained
+when it exits).
 Imported by the master: it must not import TensorFlow, Flask or the app.
 """
 
@@ -83,7 +85,11 @@ def post_fork(server: Any, worker: Any) -> None:
 
 
 def worker_exit(server: Any, worker: Any) -> None:
-    """Log what native code wrote last before the worker exits."""
+    """Drain the worker's gRPC server (health NOT_SERVING, then the calls in flight finish);
+    log what native code wrote last before the worker exits."""
+    if _grpc_server is not None:
+        grace = max(_settings.graceful_timeout_seconds - GRPC_EXIT_MARGIN_SECONDS, 0.0)
+        _grpc_server.stop(grace)
     _native_output.stop()
 
 
@@ -91,6 +97,10 @@ def worker_exit(server: Any, worker: Any) -> None:
 # well inside the Kubernetes startup probe's minute (deploy/kubernetes/deployment.yaml).
 FIRST_SCAN_SECONDS = 45.0
 STORE_KEY = "model_store"  # service.app.STORE_KEY (not imported: it loads Flask)
+GRPC_KEY = "grpc_server"  # service.app.GRPC_KEY: starts the worker's gRPC server
+# Beyond a worker's gRPC calls in flight at exit, what gunicorn's graceful timeout leaves it.
+GRPC_EXIT_MARGIN_SECONDS = 1.0
+_grpc_server: Any = None  # this worker's gRPC server (service.grpc_api.server.GrpcServer)
 
 
 def post_worker_init(worker: Any) -> None:
@@ -100,14 +110,20 @@ def post_worker_init(worker: Any) -> None:
     neighbours are ready, so the instance stays routed). gunicorn hears from the worker while
     it waits. An empty or broken repository ends the scan at once; a load slower than
     FIRST_SCAN_SECONDS lets the worker serve (503 until ready, /healthz 200) rather than leave
-    the instance unanswering; a worker told to stop stops waiting.
+    the instance unanswering; a worker told to stop stops waiting. Then the worker serves gRPC
+    too (SERVICE_GRPC_PORT, unless 0), over the same dataplane as its REST requests.
     """
-    store = getattr(worker.wsgi, "extensions", {}).get(STORE_KEY)
+    global _grpc_server
+    extensions = getattr(worker.wsgi, "extensions", {})
+    store = extensions.get(STORE_KEY)
     if store is None:
         return
     deadline = time.monotonic() + FIRST_SCAN_SECONDS
     while worker.alive and not store.wait_scanned(1.0) and time.monotonic() < deadline:
         worker.notify()
+    if _settings.grpc_port and worker.alive:
+        # The app's dataplane serves gRPC too: every worker listens on SERVICE_GRPC_PORT.
+        _grpc_server = extensions[GRPC_KEY]()
 
 
 def child_exit(server: Any, worker: Any) -> None:

@@ -41,6 +41,7 @@ def problems(settings: Settings, gunicorn_args: list[str]) -> list[str]:
     """Every reason the instance cannot start, one line each (empty: it can)."""
     found = [
         _front(settings),
+        _distinct_ports(settings),
         *(_port(listener) for listener in listeners(settings, gunicorn_args)),
         _runtime_dir(settings),
         _decisions(settings),
@@ -55,12 +56,25 @@ def listeners(settings: Settings, gunicorn_args: list[str]) -> list[Listener]:
     """The TCP addresses the launcher listens on: nginx's, or gunicorn's without a front
     (none when gunicorn's own arguments bind it elsewhere: they override the settings)."""
     host = settings.host or "0.0.0.0"
+    # The workers' gRPC servers: grpc binds as gunicorn does (v6only left to the system).
+    grpc = [Listener("SERVICE_GRPC_PORT", host, settings.grpc_port, False)] * bool(
+        settings.grpc_port
+    )
     if settings.front == "nginx":
-        return [Listener("SERVICE_PORT", host, settings.port, v6only=True)]
+        return [Listener("SERVICE_PORT", host, settings.port, v6only=True), *grpc]
     arguments = [*gunicorn_args, *os.environ.get("GUNICORN_CMD_ARGS", "").split()]
     if any(binds(arg) for arg in arguments):
-        return []
-    return [Listener("SERVICE_PORT", host, settings.port, v6only=False)]
+        return grpc
+    return [Listener("SERVICE_PORT", host, settings.port, v6only=False), *grpc]
+
+
+def _distinct_ports(settings: Settings) -> str | None:
+    if settings.grpc_port == settings.port:
+        return (
+            f"SERVICE_GRPC_PORT={settings.grpc_port} is SERVICE_PORT too: give gRPC a port of "
+            "its own, or 0 to serve no gRPC"
+        )
+    return None
 
 
 def binds(argument: str) -> bool:

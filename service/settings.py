@@ -115,6 +115,38 @@ class Settings:
     port: int = _setting(
         8080, "TCP port the service listens on.", lambda v: 0 < v < 65536, "1-65535"
     )
+    grpc_port: int = _setting(
+        8081,
+        "TCP port the gRPC server listens on, on `SERVICE_HOST`: every worker process serves "
+        "the Open Inference Protocol's and TensorFlow Serving's gRPC services and "
+        "`grpc.health.v1` there, the kernel spreading connections among them (`SO_REUSEPORT`); "
+        "`0` serves no gRPC.",
+        lambda v: 0 <= v < 65536,
+        "0-65535",
+    )
+    grpc_threads: int = _setting(
+        2,
+        "Threads of each worker's gRPC server. They take turns on the worker's models (one "
+        "call scores at a time, as a sync REST worker): a second thread answers a health check "
+        "or reads the next message while one scores (measured in docs/performance.md).",
+        lambda v: 1 <= v <= 64,
+        "1-64",
+    )
+    grpc_max_message_bytes: int = _setting(
+        32 * 1024 * 1024,
+        "Largest gRPC message received or sent (larger: `RESOURCE_EXHAUSTED`).",
+        lambda v: v >= 1024,
+        ">= 1024",
+        shown="`33554432` (32 MiB)",
+    )
+    grpc_max_concurrent_streams: int = _setting(
+        32,
+        "Most gRPC calls one connection may have open at once (HTTP/2's "
+        "`SETTINGS_MAX_CONCURRENT_STREAMS`), and most calls one worker holds, running or "
+        "queued: beyond them a call is refused at once with `RESOURCE_EXHAUSTED`.",
+        lambda v: 1 <= v <= 10_000,
+        "1-10000",
+    )
     front: Front = _setting(
         "nginx",
         "What faces clients: `nginx` (reads whole requests within timeouts and limits, answers "

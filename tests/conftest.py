@@ -34,6 +34,9 @@ TINY_SEED = 3
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+# The services tests start serve no gRPC unless a test gives them a port (service_support's
+# start_service gives each a free one): two instances must never share the default port.
+os.environ.setdefault("SERVICE_GRPC_PORT", "0")
 
 
 _collected_tiers: set[str] = set()

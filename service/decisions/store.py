@@ -592,7 +592,11 @@ class SQLiteStore(DecisionStore):
     def _connect(self) -> Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # isolation_level=None: transactions are ours (BEGIN IMMEDIATE takes the write lock).
-        connection = sqlite3.connect(str(self.path), timeout=10.0, isolation_level=None)
+        # Used by one thread at a time (the dataplane's lock), not always the same one: a
+        # worker's REST and gRPC calls come on different threads.
+        connection = sqlite3.connect(
+            str(self.path), timeout=10.0, isolation_level=None, check_same_thread=False
+        )
         _use_wal(connection)
         connection.execute(f"PRAGMA synchronous={self.synchronous.upper()}")
         connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
@@ -630,7 +634,9 @@ class SQLiteStore(DecisionStore):
             wal = self.path.with_name(self.path.name + "-wal")
             mode = "ro" if wal.is_file() and wal.stat().st_size else "ro&immutable=1"
             uri = f"{self.path.absolute().as_uri()}?mode={mode}"
-            self._reader = _SQLiteConnection(sqlite3.connect(uri, uri=True, isolation_level=None))
+            self._reader = _SQLiteConnection(
+                sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+            )
         return self._reader
 
     def _briefly(self, connection: Connection) -> None:

@@ -23,9 +23,9 @@ import numpy as np
 from tritonclient.grpc import service_pb2 as pb
 from tritonclient.grpc import service_pb2_grpc
 
-from service.callers import Caller
-from service.dataplane import Columns, Dataplane
+from service.dataplane import Columns, Dataplane, Defer
 from service.errors import InvalidInput, ModelFailure, ServiceError
+from service.grpc_api import calls
 from service.grpc_api.status import abort_with
 from service.protocols.v2_inputs import parse_request
 from service.protocols.v2_outputs import (
@@ -35,11 +35,8 @@ from service.protocols.v2_outputs import (
     requested_outputs,
     server_version,
 )
-from service.request_ids import request_id_from
 
 log = logging.getLogger(__name__)
-
-REQUEST_ID_KEY = "x-request-id"
 
 # Where each datatype's values travel in InferTensorContents, and how raw bytes hold them.
 _CONTENTS = {
@@ -62,9 +59,8 @@ Reply = TypeVar("Reply")
 class InferenceServicer(service_pb2_grpc.GRPCInferenceServiceServicer):
     """The six methods of the Open Inference Protocol, over one dataplane."""
 
-    def __init__(self, dataplane: Dataplane, caller_of: Callable[[grpc.ServicerContext], Caller]):
+    def __init__(self, dataplane: Dataplane) -> None:
         self.dataplane = dataplane
-        self.caller_of = caller_of
 
     def ServerLive(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
         return pb.ServerLiveResponse(live=True)
@@ -74,7 +70,7 @@ class InferenceServicer(service_pb2_grpc.GRPCInferenceServiceServicer):
             self.dataplane.ready()
             return pb.ServerReadyResponse(ready=True)
 
-        return _answered(context, ready)
+        return answered(context, ready)
 
     def ServerMetadata(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
         return pb.ServerMetadataResponse(name=SERVER_NAME, version=server_version(), extensions=[])
@@ -84,7 +80,7 @@ class InferenceServicer(service_pb2_grpc.GRPCInferenceServiceServicer):
             self.dataplane.servable(request.name, _version(request.version))
             return pb.ModelReadyResponse(ready=True)
 
-        return _answered(context, ready)
+        return answered(context, ready)
 
     def ModelMetadata(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
         def described() -> Any:
@@ -97,47 +93,51 @@ class InferenceServicer(service_pb2_grpc.GRPCInferenceServiceServicer):
                 outputs=[_tensor_metadata(spec) for spec in body["outputs"]],
             )
 
-        return _answered(context, described)
+        return answered(context, described)
 
     def ModelInfer(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
-        caller = self.caller_of(context)
-        trailing = ((REQUEST_ID_KEY, caller.request_id),)
+        call = calls.current()
 
         def inferred() -> Any:
             servable = self.dataplane.servable(request.model_name, _version(request.model_version))
-            envelope, columns = parse_request(_as_json(request), servable.request_fields)
+            limit = self.dataplane.max_records
+            envelope, columns = parse_request(_as_json(request, limit), servable.request_fields)
             wanted = requested_outputs(envelope, servable)
             explain = _explain(request)
-            prediction = self.dataplane.infer(servable, Columns(columns), caller, explain)
-            body = infer_body(servable, prediction, envelope, wanted, caller.request_id)
+            prediction = self.dataplane.infer(
+                servable, Columns(columns), call.caller, explain, after_call(context)
+            )
+            call.scored(prediction)
+            body = infer_body(servable, prediction, envelope, wanted, call.caller.request_id)
             return _infer_response(body, raw=bool(request.raw_input_contents))
 
-        return _answered(context, inferred, trailing)
+        return answered(context, inferred)
 
 
-def request_id_of(context: grpc.ServicerContext) -> str:
-    """The caller's `x-request-id` metadata when it is plausible, else a new id."""
-    offered = dict(context.invocation_metadata()).get(REQUEST_ID_KEY, "")
-    return request_id_from(offered if isinstance(offered, str) else "")
+def after_call(context: grpc.ServicerContext) -> Defer:
+    """Run work once the call has ended (its answer sent), or at once if it already has."""
+
+    def defer(work: Callable[[], None]) -> None:
+        if not context.add_callback(work):
+            work()
+
+    return defer
 
 
-def _answered(
-    context: grpc.ServicerContext,
-    work: Callable[[], Reply],
-    trailing: tuple[tuple[str, str], ...] = (),
-) -> Reply:
+def answered(context: grpc.ServicerContext, work: Callable[[], Reply]) -> Reply:
     """The reply, or the call aborted with the status the domain error maps to; either way
-    with the `trailing` metadata (the request id)."""
+    with the call's trailing metadata (its request id)."""
+    call = calls.current()
     try:
         reply = work()
     except ServiceError as error:
         if isinstance(error, ModelFailure):  # a model broke its declaration: ours to look into
             log.error("model failure: %s", error.message)
-        abort_with(context, error, trailing)
+        abort_with(context, error, call.trailing)
     except Exception:  # ours, not the client's: logged with its trace, never its text sent
         log.exception("unexpected failure answering a gRPC call")
-        abort_with(context, ModelFailure("Internal error (logged)"), trailing)
-    context.set_trailing_metadata(trailing)
+        abort_with(context, ModelFailure("Internal error (logged)"), call.trailing)
+    context.set_trailing_metadata(call.trailing)
     return reply
 
 
@@ -165,8 +165,9 @@ def _explain(request: Any) -> bool:
     return bool(parameter.bool_param)
 
 
-def _as_json(request: Any) -> dict[str, Any]:
-    """The request as the V2 REST envelope the shared parser checks."""
+def _as_json(request: Any, limit: int) -> dict[str, Any]:
+    """The request as the V2 REST envelope the shared parser checks (a tensor of more values
+    than `limit` records refused before its values are read)."""
     raw = list(request.raw_input_contents)
     if raw and len(raw) != len(request.inputs):
         reason = f"{len(raw)} raw_input_contents for {len(request.inputs)} inputs: send one each"
@@ -176,7 +177,7 @@ def _as_json(request: Any) -> dict[str, Any]:
             "name": tensor.name,
             "datatype": tensor.datatype,
             "shape": list(tensor.shape),
-            "data": _raw_values(tensor, raw[index]) if raw else _contents(tensor),
+            "data": _raw_values(tensor, raw[index], limit) if raw else _contents(tensor, limit),
         }
         for index, tensor in enumerate(request.inputs)
     ]
@@ -188,41 +189,56 @@ def _as_json(request: Any) -> dict[str, Any]:
     return envelope
 
 
-def _contents(tensor: Any) -> list[Any]:
+def _contents(tensor: Any, limit: int) -> list[Any]:
     """A tensor's values from the contents field its datatype names (any other: refused)."""
     used = [field.name for field, _ in tensor.contents.ListFields()]
     expected = _CONTENTS.get(tensor.datatype)
     if expected is None:
         return []  # an unknown datatype: the shared parser names it
     if any(name != expected for name in used):
-        raise _tensor_error(tensor.name, f"{tensor.datatype} values go in contents.{expected}")
-    values = list(getattr(tensor.contents, expected))
+        raise tensor_error(tensor.name, f"{tensor.datatype} values go in contents.{expected}")
+    found = getattr(tensor.contents, expected)
+    check_values(tensor.name, len(found), limit)
+    values = list(found)
     if tensor.datatype == "BYTES":
         return [_text(tensor.name, value) for value in values]
     return values
 
 
-def _raw_values(tensor: Any, raw: bytes) -> list[Any]:
+def _raw_values(tensor: Any, raw: bytes, limit: int) -> list[Any]:
     """A tensor's values from its raw bytes: little-endian, BYTES each with a 4-byte length."""
     if tensor.datatype == "BYTES":
-        return list(_raw_strings(tensor.name, raw))
+        values = []
+        for value in _raw_strings(tensor.name, raw):
+            values.append(value)
+            check_values(tensor.name, len(values), limit)
+        return values
     dtype = _RAW_DTYPES.get(tensor.datatype)
     if dtype is None:
         return []  # an unknown datatype: the shared parser names it
     if len(raw) % dtype.itemsize:
-        raise _tensor_error(tensor.name, f"{len(raw)} raw bytes are not whole {tensor.datatype}s")
+        raise tensor_error(tensor.name, f"{len(raw)} raw bytes are not whole {tensor.datatype}s")
+    check_values(tensor.name, len(raw) // dtype.itemsize, limit)
     return np.frombuffer(raw, dtype=dtype).tolist()
+
+
+def check_values(name: str, count: int, limit: int) -> None:
+    """Refuse a tensor of more values than a request may carry records, before reading them."""
+    if count > limit:
+        raise tensor_error(
+            name, f"{count} values, more than the {limit} records one request may carry"
+        )
 
 
 def _raw_strings(name: str, raw: bytes) -> Iterator[str]:
     position = 0
     while position < len(raw):
         if position + 4 > len(raw):
-            raise _tensor_error(name, "raw BYTES end inside a length prefix")
+            raise tensor_error(name, "raw BYTES end inside a length prefix")
         size = int.from_bytes(raw[position : position + 4], "little")
         position += 4
         if position + size > len(raw):
-            raise _tensor_error(name, "raw BYTES end inside a value")
+            raise tensor_error(name, "raw BYTES end inside a value")
         yield _text(name, raw[position : position + size])
         position += size
 
@@ -231,10 +247,11 @@ def _text(name: str, value: bytes) -> str:
     try:
         return value.decode("utf-8")
     except UnicodeDecodeError:
-        raise _tensor_error(name, "BYTES values must be UTF-8 text") from None
+        raise tensor_error(name, "BYTES values must be UTF-8 text") from None
 
 
-def _tensor_error(name: str, reason: str) -> InvalidInput:
+def tensor_error(name: str, reason: str) -> InvalidInput:
+    """A tensor refused before the shared parser sees it: named, with why."""
     return InvalidInput(
         f"Invalid input tensors: {name!r}: {reason}.", {"inputs": {name: [f"{reason}."]}}
     )

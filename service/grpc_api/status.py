@@ -14,8 +14,10 @@ import grpc
 
 from service.errors import (
     Conflict,
+    DeadlineExceeded,
     InvalidInput,
     ModelFailure,
+    NotAuthenticated,
     NotFound,
     NotReady,
     NotRecorded,
@@ -35,6 +37,8 @@ STATUS: dict[type[ServiceError], grpc.StatusCode] = {
     ModelFailure: grpc.StatusCode.INTERNAL,
     NotReady: grpc.StatusCode.UNAVAILABLE,
     NotRecorded: grpc.StatusCode.UNAVAILABLE,
+    NotAuthenticated: grpc.StatusCode.UNAUTHENTICATED,
+    DeadlineExceeded: grpc.StatusCode.DEADLINE_EXCEEDED,
 }
 
 

@@ -1,24 +1,19 @@
 """API keys: when configured, every route but health, metrics and docs needs a bearer key.
 
-Routes are protected unless listed as open (a new route is closed by default). Keys are kept
-only as sha256 digests and compared in constant time; a key is never logged or echoed. The
-accepted key's id (a prefix of its digest, service.callers.key_id) goes with the request: the
-decisions record it, and it says whose decisions the caller may read.
+Routes are protected unless listed as open (a new route is closed by default). The keys and
+their checking are the protocols' (service.api_keys); this module asks for them over HTTP.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
-from collections.abc import Iterable
 
 from flask import Flask, Response, request
 
-from service.callers import key_id
+from service.api_keys import configured_keys
 from service.http import caller
 from service.http.errors import error_response
-from service.settings import Settings, split_keys
+from service.settings import Settings
 
 log = logging.getLogger(__name__)
 REALM = "underwriting-model-service"
@@ -44,53 +39,13 @@ def is_protected(endpoint: str | None) -> bool:
     return endpoint is not None and endpoint not in OPEN_ENDPOINTS
 
 
-def load_keys(settings: Settings) -> tuple[str, ...]:
-    """Return the configured keys: SERVICE_API_KEYS plus those in SERVICE_API_KEYS_FILE."""
-    keys = split_keys(settings.api_keys)
-    if settings.api_keys_file is not None:
-        keys += split_keys(settings.api_keys_file.read_text(encoding="utf-8"))
-    return tuple(dict.fromkeys(keys))
-
-
-class KeyChecker:
-    """Accept a presented key if it equals one of the configured keys (constant time)."""
-
-    def __init__(self, keys: Iterable[str]) -> None:
-        self._digests = tuple((hashlib.sha256(k.encode()).digest(), key_id(k)) for k in keys)
-
-    def identify(self, presented: str) -> str | None:
-        """The presented key's id if it is a configured key, else None."""
-        digest = hashlib.sha256(presented.encode()).digest()
-        matched = None
-        for known, identity in self._digests:  # no early exit: time does not say which matched
-            if hmac.compare_digest(known, digest):
-                matched = identity
-        return matched
-
-    def accepts(self, presented: str) -> bool:
-        return self.identify(presented) is not None
-
-
 def install(app: Flask, settings: Settings) -> bool:
     """Require a key on protected routes if keys are configured; return whether they are."""
-    keys = load_keys(settings)
-    if not keys and settings.decision_readers:
-        log.warning(
-            "SERVICE_DECISION_READERS is ignored: without API keys anyone reads every decision"
-        )
-    if not keys:
-        log.warning(
-            "no API keys configured (SERVICE_API_KEYS, SERVICE_API_KEYS_FILE): prediction and "
-            "model metadata routes are open to anyone who can reach the service"
-        )
+    keys = configured_keys(settings, announce=True)
+    if keys is None:
         return False
-    checker = KeyChecker(keys)
+    checker, readers = keys.checker, keys.readers
     caller.require_keys(app)
-    readers = frozenset(split_keys(settings.decision_readers))
-    ids = [key_id(key) for key in keys]
-    log.info("API keys configured, by id: %s", ", ".join(ids))
-    if unknown := sorted(readers - set(ids)):
-        log.warning("SERVICE_DECISION_READERS names no configured key: %s", ", ".join(unknown))
 
     @app.before_request
     def _authenticate() -> Response | None:

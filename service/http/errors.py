@@ -14,8 +14,10 @@ from werkzeug.exceptions import HTTPException
 
 from service.errors import (
     Conflict,
+    DeadlineExceeded,
     InvalidInput,
     ModelFailure,
+    NotAuthenticated,
     NotFound,
     NotReady,
     NotRecorded,
@@ -39,6 +41,8 @@ STATUS: dict[type[ServiceError], int] = {
     ModelFailure: 500,
     NotReady: 503,
     NotRecorded: 503,
+    NotAuthenticated: 401,
+    DeadlineExceeded: 504,
 }
 
 

@@ -7,8 +7,10 @@ merged first and the index computed once from the merged counts.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Iterable, Mapping
+from contextlib import AbstractContextManager
 
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
@@ -47,15 +49,19 @@ class ModelBehaviourCollector(Collector):
         drift: DriftMonitor,
         serving: Callable[[], Mapping[str, object]],
         shadow: Shadow | None = None,
+        lock: AbstractContextManager[object] | None = None,
     ) -> None:
         self.drift = drift
         self.serving = serving
         self.shadow = shadow
+        # Held while reading the windows: the thread that fills them (the dataplane's) holds it.
+        self.lock = lock or contextlib.nullcontext()
 
     def collect(self) -> Iterable[Metric]:
         # A failure here must cost the drift gauges only, never the whole scrape.
         try:
-            families = list(self._collect())
+            with self.lock:
+                families = list(self._collect())
         except Exception:
             log.exception("scrape-time model metrics failed; the other metrics are served")
             return

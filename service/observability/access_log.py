@@ -1,8 +1,9 @@
-"""Access logs: one JSON line per request on stdout.
+"""Access logs: one JSON line per request on stdout, REST's and gRPC's.
 
-A line carries what operators need (request id, route template, status, duration, records scored,
-model versions, client address) and never a request's body, query string or headers: no
-applicant's values, no API key. It is written with one `write` call, so lines never interleave.
+A line carries what operators need (request id, route template or gRPC method, status, duration,
+records scored, model versions, client address) and never a request's body, query string,
+headers or metadata: no applicant's values, no API key. It is written with one `write` call, so
+lines never interleave.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from flask import Request
 
 _RECORDS, _VERSIONS = "service.records", "service.model_versions"
 
@@ -24,22 +24,63 @@ def note_prediction(environ: dict[str, Any], size: int, versions: dict[str, int]
 
 
 def write(
-    request: Request, request_id: str, route: str, status: int, wall: float, seconds: float
+    environ: dict[str, Any],
+    method: str,
+    client: str | None,
+    request_id: str,
+    route: str,
+    status: int,
+    wall: float,
+    seconds: float,
 ) -> None:
-    """Write the request's line to the current stdout."""
-    environ = request.environ
+    """Write an HTTP request's line (what the request's `environ` noted of its prediction)."""
     versions = environ.get(_VERSIONS, {})
-    entry = {
-        "timestamp": datetime.fromtimestamp(wall, UTC).isoformat(timespec="milliseconds"),
-        "request_id": request_id,
-        "method": request.method,
-        "route": route,
-        "status": status,
-        "duration_ms": round(seconds * 1000, 3),
-        "records": environ.get(_RECORDS, 0),
-        "model_versions": {name: str(v) for name, v in versions.items()},
-        "client": request.remote_addr,
-    }
+    _emit(
+        {
+            "timestamp": _timestamp(wall),
+            "request_id": request_id,
+            "method": method,
+            "route": route,
+            "status": status,
+            "duration_ms": round(seconds * 1000, 3),
+            "records": environ.get(_RECORDS, 0),
+            "model_versions": {name: str(v) for name, v in versions.items()},
+            "client": client,
+        }
+    )
+
+
+def write_call(
+    method: str,
+    code: str,
+    client: str | None,
+    request_id: str,
+    wall: float,
+    seconds: float,
+    records: int,
+    versions: dict[str, int],
+) -> None:
+    """Write a gRPC call's line: its full method name as the route, its status code's name."""
+    _emit(
+        {
+            "timestamp": _timestamp(wall),
+            "request_id": request_id,
+            "protocol": "grpc",
+            "route": method,
+            "grpc_code": code,
+            "duration_ms": round(seconds * 1000, 3),
+            "records": records,
+            "model_versions": {name: str(v) for name, v in versions.items()},
+            "client": client,
+        }
+    )
+
+
+def _timestamp(wall: float) -> str:
+    return datetime.fromtimestamp(wall, UTC).isoformat(timespec="milliseconds")
+
+
+def _emit(entry: dict[str, Any]) -> None:
     try:
         sys.stdout.write(orjson.dumps(entry).decode() + "\n")
         sys.stdout.flush()

@@ -75,9 +75,22 @@ HTTP_REQUEST_DURATION = Histogram(
     ["method", "route"],
     buckets=LATENCY_BUCKETS,
 )
+# gRPC's sibling families, labelled as grpc-ecosystem's interceptors label theirs (grpc_service,
+# grpc_method, grpc_code: the status code's name), so their dashboards' queries apply.
+GRPC_HANDLED = Counter(
+    "underwriting_grpc_server_handled",
+    "gRPC calls completed, by service, method and status code.",
+    ["grpc_service", "grpc_method", "grpc_code"],
+)
+GRPC_HANDLING_SECONDS = Histogram(
+    "underwriting_grpc_server_handling_seconds",
+    "Time from a gRPC call received to its answer ready, by service and method.",
+    ["grpc_service", "grpc_method"],
+    buckets=LATENCY_BUCKETS,
+)
 REQUEST_RECORDS = Histogram(
     "underwriting_request_records",
-    "Applicant records per prediction request.",
+    "Applicant records per prediction request, by route template (gRPC: the full method).",
     ["route"],
     buckets=RECORDS_BUCKETS,
 )

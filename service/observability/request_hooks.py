@@ -1,5 +1,5 @@
 """One hook before and one after every request: its id, its timing, its metrics, its log line;
-and what a scored request adds to them (`record_scored`, the dataplane's hook).
+and what a scored request adds to them (`record_scored`, called by the protocols).
 
 One pair of hooks instead of one per concern: each access to Flask's `request` proxy costs about
 a microsecond and a half, so the hooks take the request object once.
@@ -40,7 +40,9 @@ def install(app: Flask) -> None:
         identifier = request_id.ensure(environ)
         response.headers[request_id.REQUEST_ID_HEADER] = identifier
         wall = environ.get(_WALL) or time.time()
-        access_log.write(current, identifier, route, status, wall, seconds)
+        access_log.write(
+            environ, current.method, current.remote_addr, identifier, route, status, wall, seconds
+        )
         return response
 
 

@@ -22,6 +22,7 @@ from service.http.json_io import json_response
 from service.http.request_body import parse_json, read_body, refuse_excess_keys
 from service.inference.prediction import DECISION_OUTPUT, Prediction
 from service.inference.servable import Servable
+from service.observability import request_hooks
 from service.protocols.tf_serving_envelope import FastEnvelope, parse_envelope
 from service.repository.store import VersionStatus
 from service.validation.records import ValidRecords
@@ -41,6 +42,7 @@ def create_blueprint(dataplane: Dataplane) -> Blueprint:
         records, explain = _records(servable, dataplane.max_records, read_body(request))
         sender = caller.current()
         prediction = dataplane.infer(servable, records, sender, explain)
+        request_hooks.record_scored(prediction.size, prediction.versions)
         body = rows_body if _in_rows(records) else columns_body
         answer = body(servable, prediction, sender.request_id)
         return replay_marked(json_response(answer), prediction.replayed)

@@ -27,6 +27,7 @@ from service.http.request_body import (
     refuse_encoded,
     refuse_excess_keys,
 )
+from service.observability import request_hooks
 from service.protocols.v2_inputs import parse_request
 from service.protocols.v2_outputs import (
     SERVER_NAME,
@@ -90,6 +91,7 @@ def create_blueprint(dataplane: Dataplane) -> Blueprint:
             )
         sender = caller.current()
         prediction = dataplane.infer(servable, Columns(columns), sender, explain)
+        request_hooks.record_scored(prediction.size, prediction.versions)
         body = infer_body(servable, prediction, envelope, wanted, sender.request_id)
         return replay_marked(json_response(body), prediction.replayed)
 

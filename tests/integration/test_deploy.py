@@ -417,7 +417,8 @@ def test_compose_runs_the_service_prometheus_and_grafana() -> None:
     context = (COMPOSE.parent / service["build"]["context"]).resolve()
     assert (context / service["build"].get("dockerfile", "Dockerfile")).resolve() == DOCKERFILE
     assert any(volume.split(":")[1] == "/models" for volume in service["volumes"])
-    assert "8080" in " ".join(str(port) for port in service["ports"])
+    assert {"8080:8080", "8081:8081"} <= {str(port) for port in service["ports"]}
+    assert service["environment"]["SERVICE_GRPC_PORT"] == "8081"
 
     prometheus_mounts = compose_bind_mounts(services["prometheus"])
     assert prometheus_mounts["/etc/prometheus"] == PROMETHEUS_DIR
@@ -491,7 +492,8 @@ def test_dockerfile_runtime_stage() -> None:
 
     user = by_keyword["USER"][-1].split(":")[0]
     assert user not in ("root", "0")
-    assert by_keyword["EXPOSE"] == ["8080"]
+    assert by_keyword["EXPOSE"] == ["8080 8081"]
+    assert any("SERVICE_GRPC_PORT=8081" in arguments for arguments in by_keyword["ENV"])
 
     (healthcheck,) = by_keyword["HEALTHCHECK"]
     probe = json.loads(healthcheck[healthcheck.index("CMD") + len("CMD") :].strip())
@@ -571,10 +573,13 @@ def test_deployment_probes_resources_and_security() -> None:
 
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
-    assert "startupProbe" in container
+    env = {item["name"]: item.get("value") for item in container["env"]}
+    ports = {port["name"]: port["containerPort"] for port in container["ports"]}
+    # gRPC's port is the one the service listens on, probed with grpc.health.v1.
+    assert ports["grpc"] == int(env["SERVICE_GRPC_PORT"]) != ports["http"]
+    assert container["startupProbe"]["grpc"]["port"] == ports["grpc"]
     for kind in ("requests", "limits"):
         assert {"cpu", "memory"} <= set(container["resources"][kind]), kind
-    env = {item["name"]: item.get("value") for item in container["env"]}
     # gunicorn's graceful_timeout comes from this variable (service/settings.py).
     graceful_timeout = int(env["SERVICE_GRACEFUL_TIMEOUT_SECONDS"])
     # The launcher drains (readiness off, still serving) before stopping: no preStop sleep.

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from api_support import API_KEY, AUTH, OTHER_KEY, app_over
 
-from service.http.auth import KeyChecker, load_keys
+from service.api_keys import KeyChecker, load_keys
 from service.settings import Settings, SettingsError
 
 PROTECTED = [

@@ -8,6 +8,7 @@ client, or the protocol's generated stub, talks to it.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,13 +17,17 @@ import numpy as np
 import pytest
 import tritonclient.grpc as triton
 from api_support import v2_request
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from prometheus_client import REGISTRY
 from service_support import TEST_MAX_RECORDS, applicant_columns, declared_features
 from tritonclient.grpc import service_pb2 as pb
 from tritonclient.grpc import service_pb2_grpc
 
+from service.api_keys import configured_keys
 from service.app import STORE_KEY, build_recorder
+from service.callers import key_id
 from service.dataplane import Dataplane
-from service.grpc_api.server import build_server
+from service.grpc_api.server import Limits, build_server
 from service.grpc_api.status import DETAILS_KEY
 from service.settings import Settings
 
@@ -34,12 +39,12 @@ def grpc_address(app: Any) -> Iterator[str]:
     store = app.extensions[STORE_KEY]
     settings = Settings(models_dir=store.models_dir, max_records=TEST_MAX_RECORDS)
     dataplane = Dataplane(store, TEST_MAX_RECORDS, recorder=build_recorder(settings))
-    server, port = build_server(dataplane, "127.0.0.1:0", max_message_bytes=1 << 20)
-    server.start()
+    served = build_server(dataplane, "127.0.0.1:0", Limits(max_message_bytes=1 << 20))
+    served.start()
     try:
-        yield f"127.0.0.1:{port}"
+        yield f"127.0.0.1:{served.port}"
     finally:
-        server.stop(grace=None)
+        served.stop(grace=None)
 
 
 @pytest.fixture(scope="module")
@@ -212,14 +217,167 @@ def test_an_unexpected_failure_is_internal_and_says_nothing_of_it(
             raise RuntimeError("age 45 broke it")  # what a bug's message may hold
 
     store = app.extensions[STORE_KEY]
-    server, port = build_server(Failing(store, TEST_MAX_RECORDS), "127.0.0.1:0", 1 << 20)
-    server.start()
+    served = build_server(Failing(store, TEST_MAX_RECORDS), "127.0.0.1:0")
+    served.start()
     try:
-        stock = triton.InferenceServerClient(f"127.0.0.1:{port}")
+        stock = triton.InferenceServerClient(f"127.0.0.1:{served.port}")
         features = declared_features(service_models_dir)
         with pytest.raises(triton.InferenceServerException) as failed:
             stock.infer("underwriting", _triton_inputs(columns, features))
         assert failed.value.status() == "StatusCode.INTERNAL"
         assert "45" not in failed.value.message() and "Internal error" in failed.value.message()
     finally:
-        server.stop(grace=None)
+        served.stop(grace=None)
+
+
+@pytest.fixture(scope="module")
+def keyed_address(app: Any) -> Iterator[str]:
+    """A server requiring keys: `reader-key` reads every caller's decisions."""
+    store = app.extensions[STORE_KEY]
+    settings = Settings(
+        models_dir=store.models_dir,
+        max_records=TEST_MAX_RECORDS,
+        api_keys="caller-key,reader-key",
+        decision_readers=key_id("reader-key"),
+    )
+    dataplane = Dataplane(store, TEST_MAX_RECORDS, recorder=build_recorder(settings))
+    served = build_server(dataplane, "127.0.0.1:0", keys=configured_keys(settings))
+    served.start()
+    try:
+        yield f"127.0.0.1:{served.port}"
+    finally:
+        served.stop(grace=None)
+
+
+@pytest.mark.parametrize(
+    ("metadata", "code"),
+    [
+        ((), grpc.StatusCode.UNAUTHENTICATED),
+        ((("authorization", "Bearer wrong-key"),), grpc.StatusCode.UNAUTHENTICATED),
+        ((("x-api-key", "wrong-key"),), grpc.StatusCode.UNAUTHENTICATED),
+        ((("authorization", "Bearer caller-key"),), grpc.StatusCode.OK),
+        ((("x-api-key", "caller-key"),), grpc.StatusCode.OK),
+    ],
+)
+def test_keys_come_from_authorization_or_x_api_key_metadata(
+    keyed_address: str, metadata: tuple[tuple[str, str], ...], code: grpc.StatusCode
+) -> None:
+    with grpc.insecure_channel(keyed_address) as channel:
+        stub = service_pb2_grpc.GRPCInferenceServiceStub(channel)
+        live = stub.ServerLive(pb.ServerLiveRequest())  # open, as REST's health routes
+        assert live.live
+        try:
+            stub.ModelMetadata(pb.ModelMetadataRequest(name="underwriting"), metadata=metadata)
+            answered = grpc.StatusCode.OK
+        except grpc.RpcError as refused:
+            answered = refused.code()
+            assert "API key" in refused.details() and "wrong-key" not in refused.details()
+            assert json.loads(dict(refused.trailing_metadata())[DETAILS_KEY]) == {
+                "authorization": [refused.details().split(":")[0] + "."]
+            }
+        assert answered == code
+
+
+def test_a_key_records_its_decisions_and_reads_only_its_own(
+    keyed_address: str, columns: dict[str, list[Any]], service_models_dir: Any, client: Any
+) -> None:
+    stock = triton.InferenceServerClient(keyed_address)
+    features = declared_features(service_models_dir)
+    stock.infer(
+        "underwriting",
+        _triton_inputs(columns, features),
+        headers={"x-api-key": "caller-key", "x-request-id": "grpc-keyed-1"},
+    )
+    recorded = client.get("/v1/decisions/grpc-keyed-1").get_json()["decisions"]
+    assert {r["key_id"] for r in recorded} == {key_id("caller-key")}
+
+
+def test_a_call_past_its_deadline_is_neither_decided_nor_recorded(
+    app: Any, client: Any, columns: dict[str, list[Any]], service_models_dir: Any
+) -> None:
+    class Slow(Dataplane):
+        def _valid(self, *args: Any, **kwargs: Any) -> Any:
+            time.sleep(0.5)  # validation outlasts the caller's deadline
+            return super()._valid(*args, **kwargs)
+
+    store = app.extensions[STORE_KEY]
+    settings = Settings(models_dir=store.models_dir, max_records=TEST_MAX_RECORDS)
+    served = build_server(
+        Slow(store, TEST_MAX_RECORDS, recorder=build_recorder(settings)), "127.0.0.1:0"
+    )
+    served.start()
+    try:
+        stock = triton.InferenceServerClient(f"127.0.0.1:{served.port}")
+        features = declared_features(service_models_dir)
+        with pytest.raises(triton.InferenceServerException) as late:
+            stock.infer(
+                "underwriting",
+                _triton_inputs(columns, features),
+                headers={"x-request-id": "grpc-late-1"},
+                client_timeout=0.2,
+            )
+        assert late.value.status() == "StatusCode.DEADLINE_EXCEEDED"
+        time.sleep(0.6)  # the server's side of the call has ended
+        assert client.get("/v1/decisions/grpc-late-1").status_code == 404
+        # In time, the same request is decided and recorded.
+        stock.infer(
+            "underwriting",
+            _triton_inputs(columns, features),
+            headers={"x-request-id": "grpc-late-1"},
+            client_timeout=10,
+        )
+        assert client.get("/v1/decisions/grpc-late-1").status_code == 200
+    finally:
+        served.stop(grace=None)
+
+
+def test_health_answers_for_the_server_its_services_and_each_model(grpc_address: str) -> None:
+    with grpc.insecure_channel(grpc_address) as channel:
+        health = health_pb2_grpc.HealthStub(channel)
+
+        def status(service: str) -> Any:
+            return health.Check(health_pb2.HealthCheckRequest(service=service)).status
+
+        serving = health_pb2.HealthCheckResponse.SERVING
+        for service in ("", "inference.GRPCInferenceService", "underwriting", "risk_class"):
+            assert status(service) == serving, service
+        with pytest.raises(grpc.RpcError) as unknown:
+            status("nobody")
+        assert unknown.value.code() == grpc.StatusCode.NOT_FOUND
+        watched = health.Watch(health_pb2.HealthCheckRequest(service="risk_class"), timeout=5)
+        assert next(watched).status == serving
+        watched.cancel()
+
+
+def test_each_call_is_counted_by_status_and_logged_without_values(
+    grpc_address: str, columns: dict[str, list[Any]], service_models_dir: Any, capfd: Any
+) -> None:
+    def handled(method: str, code: str) -> float:
+        labels = {
+            "grpc_service": "inference.GRPCInferenceService",
+            "grpc_method": method,
+            "grpc_code": code,
+        }
+        return REGISTRY.get_sample_value("underwriting_grpc_server_handled_total", labels) or 0.0
+
+    before_ok, before_bad = handled("ModelInfer", "OK"), handled("ModelInfer", "NOT_FOUND")
+    stock = triton.InferenceServerClient(grpc_address)
+    features = declared_features(service_models_dir)
+    capfd.readouterr()
+    stock.infer(
+        "underwriting", _triton_inputs(columns, features), headers={"x-request-id": "grpc-log-1"}
+    )
+    with pytest.raises(triton.InferenceServerException):
+        stock.infer("nobody", _triton_inputs(columns, features))
+    assert handled("ModelInfer", "OK") == before_ok + 1
+    assert handled("ModelInfer", "NOT_FOUND") == before_bad + 1
+    lines = [
+        json.loads(line) for line in capfd.readouterr().out.splitlines() if line.startswith("{")
+    ]
+    logged = next(line for line in lines if line.get("request_id") == "grpc-log-1")
+    assert logged["protocol"] == "grpc" and logged["grpc_code"] == "OK"
+    assert logged["route"] == "/inference.GRPCInferenceService/ModelInfer"
+    assert logged["records"] == ROWS and logged["client"] == "127.0.0.1"
+    values = {str(v) for column in columns.values() for v in column}
+    assert not values & {str(v) for v in logged.values()}
+    assert any(line.get("grpc_code") == "NOT_FOUND" for line in lines)

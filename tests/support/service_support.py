@@ -140,6 +140,7 @@ def start_service(
     base = os.environ | {
         "SERVICE_HOST": "127.0.0.1",
         "SERVICE_PORT": str(port),
+        "SERVICE_GRPC_PORT": str(free_port()),  # as `make run`: REST and gRPC
         "SERVICE_MODELS_DIR": str(models_dir),
         "SERVICE_WORKERS": "2",
     }

@@ -81,12 +81,23 @@ def test_an_address_not_of_this_machine_names_the_host_setting() -> None:
     assert problem is not None and problem.startswith("SERVICE_HOST=192.0.2.1 is not an address")
 
 
-def test_every_listener_is_the_front_s_or_gunicorn_s_unless_its_arguments_bind() -> None:
-    settings = Settings(host="127.0.0.1", port=9123)
-    assert preflight.listeners(settings, []) == [nginx_on("127.0.0.1", 9123)]
-    alone = Settings(host="127.0.0.1", port=9123, front="none")
-    assert preflight.listeners(alone, []) == [Listener("SERVICE_PORT", "127.0.0.1", 9123, False)]
-    assert preflight.listeners(alone, ["--bind", "unix:/tmp/x.sock"]) == []
+def test_every_listener_is_the_front_s_gunicorn_s_or_grpc_s_unless_arguments_bind() -> None:
+    grpc = Listener("SERVICE_GRPC_PORT", "127.0.0.1", 9124, v6only=False)
+    settings = Settings(host="127.0.0.1", port=9123, grpc_port=9124)
+    assert preflight.listeners(settings, []) == [nginx_on("127.0.0.1", 9123), grpc]
+    alone = Settings(host="127.0.0.1", port=9123, grpc_port=9124, front="none")
+    gunicorn = Listener("SERVICE_PORT", "127.0.0.1", 9123, False)
+    assert preflight.listeners(alone, []) == [gunicorn, grpc]
+    assert preflight.listeners(alone, ["--bind", "unix:/tmp/x.sock"]) == [grpc]
+    no_grpc = Settings(host="127.0.0.1", port=9123, grpc_port=0)
+    assert preflight.listeners(no_grpc, []) == [nginx_on("127.0.0.1", 9123)]
+
+
+def test_grpc_on_the_rest_port_is_refused_naming_both_settings() -> None:
+    same = Settings(host="127.0.0.1", port=9123, grpc_port=9123)
+    problem = preflight._distinct_ports(same)
+    assert problem is not None and problem.startswith("SERVICE_GRPC_PORT=9123 is SERVICE_PORT")
+    assert preflight._distinct_ports(Settings(port=9123, grpc_port=0)) is None
 
 
 def test_a_directory_is_unwritable_where_it_would_be_made(tmp_path: Path) -> None:
