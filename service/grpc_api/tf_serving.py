@@ -24,7 +24,7 @@ from service.grpc_api import calls
 from service.grpc_api import tf_serving_messages as tfs
 from service.grpc_api.oip import after_call, answered, check_values, tensor_error
 from service.inference.servable import Servable
-from service.protocols.v2_inputs import parse_request
+from service.protocols.v2_inputs import parse_tensors
 from service.protocols.v2_outputs import infer_body, metadata_body, requested_outputs
 
 PREDICTION_SERVICE = "tensorflow.serving.PredictionService"
@@ -75,7 +75,7 @@ class TfServingServicer:
         def predicted() -> Any:
             servable = self._servable(request.model_spec)
             limit = self.dataplane.max_records
-            envelope, columns = parse_request(_as_v2(request, limit), servable.request_fields)
+            envelope, columns = parse_tensors(_as_v2(request, limit), servable.request_fields)
             wanted = requested_outputs(envelope, servable)
             prediction = self.dataplane.infer(
                 servable, Columns(columns), call.caller, True, after_call(context)

@@ -92,6 +92,29 @@ def parse_request(
     return envelope, _columns(envelope["inputs"], {f.name: f.type for f in features})
 
 
+def parse_tensors(
+    envelope: dict[str, Any], features: tuple[Feature, ...]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """As parse_request, for an envelope a typed wire built (gRPC's messages: names and
+    datatypes are strings, shapes integers, data lists), so only what its types leave open is
+    checked here: the tensor count and negative dimensions. The datatypes, shapes and lengths
+    are checked as for JSON, with the same messages."""
+    inputs = envelope["inputs"]
+    limit = len(features) + 1 + EXTRA_FIELDS_ALLOWED
+    if len(inputs) > limit:
+        reason = f"{len(inputs):,} input tensors, at most {limit} accepted (one per feature)."
+        raise InvalidInput(f"Invalid inference request: {reason}", {"inputs": [reason]})
+    negative = {
+        str(tensor["name"]): {"shape": ["Must be greater than or equal to 0."]}
+        for tensor in inputs
+        if any(size < 0 for size in tensor["shape"])
+    }
+    if negative:
+        details = {"inputs": negative}
+        raise InvalidInput(f"Invalid inference request: {_describe(details)}", details)
+    return envelope, _columns(inputs, {f.name: f.type for f in features})
+
+
 def _refuse_binary_data(inputs: Any) -> None:
     """Refuse tensors whose values would follow the JSON in a binary body (not read here:
     answering from `data` would decide on values the client did not mean)."""
