@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 # The model repository: SERVICE_MODELS_DIR when set (what the service reads), else ./models.
 MODELS_DIR ?= $(or $(SERVICE_MODELS_DIR),models)
-SYSTEM_PACKAGES := nginx prometheus wrk postgresql chromium default-jre-headless curl jq
+SYSTEM_PACKAGES := nginx prometheus wrk nghttp2-client postgresql chromium default-jre-headless curl jq
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export TF_ENABLE_ONEDNN_OPTS ?= 0
 

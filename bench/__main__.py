@@ -19,6 +19,7 @@ import statistics
 import tempfile
 import time
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -107,36 +108,46 @@ def measure(server: servers.Server, bodies: dict[int, Path], args: argparse.Name
     }
 
 
-def grpc_messages(models_dir: Path) -> dict[int, bytes]:
-    """One ModelInferRequest per gRPC point's size: the same applicants as the REST bodies."""
+def grpc_bodies(models_dir: Path, directory: Path) -> dict[int, Path]:
+    """One framed ModelInferRequest per gRPC point's size: the REST bodies' applicants."""
     metadata = json.loads(
         (sorted((models_dir / "risk_class").iterdir())[-1] / "metadata.json").read_text()
     )
     features = metadata["features"]
     columns = applicants()
     return {
-        size: grpc_load.request_bytes(
-            {name: values[:size] for name, values in columns.items()}, features, explain=size == 1
+        size: grpc_load.frame(
+            grpc_load.request_bytes(
+                {name: values[:size] for name, values in columns.items()},
+                features,
+                explain=size == 1,
+            ),
+            directory,
         )
         for size in sorted({size for _, size, _ in GRPC_POINTS})
     }
 
 
 def measure_grpc(
-    address: str, cpu: Any, messages: dict[int, bytes], args: argparse.Namespace
+    address: str,
+    cpu: Any,
+    messages: dict[int, Path],
+    args: argparse.Namespace,
+    failures: Any = lambda: 0.0,
 ) -> dict[str, Any]:
     """Every gRPC point against one server; medians and CPU per request (`cpu()`: its
-    processes' CPU seconds so far)."""
+    processes' CPU seconds so far; `failures()`: the calls it answered with an error status)."""
     grpc_load.run(address, messages[1], 8, 1)  # warm up
     points: dict[str, Any] = {}
     for label, size, connections in GRPC_POINTS:
-        cpu_before = cpu()
+        cpu_before, failed_before = cpu(), failures()
         runs = [
             grpc_load.run(address, messages[size], connections, args.seconds)
             for _ in range(args.repeat)
         ]
         used = cpu() - cpu_before
         points[label] = _median(runs) | {"records": size}
+        points[label]["errors"] += int(failures() - failed_before)
         points[label]["records_per_second"] = points[label]["requests_per_second"] * size
         points[label]["cpu_ms_per_request"] = 1e3 * used / max(sum(r.requests for r in runs), 1)
     return {"points": points}
@@ -258,7 +269,7 @@ def main(argv: list[str] | None = None) -> None:
     results: dict[str, dict] = {}
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         bodies = write_bodies(Path(tmp))
-        messages = grpc_messages(args.models_dir)
+        messages = grpc_bodies(args.models_dir, Path(tmp))
         for name in ("floor", *args.runtimes):
             log = args.out / f"{name}.log"
             grpc_port = free_port() if name == "litert" else 0
@@ -268,7 +279,13 @@ def main(argv: list[str] | None = None) -> None:
                 if grpc_port:
                     address = f"127.0.0.1:{grpc_port}"
                     grpc_load.wait_ready(address)
-                    measured = measure_grpc(address, server.worker_cpu_seconds, messages, args)
+                    measured = measure_grpc(
+                        address,
+                        server.worker_cpu_seconds,
+                        messages,
+                        args,
+                        partial(histogram.grpc_failures, server.url),
+                    )
                     results["grpc litert"] = measured
             finally:
                 server.stop()

@@ -1,9 +1,9 @@
-"""gRPC load: ModelInfer calls from separate processes, one connection each, and the gRPC floor.
+"""gRPC load: ModelInfer calls from h2load, one connection per client, and the gRPC floor.
 
-`run` is wrk's counterpart for gRPC: `connections` client processes (so the client's own Python
-does not serialise on one GIL), each on a connection of its own (the kernel hands each to one
-worker), send one pre-serialised ModelInferRequest (raw tensors, as Triton's client sends them)
-back to back for `seconds`, and report every call's latency. The floor (`python -m
+`run` is wrk's counterpart for gRPC: h2load (a C client, as wrk is, so the load generator's own
+CPU does not crowd the server's) opens `connections` connections (the kernel hands each to one
+worker) and sends one pre-serialised ModelInferRequest (raw tensors, as Triton's client sends
+them) back to back on each for `seconds`, logging every call's latency. The floor (`python -m
 bench.grpc_load --floor-port P`) is a bare grpcio server in as many processes as the service has
 workers, on one port (SO_REUSEPORT) and with as many threads: it parses the request and answers
 a fixed response, as bench/floor_app.py does for REST.
@@ -12,18 +12,20 @@ a fixed response, as bench/floor_app.py does for REST.
 from __future__ import annotations
 
 import argparse
-import multiprocessing
+import re
 import statistics
+import struct
+import subprocess
 import time
 from concurrent import futures
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import grpc
 
 METHOD = "/inference.GRPCInferenceService/ModelInfer"
 READY = "/inference.GRPCInferenceService/ServerReady"
-OWN_CONNECTION = [("grpc.use_local_subchannel_pool", 1)]
 
 
 @dataclass(frozen=True)
@@ -59,51 +61,53 @@ def request_bytes(
     return request.SerializeToString()
 
 
-def _client(address: str, message: bytes, seconds: float, start: float, out: Any) -> None:
-    latencies: list[float] = []
-    errors = 0
-    with grpc.insecure_channel(address, options=OWN_CONNECTION) as channel:
-        call = channel.unary_unary(METHOD)
-        call(message, timeout=30)  # connected before the clock starts
-        while time.monotonic() < start:
-            time.sleep(0.001)
-        end = start + seconds
-        while (now := time.perf_counter()) and time.monotonic() < end:
-            try:
-                call(message, timeout=30)
-            except grpc.RpcError:
-                errors += 1
-            latencies.append(time.perf_counter() - now)
-    out.put((latencies, errors))
+def frame(message: bytes, directory: Path) -> Path:
+    """Write `message` as one gRPC frame (uncompressed, its length first): h2load's body."""
+    path = directory / f"grpc-{len(message)}.bin"
+    path.write_bytes(b"\x00" + struct.pack(">I", len(message)) + message)
+    return path
 
 
-def run(address: str, message: bytes, connections: int, seconds: float) -> Result:
-    """Load `address` with `connections` client processes for `seconds`."""
-    context = multiprocessing.get_context("spawn")  # no grpc state inherited across a fork
-    out = context.Queue()
-    start = time.monotonic() + 2.0 + 0.2 * connections  # every client connected first
-    clients = [
-        context.Process(target=_client, args=(address, message, seconds, start, out))
-        for _ in range(connections)
+def run(address: str, body: Path, connections: int, seconds: int) -> Result:
+    """Load `address` with h2load (nghttp2's HTTP/2 load generator, in C as wrk is): one stream
+    at a time on each of `connections` connections, the framed ModelInferRequest in `body`,
+    for `seconds` after one second of warm-up. A call counts as failed unless its HTTP status
+    is 200 and its grpc-status 0 (h2load's log has the first; errors are rare enough to be
+    looked for in the server's metrics)."""
+    log = body.with_suffix(".log")
+    command = [
+        "h2load",
+        f"--clients={connections}",
+        f"--threads={min(connections, 2)}",
+        "--max-concurrent-streams=1",
+        f"--duration={seconds}",
+        "--warm-up-time=1",
+        "--header=content-type: application/grpc",
+        "--header=te: trailers",
+        f"--data={body}",
+        f"--log-file={log}",
+        f"http://{address}{METHOD}",
     ]
-    for client in clients:
-        client.start()
-    latencies: list[float] = []
-    errors = 0
-    for _ in clients:
-        found, failed = out.get(timeout=seconds + 60)
-        latencies += found
-        errors += failed
-    for client in clients:
-        client.join()
-    latencies.sort()
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    entries = [line.split() for line in log.read_text().splitlines()]
+    log.unlink()
+    latencies = sorted(int(entry[2]) / 1e6 for entry in entries)  # microseconds in the log
+    failed = sum(entry[1] != "200" for entry in entries)
+    failed += int(_search(r"(\d+) failed", out)) + int(_search(r"(\d+) errored", out))
     return Result(
         requests_per_second=len(latencies) / seconds,
         p50=statistics.median(latencies),
         p99=latencies[int(0.99 * (len(latencies) - 1))],
         requests=len(latencies),
-        errors=errors,
+        errors=failed,
     )
+
+
+def _search(pattern: str, text: str) -> str:
+    found = re.search(pattern, text)
+    if found is None:
+        raise RuntimeError(f"h2load's report has no {pattern!r}: {text[-500:]}")
+    return found.group(1)
 
 
 def wait_ready(address: str, timeout: float = 60.0) -> None:
@@ -162,7 +166,6 @@ class Floor:
     """The floor's server processes, as many as the service has workers."""
 
     def __init__(self, port: int, processes: int, threads: int) -> None:
-        import subprocess
         import sys
 
         command = [sys.executable, "-m", "bench.grpc_load", "--floor-port", str(port)]

@@ -49,3 +49,17 @@ def quantile(q: float, before: dict[float, float], after: dict[float, float]) ->
             )
         lower_bound, lower_count = bound, count
     return lower_bound
+
+
+def grpc_failures(base_url: str) -> float:
+    """ModelInfer calls the service answered with any status but OK, so far."""
+    text = requests.get(f"{base_url}/metrics", timeout=10).text
+    failed = 0.0
+    for line in text.splitlines():
+        match = _SAMPLE.match(line)
+        if not match or match.group(1) != "underwriting_grpc_server_handled_total":
+            continue
+        labels = dict(re.findall(r'(\w+)="([^"]*)"', match.group(2)))
+        if labels.get("grpc_method") == "ModelInfer" and labels.get("grpc_code") != "OK":
+            failed += float(match.group(3))
+    return failed

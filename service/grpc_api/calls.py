@@ -73,7 +73,8 @@ class CallInterceptor(grpc.ServerInterceptor):
 
     def __init__(self, keys: Keys | None) -> None:
         self.keys = keys
-        self._children: dict[tuple[str, str, str], Any] = {}
+        # Each method's metric children by status code (bounded: the served methods' codes).
+        self._series: dict[tuple[str, grpc.StatusCode], tuple[Any, Any, Any]] = {}
 
     def intercept_service(self, continuation: Callable[[Any], Any], details: Any) -> Any:
         handler = continuation(details)
@@ -129,15 +130,19 @@ class CallInterceptor(grpc.ServerInterceptor):
         self, method: str, context: grpc.ServicerContext, call: Call, wall: float, seconds: float
     ) -> None:
         code = context.code() or grpc.StatusCode.OK
-        service, _, name = method.lstrip("/").partition("/")
-        key = (service, name, code.name)
-        counter = self._children.get(key)
-        if counter is None:
-            counter = self._children[key] = metrics.GRPC_HANDLED.labels(*key)
-        counter.inc()
-        metrics.GRPC_HANDLING_SECONDS.labels(service, name).observe(seconds)
+        series = self._series.get((method, code))
+        if series is None:  # a labels() lookup costs microseconds: once per method and code
+            service, _, name = method.lstrip("/").partition("/")
+            series = self._series[(method, code)] = (
+                metrics.GRPC_HANDLED.labels(service, name, code.name),
+                metrics.GRPC_HANDLING_SECONDS.labels(service, name),
+                metrics.REQUEST_RECORDS.labels(method),
+            )
+        handled, duration, records = series
+        handled.inc()
+        duration.observe(seconds)
         if call.records:
-            metrics.REQUEST_RECORDS.labels(method).observe(call.records)
+            records.observe(call.records)
         access_log.write_call(
             method,
             code.name,

@@ -2,11 +2,12 @@
 
 An example is an indented code block whose first line starts with `$ `. Each command (with its
 `\\` continuation lines) runs in bash, in a scratch directory laid out as a checkout is after
-`make run` (`models/`, `examples/`, `policy/`, `.venv`), with `localhost:8080` pointed at the
-service started for that document by `make run`. What it prints (stdout, then stderr) must
-match the lines under the command: `...` matches anything (as in doctest), a decimal matches
-within a small tolerance, and the values that differ on every run (request ids the service
-makes, times, the decision chain's hashes, durations and rates) are compared by their shape.
+`make run` (`models/`, `examples/`, `policy/`, `.venv`), with `localhost:8080` (and gRPC's
+`localhost:8081`) pointed at the service started for that document by `make run`. What it
+prints (stdout, then stderr) must match the lines under the command: `...` matches anything (as
+in doctest), a decimal matches within a small tolerance, and the values that differ on every
+run (request ids the service makes, times, the decision chain's hashes, durations and rates)
+are compared by their shape.
 
 Directives, in an HTML comment on the line before a block (invisible on the rendered page):
 
@@ -44,6 +45,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[2]
 DOCUMENTS = (REPO / "README.md", *sorted((REPO / "docs").glob("*.md")))
 DEFAULT_ADDRESS = "localhost:8080"
+DEFAULT_GRPC_ADDRESS = "localhost:8081"  # SERVICE_GRPC_PORT's default
 RETRY_SECONDS = 30.0
 COMMAND_TIMEOUT = 900.0
 
@@ -402,6 +404,9 @@ class Workspace:
         }
         self.env |= {"TF_CPP_MIN_LOG_LEVEL": "2", "TF_ENABLE_ONEDNN_OPTS": "0"}
         self.address = f"127.0.0.1:{free_port()}"
+        self.grpc_address = f"127.0.0.1:{free_port()}"
+        while self.grpc_address == self.address:
+            self.grpc_address = f"127.0.0.1:{free_port()}"
         self.service: subprocess.Popen[bytes] | None = None
         published, status = self.run(
             ".venv/bin/python -m policy publish --if-none --models-dir models"
@@ -415,7 +420,9 @@ class Workspace:
 
         self.stop()
         host, port = self.address.split(":")
+        grpc_port = self.grpc_address.split(":")[1]
         env = self.env | settings | {"SERVICE_HOST": host, "SERVICE_PORT": port}
+        env |= {"SERVICE_GRPC_PORT": grpc_port}
         env.setdefault("SERVICE_RELOAD_INTERVAL_SECONDS", "0.5")
         self.service = launch(make_run(), env, self.log, cwd=self.directory)
         try:
@@ -435,6 +442,7 @@ class Workspace:
         """Run a documented command as a user would: what it printed, as they would read it,
         and its exit status. A command past COMMAND_TIMEOUT is killed with all it started."""
         text = command.replace(DEFAULT_ADDRESS, self.address)
+        text = text.replace(DEFAULT_GRPC_ADDRESS, self.grpc_address)
         with subprocess.Popen(
             ["bash", "-o", "pipefail", "-c", text],
             cwd=self.directory,
@@ -452,6 +460,7 @@ class Workspace:
         output = (stdout + stderr).decode(errors="replace")
         # Paths the commands print absolute read as the user's own working directory.
         output = output.replace(f"{self.directory}/", "").replace(self.address, DEFAULT_ADDRESS)
+        output = output.replace(self.grpc_address, DEFAULT_GRPC_ADDRESS)
         return _tidy(output), process.returncode
 
 
@@ -500,7 +509,10 @@ def run_document(
 
 
 def _addresses(example: Example) -> bool:
-    return any(DEFAULT_ADDRESS in command.text for command in example.commands)
+    return any(
+        DEFAULT_ADDRESS in command.text or DEFAULT_GRPC_ADDRESS in command.text
+        for command in example.commands
+    )
 
 
 def report(examples: list[Example], results: list[list[Outcome]]) -> list[str]:
