@@ -34,6 +34,7 @@ from service.repository.store import ModelStore
 from service.settings import Settings
 
 STORE_KEY = "model_store"
+DATAPLANE_KEY = "dataplane"  # what every protocol of this app calls
 GRPC_KEY = "grpc_server"  # starts a gRPC server over the app's dataplane (service.gunicorn_config)
 
 
@@ -147,6 +148,7 @@ def create_app(
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.url_map.converters["model"] = ModelNameConverter
     app.extensions[STORE_KEY] = store
+    app.extensions[DATAPLANE_KEY] = dataplane
     app.extensions[GRPC_KEY] = partial(serve_grpc, dataplane, settings)
     register_error_handlers(app)
     request_hooks.install(app)  # before auth: a refused request still gets an id and a log line

@@ -5,9 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from metrics_support import parse_exposition, total, wait_for
-from service_support import applicant_columns, columns_to_rows, make_repository, publish_version
+from service_support import (
+    applicant_columns,
+    columns_to_rows,
+    free_port,
+    make_repository,
+    publish_version,
+)
 
 PREDICT = "/v1/models/underwriting:predict"
 
@@ -132,3 +139,52 @@ def test_a_new_challenger_version_starts_its_comparison_afresh(
     post(client, rows[40:])
     after = scrape(client)
     assert total(after, "underwriting_shadow_window_records", model="underwriting") == 10
+
+
+def test_a_grpc_call_is_shadowed_once_it_has_ended(
+    service_models_dir: Path, challenger_dir: Path
+) -> None:
+    import json
+
+    import tritonclient.grpc as triton
+    from service_support import declared_features
+
+    from service.app import DATAPLANE_KEY
+    from service.grpc_api.server import serve_grpc
+    from service.settings import Settings
+
+    app = shadowed_app(service_models_dir, challenger_dir)
+    client = app.test_client()
+    # A gRPC server over the app's own dataplane (its REST routes' too), as in a worker.
+    settings = Settings(host="127.0.0.1", grpc_port=free_port())
+    served = serve_grpc(app.extensions[DATAPLANE_KEY], settings)
+    try:
+        before = scrape(client)
+        columns = applicant_columns(15, seed=67)
+        inputs = []
+        datatypes = {"integer": "INT64", "number": "FP64", "boolean": "BOOL", "category": "BYTES"}
+        for feature in declared_features(service_models_dir):
+            kind = object if feature["type"] == "category" else None
+            values = np.asarray(columns[feature["name"]], dtype=kind)
+            tensor = triton.InferInput(feature["name"], [15], datatypes[feature["type"]])
+            tensor.set_data_from_numpy(values)
+            inputs.append(tensor)
+        stock = triton.InferenceServerClient(f"127.0.0.1:{served.port}")
+        result = stock.infer("underwriting", inputs)
+        assert len([json.loads(v) for v in result.as_numpy("decision")]) == 15
+
+        def shadowed() -> float | None:
+            moved = total(scrape(client), "underwriting_shadow_agreement_total") - total(
+                before, "underwriting_shadow_agreement_total"
+            )
+            return moved or None
+
+        assert wait_for(shadowed, 10, "the challenger's comparison") == 15
+        after = scrape(client)
+        assert (
+            total(after, "underwriting_shadow_duration_seconds_count")
+            - total(before, "underwriting_shadow_duration_seconds_count")
+            == 1
+        )
+    finally:
+        served.stop(grace=None)
