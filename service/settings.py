@@ -135,15 +135,16 @@ class Settings:
     grpc_max_message_bytes: int = _setting(
         32 * 1024 * 1024,
         "Largest gRPC message received or sent (larger: `RESOURCE_EXHAUSTED`).",
-        lambda v: v >= 1024,
-        ">= 1024",
+        lambda v: 1024 <= v < 2**31,
+        "1024 to 2147483647 (grpc's limit)",
         shown="`33554432` (32 MiB)",
     )
     grpc_max_concurrent_streams: int = _setting(
         32,
         "Most gRPC calls one connection may have open at once (HTTP/2's "
-        "`SETTINGS_MAX_CONCURRENT_STREAMS`), and most calls one worker holds, running or "
-        "queued: beyond them a call is refused at once with `RESOURCE_EXHAUSTED`.",
+        "`SETTINGS_MAX_CONCURRENT_STREAMS`: a client waits before opening more), and most "
+        "calls one worker holds, running or queued (beyond them a call is refused at once with "
+        "`RESOURCE_EXHAUSTED`).",
         lambda v: 1 <= v <= 10_000,
         "1-10000",
     )

@@ -96,6 +96,7 @@ class CallInterceptor(grpc.ServerInterceptor):
             metadata = _metadata(context)
             call = Call(self._caller(metadata, context, protected))
             token = _current.set(call)
+            context.set_trailing_metadata(call.trailing)  # every answer says its request id
             try:
                 if isinstance(request, Undecodable):
                     abort_with(context, request.error(method), call.trailing)

@@ -16,7 +16,10 @@ from __future__ import annotations
 import json
 import logging
 import struct
+import threading
+import time
 from collections.abc import Callable, Iterator
+from concurrent import futures
 from typing import Any, TypeVar
 
 import grpc
@@ -28,7 +31,7 @@ from service.dataplane import Columns, Dataplane, Defer
 from service.errors import InvalidInput, ModelFailure, ServiceError
 from service.grpc_api import calls
 from service.grpc_api.status import abort_with
-from service.protocols.v2_inputs import parse_tensors
+from service.protocols.v2_inputs import check_tensor_count, parse_tensors
 from service.protocols.v2_outputs import (
     SERVER_NAME,
     infer_body,
@@ -55,6 +58,8 @@ _RAW_DTYPES = {
 }
 
 # The same, as struct reads them (no array built: a request holds a few values per tensor).
+MAX_VERSION_DIGITS = 18  # a version is an int64
+DROPPED_LOG_SECONDS = 10.0
 _STRUCT_FORMATS = {"BOOL": "?", "INT64": "q", "FP32": "f", "FP64": "d"}
 Reply = TypeVar("Reply")
 
@@ -62,8 +67,9 @@ Reply = TypeVar("Reply")
 class InferenceServicer(service_pb2_grpc.GRPCInferenceServiceServicer):
     """The six methods of the Open Inference Protocol, over one dataplane."""
 
-    def __init__(self, dataplane: Dataplane) -> None:
+    def __init__(self, dataplane: Dataplane, after: AfterCalls) -> None:
         self.dataplane = dataplane
+        self.after = after
 
     def ServerLive(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
         return pb.ServerLiveResponse(live=True)
@@ -103,12 +109,13 @@ class InferenceServicer(service_pb2_grpc.GRPCInferenceServiceServicer):
 
         def inferred() -> Any:
             servable = self.dataplane.servable(request.model_name, _version(request.model_version))
+            check_tensor_count(len(request.inputs), servable.request_fields)
             limit = self.dataplane.max_records
             envelope, columns = parse_tensors(_as_json(request, limit), servable.request_fields)
             wanted = requested_outputs(envelope, servable)
             explain = _explain(request)
             prediction = self.dataplane.infer(
-                servable, Columns(columns), call.caller, explain, after_call(context)
+                servable, Columns(columns), call.caller, explain, self.after.defer_for(context)
             )
             call.scored(prediction)
             body = infer_body(servable, prediction, envelope, wanted, call.caller.request_id)
@@ -117,14 +124,55 @@ class InferenceServicer(service_pb2_grpc.GRPCInferenceServiceServicer):
         return answered(context, inferred)
 
 
-def after_call(context: grpc.ServicerContext) -> Defer:
-    """Run work once the call has ended (its answer sent), or at once if it already has."""
+class AfterCalls:
+    """Work that runs once its call has ended (the shadow challenger's), on a thread of its own.
 
-    def defer(work: Callable[[], None]) -> None:
-        if not context.add_callback(work):
-            work()
+    grpc runs a call's callbacks on the one thread that polls for every call's events: work
+    there (and its wait for the dataplane's lock) would stall the whole server. At most
+    `waiting` pieces of work wait; beyond them work is dropped and said so in the log, as a
+    sampled shadow may be.
+    """
 
-    return defer
+    def __init__(self, waiting: int = 8) -> None:
+        self._executor = futures.ThreadPoolExecutor(1, thread_name_prefix="grpc-after-call")
+        self._slots = threading.BoundedSemaphore(waiting)
+        self._dropped = 0
+        self._said = 0.0
+
+    def defer_for(self, context: grpc.ServicerContext) -> Defer:
+        """The dataplane's `defer` for one call."""
+
+        def defer(work: Callable[[], None]) -> None:
+            if not self._slots.acquire(blocking=False):
+                self._drop()
+                return
+
+            def run() -> None:
+                try:
+                    work()
+                finally:
+                    self._slots.release()
+
+            def hand_over() -> None:
+                self._executor.submit(run)
+
+            if not context.add_callback(hand_over):  # the call has already ended
+                hand_over()
+
+        return defer
+
+    def _drop(self) -> None:
+        self._dropped += 1
+        now = time.monotonic()
+        if now - self._said >= DROPPED_LOG_SECONDS:
+            log.warning(
+                "work after %d gRPC call(s) dropped: too much already waiting", self._dropped
+            )
+            self._dropped, self._said = 0, now
+
+    def stop(self) -> None:
+        """Finish the work waiting."""
+        self._executor.shutdown(wait=True)
 
 
 def answered(context: grpc.ServicerContext, work: Callable[[], Reply]) -> Reply:
@@ -148,9 +196,10 @@ def _version(text: str) -> int | None:
     """A request's model version: empty for the serving one, else a whole number."""
     if not text:
         return None
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit() and len(text) <= MAX_VERSION_DIGITS):
         raise InvalidInput(
-            f"Invalid model_version {text!r}: send a whole number, or none for the serving one",
+            f"Invalid model_version {text[:32]!r}: send a whole number (at most "
+            f"{MAX_VERSION_DIGITS} digits), or none for the serving one",
             {"model_version": ["Not a whole number."]},
         )
     return int(text)

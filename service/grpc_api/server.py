@@ -16,7 +16,7 @@ from service.api_keys import Keys, configured_keys
 from service.dataplane import Dataplane
 from service.grpc_api.calls import CallInterceptor
 from service.grpc_api.health import DataplaneHealth
-from service.grpc_api.oip import InferenceServicer
+from service.grpc_api.oip import AfterCalls, InferenceServicer
 from service.grpc_api.tf_serving import (
     MODEL_SERVICE,
     PREDICTION_SERVICE,
@@ -44,16 +44,19 @@ class GrpcServer:
     server: grpc.Server
     port: int
     health: DataplaneHealth
+    after: AfterCalls
 
     def start(self) -> None:
+        self.health.refresh()  # watchers' first answer is the dataplane's, not a default
         self.server.start()
         self.health.start()
 
     def stop(self, grace: float | None) -> None:
         """NOT_SERVING on health first, then refuse new calls and finish those in flight
-        within `grace` seconds."""
+        within `grace` seconds, then the work after them (the shadow's)."""
         self.health.stop()
         self.server.stop(grace).wait()
+        self.after.stop()
 
 
 def build_server(
@@ -77,14 +80,15 @@ def build_server(
         ],
         maximum_concurrent_rpcs=limits.max_concurrent_streams,
     )
+    after = AfterCalls()
     service_pb2_grpc.add_GRPCInferenceServiceServicer_to_server(
-        InferenceServicer(dataplane), server
+        InferenceServicer(dataplane, after), server
     )
-    server.add_generic_rpc_handlers(handlers(TfServingServicer(dataplane)))
+    server.add_generic_rpc_handlers(handlers(TfServingServicer(dataplane, after)))
     health = DataplaneHealth(dataplane, (OIP_SERVICE, PREDICTION_SERVICE, MODEL_SERVICE))
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
     port = server.add_insecure_port(address)
-    return GrpcServer(server, port, health)
+    return GrpcServer(server, port, health, after)
 
 
 def serve_grpc(dataplane: Dataplane, settings: Settings) -> GrpcServer:

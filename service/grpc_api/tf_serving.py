@@ -22,9 +22,9 @@ from service.dataplane import Columns, Dataplane
 from service.errors import InvalidInput, NotFound
 from service.grpc_api import calls
 from service.grpc_api import tf_serving_messages as tfs
-from service.grpc_api.oip import after_call, answered, check_values, tensor_error
+from service.grpc_api.oip import AfterCalls, answered, check_values, tensor_error
 from service.inference.servable import Servable
-from service.protocols.v2_inputs import parse_tensors
+from service.protocols.v2_inputs import check_tensor_count, parse_tensors
 from service.protocols.v2_outputs import infer_body, metadata_body, requested_outputs
 
 PREDICTION_SERVICE = "tensorflow.serving.PredictionService"
@@ -66,19 +66,21 @@ _WRITTEN = {  # V2 datatype -> (TensorFlow dtype, TensorProto field)
 class TfServingServicer:
     """PredictionService's Predict and GetModelMetadata, ModelService's GetModelStatus."""
 
-    def __init__(self, dataplane: Dataplane) -> None:
+    def __init__(self, dataplane: Dataplane, after: AfterCalls) -> None:
         self.dataplane = dataplane
+        self.after = after
 
     def Predict(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
         call = calls.current()
 
         def predicted() -> Any:
             servable = self._servable(request.model_spec)
+            check_tensor_count(len(request.inputs), servable.request_fields)
             limit = self.dataplane.max_records
             envelope, columns = parse_tensors(_as_v2(request, limit), servable.request_fields)
             wanted = requested_outputs(envelope, servable)
             prediction = self.dataplane.infer(
-                servable, Columns(columns), call.caller, True, after_call(context)
+                servable, Columns(columns), call.caller, True, self.after.defer_for(context)
             )
             call.scored(prediction)
             body = infer_body(servable, prediction, envelope, wanted, call.caller.request_id)

@@ -79,10 +79,8 @@ def parse_request(
     if not isinstance(payload, dict):
         raise InvalidInput("Request body must be a JSON object", {"_schema": ["Not an object."]})
     inputs = payload.get("inputs")
-    limit = len(features) + 1 + EXTRA_FIELDS_ALLOWED  # the features, requested_coverage, slack
-    if isinstance(inputs, list) and len(inputs) > limit:  # bounded work before any check
-        reason = f"{len(inputs):,} input tensors, at most {limit} accepted (one per feature)."
-        raise InvalidInput(f"Invalid inference request: {reason}", {"inputs": [reason]})
+    if isinstance(inputs, list):  # bounded work before any check
+        check_tensor_count(len(inputs), features)
     _refuse_binary_data(inputs)
     try:
         envelope = dict(_REQUEST.load(payload))
@@ -100,10 +98,7 @@ def parse_tensors(
     checked here: the tensor count and negative dimensions. The datatypes, shapes and lengths
     are checked as for JSON, with the same messages."""
     inputs = envelope["inputs"]
-    limit = len(features) + 1 + EXTRA_FIELDS_ALLOWED
-    if len(inputs) > limit:
-        reason = f"{len(inputs):,} input tensors, at most {limit} accepted (one per feature)."
-        raise InvalidInput(f"Invalid inference request: {reason}", {"inputs": [reason]})
+    check_tensor_count(len(inputs), features)
     negative = {
         str(tensor["name"]): {"shape": ["Must be greater than or equal to 0."]}
         for tensor in inputs
@@ -113,6 +108,15 @@ def parse_tensors(
         details = {"inputs": negative}
         raise InvalidInput(f"Invalid inference request: {_describe(details)}", details)
     return envelope, _columns(inputs, {f.name: f.type for f in features})
+
+
+def check_tensor_count(count: int, features: tuple[Feature, ...]) -> None:
+    """Refuse more input tensors than a request for these features could need (a wire that
+    reads tensors itself checks this before reading their values)."""
+    limit = len(features) + 1 + EXTRA_FIELDS_ALLOWED  # the features, requested_coverage, slack
+    if count > limit:
+        reason = f"{count:,} input tensors, at most {limit} accepted (one per feature)."
+        raise InvalidInput(f"Invalid inference request: {reason}", {"inputs": [reason]})
 
 
 def _refuse_binary_data(inputs: Any) -> None:

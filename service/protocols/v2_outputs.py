@@ -6,6 +6,7 @@ with the V2 datatype of its dtype and shape [N] or [N, k]; data is flat, in row-
 
 from __future__ import annotations
 
+from collections import Counter
 from importlib import metadata as package_metadata
 from typing import Any
 
@@ -27,6 +28,8 @@ OUTPUT_DATATYPES = {
 
 
 SERVER_NAME = "underwriting-model-service"
+# How much of a client's unknown output names an error repeats back.
+NAMES_SHOWN, NAME_SHOWN = 10, 128
 
 
 def server_version() -> str:
@@ -57,9 +60,16 @@ def requested_outputs(envelope: dict[str, Any], servable: Servable) -> list[str]
     available = [spec["name"] for spec in output_specs(servable)]
     wanted = [output["name"] for output in envelope.get("outputs") or []]
     if unknown := sorted(set(wanted) - set(available)):
+        shown = [name[:NAME_SHOWN] for name in unknown[:NAMES_SHOWN]]
         raise InvalidInput(
-            f"Unknown outputs requested: {', '.join(unknown)} (available: {', '.join(available)})",
-            {"outputs": {name: ["Not an output of this model."] for name in unknown}},
+            f"Unknown outputs requested: {', '.join(shown)} (available: {', '.join(available)})",
+            {"outputs": {name: ["Not an output of this model."] for name in shown}},
+        )
+    if len(wanted) != len(set(wanted)):  # each would be encoded again: bounded work
+        repeated = sorted(name for name, count in Counter(wanted).items() if count > 1)
+        raise InvalidInput(
+            f"Outputs requested more than once: {', '.join(repeated)}; name each once",
+            {"outputs": {name: ["Requested more than once."] for name in repeated}},
         )
     return wanted or available
 

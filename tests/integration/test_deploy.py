@@ -575,9 +575,10 @@ def test_deployment_probes_resources_and_security() -> None:
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     env = {item["name"]: item.get("value") for item in container["env"]}
     ports = {port["name"]: port["containerPort"] for port in container["ports"]}
-    # gRPC's port is the one the service listens on, probed with grpc.health.v1.
+    # gRPC's port is the one the service listens on.
     assert ports["grpc"] == int(env["SERVICE_GRPC_PORT"]) != ports["http"]
-    assert container["startupProbe"]["grpc"]["port"] == ports["grpc"]
+    # Starting up is not being ready: a store failing at rollout must not restart the pod.
+    assert container["startupProbe"]["httpGet"]["path"] == "/healthz"
     for kind in ("requests", "limits"):
         assert {"cpu", "memory"} <= set(container["resources"][kind]), kind
     # gunicorn's graceful_timeout comes from this variable (service/settings.py).

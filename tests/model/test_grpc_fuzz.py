@@ -99,7 +99,9 @@ def _oip_infer(rng: random.Random, columns: dict[str, list[Any]], features: list
                 "ü" * 40,
             ]
         ),
-        model_version=rng.choice(["", "", "1", "2", "-1", "x", "99999999999999999999"]),
+        model_version=rng.choice(
+            ["", "", "1", "2", "-1", "x", "99999999999999999999", "²", "１", "9" * 5000]
+        ),
         id=rng.choice(["", "mine", "z" * 500]),
     )
     raw = rng.random() < 0.3
@@ -135,7 +137,13 @@ def _oip_infer(rng: random.Random, columns: dict[str, list[Any]], features: list
     if rng.random() < 0.2:
         request.parameters["explain"].string_param = "yes"
     if rng.random() < 0.1:
-        request.outputs.add(name=rng.choice(["decision", "premium", ""]))
+        request.outputs.add(name=rng.choice(["decision", "premium", "", "o" * 5000]))
+    if rng.random() < 0.03:  # one output asked for thousands of times: refused, not encoded
+        for _ in range(rng.choice([2, 5_000])):
+            request.outputs.add(name="decision")
+    if rng.random() < 0.02:  # far more inputs than features
+        for k in range(rng.choice([50, 2_000])):
+            request.inputs.add(name=f"extra_{k}", datatype="INT64", shape=[1])
     if raw and rng.random() < 0.2:
         request.raw_input_contents.append(b"\x00")
     return request.SerializeToString()
@@ -208,13 +216,15 @@ def _tfs_predict(rng: random.Random, columns: dict[str, list[Any]], features: li
         _fill(getattr(tensor, field), field, values, rng)
     if rng.random() < 0.1:
         request.output_filter.append(rng.choice(["decision", "premium"]))
+    if rng.random() < 0.03:
+        request.output_filter.extend(["risk_class"] * rng.choice([2, 5_000]))
     return request.SerializeToString()
 
 
 def _small(rng: random.Random, method: str) -> bytes:
     """Metadata, readiness, status and health requests with random names and versions."""
     name = rng.choice(["underwriting", "risk_class", "", "nobody", "é" * 10, "a/b", "x" * 2000])
-    version = rng.choice(["", "1", "x", "-3"])
+    version = rng.choice(["", "1", "x", "-3", "²", "１", "7" * 5000])
     if method.startswith(OIP):
         if method.endswith(("ModelReady", "ModelMetadata")):
             return pb.ModelMetadataRequest(name=name, version=version).SerializeToString()

@@ -8,6 +8,7 @@ client, or the protocol's generated stub, talks to it.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -381,3 +382,61 @@ def test_each_call_is_counted_by_status_and_logged_without_values(
     values = {str(v) for column in columns.values() for v in column}
     assert not values & {str(v) for v in logged.values()}
     assert any(line.get("grpc_code") == "NOT_FOUND" for line in lines)
+
+
+def test_work_after_a_call_runs_on_a_thread_of_its_own(
+    app: Any, columns: dict[str, list[Any]], service_models_dir: Any
+) -> None:
+    """The shadow's work, deferred by the dataplane, never runs on grpc's polling thread."""
+    ran_on: list[str] = []
+
+    class Deferring(Dataplane):
+        def infer(self, *args: Any, **kwargs: Any) -> Any:
+            prediction = super().infer(*args, **kwargs)
+            defer = args[4] if len(args) > 4 else kwargs["defer"]
+            defer(lambda: ran_on.append(threading.current_thread().name))
+            return prediction
+
+    store = app.extensions[STORE_KEY]
+    settings = Settings(models_dir=store.models_dir, max_records=TEST_MAX_RECORDS)
+    dataplane = Deferring(store, TEST_MAX_RECORDS, recorder=build_recorder(settings))
+    served = build_server(dataplane, "127.0.0.1:0")
+    served.start()
+    try:
+        stock = triton.InferenceServerClient(f"127.0.0.1:{served.port}")
+        stock.infer("underwriting", _triton_inputs(columns, declared_features(service_models_dir)))
+        deadline = time.monotonic() + 10
+        while not ran_on and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert ran_on and ran_on[0].startswith("grpc-after-call"), ran_on
+    finally:
+        served.stop(grace=None)
+
+
+@pytest.mark.parametrize("version", ["²", "１", "9" * 5000])
+def test_a_version_that_is_not_plain_digits_is_invalid(stub: Any, version: str) -> None:
+    with pytest.raises(grpc.RpcError) as refused:
+        stub.ModelReady(pb.ModelReadyRequest(name="risk_class", version=version))
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "model_version" in refused.value.details() and len(refused.value.details()) < 300
+
+
+def test_an_output_asked_for_twice_is_refused(
+    stub: Any, columns: dict[str, list[Any]], service_models_dir: Any
+) -> None:
+    request = pb.ModelInferRequest(model_name="underwriting")
+    for tensor in v2_request(columns, declared_features(service_models_dir))["inputs"]:
+        added = request.inputs.add(
+            name=tensor["name"], datatype=tensor["datatype"], shape=tensor["shape"]
+        )
+        if tensor["datatype"] == "BYTES":
+            added.contents.bytes_contents.extend(value.encode() for value in tensor["data"])
+        else:
+            field = {"INT64": "int64_contents", "FP64": "fp64_contents", "BOOL": "bool_contents"}
+            getattr(added.contents, field[tensor["datatype"]]).extend(tensor["data"])
+    for _ in range(3):
+        request.outputs.add(name="decision")
+    with pytest.raises(grpc.RpcError) as refused:
+        stub.ModelInfer(request)
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "more than once: decision" in refused.value.details()
