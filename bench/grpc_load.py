@@ -18,25 +18,15 @@ import struct
 import subprocess
 import time
 from concurrent import futures
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import grpc
 
+from bench.wrk import Result  # the same fields as wrk's runs: the report reads both
+
 METHOD = "/inference.GRPCInferenceService/ModelInfer"
 READY = "/inference.GRPCInferenceService/ServerReady"
-
-
-@dataclass(frozen=True)
-class Result:
-    """One run: throughput, latency percentiles (seconds) and failures."""
-
-    requests_per_second: float
-    p50: float
-    p99: float
-    requests: int
-    errors: int
 
 
 def request_bytes(

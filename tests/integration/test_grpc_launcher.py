@@ -24,6 +24,7 @@ import pytest
 import requests
 import tritonclient.grpc as triton
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_support import triton_inputs
 from service_support import (
     applicant_columns,
     declared_features,
@@ -44,23 +45,11 @@ RETRIES = 200  # 10 s of retries: well beyond grpc's first reconnection
 # A call whose worker died, or that a stopping worker never started: safe to send again.
 RETRIED = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED}
 OWN_CONNECTION = [("grpc.use_local_subchannel_pool", 1)]
-DATATYPES = {"integer": "INT64", "number": "FP64", "boolean": "BOOL", "category": "BYTES"}
 
 
 @pytest.fixture(scope="module")
 def repository(tiny_models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_repository(tiny_models_dir, tmp_path_factory.mktemp("grpc-launcher"))
-
-
-def triton_inputs(columns: dict[str, list[Any]], features: list[dict[str, Any]]) -> list[Any]:
-    inputs = []
-    for feature in features:
-        kind = object if feature["type"] == "category" else None
-        values = np.asarray(columns[feature["name"]], dtype=kind)
-        tensor = triton.InferInput(feature["name"], [len(values)], DATATYPES[feature["type"]])
-        tensor.set_data_from_numpy(values)
-        inputs.append(tensor)
-    return inputs
 
 
 def health_status(address: str, service: str = "") -> Any:

@@ -17,14 +17,12 @@ from typing import Any
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2
-from service_support import TEST_MAX_RECORDS, applicant_columns, declared_features
+from grpc_support import grpc_server
+from service_support import applicant_columns, declared_features
 from tritonclient.grpc import service_pb2 as pb
 
-from service.app import STORE_KEY, build_recorder
-from service.dataplane import Dataplane
 from service.grpc_api import tf_serving_messages as tfs
-from service.grpc_api.server import Limits, build_server
-from service.settings import Settings
+from service.grpc_api.server import Limits
 
 MESSAGES = 6_000
 NEVER = {grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL}
@@ -55,16 +53,11 @@ TF_FIELDS = [
 
 @pytest.fixture(scope="module")
 def channel(app: Any) -> Iterator[grpc.Channel]:
-    store = app.extensions[STORE_KEY]
-    settings = Settings(models_dir=store.models_dir, max_records=TEST_MAX_RECORDS)
-    dataplane = Dataplane(store, TEST_MAX_RECORDS, recorder=build_recorder(settings))
-    served = build_server(dataplane, "127.0.0.1:0", Limits(max_message_bytes=1 << 20))
-    served.start()
-    try:
-        with grpc.insecure_channel(f"127.0.0.1:{served.port}") as opened:
-            yield opened
-    finally:
-        served.stop(grace=None)
+    with (
+        grpc_server(app, limits=Limits(max_message_bytes=1 << 20)) as served,
+        grpc.insecure_channel(f"127.0.0.1:{served.port}") as opened,
+    ):
+        yield opened
 
 
 def _value(rng: random.Random) -> Any:

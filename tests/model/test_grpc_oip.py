@@ -19,33 +19,24 @@ import pytest
 import tritonclient.grpc as triton
 from api_support import v2_request
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_support import grpc_server, triton_inputs
 from prometheus_client import REGISTRY
-from service_support import TEST_MAX_RECORDS, applicant_columns, declared_features
+from service_support import applicant_columns, declared_features
 from tritonclient.grpc import service_pb2 as pb
 from tritonclient.grpc import service_pb2_grpc
 
-from service.api_keys import configured_keys
-from service.app import STORE_KEY, build_recorder
 from service.callers import key_id
 from service.dataplane import Dataplane
-from service.grpc_api.server import Limits, build_server
+from service.grpc_api.server import Limits
 from service.grpc_api.status import DETAILS_KEY
-from service.settings import Settings
 
 ROWS = 6
 
 
 @pytest.fixture(scope="module")
 def grpc_address(app: Any) -> Iterator[str]:
-    store = app.extensions[STORE_KEY]
-    settings = Settings(models_dir=store.models_dir, max_records=TEST_MAX_RECORDS)
-    dataplane = Dataplane(store, TEST_MAX_RECORDS, recorder=build_recorder(settings))
-    served = build_server(dataplane, "127.0.0.1:0", Limits(max_message_bytes=1 << 20))
-    served.start()
-    try:
+    with grpc_server(app, limits=Limits(max_message_bytes=1 << 20)) as served:
         yield f"127.0.0.1:{served.port}"
-    finally:
-        served.stop(grace=None)
 
 
 @pytest.fixture(scope="module")
@@ -57,19 +48,6 @@ def stub(grpc_address: str) -> Iterator[Any]:
 @pytest.fixture(scope="module")
 def columns(service_models_dir: Any) -> dict[str, list[Any]]:
     return applicant_columns(ROWS, seed=17)
-
-
-def _triton_inputs(columns: dict[str, list[Any]], features: list[dict[str, Any]]) -> list[Any]:
-    datatypes = {"integer": "INT64", "number": "FP64", "boolean": "BOOL", "category": "BYTES"}
-    inputs = []
-    for feature in features:
-        values = np.asarray(
-            columns[feature["name"]], dtype=object if feature["type"] == "category" else None
-        )
-        tensor = triton.InferInput(feature["name"], [len(values)], datatypes[feature["type"]])
-        tensor.set_data_from_numpy(values)  # raw_input_contents, as the client sends them
-        inputs.append(tensor)
-    return inputs
 
 
 def _rest(
@@ -102,7 +80,7 @@ def test_triton_clients_raw_tensors_get_the_rest_answer(
     features = declared_features(service_models_dir)
     stock = triton.InferenceServerClient(grpc_address)
     result = stock.infer(
-        "underwriting", _triton_inputs(columns, features), headers={"x-request-id": "grpc-raw-1"}
+        "underwriting", triton_inputs(columns, features), headers={"x-request-id": "grpc-raw-1"}
     )
     rest = _rest(client, columns, features)
     np.testing.assert_allclose(
@@ -217,37 +195,21 @@ def test_an_unexpected_failure_is_internal_and_says_nothing_of_it(
         def infer(self, *args: Any, **kwargs: Any) -> Any:
             raise RuntimeError("age 45 broke it")  # what a bug's message may hold
 
-    store = app.extensions[STORE_KEY]
-    served = build_server(Failing(store, TEST_MAX_RECORDS), "127.0.0.1:0")
-    served.start()
-    try:
+    with grpc_server(app, Failing) as served:
         stock = triton.InferenceServerClient(f"127.0.0.1:{served.port}")
         features = declared_features(service_models_dir)
         with pytest.raises(triton.InferenceServerException) as failed:
-            stock.infer("underwriting", _triton_inputs(columns, features))
+            stock.infer("underwriting", triton_inputs(columns, features))
         assert failed.value.status() == "StatusCode.INTERNAL"
         assert "45" not in failed.value.message() and "Internal error" in failed.value.message()
-    finally:
-        served.stop(grace=None)
 
 
 @pytest.fixture(scope="module")
 def keyed_address(app: Any) -> Iterator[str]:
     """A server requiring keys: `reader-key` reads every caller's decisions."""
-    store = app.extensions[STORE_KEY]
-    settings = Settings(
-        models_dir=store.models_dir,
-        max_records=TEST_MAX_RECORDS,
-        api_keys="caller-key,reader-key",
-        decision_readers=key_id("reader-key"),
-    )
-    dataplane = Dataplane(store, TEST_MAX_RECORDS, recorder=build_recorder(settings))
-    served = build_server(dataplane, "127.0.0.1:0", keys=configured_keys(settings))
-    served.start()
-    try:
+    keys = {"api_keys": "caller-key,reader-key", "decision_readers": key_id("reader-key")}
+    with grpc_server(app, **keys) as served:
         yield f"127.0.0.1:{served.port}"
-    finally:
-        served.stop(grace=None)
 
 
 @pytest.mark.parametrize(
@@ -286,7 +248,7 @@ def test_a_key_records_its_decisions_and_reads_only_its_own(
     features = declared_features(service_models_dir)
     stock.infer(
         "underwriting",
-        _triton_inputs(columns, features),
+        triton_inputs(columns, features),
         headers={"x-api-key": "caller-key", "x-request-id": "grpc-keyed-1"},
     )
     recorded = client.get("/v1/decisions/grpc-keyed-1").get_json()["decisions"]
@@ -301,19 +263,13 @@ def test_a_call_past_its_deadline_is_neither_decided_nor_recorded(
             time.sleep(0.5)  # validation outlasts the caller's deadline
             return super()._valid(*args, **kwargs)
 
-    store = app.extensions[STORE_KEY]
-    settings = Settings(models_dir=store.models_dir, max_records=TEST_MAX_RECORDS)
-    served = build_server(
-        Slow(store, TEST_MAX_RECORDS, recorder=build_recorder(settings)), "127.0.0.1:0"
-    )
-    served.start()
-    try:
+    with grpc_server(app, Slow) as served:
         stock = triton.InferenceServerClient(f"127.0.0.1:{served.port}")
         features = declared_features(service_models_dir)
         with pytest.raises(triton.InferenceServerException) as late:
             stock.infer(
                 "underwriting",
-                _triton_inputs(columns, features),
+                triton_inputs(columns, features),
                 headers={"x-request-id": "grpc-late-1"},
                 client_timeout=0.2,
             )
@@ -323,13 +279,11 @@ def test_a_call_past_its_deadline_is_neither_decided_nor_recorded(
         # In time, the same request is decided and recorded.
         stock.infer(
             "underwriting",
-            _triton_inputs(columns, features),
+            triton_inputs(columns, features),
             headers={"x-request-id": "grpc-late-1"},
             client_timeout=10,
         )
         assert client.get("/v1/decisions/grpc-late-1").status_code == 200
-    finally:
-        served.stop(grace=None)
 
 
 def test_health_answers_for_the_server_its_services_and_each_model(grpc_address: str) -> None:
@@ -366,10 +320,10 @@ def test_each_call_is_counted_by_status_and_logged_without_values(
     features = declared_features(service_models_dir)
     capfd.readouterr()
     stock.infer(
-        "underwriting", _triton_inputs(columns, features), headers={"x-request-id": "grpc-log-1"}
+        "underwriting", triton_inputs(columns, features), headers={"x-request-id": "grpc-log-1"}
     )
     with pytest.raises(triton.InferenceServerException):
-        stock.infer("nobody", _triton_inputs(columns, features))
+        stock.infer("nobody", triton_inputs(columns, features))
     assert handled("ModelInfer", "OK") == before_ok + 1
     assert handled("ModelInfer", "NOT_FOUND") == before_bad + 1
     lines = [
@@ -397,20 +351,13 @@ def test_work_after_a_call_runs_on_a_thread_of_its_own(
             defer(lambda: ran_on.append(threading.current_thread().name))
             return prediction
 
-    store = app.extensions[STORE_KEY]
-    settings = Settings(models_dir=store.models_dir, max_records=TEST_MAX_RECORDS)
-    dataplane = Deferring(store, TEST_MAX_RECORDS, recorder=build_recorder(settings))
-    served = build_server(dataplane, "127.0.0.1:0")
-    served.start()
-    try:
+    with grpc_server(app, Deferring) as served:
         stock = triton.InferenceServerClient(f"127.0.0.1:{served.port}")
-        stock.infer("underwriting", _triton_inputs(columns, declared_features(service_models_dir)))
+        stock.infer("underwriting", triton_inputs(columns, declared_features(service_models_dir)))
         deadline = time.monotonic() + 10
         while not ran_on and time.monotonic() < deadline:
             time.sleep(0.01)
         assert ran_on and ran_on[0].startswith("grpc-after-call"), ran_on
-    finally:
-        served.stop(grace=None)
 
 
 @pytest.mark.parametrize("version", ["²", "１", "9" * 5000])

@@ -17,8 +17,9 @@ import grpc
 import numpy as np
 import pytest
 import tensorflow as tf
+from grpc_support import grpc_server
 from published_protos import VENDORED, differences, published
-from service_support import TEST_MAX_RECORDS, applicant_columns, declared_features
+from service_support import applicant_columns, declared_features
 from tensorflow_serving.apis import (
     get_model_metadata_pb2,
     get_model_status_pb2,
@@ -28,27 +29,15 @@ from tensorflow_serving.apis import (
 from tensorflow_serving.apis.classification_pb2 import ClassificationRequest
 from tensorflow_serving_client import predict_request
 
-from service.app import STORE_KEY, build_recorder
-from service.dataplane import Dataplane
-from service.grpc_api.server import build_server
 from service.grpc_api.status import DETAILS_KEY
-from service.settings import Settings
 
 ROWS = 5
 
 
 @pytest.fixture(scope="module")
 def channel(app: Any) -> Iterator[grpc.Channel]:
-    store = app.extensions[STORE_KEY]
-    settings = Settings(models_dir=store.models_dir, max_records=TEST_MAX_RECORDS)
-    dataplane = Dataplane(store, TEST_MAX_RECORDS, recorder=build_recorder(settings))
-    served = build_server(dataplane, "127.0.0.1:0")
-    served.start()
-    try:
-        with grpc.insecure_channel(f"127.0.0.1:{served.port}") as opened:
-            yield opened
-    finally:
-        served.stop(grace=None)
+    with grpc_server(app) as served, grpc.insecure_channel(f"127.0.0.1:{served.port}") as opened:
+        yield opened
 
 
 @pytest.fixture(scope="module")

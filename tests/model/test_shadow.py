@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 from metrics_support import parse_exposition, total, wait_for
 from service_support import (
@@ -147,6 +146,7 @@ def test_a_grpc_call_is_shadowed_once_it_has_ended(
     import json
 
     import tritonclient.grpc as triton
+    from grpc_support import triton_inputs
     from service_support import declared_features
 
     from service.app import DATAPLANE_KEY
@@ -161,14 +161,7 @@ def test_a_grpc_call_is_shadowed_once_it_has_ended(
     try:
         before = scrape(client)
         columns = applicant_columns(15, seed=67)
-        inputs = []
-        datatypes = {"integer": "INT64", "number": "FP64", "boolean": "BOOL", "category": "BYTES"}
-        for feature in declared_features(service_models_dir):
-            kind = object if feature["type"] == "category" else None
-            values = np.asarray(columns[feature["name"]], dtype=kind)
-            tensor = triton.InferInput(feature["name"], [15], datatypes[feature["type"]])
-            tensor.set_data_from_numpy(values)
-            inputs.append(tensor)
+        inputs = triton_inputs(columns, declared_features(service_models_dir))
         stock = triton.InferenceServerClient(f"127.0.0.1:{served.port}")
         result = stock.infer("underwriting", inputs)
         assert len([json.loads(v) for v in result.as_numpy("decision")]) == 15
