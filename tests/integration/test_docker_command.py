@@ -28,7 +28,12 @@ from test_deploy import dockerfile_stages
 
 IMAGE_VENV_BIN = "/opt/venv/bin"
 # The variables whose image value is a path or port of the container; each is replaced locally.
-LOCAL_OVERRIDES = ("PROMETHEUS_MULTIPROC_DIR", "SERVICE_MODELS_DIR", "SERVICE_PORT")
+LOCAL_OVERRIDES = (
+    "PROMETHEUS_MULTIPROC_DIR",
+    "SERVICE_MODELS_DIR",
+    "SERVICE_PORT",
+    "SERVICE_GRPC_PORT",
+)
 
 
 @dataclass(frozen=True)
@@ -97,6 +102,7 @@ def local_env(image: Image, root: Path, models_dir: Path, port: int) -> dict[str
         "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
         "SERVICE_MODELS_DIR": str(models_dir),
         "SERVICE_PORT": str(port),
+        "SERVICE_GRPC_PORT": str(free_port()),
         "SERVICE_HOST": "127.0.0.1",  # loopback only here
     }
     return local
