@@ -377,6 +377,7 @@ def service(front: str, port: int, models_dir: Path) -> Iterator[None]:
         env = os.environ | {
             "SERVICE_FRONT": front,
             "SERVICE_PORT": str(port),
+            "SERVICE_GRPC_PORT": "0",  # REST is what this measures
             "SERVICE_HOST": "127.0.0.1",
             "SERVICE_WORKERS": "2",
             "SERVICE_MODELS_DIR": str(models_dir.absolute()),

@@ -55,6 +55,7 @@ def main(argv: list[str] | None = None) -> None:
         env = os.environ | {
             "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
             "SERVICE_PORT": str(args.port),
+            "SERVICE_GRPC_PORT": "0",  # REST is what this measures
             "SERVICE_HOST": "127.0.0.1",
             "SERVICE_WORKERS": "2",
             "SERVICE_MODELS_DIR": str(args.models_dir.absolute()),
