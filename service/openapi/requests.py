@@ -199,7 +199,8 @@ def state_limits(schemas: dict[str, Any], max_records: int, outputs: list[str]) 
             )
             properties["inputs"]["x-one-tensor-per-input"] = True
             properties["outputs"]["description"] = (
-                "Outputs to return, among those of the model named in the path; all when absent."
+                "Outputs to return, among those of the model named in the path, each named "
+                "once; all when absent."
             )
             properties["outputs"]["x-outputs-of-the-model"] = True
         elif name.startswith("RequestOutput"):

@@ -227,7 +227,8 @@ def obey_rules_stated_in_words(
     """Make a generated valid body obey the rules the document states in words and flags with
     `x-` keywords (JSON Schema cannot express them): columns of one length (`x-same-length`),
     one tensor per input of the model of one shape (`x-one-tensor-per-input`; an input left out
-    is taken from the documented example), outputs of that model (`x-outputs-of-the-model`).
+    is taken from the documented example), outputs of that model, each once
+    (`x-outputs-of-the-model`).
     The generated values stay. A listing's range goes forwards (`x-not-after-to`)."""
     query = case.query or {}
     if {"from", "to"} <= set(query) and _utc(query["from"]) > _utc(query["to"]):
@@ -251,7 +252,11 @@ def obey_rules_stated_in_words(
             "inputs": [t | {"shape": [size], "data": t["data"][:size]} for t in tensors.values()]
         }
         outputs = {spec["name"] for spec in model["outputs"]}
-        kept = [o for o in body.get("outputs") or [] if o["name"] in outputs]
+        named: dict[str, Any] = {}  # each of the model's outputs once, in the order first named
+        for output in body.get("outputs") or []:
+            if output["name"] in outputs:
+                named.setdefault(output["name"], output)
+        kept = list(named.values())
         if kept:
             case.body["outputs"] = kept
         else:
