@@ -253,7 +253,7 @@ def _contents(tensor: Any, limit: int) -> list[Any]:
     check_values(tensor.name, len(found), limit)
     values = list(found)
     if tensor.datatype == "BYTES":
-        return [_text(tensor.name, value) for value in values]
+        return [text_of(tensor.name, value) for value in values]
     return values
 
 
@@ -292,15 +292,16 @@ def _raw_strings(name: str, raw: bytes) -> Iterator[str]:
         position += 4
         if position + size > len(raw):
             raise tensor_error(name, "raw BYTES end inside a value")
-        yield _text(name, raw[position : position + size])
+        yield text_of(name, raw[position : position + size])
         position += size
 
 
-def _text(name: str, value: bytes) -> str:
+def text_of(name: str, value: bytes, datatype: str = "BYTES") -> str:
+    """A string tensor's value as text (the tensor named if it is not UTF-8)."""
     try:
         return value.decode("utf-8")
     except UnicodeDecodeError:
-        raise tensor_error(name, "BYTES values must be UTF-8 text") from None
+        raise tensor_error(name, f"{datatype} values must be UTF-8 text") from None
 
 
 def tensor_error(name: str, reason: str) -> InvalidInput:

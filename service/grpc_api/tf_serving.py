@@ -22,7 +22,7 @@ from service.dataplane import Columns, Dataplane
 from service.errors import InvalidInput, NotFound
 from service.grpc_api import calls
 from service.grpc_api import tf_serving_messages as tfs
-from service.grpc_api.oip import AfterCalls, answered, check_values, tensor_error
+from service.grpc_api.oip import AfterCalls, answered, check_values, tensor_error, text_of
 from service.inference.servable import Servable
 from service.protocols.v2_inputs import check_tensor_count, parse_tensors
 from service.protocols.v2_outputs import infer_body, metadata_body, requested_outputs
@@ -215,15 +215,8 @@ def _tensor(name: str, tensor: Any, limit: int) -> dict[str, Any]:
         check_values(name, len(found), limit)
         data = list(found)
     if read.datatype == "BYTES":
-        data = [_text(name, value) for value in data]
+        data = [text_of(name, value, "DT_STRING") for value in data]
     return {"name": name, "datatype": read.datatype, "shape": shape, "data": data}
-
-
-def _text(name: str, value: bytes) -> str:
-    try:
-        return value.decode("utf-8")
-    except UnicodeDecodeError:
-        raise tensor_error(name, "DT_STRING values must be UTF-8 text") from None
 
 
 def _model_spec(spec: Any, servable: Servable) -> None:
