@@ -54,6 +54,7 @@ accesslog = None
 errorlog = "-"
 # JSON lines: gunicorn repeats refused input (a header, a request line) in its error log.
 logconfig_dict = logging_config(_settings.log_level)
+logger_class = "service.observability.log_format.GunicornLogger"
 # gunicorn >= 24 opens a control socket at one fixed path per user; instances would fight over it.
 control_socket_disable = True
 # Must be set before prometheus_client is first imported, here and in the forked workers.
