@@ -26,15 +26,28 @@ STATIC = {
 }
 
 
+# All of them at once, for a response that sets none of them itself (nearly every one).
+API_HEADERS = [
+    *STATIC.items(),
+    ("Content-Security-Policy", API_POLICY),
+    ("Cache-Control", "no-store"),
+]
+DOCS_HEADERS = [*API_HEADERS[:-2], ("Content-Security-Policy", DOCS_POLICY), API_HEADERS[-1]]
+_NAMES = frozenset(name.lower() for name, _ in API_HEADERS)
+
+
 def install(app: Flask) -> None:
     """Add the headers after every response, errors included."""
 
     @app.after_request
     def _secure(response: Response) -> Response:
         headers = response.headers
+        page = request.endpoint == DOCS_PAGE_ENDPOINT
+        if not any(name.lower() in _NAMES for name, _ in headers.items()):
+            headers.extend(DOCS_HEADERS if page else API_HEADERS)  # one pass, no lookups
+            return response
         for name, value in STATIC.items():
             headers.setdefault(name, value)
-        page = request.endpoint == DOCS_PAGE_ENDPOINT
         headers.setdefault("Content-Security-Policy", DOCS_POLICY if page else API_POLICY)
         if not response.cache_control.max_age:  # Swagger UI's assets may be kept for a day
             response.cache_control.no_store = True

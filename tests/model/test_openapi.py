@@ -194,6 +194,23 @@ def test_docs_page_renders_the_document_with_local_assets(client: Any) -> None:
     assert client.get("/docs/index.html").status_code == 404
 
 
+def test_every_response_carries_the_security_headers_once(client: Any) -> None:
+    from service.http.security_headers import API_POLICY, DOCS_POLICY, STATIC
+
+    answers = {
+        "/v1/models/underwriting": (200, API_POLICY, "no-store"),
+        "/v1/models/nonexistent": (404, API_POLICY, "no-store"),
+        "/docs": (200, DOCS_POLICY, "no-store"),
+        "/docs/swagger-ui.css": (200, API_POLICY, "max-age=86400"),  # kept for a day, as set
+    }
+    for path, (status, policy, cache_control) in answers.items():
+        response = client.get(path)
+        assert response.status_code == status, path
+        for name, value in [*STATIC.items(), ("Content-Security-Policy", policy)]:
+            assert response.headers.getlist(name) == [value], (path, name)
+        assert response.headers.getlist("Cache-Control") == [cache_control], path
+
+
 @pytest.fixture(scope="module", params=["with API keys", "without API keys"])
 def live_schema(app: Any, request: Any) -> tuple[Any, dict[str, str]]:
     """The live document of a service, loaded through WSGI, and the headers a client sends:
