@@ -231,16 +231,17 @@ class Dataplane:
             names = [f.name for f in servable.features]
             numbers = servable.number_fields  # computed once per servable
             optional = REQUESTED_COVERAGE.name
+            applicants = records.applicants(names, numbers, optional)
             new = [
                 DecisionEntry(
                     caller.request_id,
                     i,
                     prediction.versions,
-                    fingerprint(records.applicant(i, names, numbers, optional)),
+                    fingerprint(applicant),
                     decision.to_json(),
                     caller.key_id,
                 )
-                for i, decision in enumerate(decisions)
+                for i, (decision, applicant) in enumerate(zip(decisions, applicants, strict=True))
             ]
             try:
                 appended = self.recorder.append(new)

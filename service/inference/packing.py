@@ -19,7 +19,7 @@ import numpy as np
 from contract.dtypes import NUMPY_DTYPES, TENSOR_DTYPE_BY_FEATURE_TYPE
 from contract.features import Feature
 from contract.packing import PackedLayout
-from service.validation.records import ValidRecords
+from service.validation.records import ValidRecords, row_values
 
 
 @dataclass(frozen=True)
@@ -113,12 +113,18 @@ class NumbersAndIndices:
         return cls(layout.numbers, layout.category_names, indices)
 
     def rows(self, rows: Sequence[Mapping[str, Any]]) -> Batch:
-        numbers = np.array([[row[n] for n in self.numbers] for row in rows], dtype=np.float32)
-        pairs = tuple(zip(self.categories, self.indices, strict=True))
+        size = len(rows)
+        numbers = np.array(row_values(rows, self.numbers), dtype=np.float32)
+        indices = self.indices
         categories = np.array(
-            [[index[row[name]] for name, index in pairs] for row in rows], dtype=np.int32
+            [
+                [index[value] for index, value in zip(indices, values, strict=True)]
+                for values in row_values(rows, self.categories)
+            ],
+            dtype=np.int32,
         )
-        return Batch((numbers, categories.reshape(len(rows), len(pairs))), len(rows))
+        shape = (size, len(self.numbers)), (size, len(self.categories))
+        return Batch((numbers.reshape(shape[0]), categories.reshape(shape[1])), size)
 
     def columns(self, columns: Mapping[str, Sequence[Any] | np.ndarray]) -> Batch:
         size = len(columns[(self.numbers or self.categories)[0]])

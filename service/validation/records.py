@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from operator import attrgetter, itemgetter
 from typing import Any
 
 import numpy as np
@@ -44,7 +45,7 @@ class ValidRecords:
         if self.columns is not None:
             return self.columns[name]
         assert self.rows is not None
-        return [row[name] for row in self.rows]
+        return [values[0] for values in row_values(self.rows, (name,))]
 
     def value(self, index: int, name: str) -> Any:
         if self.columns is not None:
@@ -52,28 +53,31 @@ class ValidRecords:
         assert self.rows is not None
         return self.rows[index][name]
 
-    def applicant(
-        self, index: int, names: Sequence[str], numbers: frozenset[str], optional: str
-    ) -> dict[str, Any]:
-        """One record as validated: its features (declared numbers as floats, whichever route
-        decoded them, so one application has one fingerprint), and the optional field if given.
-        """
+    def applicants(
+        self, names: Sequence[str], numbers: frozenset[str], optional: str
+    ) -> list[dict[str, Any]]:
+        """Every record as validated: its features (declared numbers as floats, whichever route
+        decoded them, so one application has one fingerprint), and the optional field where
+        given. Built a column at a time: one pass per feature, not a lookup per value."""
+        given: Sequence[Any] | None
         if self.columns is not None:
-            columns = self.columns
-            record = {name: columns[name][index] for name in names}
-            extra = _given(columns, optional)
-            if extra is not None:
-                record[optional] = extra[index]
+            columns = [_plain(self.columns[name]) for name in names]
+            extra = _given(self.columns, optional)
+            given = None if extra is None else _plain(extra)
         else:
             assert self.rows is not None
-            row = self.rows[index]
-            record = {name: row[name] for name in names}
-            if (value := _given(row, optional)) is not None:
-                record[optional] = value
-        for name in numbers:
-            if name in record:
-                record[name] = float(record[name])
-        return record
+            columns = _row_columns(self.rows, names)
+            given = [_given(row, optional) for row in self.rows]
+        for position, name in enumerate(names):
+            if name in numbers:
+                columns[position] = [float(value) for value in columns[position]]
+        records = [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
+        if given is not None:
+            as_given = float if optional in numbers else _same
+            for record, value in zip(records, given, strict=True):
+                if value is not None:
+                    record[optional] = as_given(value)
+        return records
 
     def requested(self) -> np.ndarray | None:
         """Each record's requested amount (NaN where absent), or None if no record has one."""
@@ -86,6 +90,33 @@ class ValidRecords:
         if all(value is None for value in values):
             return None
         return np.asarray([np.nan if v is None else v for v in values], dtype=np.float64)
+
+
+def row_values(rows: Sequence[Any], names: Sequence[str]) -> list[tuple[Any, ...]]:
+    """Each row's values of `names`, in order: dicts and the typed decoder's structs alike, each
+    row read by one call in C (a struct's `row[name]` is a Python call per value)."""
+    if not names:
+        return [() for _ in rows]
+    read = (itemgetter if rows and isinstance(rows[0], Mapping) else attrgetter)(*names)
+    if len(names) == 1:
+        return [(value,) for value in map(read, rows)]
+    return list(map(read, rows))
+
+
+def _row_columns(rows: Sequence[Any], names: Sequence[str]) -> list[list[Any]]:
+    """The named columns of dict rows or of the typed decoder's structs."""
+    return [list(column) for column in zip(*row_values(rows, names), strict=True)] or [
+        [] for _ in names
+    ]
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _plain(values: Sequence[Any] | np.ndarray) -> list[Any]:
+    """A column as a list of Python values (an array's scalars as Python's own)."""
+    return values.tolist() if isinstance(values, np.ndarray) else list(values)
 
 
 def _given(container: Any, name: str) -> Any:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import numpy as np
 import pytest
 from declared_values import JSON_VALUES, invalid_value, record
 from hypothesis import given, settings
@@ -81,6 +82,52 @@ def test_columns_take_the_typed_route_only_when_valid(data: st.DataObject, size:
     if data.draw(st.booleans()):
         columns[data.draw(st.sampled_from(DECLARED))["name"]].append(rows[0][DECLARED[0]["name"]])
     assert_same_route(json.dumps({"inputs": columns}).encode())
+
+
+NAMES = [f["name"] for f in DECLARED]
+NUMBERS = frozenset(f["name"] for f in DECLARED if f["type"] == "number")
+OPTIONAL = "requested_coverage"
+
+
+def reference_applicant(row: dict[str, Any]) -> dict[str, Any]:
+    """One record as its fingerprint reads it: the features (numbers as floats), and the
+    optional field when given."""
+    record = {name: float(row[name]) if name in NUMBERS else row[name] for name in NAMES}
+    if row.get(OPTIONAL) is not None:
+        record[OPTIONAL] = row[OPTIONAL]
+    return record
+
+
+def assert_applicants(found: ValidRecords | None, rows: list[dict[str, Any]], route: str) -> None:
+    assert found is not None, route
+    applicants = found.applicants(NAMES, NUMBERS, OPTIONAL)
+    expected = [reference_applicant(row) for row in rows]
+    assert applicants == expected, route
+    for applicant, reference in zip(applicants, expected, strict=True):  # the types too
+        assert [type(v) for v in applicant.values()] == [type(v) for v in reference.values()]
+
+
+@settings(max_examples=100, deadline=None)
+@given(data=st.data(), size=st.integers(1, MAX_RECORDS))
+def test_every_route_gives_each_applicant_the_same_record(data: st.DataObject, size: int) -> None:
+    rows = [data.draw(record(DECLARED)) for _ in range(size)]
+    columns = {name: [row[name] for row in rows] for name in NAMES}
+    rows_body, columns_body = json.dumps({"instances": rows}), json.dumps({"inputs": columns})
+    assert_applicants(strict(rows_body.encode()), rows, "strict rows")
+    assert_applicants(strict(columns_body.encode()), rows, "strict columns")
+    for route, body in [("typed rows", rows_body), ("typed columns", columns_body)]:
+        decoded = TYPED.decode(body.encode())
+        assert_applicants(None if decoded is None else decoded[0], rows, route)
+    arrays = {name: np.asarray(values) for name, values in columns.items()}
+    assert_applicants(ValidRecords.of_columns(arrays, size), rows, "arrays")
+    # The optional field, in some rows only or as a column of every record's.
+    for row in rows[::2]:
+        row[OPTIONAL] = 250_000.0
+    assert_applicants(ValidRecords.of_rows(rows), rows, "rows with an optional field")
+    for row in rows:
+        row[OPTIONAL] = 125_000.0
+    given = columns | {OPTIONAL: [row[OPTIONAL] for row in rows]}
+    assert_applicants(ValidRecords.of_columns(given, size), rows, "columns with an optional field")
 
 
 def _valid_body() -> tuple[dict[str, Any], bytes]:
