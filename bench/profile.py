@@ -29,18 +29,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--models-dir", type=Path, default=Path("models"))
     parser.add_argument("--runtime", choices=("litert", "tensorflow"), default="litert")
     parser.add_argument("--records", type=int, default=1, help="records per request")
+    parser.add_argument(
+        "--no-explain", action="store_true", help='bulk scoring: "explain": false, no reasons'
+    )
     parser.add_argument("--requests", type=int, default=3000, help="requests per round")
     parser.add_argument("--top", type=int, default=25, help="functions to list")
     parser.add_argument("--sort", default="tottime", help="pstats key: tottime, cumulative, ...")
     return parser.parse_args(argv)
 
 
-def _body(records: int) -> bytes:
+def _body(records: int, explain: bool = True) -> bytes:
     from training.synthetic import generate  # the benchmark may use training; the service never
 
     columns = {name: values.tolist() for name, values in generate(records, 2024).features.items()}
     rows = [{name: values[i] for name, values in columns.items()} for i in range(records)]
-    return json.dumps({"instances": rows}).encode()
+    return json.dumps({"instances": rows} | ({} if explain else {"explain": False})).encode()
 
 
 def _environ(body: bytes) -> dict[str, Any]:
@@ -77,7 +80,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     if not app.extensions[STORE_KEY].wait_scanned(120) or not app.extensions[STORE_KEY].ready():
         raise SystemExit(f"no models served from {args.models_dir}")
-    body = _body(args.records)
+    body = _body(args.records, explain=not args.no_explain)
     sys.stdout = io.StringIO()  # the access log's lines; printed results go to stderr below
 
     def start_response(status: str, headers: Any, exc_info: Any = None) -> Any:
