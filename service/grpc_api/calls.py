@@ -3,9 +3,10 @@
 A call's request id comes from its `x-request-id` metadata when plausible, else a new one, and
 goes back in its trailing metadata. When keys are configured, a call to a protected method
 presents one as `authorization: Bearer <key>` or `x-api-key: <key>` metadata (a missing or wrong
-key: UNAUTHENTICATED). Its deadline goes with the caller, so a call past it is not decided. Each
-call is counted and timed by status code (the `underwriting_grpc_server_*` families) and writes
-one access log line, with no metadata and no values.
+key: UNAUTHENTICATED, before the message is read). Its deadline goes with the caller, so a call
+past it is not decided. Each call is counted and timed by status code (the
+`underwriting_grpc_server_*` families) and writes one access log line, with no metadata and no
+values.
 """
 
 from __future__ import annotations
@@ -88,21 +89,24 @@ class CallInterceptor(grpc.ServerInterceptor):
                 request_deserializer=decode, unary_stream=_decoded(handler.unary_stream)
             )
         method: str = details.method
-        protected = self.keys is not None and method not in OPEN_METHODS
+        metadata = _metadata(details.invocation_metadata)
+        identity = (
+            None if self.keys is None else self.keys.checker.identify(_presented_key(metadata))
+        )
+        refused = self.keys is not None and identity is None and method not in OPEN_METHODS
         behaviour = handler.unary_unary
 
         def observed(request: Any, context: grpc.ServicerContext) -> Any:
             wall, start = time.time(), time.perf_counter()
-            metadata = _metadata(context)
-            call = Call(self._caller(metadata, context, protected))
+            call = Call(self._caller(metadata, identity, context))
             token = _current.set(call)
             context.set_trailing_metadata(call.trailing)  # every answer says its request id
             try:
-                if isinstance(request, Undecodable):
-                    abort_with(context, request.error(method), call.trailing)
-                if call.caller.key_id is None and protected:
+                if refused:
                     presented = bool(metadata.get("authorization") or metadata.get("x-api-key"))
                     abort_with(context, _unauthenticated(presented), call.trailing)
+                if isinstance(request, Undecodable):
+                    abort_with(context, request.error(method), call.trailing)
                 return behaviour(request, context)
             finally:
                 _current.reset(token)
@@ -110,19 +114,19 @@ class CallInterceptor(grpc.ServerInterceptor):
 
         return grpc.unary_unary_rpc_method_handler(
             observed,
-            request_deserializer=decode,
+            # A call without a valid key is refused before its message is read: no work for it.
+            request_deserializer=None if refused else decode,
             response_serializer=handler.response_serializer,
         )
 
     def _caller(
-        self, metadata: dict[str, str], context: grpc.ServicerContext, protected: bool
+        self, metadata: dict[str, str], identity: str | None, context: grpc.ServicerContext
     ) -> Caller:
         remaining = context.time_remaining()
         deadline = None if remaining is None else time.monotonic() + remaining
         request_id = request_id_from(metadata.get(REQUEST_ID_KEY, ""))
         if self.keys is None:
             return Caller(request_id, None, reads_all=True, deadline=deadline)
-        identity = self.keys.checker.identify(_presented_key(metadata))
         if identity is None:
             return Caller(request_id, None, reads_all=False, deadline=deadline)
         return Caller(request_id, identity, identity in self.keys.readers, deadline)
@@ -197,11 +201,9 @@ def _decoded(behaviour: Callable[..., Any]) -> Callable[..., Any]:
     return checked
 
 
-def _metadata(context: grpc.ServicerContext) -> dict[str, str]:
+def _metadata(entries: Any) -> dict[str, str]:
     """A call's text metadata (binary `-bin` entries are not read)."""
-    return {
-        key: value for key, value in context.invocation_metadata() or () if isinstance(value, str)
-    }
+    return {key: value for key, value in entries or () if isinstance(value, str)}
 
 
 def _presented_key(metadata: dict[str, str]) -> str:

@@ -241,6 +241,22 @@ def test_keys_come_from_authorization_or_x_api_key_metadata(
         assert answered == code
 
 
+def test_a_call_without_a_valid_key_is_refused_before_its_message_is_read(
+    keyed_address: str,
+) -> None:
+    garbage = b"\xff" * 64  # not a ModelInferRequest: read, it would be INVALID_ARGUMENT
+    with grpc.insecure_channel(keyed_address) as channel:
+        infer = channel.unary_unary("/inference.GRPCInferenceService/ModelInfer")
+        for metadata, code in [
+            ((), grpc.StatusCode.UNAUTHENTICATED),
+            ((("x-api-key", "wrong-key"),), grpc.StatusCode.UNAUTHENTICATED),
+            ((("x-api-key", "caller-key"),), grpc.StatusCode.INVALID_ARGUMENT),
+        ]:
+            with pytest.raises(grpc.RpcError) as refused:
+                infer(garbage, metadata=metadata, timeout=10)
+            assert refused.value.code() == code, metadata
+
+
 def test_a_key_records_its_decisions_and_reads_only_its_own(
     keyed_address: str, columns: dict[str, list[Any]], service_models_dir: Any, client: Any
 ) -> None:
