@@ -18,7 +18,7 @@ import logging
 import struct
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent import futures
 from typing import Any, TypeVar
 
@@ -61,6 +61,7 @@ _RAW_DTYPES = {
 MAX_VERSION_DIGITS = 18  # a version is an int64
 DROPPED_LOG_SECONDS = 10.0
 _STRUCT_FORMATS = {"BOOL": "?", "INT64": "q", "FP32": "f", "FP64": "d"}
+_LENGTH = struct.Struct("<I")  # a raw BYTES value's length prefix
 Reply = TypeVar("Reply")
 
 
@@ -260,11 +261,7 @@ def _contents(tensor: Any, limit: int) -> list[Any]:
 def _raw_values(tensor: Any, raw: bytes, limit: int) -> list[Any]:
     """A tensor's values from its raw bytes: little-endian, BYTES each with a 4-byte length."""
     if tensor.datatype == "BYTES":
-        values = []
-        for value in _raw_strings(tensor.name, raw):
-            values.append(value)
-            check_values(tensor.name, len(values), limit)
-        return values
+        return _raw_strings(tensor.name, raw, limit)
     dtype = _RAW_DTYPES.get(tensor.datatype)
     if dtype is None:
         return []  # an unknown datatype: the shared parser names it
@@ -283,17 +280,28 @@ def check_values(name: str, count: int, limit: int) -> None:
         )
 
 
-def _raw_strings(name: str, raw: bytes) -> Iterator[str]:
-    position = 0
-    while position < len(raw):
-        if position + 4 > len(raw):
+def _raw_strings(name: str, raw: bytes, limit: int) -> list[str]:
+    """Raw BYTES values, each after its 4-byte little-endian length (more than `limit` refused
+    as soon as they are counted). Each distinct value is decoded once: categories repeat."""
+    values: list[str] = []
+    texts: dict[bytes, str] = {}
+    position, end = 0, len(raw)
+    while position < end:
+        if position + 4 > end:
             raise tensor_error(name, "raw BYTES end inside a length prefix")
-        size = int.from_bytes(raw[position : position + 4], "little")
+        (size,) = _LENGTH.unpack_from(raw, position)
         position += 4
-        if position + size > len(raw):
+        if position + size > end:
             raise tensor_error(name, "raw BYTES end inside a value")
-        yield text_of(name, raw[position : position + size])
+        value = raw[position : position + size]
         position += size
+        text = texts.get(value)
+        if text is None:
+            text = texts[value] = text_of(name, value)
+        values.append(text)
+        if len(values) > limit:
+            check_values(name, len(values), limit)
+    return values
 
 
 def text_of(name: str, value: bytes, datatype: str = "BYTES") -> str:

@@ -21,7 +21,7 @@ from api_support import v2_request
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_support import grpc_server, triton_inputs
 from prometheus_client import REGISTRY
-from service_support import applicant_columns, declared_features
+from service_support import TEST_MAX_RECORDS, applicant_columns, declared_features
 from tritonclient.grpc import service_pb2 as pb
 from tritonclient.grpc import service_pb2_grpc
 
@@ -122,6 +122,29 @@ def test_typed_contents_are_read_as_raw_bytes_are(
     request_id = dict(call.trailing_metadata())["x-request-id"]
     assert response.parameters["request_id"].string_param == request_id
     assert json.loads(response.parameters["model_versions"].string_param)["underwriting_policy"]
+
+
+@pytest.mark.parametrize(
+    ("sex_raw", "reason"),
+    [
+        (b"\x06\x00\x00", "raw BYTES end inside a length prefix"),
+        (b"\x06\x00\x00\x00fem", "raw BYTES end inside a value"),
+        (b"\x02\x00\x00\x00\xff\xfe" * 2, "BYTES values must be UTF-8 text"),
+        (b"\x04\x00\x00\x00male" * (TEST_MAX_RECORDS + 1), "more than the"),
+    ],
+)
+def test_raw_bytes_values_are_framed_and_counted(
+    stub: Any, columns: dict[str, list[Any]], service_models_dir: Any, sex_raw: bytes, reason: str
+) -> None:
+    request = pb.ModelInferRequest(model_name="underwriting")
+    for tensor in triton_inputs(columns, declared_features(service_models_dir)):
+        request.inputs.append(tensor._get_tensor())
+        raw = tensor._get_content()
+        request.raw_input_contents.append(sex_raw if tensor.name() == "sex" else raw)
+    with pytest.raises(grpc.RpcError) as refused:
+        stub.ModelInfer(request)
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "'sex'" in refused.value.details() and reason in refused.value.details()
 
 
 @pytest.mark.parametrize(
