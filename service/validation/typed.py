@@ -10,7 +10,7 @@ opinion (a property test holds them equal). A declaration it cannot compile disa
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import GenericAlias
 from typing import Annotated, Any, Literal
 
@@ -38,6 +38,10 @@ class TypedRecords:
 
     fields: tuple[tuple[str, Any], ...]  # (feature, msgspec type of one value)
     record: type[msgspec.Struct]
+    # Every number bounded on both sides: a NaN or an infinity fails a bound. (JSON holds
+    # neither; Python values, as a gRPC tensor's, may.)
+    bounded: bool = False
+    _columns: dict[int, type[msgspec.Struct]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def of(cls, features: tuple[Feature, ...]) -> TypedRecords | None:
@@ -46,7 +50,26 @@ class TypedRecords:
         if not texts or not all(text and set(text) <= _SAFE for text in texts):
             return None
         fields = tuple((f.name, _value_type(f)) for f in features)
-        return cls(fields, msgspec.defstruct("Record", fields, bases=(_Indexable,)))
+        bounded = all(
+            f.minimum is not None and f.maximum is not None for f in features if f.type == "number"
+        )
+        return cls(fields, msgspec.defstruct("Record", fields, bases=(_Indexable,)), bounded)
+
+    def accepts_columns(self, columns: Any, size: int, max_records: int) -> bool:
+        """True if Python columns (lists of `size` values each) hold exactly valid values, as
+        the JSON decoder would accept them: checked in C, the values left as they are."""
+        if not self.bounded or type(columns) is not dict:
+            return False
+        if any(type(values) is not list or len(values) != size for values in columns.values()):
+            return False
+        kind = self._columns.get(max_records)
+        if kind is None:  # one type per record limit: defining one costs more than a check
+            kind = self._columns[max_records] = self.columns(max_records)
+        try:
+            msgspec.convert(columns, kind)
+        except Exception:  # any refusal: the slower route decides, and says why
+            return False
+        return True
 
     @property
     def width(self) -> int:

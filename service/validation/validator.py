@@ -116,6 +116,8 @@ class RequestValidator:
             reason = "Columns must hold at least one value."
             raise InvalidInput("'inputs' columns are empty", {"inputs": [reason]})
         check_count(size, max_records)
+        if self.typed is not None and self.typed.accepts_columns(columns, size, max_records):
+            return ValidRecords.of_columns(columns, size)  # checked in C
         if self.accepts_columns is not None and self.accepts_columns(columns):
             return ValidRecords.of_columns(columns, size)
         try:

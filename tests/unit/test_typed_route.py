@@ -3,7 +3,9 @@ the same way; it never decides a refusal, it hands those to marshmallow to expla
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
 from typing import Any
 
 import numpy as np
@@ -82,6 +84,38 @@ def test_columns_take_the_typed_route_only_when_valid(data: st.DataObject, size:
     if data.draw(st.booleans()):
         columns[data.draw(st.sampled_from(DECLARED))["name"]].append(rows[0][DECLARED[0]["name"]])
     assert_same_route(json.dumps({"inputs": columns}).encode())
+
+
+# The same validator with no fast check: marshmallow, the authority, decides every request.
+AUTHORITY = dataclasses.replace(VALIDATOR, accepts_columns=None, accepts_row=None, typed=None)
+
+
+def validated(validator: RequestValidator, columns: dict[str, Any]) -> Any:
+    try:
+        found = validator.columns_valid(columns, MAX_RECORDS)
+    except (InvalidInput, TooLarge) as refused:
+        return type(refused).__name__, refused.details
+    return {name: list(found.column(name)) for name in NAMES}
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data(), size=st.integers(1, MAX_RECORDS))
+def test_python_columns_checked_in_c_are_exactly_the_valid_ones(
+    data: st.DataObject, size: int
+) -> None:
+    """A wire that builds Python columns (gRPC's tensors, V2's inputs) is checked in C; what
+    that check passes is what marshmallow passes, values unchanged; it refuses nothing valid."""
+    rows = [data.draw(record(DECLARED)) for _ in range(size)]
+    columns = {name: [row[name] for row in rows] for name in NAMES}
+    if data.draw(st.booleans()):
+        feature = data.draw(st.sampled_from(DECLARED))
+        odd = st.sampled_from([math.nan, math.inf, -math.inf, True, 1.5, 2**70])
+        wrong = data.draw(invalid_value(feature) | odd)
+        columns[feature["name"]][data.draw(st.integers(0, size - 1))] = wrong
+    assert validated(VALIDATOR, columns) == validated(AUTHORITY, columns)
+    assert VALIDATOR.typed is not None
+    valid = not isinstance(validated(AUTHORITY, columns), tuple)
+    assert VALIDATOR.typed.accepts_columns(columns, size, MAX_RECORDS) == valid
 
 
 NAMES = [f["name"] for f in DECLARED]
