@@ -3,7 +3,7 @@
 A call's request id comes from its `x-request-id` metadata when plausible, else a new one, and
 goes back in its trailing metadata. When keys are configured, a call to a protected method
 presents one as `authorization: Bearer <key>` or `x-api-key: <key>` metadata (a missing or wrong
-key: UNAUTHENTICATED, before the message is read). Its deadline goes with the caller, so a call
+key: UNAUTHENTICATED, before the message is decoded). Its deadline goes with the caller, so a call
 past it is not decided. Each call is counted and timed by status code (the
 `underwriting_grpc_server_*` families) and writes one access log line, with no metadata and no
 values.
@@ -114,7 +114,7 @@ class CallInterceptor(grpc.ServerInterceptor):
 
         return grpc.unary_unary_rpc_method_handler(
             observed,
-            # A call without a valid key is refused before its message is read: no work for it.
+            # A call without a valid key is refused before its message is decoded: no work for it.
             request_deserializer=None if refused else decode,
             response_serializer=handler.response_serializer,
         )

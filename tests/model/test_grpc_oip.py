@@ -264,10 +264,10 @@ def test_keys_come_from_authorization_or_x_api_key_metadata(
         assert answered == code
 
 
-def test_a_call_without_a_valid_key_is_refused_before_its_message_is_read(
+def test_a_call_without_a_valid_key_is_refused_before_its_message_is_decoded(
     keyed_address: str,
 ) -> None:
-    garbage = b"\xff" * 64  # not a ModelInferRequest: read, it would be INVALID_ARGUMENT
+    garbage = b"\xff" * 64  # not a ModelInferRequest: decoded, it would be INVALID_ARGUMENT
     with grpc.insecure_channel(keyed_address) as channel:
         infer = channel.unary_unary("/inference.GRPCInferenceService/ModelInfer")
         for metadata, code in [
