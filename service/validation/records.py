@@ -59,6 +59,8 @@ class ValidRecords:
         """Every record as validated: its features (declared numbers as floats, whichever route
         decoded them, so one application has one fingerprint), and the optional field where
         given. Built a column at a time: one pass per feature, not a lookup per value."""
+        if self.size == 1:  # a single record: no columns to build (3 us against 9)
+            return [self._applicant(0, names, numbers, optional)]
         given: Sequence[Any] | None
         if self.columns is not None:
             columns = [_plain(self.columns[name]) for name in names]
@@ -78,6 +80,27 @@ class ValidRecords:
                 if value is not None:
                     record[optional] = as_given(value)
         return records
+
+    def _applicant(
+        self, index: int, names: Sequence[str], numbers: frozenset[str], optional: str
+    ) -> dict[str, Any]:
+        """One record, as `applicants` gives each."""
+        if self.columns is not None:
+            columns = self.columns
+            record = {name: _python(columns[name][index]) for name in names}
+            extra = _given(columns, optional)
+            if extra is not None and extra[index] is not None:
+                record[optional] = _python(extra[index])
+        else:
+            assert self.rows is not None
+            row = self.rows[index]
+            record = {name: row[name] for name in names}
+            if (value := _given(row, optional)) is not None:
+                record[optional] = value
+        for name in numbers:
+            if name in record:
+                record[name] = float(record[name])
+        return record
 
     def requested(self) -> np.ndarray | None:
         """Each record's requested amount (NaN where absent), or None if no record has one."""
@@ -117,6 +140,11 @@ def _same(value: Any) -> Any:
 def _plain(values: Sequence[Any] | np.ndarray) -> list[Any]:
     """A column as a list of Python values (an array's scalars as Python's own)."""
     return values.tolist() if isinstance(values, np.ndarray) else list(values)
+
+
+def _python(value: Any) -> Any:
+    """An array's scalar as Python's own value (a list's value as it is)."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _given(container: Any, name: str) -> Any:
