@@ -2,9 +2,11 @@
 
 Each app (bench/floor_app.py, then the service with the LiteRT runtime, then with the TensorFlow
 runtime) is started with the service's gunicorn config and loaded with wrk over loopback:
-single-record requests at concurrency 1, 8 and 32, then batches of 1,000 and 10,000 records.
-Every point runs `--repeat` times; the medians, the workers' CPU time per request, memory and
-start-up time are printed and saved, with what a decision adds to a single-record prediction.
+a single standard acceptance at concurrency 1, 8 and 32, a single adverse applicant (decided
+with its reasons) at 1 and 8, then 1,000 and 10,000 applicants with and without reasons and
+1,000 adverse ones with them. Every point runs `--repeat` times; the medians, the workers' CPU
+time per request, memory and start-up time are printed and saved, with the targets and what a
+decision adds to a single-record prediction.
 Then the same points over gRPC (bench/grpc_load.py): the LiteRT service's workers, which serve
 ModelInfer on their gRPC port, beside a bare grpcio floor run the same way, with each point's
 CPU per request beside the REST route's for the same work.
@@ -18,7 +20,7 @@ import socket
 import statistics
 import tempfile
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -28,15 +30,37 @@ from bench import decisions, drift, grpc_load, histogram, servers, wrk
 ENDPOINT = "/v1/models/underwriting:predict"
 GRPC_LABELS = ("single c=1", "single c=8", "batch 1,000 c=1")
 ROUTE_TEMPLATE = "/v1/models/<model:name>:predict"
-# (label, records per request, connections)
-POINTS: tuple[tuple[str, int, int], ...] = (
-    ("single c=1", 1, 1),
-    ("single c=8", 1, 8),
-    ("single c=32", 1, 32),
-    ("batch 1,000 c=1", 1_000, 1),
-    ("batch 10,000 c=1", 10_000, 1),
+
+
+@dataclass(frozen=True)
+class Body:
+    """What one point's requests carry: `records` synthetic applicants (a standard acceptance
+    first, about a quarter adverse in all) or the adverse applicant of bench/decisions.py
+    `records` times; `explain`: reasons' attributions for the adverse ones (bulk scoring
+    sends `"explain": false`)."""
+
+    records: int
+    adverse: bool = False
+    explain: bool = True
+
+
+# (label, body, connections)
+POINTS: tuple[tuple[str, Body, int], ...] = (
+    ("single c=1", Body(1), 1),
+    ("single c=8", Body(1), 8),
+    ("single c=32", Body(1), 32),
+    ("adverse c=1", Body(1, adverse=True), 1),
+    ("adverse c=8", Body(1, adverse=True), 8),
+    ("batch 1,000 c=1", Body(1_000, explain=False), 1),
+    ("1,000 with reasons", Body(1_000), 1),
+    ("1,000 adverse", Body(1_000, adverse=True), 1),
+    ("batch 10,000 c=1", Body(10_000, explain=False), 1),
+    ("10,000 with reasons", Body(10_000), 1),
 )
 GRPC_POINTS = tuple(point for point in POINTS if point[0] in GRPC_LABELS)
+# A 10,000-record request with reasons takes seconds on TensorFlow: wrk counts only the
+# requests that end within a run, so those runs are long enough for several.
+LONG_SECONDS = 8
 GRPC_THREADS = 2  # the service's default (SERVICE_GRPC_THREADS), the floor's too
 
 
@@ -61,38 +85,40 @@ def applicants() -> dict[str, list[Any]]:
     """Realistic synthetic applicants, as many as the largest point sends."""
     from training.synthetic import generate  # the bench may use training; the service never
 
-    sample = generate(max(size for _, size, _ in POINTS), seed=2024)
+    sample = generate(max(body.records for _, body, _ in POINTS), seed=2024)
     return {name: values.tolist() for name, values in sample.features.items()}
 
 
-def write_bodies(directory: Path) -> dict[int, Path]:
-    """Write one request body per batch size, from realistic synthetic applicants."""
+def write_bodies(directory: Path) -> dict[Body, Path]:
+    """Write one request body per point's body."""
     columns = applicants()
     rows = [
         dict(zip(columns, values, strict=True)) for values in zip(*columns.values(), strict=True)
     ]
     bodies = {}
-    for size in sorted({size for _, size, _ in POINTS}):
-        path = directory / f"body-{size}.json"
-        # Batches are bulk scoring: decided and recorded, without the reasons' attributions.
-        bulk = {"explain": False} if size > 1 else {}
-        path.write_text(json.dumps({"instances": rows[:size]} | bulk))
-        bodies[size] = path
+    for body in dict.fromkeys(body for _, body, _ in POINTS):
+        path = directory / f"body-{body.records}-{body.adverse:d}-{body.explain:d}.json"
+        records = [decisions.ADVERSE] * body.records if body.adverse else rows[: body.records]
+        bulk = {} if body.explain else {"explain": False}
+        path.write_text(json.dumps({"instances": records} | bulk))
+        bodies[body] = path
     return bodies
 
 
-def measure(server: servers.Server, bodies: dict[int, Path], args: argparse.Namespace) -> dict:
+def measure(server: servers.Server, bodies: dict[Body, Path], args: argparse.Namespace) -> dict:
     """Run every point against one server; medians per point, CPU per request, worker memory."""
-    scripts = {size: wrk.script_for(body) for size, body in bodies.items()}
+    scripts = {body: wrk.script_for(path) for body, path in bodies.items()}
     url = server.url + ENDPOINT
-    wrk.run(url, scripts[1], 8, 1)  # warm up: caches, lazily built paths
+    wrk.run(url, scripts[Body(1)], 8, 1)  # warm up: caches, lazily built paths
     points: dict[str, Any] = {}
     is_service = server.name != "floor"
-    for label, size, connections in POINTS:
+    for label, body, connections in POINTS:
         before = histogram.predict_buckets(server.url, ROUTE_TEMPLATE) if is_service else {}
         cpu_before = server.worker_cpu_seconds()
-        runs = [wrk.run(url, scripts[size], connections, args.seconds) for _ in range(args.repeat)]
+        seconds = max(args.seconds, LONG_SECONDS if body.records >= 10_000 else 0)
+        runs = [wrk.run(url, scripts[body], connections, seconds) for _ in range(args.repeat)]
         cpu = server.worker_cpu_seconds() - cpu_before
+        size = body.records
         points[label] = _median(runs) | {"records": size}
         points[label]["records_per_second"] = points[label]["requests_per_second"] * size
         points[label]["cpu_ms_per_request"] = 1e3 * cpu / max(sum(r.requests for r in runs), 1)
@@ -108,44 +134,45 @@ def measure(server: servers.Server, bodies: dict[int, Path], args: argparse.Name
     }
 
 
-def grpc_bodies(models_dir: Path, directory: Path) -> dict[int, Path]:
-    """One framed ModelInferRequest per gRPC point's size: the REST bodies' applicants."""
+def grpc_bodies(models_dir: Path, directory: Path) -> dict[Body, Path]:
+    """One framed ModelInferRequest per gRPC point's body: the REST bodies' applicants."""
     metadata = json.loads(
         (sorted((models_dir / "risk_class").iterdir())[-1] / "metadata.json").read_text()
     )
     features = metadata["features"]
     columns = applicants()
     return {
-        size: grpc_load.frame(
+        body: grpc_load.frame(
             grpc_load.request_bytes(
-                {name: values[:size] for name, values in columns.items()},
+                {name: values[: body.records] for name, values in columns.items()},
                 features,
-                explain=size == 1,
+                explain=body.explain,
             ),
             directory,
         )
-        for size in sorted({size for _, size, _ in GRPC_POINTS})
+        for body in dict.fromkeys(body for _, body, _ in GRPC_POINTS)
     }
 
 
 def measure_grpc(
     address: str,
     cpu: Any,
-    messages: dict[int, Path],
+    messages: dict[Body, Path],
     args: argparse.Namespace,
     failures: Any = lambda: 0.0,
 ) -> dict[str, Any]:
     """Every gRPC point against one server; medians and CPU per request (`cpu()`: its
     processes' CPU seconds so far; `failures()`: the calls it answered with an error status)."""
-    grpc_load.run(address, messages[1], 8, 1)  # warm up
+    grpc_load.run(address, messages[Body(1)], 8, 1)  # warm up
     points: dict[str, Any] = {}
-    for label, size, connections in GRPC_POINTS:
+    for label, body, connections in GRPC_POINTS:
         cpu_before, failed_before = cpu(), failures()
         runs = [
-            grpc_load.run(address, messages[size], connections, args.seconds)
+            grpc_load.run(address, messages[body], connections, args.seconds)
             for _ in range(args.repeat)
         ]
         used = cpu() - cpu_before
+        size = body.records
         points[label] = _median(runs) | {"records": size}
         points[label]["errors"] += int(failures() - failed_before)
         points[label]["records_per_second"] = points[label]["requests_per_second"] * size
@@ -237,25 +264,55 @@ def grpc_report(results: dict[str, dict]) -> str:
 
 
 def targets(results: dict[str, dict]) -> list[str]:
-    """Check the LiteRT service against its targets, from the medians of this run."""
+    """Check the LiteRT service against its targets, from the medians of this run: a decided,
+    recorded request beside the floor, its worker CPU, bulk requests, memory and start-up."""
     if "litert" not in results:
         return []
-    s, f = results["litert"], results["floor"]
-    ratio = (
-        s["points"]["single c=8"]["requests_per_second"]
-        / f["points"]["single c=8"]["requests_per_second"]
-    )
-    p50 = s["points"]["single c=1"]["p50"]
-    p50_10k = s["points"]["batch 10,000 c=1"]["p50"]
-    cpu_1k = s["points"]["batch 1,000 c=1"]["cpu_ms_per_request"]
-    rss = max(s["worker_rss_mib"])
+    s, f = results["litert"]["points"], results["floor"]["points"]
+
+    def ratio(label: str) -> float:
+        return float(s[label]["requests_per_second"] / f[label]["requests_per_second"])
+
+    def cpu(label: str) -> float:
+        return float(s[label]["cpu_ms_per_request"])
+
+    accepted, adverse = ratio("single c=8"), ratio("adverse c=8")
+    p50 = s["single c=1"]["p50"]
+    single_cpu = max(cpu("single c=8"), cpu("adverse c=8"))
+    p50_10k = s["batch 10,000 c=1"]["p50"]
+    rss = max(results["litert"]["worker_rss_mib"])
+    ready = results["litert"]["ready_seconds"]
     checks = [
-        ("single-record throughput at c=8 >= 0.70 x floor", ratio >= 0.70, f"{ratio:.2f} x"),
-        ("p50 at c=1 <= 0.5 ms", p50 <= 0.5e-3, f"{p50 * 1e3:.2f} ms"),
-        ("10,000-record request p50 <= 60 ms", p50_10k <= 0.060, f"{p50_10k * 1e3:.0f} ms"),
-        ("1,000-record request <= 10 ms of server CPU", cpu_1k <= 10, f"{cpu_1k:.1f} ms"),
+        ("standard acceptance at c=8 >= 0.60 x floor", accepted >= 0.60, f"{accepted:.2f} x"),
+        ("adverse with reasons at c=8 >= 0.45 x floor", adverse >= 0.45, f"{adverse:.2f} x"),
+        ("standard acceptance p50 at c=1 <= 0.6 ms", p50 <= 0.6e-3, f"{p50 * 1e3:.2f} ms"),
+        (
+            "worker CPU per single-record request <= 0.5 ms (here without the front)",
+            single_cpu <= 0.5,
+            f"{single_cpu:.2f} ms",
+        ),
+        (
+            "1,000 mixed records <= 15 ms of worker CPU with reasons",
+            cpu("1,000 with reasons") <= 15,
+            f"{cpu('1,000 with reasons'):.1f} ms",
+        ),
+        (
+            "1,000 mixed records <= 10 ms without reasons",
+            cpu("batch 1,000 c=1") <= 10,
+            f"{cpu('batch 1,000 c=1'):.1f} ms",
+        ),
+        (
+            "1,000 adverse records <= 25 ms with reasons",
+            cpu("1,000 adverse") <= 25,
+            f"{cpu('1,000 adverse'):.1f} ms",
+        ),
+        (
+            "10,000 records p50 <= 120 ms without reasons",
+            p50_10k <= 0.120,
+            f"{p50_10k * 1e3:.0f} ms",
+        ),
         ("worker RSS <= 120 MiB", rss <= 120, f"{rss:.0f} MiB"),
-        ("start-up to ready <= 2 s", s["ready_seconds"] <= 2, f"{s['ready_seconds']:.2f} s"),
+        ("start-up to ready <= 2 s", ready <= 2, f"{ready:.2f} s"),
     ]
     return [f"{'met   ' if ok else 'MISSED'} {name}: {value}" for name, ok, value in checks]
 
