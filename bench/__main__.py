@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import socket
 import statistics
 import tempfile
@@ -110,6 +111,9 @@ def measure(server: servers.Server, bodies: dict[Body, Path], args: argparse.Nam
     scripts = {body: wrk.script_for(path) for body, path in bodies.items()}
     url = server.url + ENDPOINT
     wrk.run(url, scripts[Body(1)], 8, 1)  # warm up: caches, lazily built paths
+    for script in scripts.values():
+        wrk.run(url, script, 1, 1)  # each body's paths too (reasons, bulk records)
+        _settled(server)
     points: dict[str, Any] = {}
     is_service = server.name != "floor"
     for label, body, connections in POINTS:
@@ -117,14 +121,18 @@ def measure(server: servers.Server, bodies: dict[Body, Path], args: argparse.Nam
         cpu_before = server.worker_cpu_seconds()
         seconds = max(args.seconds, LONG_SECONDS if body.records >= 10_000 else 0)
         runs = [wrk.run(url, scripts[body], connections, seconds) for _ in range(args.repeat)]
-        cpu = server.worker_cpu_seconds() - cpu_before
+        # A request still running when wrk stops is left to finish: its CPU is this point's,
+        # and the service counts it (wrk does not), so the service's own count divides.
+        cpu = _settled(server) - cpu_before
+        answered = sum(r.requests for r in runs)
         size = body.records
         points[label] = _median(runs) | {"records": size}
         points[label]["records_per_second"] = points[label]["requests_per_second"] * size
-        points[label]["cpu_ms_per_request"] = 1e3 * cpu / max(sum(r.requests for r in runs), 1)
         if is_service:
             after = histogram.predict_buckets(server.url, ROUTE_TEMPLATE)
             points[label]["prometheus_p99"] = histogram.quantile(0.99, before, after)
+            answered = int(after[math.inf] - before.get(math.inf, 0.0))
+        points[label]["cpu_ms_per_request"] = 1e3 * cpu / max(answered, 1)
     return {
         "ready_seconds": server.ready_seconds,
         "worker_rss_mib": server.worker_memory_mib("Rss"),
@@ -132,6 +140,19 @@ def measure(server: servers.Server, bodies: dict[Body, Path], args: argparse.Nam
         "worker_peak_rss_mib": server.worker_peak_rss_mib(),
         "points": points,
     }
+
+
+def _settled(server: servers.Server, timeout: float = 60.0) -> float:
+    """The workers' CPU seconds once they stop using any (a request left running is done)."""
+    deadline = time.monotonic() + timeout
+    used = server.worker_cpu_seconds()
+    while time.monotonic() < deadline:
+        time.sleep(0.2)
+        now = server.worker_cpu_seconds()
+        if now - used < 0.01:
+            return now
+        used = now
+    return used
 
 
 def grpc_bodies(models_dir: Path, directory: Path) -> dict[Body, Path]:
