@@ -41,6 +41,9 @@ class TypedRecords:
     # Every number bounded on both sides: a NaN or an infinity fails a bound. (JSON holds
     # neither; Python values, as a gRPC tensor's, may.)
     bounded: bool = False
+    # The exact Python types each feature's values may have (msgspec also takes subclasses,
+    # such as numpy's string scalars, which the schemas refuse).
+    exact: tuple[tuple[str, frozenset[type]], ...] = ()
     _columns: dict[int, type[msgspec.Struct]] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -53,7 +56,9 @@ class TypedRecords:
         bounded = all(
             f.minimum is not None and f.maximum is not None for f in features if f.type == "number"
         )
-        return cls(fields, msgspec.defstruct("Record", fields, bases=(_Indexable,)), bounded)
+        exact = tuple((f.name, _EXACT.get(f.type, _EXACT["number"])) for f in features)
+        record = msgspec.defstruct("Record", fields, bases=(_Indexable,))
+        return cls(fields, record, bounded, exact)
 
     def accepts_columns(self, columns: Any, size: int, max_records: int) -> bool:
         """True if Python columns (lists of `size` values each) hold exactly valid values, as
@@ -62,6 +67,10 @@ class TypedRecords:
             return False
         if any(type(values) is not list or len(values) != size for values in columns.values()):
             return False
+        for name, types in self.exact:  # a set of the types present, built in C
+            values = columns.get(name)
+            if values is not None and not set(map(type, values)) <= types:
+                return False
         kind = self._columns.get(max_records)
         if kind is None:  # one type per record limit: defining one costs more than a check
             kind = self._columns[max_records] = self.columns(max_records)
@@ -80,6 +89,14 @@ class TypedRecords:
         """The columns of 1 to max_records records: one list of values per feature."""
         listed = [(name, bounded_list(kind, max_records)) for name, kind in self.fields]
         return msgspec.defstruct("Columns", listed, bases=(_Indexable,))
+
+
+_EXACT: dict[str, frozenset[type]] = {
+    "integer": frozenset({int}),
+    "number": frozenset({int, float}),
+    "boolean": frozenset({bool}),
+    "category": frozenset({str}),
+}
 
 
 def bounded_list(kind: Any, max_items: int) -> Any:
