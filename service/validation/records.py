@@ -59,8 +59,8 @@ class ValidRecords:
         """Every record as validated: its features (declared numbers as floats, whichever route
         decoded them, so one application has one fingerprint), and the optional field where
         given. Built a column at a time: one pass per feature, not a lookup per value."""
-        if self.size == 1:  # a single record: no columns to build (3 us against 9)
-            return [self._applicant(0, names, numbers, optional)]
+        if self.size == 1 or not names:  # no columns to build (3 us against 9 for one)
+            return [self._applicant(i, names, numbers, optional) for i in range(self.size)]
         given: Sequence[Any] | None
         if self.columns is not None:
             columns = [_plain(self.columns[name]) for name in names]

@@ -132,17 +132,21 @@ OPTIONAL = "requested_coverage"
 
 
 def reference_applicant(row: dict[str, Any]) -> dict[str, Any]:
-    """One record as its fingerprint reads it: the features (numbers as floats), and the
-    optional field when given."""
-    record = {name: float(row[name]) if name in NUMBERS else row[name] for name in NAMES}
-    if row.get(OPTIONAL) is not None:
-        record[OPTIONAL] = row[OPTIONAL]
+    """One record as fingerprints have always read it (the service's former per-record code,
+    for rows): the features and the optional field when given, declared numbers as floats."""
+    numbers = NUMBERS | {OPTIONAL}  # the service declares the requested amount a number
+    record = {name: row[name] for name in NAMES}
+    if (value := row.get(OPTIONAL)) is not None:
+        record[OPTIONAL] = value
+    for name in numbers:
+        if name in record:
+            record[name] = float(record[name])
     return record
 
 
 def assert_applicants(found: ValidRecords | None, rows: list[dict[str, Any]], route: str) -> None:
     assert found is not None, route
-    applicants = found.applicants(NAMES, NUMBERS, OPTIONAL)
+    applicants = found.applicants(NAMES, NUMBERS | {OPTIONAL}, OPTIONAL)
     expected = [reference_applicant(row) for row in rows]
     assert applicants == expected, route
     for applicant, reference in zip(applicants, expected, strict=True):  # the types too
@@ -164,12 +168,15 @@ def test_every_route_gives_each_applicant_the_same_record(data: st.DataObject, s
     assert_applicants(ValidRecords.of_columns(arrays, size), rows, "arrays")
     # The optional field, in some rows only or as a column of every record's.
     for row in rows[::2]:
-        row[OPTIONAL] = 250_000.0
+        row[OPTIONAL] = 250_000  # an integer amount: written as a float, as any number
+    for row in rows[1::2]:
+        row[OPTIONAL] = None
     assert_applicants(ValidRecords.of_rows(rows), rows, "rows with an optional field")
     for row in rows:
         row[OPTIONAL] = 125_000.0
     given = columns | {OPTIONAL: [row[OPTIONAL] for row in rows]}
     assert_applicants(ValidRecords.of_columns(given, size), rows, "columns with an optional field")
+    assert len(ValidRecords.of_columns(given, size).applicants((), frozenset(), "x")) == size
 
 
 def _valid_body() -> tuple[dict[str, Any], bytes]:
