@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from gunicorn.glogging import Logger
+from gunicorn.instrument.statsd import Statsd
 
 
 class JsonFormatter(logging.Formatter):
@@ -50,14 +51,32 @@ def logging_config(level: str) -> dict[str, object]:
 
 
 class GunicornLogger(Logger):
-    """gunicorn's logger, with its access log only when one is asked for (`--access-logfile`).
+    """gunicorn's logger, with its access log only when one is asked for.
 
     The app writes the access log. gunicorn would otherwise build every request's log fields
     (about 40 us) because a logging configuration is given, only for its access logger to drop
-    them.
+    them. Asked for (`--access-logfile`, syslog, a logging configuration of the operator's that
+    names `gunicorn.access`), it is written as gunicorn writes it; with `--statsd-host`, gunicorn's
+    statsd logger is used unchanged, as gunicorn would choose it.
     """
 
+    def __new__(cls, cfg: Any) -> Any:
+        if cfg.statsd_host:
+            return Statsd(cfg)  # not a GunicornLogger: __init__ is not run again
+        return super().__new__(cls)
+
     def access(self, resp: Any, req: Any, environ: Any, request_time: Any) -> None:
-        cfg = self.cfg
-        if cfg.accesslog or (cfg.syslog and not cfg.disable_redirect_access_to_syslog):
+        if _access_logged(self.cfg):
             super().access(resp, req, environ, request_time)
+
+
+def _access_logged(cfg: Any) -> bool:
+    """Whether the operator asked gunicorn for its access log, one way or another."""
+    configured = cfg.logconfig_dict or {}
+    return bool(
+        cfg.accesslog
+        or (cfg.syslog and not cfg.disable_redirect_access_to_syslog)
+        or cfg.logconfig
+        or getattr(cfg, "logconfig_json", None)
+        or "gunicorn.access" in configured.get("loggers", {})
+    )

@@ -53,5 +53,32 @@ def test_an_access_log_asked_for_is_written(tmp_path: Path) -> None:
     response, request, environ = _request()
     logger.access(response, request, environ, datetime.timedelta(milliseconds=3))
     for handler in logger.access_log.handlers:
-        handler.flush()
+        handler.close()
     assert '"GET /healthz HTTP/1.1" 200' in log.read_text()
+
+
+def test_an_access_logger_the_operator_configures_is_written_to() -> None:
+    configured = logging_config("info")
+    configured["loggers"] = dict(configured["loggers"]) | {  # type: ignore[call-overload]
+        "gunicorn.access": {"level": "INFO", "handlers": [], "propagate": False}
+    }
+    calls: list[tuple[object, ...]] = []
+
+    def atoms(*args: object) -> dict[str, str]:
+        calls.append(args)
+        return {}
+
+    logger = _logger(logconfig_dict=configured)
+    logger.atoms = atoms
+    response, request, environ = _request()
+    logger.access(response, request, environ, datetime.timedelta(milliseconds=3))
+    assert len(calls) == 1
+
+
+def test_statsd_is_gunicorns_own_logger_when_asked_for() -> None:
+    from gunicorn.instrument.statsd import Statsd
+
+    logger = _logger(statsd_host="127.0.0.1:8125")
+    logger.sock.close()
+    assert type(logger) is Statsd
+    assert type(_logger()) is GunicornLogger
