@@ -82,18 +82,20 @@ class CallInterceptor(grpc.ServerInterceptor):
         if handler is None:
             return None  # an unknown method: UNIMPLEMENTED
         decode = _tolerant(handler.request_deserializer)
-        if handler.unary_unary is None:  # a stream (health's Watch): its message checked only
-            if handler.unary_stream is None:
-                return handler
-            return handler._replace(
-                request_deserializer=decode, unary_stream=_decoded(handler.unary_stream)
-            )
         method: str = details.method
         metadata = _metadata(details.invocation_metadata)
         identity = (
             None if self.keys is None else self.keys.checker.identify(_presented_key(metadata))
         )
         refused = self.keys is not None and identity is None and method not in OPEN_METHODS
+        if handler.unary_unary is None:  # a stream (health's Watch): its message checked only
+            if refused:
+                return _refusing(handler, _unauthenticated(_presents_key(metadata)))
+            if handler.unary_stream is None:
+                return handler
+            return handler._replace(
+                request_deserializer=decode, unary_stream=_decoded(handler.unary_stream)
+            )
         behaviour = handler.unary_unary
 
         def observed(request: Any, context: grpc.ServicerContext) -> Any:
@@ -103,8 +105,7 @@ class CallInterceptor(grpc.ServerInterceptor):
             context.set_trailing_metadata(call.trailing)  # every answer says its request id
             try:
                 if refused:
-                    presented = bool(metadata.get("authorization") or metadata.get("x-api-key"))
-                    abort_with(context, _unauthenticated(presented), call.trailing)
+                    abort_with(context, _unauthenticated(_presents_key(metadata)), call.trailing)
                 if isinstance(request, Undecodable):
                     abort_with(context, request.error(method), call.trailing)
                 return behaviour(request, context)
@@ -204,6 +205,23 @@ def _decoded(behaviour: Callable[..., Any]) -> Callable[..., Any]:
 def _metadata(entries: Any) -> dict[str, str]:
     """A call's text metadata (binary `-bin` entries are not read)."""
     return {key: value for key, value in entries or () if isinstance(value, str)}
+
+
+def _presents_key(metadata: dict[str, str]) -> bool:
+    return bool(metadata.get("authorization") or metadata.get("x-api-key"))
+
+
+def _refusing(handler: Any, error: NotAuthenticated) -> Any:
+    """A stream method's handler of the same kind that refuses the call, its messages unread."""
+
+    def refuse(request: Any, context: grpc.ServicerContext) -> Any:
+        abort_with(context, error)
+
+    if handler.unary_stream is not None:
+        return grpc.unary_stream_rpc_method_handler(refuse)
+    if handler.stream_unary is not None:
+        return grpc.stream_unary_rpc_method_handler(refuse)
+    return grpc.stream_stream_rpc_method_handler(refuse)
 
 
 def _presented_key(metadata: dict[str, str]) -> str:

@@ -280,6 +280,18 @@ def test_a_call_without_a_valid_key_is_refused_before_its_message_is_decoded(
             assert refused.value.code() == code, metadata
 
 
+def test_a_stream_method_needs_a_key_too(keyed_address: str) -> None:
+    with grpc.insecure_channel(keyed_address) as channel:
+        stream = channel.stream_stream("/inference.GRPCInferenceService/ModelStreamInfer")
+        for metadata, code in [
+            ((), grpc.StatusCode.UNAUTHENTICATED),
+            ((("x-api-key", "caller-key"),), grpc.StatusCode.UNIMPLEMENTED),
+        ]:
+            with pytest.raises(grpc.RpcError) as refused:
+                list(stream(iter([b""]), metadata=metadata, timeout=10))
+            assert refused.value.code() == code, metadata
+
+
 def test_a_key_records_its_decisions_and_reads_only_its_own(
     keyed_address: str, columns: dict[str, list[Any]], service_models_dir: Any, client: Any
 ) -> None:
