@@ -75,10 +75,9 @@ class ValidRecords:
                 columns[position] = [float(value) for value in columns[position]]
         records = [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
         if given is not None:
-            as_given = float if optional in numbers else _same
             for record, value in zip(records, given, strict=True):
                 if value is not None:
-                    record[optional] = as_given(value)
+                    record[optional] = float(value) if optional in numbers else value
         return records
 
     def _applicant(
@@ -131,10 +130,6 @@ def _row_columns(rows: Sequence[Any], names: Sequence[str]) -> list[list[Any]]:
     return [list(column) for column in zip(*row_values(rows, names), strict=True)] or [
         [] for _ in names
     ]
-
-
-def _same(value: Any) -> Any:
-    return value
 
 
 def _plain(values: Sequence[Any] | np.ndarray) -> list[Any]:
