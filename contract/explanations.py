@@ -4,7 +4,14 @@ For each record and each target (a sum of class probabilities, such as P(non-sta
 signature returns one attribution per directed feature and the target's difference from the
 record's best-risk reference; the attributions add up to the difference (Integrated Gradients
 is complete) up to the path's discretisation, which the caller checks against `tolerance`.
-The caller passes the path's points (`alphas`), so it can ask for more steps when a check fails.
+The caller passes the path's points (`alphas`), so it can ask for more steps when a check fails;
+what they are depends on the declared `integration`:
+
+- `midpoint` (models published before segments): the midpoints of `steps` equal steps, where
+  the signature averages the target's gradient (a Riemann sum);
+- `segments`: the ends of `steps` equal segments, 0 to 1, where the signature takes each
+  segment's exact change of the target and splits it by the gradient inside the segment (the
+  attributions add up to the difference whatever the number of segments).
 """
 
 from __future__ import annotations
@@ -25,8 +32,15 @@ RETRY_FACTOR = 4  # a record whose attributions miss the tolerance is explained 
 EXPLAIN_LITERT_FILE = "explain.tflite"
 
 
-def path_points(steps: int) -> np.ndarray:
-    """The `alphas` of a midpoint Riemann sum with `steps` steps: (k + 0.5) / steps."""
+MIDPOINT, SEGMENTS = "midpoint", "segments"
+INTEGRATIONS = (MIDPOINT, SEGMENTS)
+
+
+def path_points(steps: int, integration: str = MIDPOINT) -> np.ndarray:
+    """The `alphas` of `steps` steps: (k + 0.5) / steps for midpoints, k / steps (k = 0 to
+    steps) for segments' ends."""
+    if integration == SEGMENTS:
+        return (np.arange(steps + 1) / steps).astype(np.float32)
     return ((np.arange(steps) + 0.5) / steps).astype(np.float32)
 
 
@@ -36,12 +50,17 @@ class Explanation:
 
     features: tuple[str, ...]  # the columns of every attribution output, in order
     targets: Mapping[str, tuple[str, ...]]  # output name -> the classes whose probabilities sum
-    steps: int  # path points to ask for first
+    steps: int  # path steps (segments) to ask for first
     relative_tolerance: float  # |sum - difference| allowed, relative to |difference| ...
     absolute_tolerance: float  # ... plus this much
+    integration: str = MIDPOINT  # what the signature's `alphas` are (INTEGRATIONS)
     signature: str = EXPLAIN_SIGNATURE
     litert: str = EXPLAIN_LITERT_FILE  # the LiteRT export of the same signature
     checks: Mapping[str, Any] = field(default_factory=dict)
+
+    def points(self, steps: int | None = None) -> np.ndarray:
+        """The `alphas` to pass for `steps` steps (the declared number unless given)."""
+        return path_points(self.steps if steps is None else steps, self.integration)
 
     def complete(self, total: float, difference: float) -> bool:
         """True if attributions adding to `total` account for `difference` within tolerance."""
@@ -73,6 +92,7 @@ class Explanation:
             "features": list(self.features),
             "targets": {name: list(classes) for name, classes in self.targets.items()},
             "steps": self.steps,
+            "integration": self.integration,
             "tolerance": {"relative": self.relative_tolerance, "absolute": self.absolute_tolerance},
             "checks": dict(self.checks),
         }
@@ -100,6 +120,9 @@ class Explanation:
         steps = raw.get("steps")
         if type(steps) is not int or not 1 <= steps <= 10_000:
             raise ContractError("explain steps must be an integer from 1 to 10,000")
+        integration = raw.get("integration", MIDPOINT)
+        if integration not in INTEGRATIONS:
+            raise ContractError(f"explain integration must be one of {list(INTEGRATIONS)}")
         given = tolerance if isinstance(tolerance, Mapping) else {}
         bounds = [given.get(k) for k in ("relative", "absolute")]
         if not all(isinstance(b, (int, float)) and not isinstance(b, bool) for b in bounds):
@@ -119,6 +142,7 @@ class Explanation:
             steps=steps,
             relative_tolerance=relative,
             absolute_tolerance=absolute,
+            integration=integration,
             signature=str(raw.get("signature", EXPLAIN_SIGNATURE)),
             litert=litert,
             checks=dict(checks),

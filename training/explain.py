@@ -5,14 +5,22 @@ directed factor on which x is worse (the declared `reference` of a number, the f
 an order, false for a flag, the weight at BMI 25 for build); everything else is left as it is,
 so the context block (age, sex, BMI below 25) is the same for both and only worse-than-reference
 factors can carry attribution. The path runs straight from r's risk block to x's (the blocks of
-training/preprocessing.py); each target (a sum of class probabilities) is differentiated along
-it by a backward pass written in forward operations, because LiteRT's built-in operations have
-no gradients; publication compares it with TensorFlow's own gradient.
+training/preprocessing.py), cut into equal segments. The latent score is piecewise linear along
+it (positive weights, ReLU and min(x, 0) units) and each target (a sum of class probabilities)
+is a function of the score alone, so a segment's exact change of the target (the head at its
+two ends) is split between the risk columns in proportion to the score's gradient inside the
+segment: exact wherever the segment holds no kink, and adding up to the target's difference
+whatever the number of segments. Eight segments of two gradient points each (25 evaluations
+of the network a record, 9 of them without the backward pass) come within 0.035 of a fine
+integral, against 0.026 for the fifty midpoint steps used before, which left one record in a
+hundred incomplete (`python -m bench.attributions`). The gradient comes from a
+backward pass written in forward operations, because LiteRT's built-in operations have no
+gradients; publication compares it with TensorFlow's own.
 
-Each risk column's integrated gradient is split between the features it is computed from by the
-exact Shapley split over them (every column reads one or two features: the cholesterol ratio
-reads two), so the features' attributions add up to the path integral: the target's difference
-between x and r, up to the path's discretisation, which the caller checks.
+Each risk column's change is split between the features it is computed from by the exact
+Shapley split over them (a column reads one feature, or two: the cholesterol ratio, BMI), so
+the features' attributions add up to the path integral: the target's difference between x and
+r, which the caller checks.
 """
 
 from __future__ import annotations
@@ -24,14 +32,16 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from contract.explanations import DIFFERENCE_OUTPUT, Explanation, path_points
+from contract.explanations import DIFFERENCE_OUTPUT, SEGMENTS, Explanation
 from contract.features import Feature
 from training.features import CLASS_NAMES, FEATURES, FEATURES_BY_NAME
 from training.networks import ConvexConcave, CumulativeLogit, PositiveDense
 from training.packing import LAYOUT
-from training.preprocessing import Preprocessor
+from training.preprocessing import RISK_COLUMNS, RISK_READS, Preprocessor
 
-STEPS = 50
+STEPS = 8  # the path's segments
+INNER = (0.25, 0.75)  # where in each segment the gradient's direction is taken
+RATE_FLOOR = 1e-6  # d score / d alpha below this: the segment's change is its slope times length
 RELATIVE_TOLERANCE = 0.02
 ABSOLUTE_TOLERANCE = 1e-3  # probability: differences this small need no exact account
 GRADIENT_CHECK_ROWS = 2_000
@@ -46,9 +56,6 @@ EXPLAINED: tuple[Feature, ...] = tuple(
 )
 
 
-midpoints = path_points  # the path's points, as the contract defines them
-
-
 def declaration(checks: Mapping[str, Any] | None = None) -> Explanation:
     """What the explain signature computes, for metadata.json."""
     return Explanation(
@@ -57,6 +64,7 @@ def declaration(checks: Mapping[str, Any] | None = None) -> Explanation:
         steps=STEPS,
         relative_tolerance=RELATIVE_TOLERANCE,
         absolute_tolerance=ABSOLUTE_TOLERANCE,
+        integration=SEGMENTS,
         checks=dict(checks or {}),
     )
 
@@ -103,11 +111,28 @@ def reference(numbers: tf.Tensor, categories: tf.Tensor) -> tuple[tf.Tensor, tf.
     return tf.stack(best_numbers, axis=1), tf.stack(best_categories, axis=1)
 
 
-def _masks() -> tuple[np.ndarray, np.ndarray]:
-    """Per explained feature, which packed number and category columns are its own."""
-    numbers = np.zeros((len(EXPLAINED), len(LAYOUT.numbers)), np.float32)
-    categories = np.zeros((len(EXPLAINED), len(LAYOUT.categories)), bool)
-    for i, feature in enumerate(EXPLAINED):
+def _owners() -> np.ndarray:
+    """[D, R]: 1 where an explained feature is one the risk column is computed from."""
+    names = [f.name for f in EXPLAINED]
+    owners = np.zeros((len(EXPLAINED), len(RISK_COLUMNS)), np.float32)
+    for column, reads in enumerate(RISK_READS):
+        for name in reads:
+            if name in names:
+                owners[names.index(name), column] = 1.0
+    return owners
+
+
+def _shared(owners: np.ndarray) -> tuple[int, ...]:
+    """The explained features that share a risk column with another (the ratio, BMI)."""
+    crowded = owners.sum(axis=0) > 1
+    return tuple(int(d) for d in np.flatnonzero((owners[:, crowded] > 0).any(axis=1)))
+
+
+def _masks(features: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Per explained feature of `features`, which packed number and category columns are its."""
+    numbers = np.zeros((len(features), len(LAYOUT.numbers)), np.float32)
+    categories = np.zeros((len(features), len(LAYOUT.categories)), bool)
+    for i, feature in enumerate(EXPLAINED[d] for d in features):
         if feature.name in LAYOUT.numbers:
             numbers[i, LAYOUT.numbers.index(feature.name)] = 1.0
         else:
@@ -138,12 +163,13 @@ class Explainer:
         first = float(cuts.first.numpy())
         self._cuts = (first, first + float(softplus(cuts.gap)))
         self._floor = float(keras.ops.sigmoid(cuts.noise))
-        self._masks = tuple(tf.constant(m) for m in _masks())
+        owners = _owners()
+        self._owners = tf.constant(owners)
+        self._shared = _shared(owners)
+        self._masks = tuple(tf.constant(m) for m in _masks(self._shared))
 
-    def score_and_gradient(
-        self, risk: tf.Tensor, context: tf.Tensor
-    ) -> tuple[tf.Tensor, tf.Tensor]:
-        """The latent score f [M] and df/d(risk) [M, R], by a hand-written backward pass."""
+    def _forward(self, risk: tf.Tensor, context: tf.Tensor) -> tuple[tf.Tensor, list[tf.Tensor]]:
+        """The latent score f [M], and each hidden block's unit slopes (for the backward pass)."""
         slopes = []
         hidden = risk
         for i, (weights, bias) in enumerate(self._weights[:-1]):
@@ -157,13 +183,35 @@ class Explainer:
                 tf.concat([tf.cast(convex > 0, tf.float32), tf.cast(concave < 0, tf.float32)], 1)
             )
         weights, bias = self._weights[-1]
-        score = (hidden @ weights + bias)[:, 0]
+        return (hidden @ weights + bias)[:, 0], slopes
+
+    def score_and_gradient(
+        self, risk: tf.Tensor, context: tf.Tensor
+    ) -> tuple[tf.Tensor, tf.Tensor]:
+        """The latent score f [M] and df/d(risk) [M, R], by a hand-written backward pass."""
+        score, slopes = self._forward(risk, context)
+        weights = self._weights[-1][0]
         gradient = tf.broadcast_to(tf.transpose(weights), [tf.shape(risk)[0], weights.shape[0]])
         for (weights, _), slope in zip(reversed(self._weights[:-1]), reversed(slopes), strict=True):
             gradient = (gradient * slope) @ tf.transpose(weights)
         return score, gradient
 
-    def _target_slopes(self, score: tf.Tensor) -> dict[str, tf.Tensor]:
+    def _target_values(self, score: tf.Tensor) -> dict[str, tf.Tensor]:
+        """Each target (a sum of class probabilities) at a latent score, as the head gives it."""
+        t0, t1 = self._cuts
+        standard, at_most_sub = tf.sigmoid(t0 - score), tf.sigmoid(t1 - score)
+        ordered = {
+            CLASS_NAMES[0]: standard,
+            CLASS_NAMES[1]: at_most_sub - standard,
+            CLASS_NAMES[2]: 1.0 - at_most_sub,
+        }
+        scale, floor = 1.0 - self._floor, self._floor / len(CLASS_NAMES)
+        return {
+            name: tf.add_n([scale * ordered[c] + floor for c in classes])
+            for name, classes in TARGETS.items()
+        }
+
+    def target_slopes(self, score: tf.Tensor) -> dict[str, tf.Tensor]:
         """d target / d score for each target, from the cumulative-logit head."""
         t0, t1 = self._cuts
         s0, s1 = tf.sigmoid(t0 - score), tf.sigmoid(t1 - score)
@@ -176,37 +224,46 @@ class Explainer:
         }
         return {name: tf.add_n([by_class[c] for c in classes]) for name, classes in TARGETS.items()}
 
-    def _shares(
-        self, numbers: tf.Tensor, categories: tf.Tensor, ref: tuple[tf.Tensor, tf.Tensor]
+    def shares(
+        self,
+        own: tuple[tf.Tensor, tf.Tensor],
+        best: tuple[tf.Tensor, tf.Tensor],
+        risk_x: tf.Tensor,
+        risk_r: tf.Tensor,
     ) -> tf.Tensor:
-        """[D, N, R]: each explained feature's exact Shapley share of each risk column's change."""
-        number_masks, category_masks = self._masks
-        ref_numbers, ref_categories = ref
-        d = len(EXPLAINED)
+        """[D, N, R]: each explained feature's exact Shapley share of each risk column's change.
 
-        def risk_of(n: tf.Tensor, c: tf.Tensor) -> tf.Tensor:
-            flat_n = tf.reshape(n, [-1, len(LAYOUT.numbers)])
-            flat_c = tf.reshape(c, [-1, len(LAYOUT.categories)])
-            return self.preprocessor.encode_packed(flat_n, flat_c)["risk"]
+        A column computed from one feature is that feature's whole change; only the features
+        sharing a column (the cholesterol ratio, BMI) are moved alone and last to split theirs.
+        """
+        shares = self._owners[:, None, :] * (risk_x - risk_r)[None]
+        if not self._shared:
+            return shares
+        number_masks, category_masks = self._masks
+        moved = len(self._shared)
 
         def swapped(
             into: tuple[tf.Tensor, tf.Tensor], source: tuple[tf.Tensor, tf.Tensor]
         ) -> tf.Tensor:
-            """`into` with each explained feature's columns taken from `source`, in turn."""
+            """`into` with each shared feature's columns taken from `source`, in turn."""
             mask = number_masks[:, None, :]
             mixed_numbers = into[0][None] * (1.0 - mask) + source[0][None] * mask
             categories_mask = tf.broadcast_to(
-                category_masks[:, None, :], [d, tf.shape(into[1])[0], len(LAYOUT.categories)]
+                category_masks[:, None, :], [moved, tf.shape(into[1])[0], len(LAYOUT.categories)]
             )
             mixed_categories = tf.where(categories_mask, source[1][None], into[1][None])
-            return tf.reshape(risk_of(mixed_numbers, mixed_categories), [d, -1, self._risk_width])
+            flat_n = tf.reshape(mixed_numbers, [-1, len(LAYOUT.numbers)])
+            flat_c = tf.reshape(mixed_categories, [-1, len(LAYOUT.categories)])
+            risk = self.preprocessor.encode_packed(flat_n, flat_c)["risk"]
+            return tf.reshape(risk, [moved, -1, self._risk_width])
 
-        own = (numbers, categories)
-        best = (ref_numbers, ref_categories)
-        risk_x, risk_r = risk_of(*own), risk_of(*best)
         alone = swapped(best, own) - risk_r[None]  # the feature moved alone from the reference
         last = risk_x[None] - swapped(own, best)  # the feature moved last, the others already
-        return 0.5 * (alone + last)
+        split = 0.5 * (alone + last)
+        # Each feature's row: its own share, or its split one (after the D own rows).
+        d = len(EXPLAINED)
+        rows = [d + self._shared.index(i) if i in self._shared else i for i in range(d)]
+        return tf.gather(tf.concat([shares, split], axis=0), rows)
 
     @property
     def _risk_width(self) -> int:
@@ -215,31 +272,59 @@ class Explainer:
     def explain(
         self, numbers: tf.Tensor, categories: tf.Tensor, alphas: tf.Tensor
     ) -> dict[str, tf.Tensor]:
-        """Per target [N, D] attributions, and DIFFERENCE_OUTPUT [N, targets]."""
+        """Per target [N, D] attributions, and DIFFERENCE_OUTPUT [N, targets].
+
+        `alphas` are the ends of the path's segments, from 0 to 1. Each segment's exact change
+        of a target (the head at its two ends) is split between the risk columns by the
+        gradient inside it (the mean at INNER points): exact wherever the score is linear over
+        the segment, and adding up to the target's difference whatever the number of segments.
+        """
         ref = reference(numbers, categories)
         encoded = self.preprocessor.encode_packed(numbers, categories)
         encoded_ref = self.preprocessor.encode_packed(*ref)
         risk_x, risk_r, context = encoded["risk"], encoded_ref["risk"], encoded["context"]
-        rows, steps = tf.shape(risk_x)[0], tf.shape(alphas)[0]
         width, context_width = self._risk_width, int(context.shape[1])
-        path = risk_r[:, None, :] + alphas[None, :, None] * (risk_x - risk_r)[:, None, :]
-        path_context = tf.broadcast_to(context[:, None, :], [rows, steps, context_width])
-        score, gradient = self.score_and_gradient(
-            tf.reshape(path, [-1, width]), tf.reshape(path_context, [-1, context_width])
-        )
-        shares = self._shares(numbers, categories, ref)
+        rows, segments = tf.shape(risk_x)[0], tf.shape(alphas)[0] - 1
+        # Slices and axes as explicit ops: LiteRT's strided slice refuses these on [K + 1].
+        starts = tf.slice(alphas, [0], [segments])
+        lengths = tf.slice(alphas, [1], [segments]) - starts
+        inner = tf.expand_dims(starts, 1) + tf.expand_dims(lengths, 1) * tf.constant([INNER])
+        inner = tf.reshape(inner, [-1])
+        change = risk_x - risk_r
+
+        def along(points: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+            """The path's risk blocks at `points` [P] of every record, flat [N * P, R]."""
+            count = tf.shape(points)[0]
+            path = risk_r[:, None, :] + points[None, :, None] * change[:, None, :]
+            beside = tf.broadcast_to(context[:, None, :], [rows, count, context_width])
+            return tf.reshape(path, [-1, width]), tf.reshape(beside, [-1, context_width])
+
+        at_ends = tf.reshape(self._forward(*along(alphas))[0], [rows, segments + 1])
+        score, gradient = self.score_and_gradient(*along(inner))
+        gradient = tf.reduce_mean(tf.reshape(gradient, [rows, segments, len(INNER), width]), 2)
+        rate = tf.reduce_sum(gradient * change[:, None, :], axis=2)  # d score / d alpha [N, K]
+        moving = tf.abs(rate) > RATE_FLOOR
+        steady = tf.where(moving, rate, tf.ones_like(rate))
+        shares = self.shares((numbers, categories), ref, risk_x, risk_r)
+        slopes = self.target_slopes(score)
         out: dict[str, tf.Tensor] = {}
-        for name, slope in self._target_slopes(score).items():
-            along = tf.reshape(slope[:, None] * gradient, [rows, steps, width])
-            mean = tf.reduce_mean(along, axis=1)  # [N, R]
-            out[name] = tf.transpose(tf.reduce_sum(mean[None] * shares, axis=2))  # [N, D]
-        change = self.classifier({"risk": risk_x, "context": context}, training=False)
-        change -= self.classifier(
+        for name, value in self._target_values(at_ends).items():
+            # The target's exact change over each segment.
+            moved = tf.slice(value, [0, 1], [-1, segments]) - tf.slice(
+                value, [0, 0], [-1, segments]
+            )
+            # Where the score hardly moves, the target's slope times the length instead.
+            slope = tf.reduce_mean(tf.reshape(slopes[name], [rows, segments, len(INNER)]), 2)
+            weight = tf.where(moving, moved / steady, slope * tf.expand_dims(lengths, 0))  # [N, K]
+            integral = tf.reduce_sum(tf.expand_dims(weight, 2) * gradient, axis=1)  # [N, R]
+            out[name] = tf.transpose(tf.reduce_sum(integral[None] * shares, axis=2))  # [N, D]
+        change_p = self.classifier({"risk": risk_x, "context": context}, training=False)
+        change_p -= self.classifier(
             {"risk": risk_r, "context": encoded_ref["context"]}, training=False
         )
         summed = [[CLASS_NAMES.index(c) for c in classes] for classes in TARGETS.values()]
         out[DIFFERENCE_OUTPUT] = tf.stack(
-            [tf.reduce_sum(tf.gather(change, columns, axis=1), axis=1) for columns in summed], 1
+            [tf.reduce_sum(tf.gather(change_p, columns, axis=1), axis=1) for columns in summed], 1
         )
         return out
 

@@ -19,7 +19,6 @@ from ai_edge_litert.interpreter import Interpreter
 from contract.explanations import DIFFERENCE_OUTPUT, Explanation
 from contract.metadata import LITERT_FILE, SAVED_MODEL_DIR, SIGNATURE_NAME
 from contract.outputs import OutputSpec
-from training.explain import midpoints
 from training.features import FEATURES
 from training.packing import pack_numpy, to_tensors
 from training.quiet_start import without_delegate_notice
@@ -116,7 +115,7 @@ ATTRIBUTION_TOLERANCE = 2e-3
 def check_explain_parity(directory: Path, declared: Explanation) -> dict[str, Any]:
     """Explain the probe's first records through both exports; return the largest differences."""
     columns = {name: values[:EXPLAIN_PROBE_ROWS] for name, values in probe_columns().items()}
-    alphas = np.asarray(midpoints(declared.steps))
+    alphas = declared.points()
     signature = tf.saved_model.load(str(directory / SAVED_MODEL_DIR)).signatures[declared.signature]
     expected = {k: v.numpy() for k, v in signature(**to_tensors(columns), alphas=alphas).items()}
     numbers, categories = pack_numpy(columns)

@@ -99,6 +99,17 @@ RISK_COLUMNS = (
     *(f.name for f in _FLAGS),
     *(f"{f.name}>={level}" for f in _ORDERED for level in _order(f)[1:]),
 )
+_MEASURE_READS = {"bmi": ("height_cm", "weight_kg")}
+# The features each risk column is computed from, in RISK_COLUMNS order: an explanation splits
+# a column's change between them (most columns read one feature; the ratio and BMI read two).
+RISK_READS: tuple[tuple[str, ...], ...] = (
+    *((f.name,) for f in _NUMBERS),
+    *((f.name,) for f in _LOGGED),
+    ("total_cholesterol", "hdl_cholesterol"),
+    *(_MEASURE_READS[measure] for measure, _ in _THRESHOLDS),
+    *((f.name,) for f in _FLAGS),
+    *((f.name,) for f in _ORDERED for _ in _order(f)[1:]),
+)
 
 
 def _column(numbers: tf.Tensor, name: str) -> tf.Tensor:

@@ -18,7 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from contract.explanations import DIFFERENCE_OUTPUT, Explanation
-from training.explain import EXPLAINED, Explainer, midpoints
+from training.explain import EXPLAINED, Explainer
 from training.features import CLASS_NAMES
 from training.packing import pack_numpy
 from training.synthetic import generate
@@ -40,11 +40,12 @@ def explain_columns(
 ) -> dict[str, np.ndarray]:
     """Attributions, differences and a `complete` flag per target, retrying incomplete rows."""
     numbers, categories = pack_numpy(columns)
-    out = _explain(explainer, numbers, categories, declared.steps)
+    out = _explain(explainer, numbers, categories, declared.points())
     incomplete = ~_complete(out, declared)
     rows = np.flatnonzero(incomplete.any(axis=1))
     if len(rows):
-        again = _explain(explainer, numbers[rows], categories[rows], declared.steps * RETRY_FACTOR)
+        more = declared.points(declared.steps * RETRY_FACTOR)
+        again = _explain(explainer, numbers[rows], categories[rows], more)
         for name, values in again.items():
             out[name][rows] = values
     out["complete"] = _complete(out, declared)
@@ -54,9 +55,9 @@ def explain_columns(
 
 
 def _explain(
-    explainer: Explainer, numbers: np.ndarray, categories: np.ndarray, steps: int
+    explainer: Explainer, numbers: np.ndarray, categories: np.ndarray, points: np.ndarray
 ) -> dict[str, np.ndarray]:
-    alphas = tf.constant(midpoints(steps))
+    alphas = tf.constant(points)
     parts: dict[str, list[np.ndarray]] = {}
     for start in range(0, len(numbers), CHUNK):
         chunk = explainer.explain(

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from contract.card import fairness_markdown
+from contract.explanations import SEGMENTS, Explanation
 from contract.features import Feature
 from contract.metadata import ModelMetadata
 from training import audit
@@ -81,6 +82,15 @@ def _audit_section(metadata: ModelMetadata) -> str:
     )
 
 
+def _path(explained: Explanation) -> str:
+    """How the explain signature integrates its path, in words."""
+    if explained.integration == SEGMENTS:
+        return (
+            f"{explained.steps} segments, each one's exact change split by the gradient inside it"
+        )
+    return f"{explained.steps} midpoint steps"
+
+
 def _reasons_section(metadata: ModelMetadata) -> str:
     explained = metadata.explain
     if explained is None:
@@ -95,15 +105,15 @@ def _reasons_section(metadata: ModelMetadata) -> str:
     return (
         "## Reasons\n\nBoth exports carry an `explain` signature: for each record, how much each "
         "directed factor raised P(non-standard) and P(decline) above the same applicant at the "
-        "best-risk reference below (Integrated Gradients, "
-        f"{explained.steps} steps, computed inside the model). An adverse decision's reasons are "
+        "best-risk reference below (Integrated Gradients along "
+        f"{_path(explained)}, computed inside the model). An adverse decision's reasons are "
         "its largest positive attributions; a factor no worse than its reference is never one. "
         f"Attributions must add up to the difference within {explained.relative_tolerance:.0%} "
         f"(+{explained.absolute_tolerance:g}); records that miss are explained again with four "
-        f"times the steps. Judged on {judged(metadata.metrics)[0]} applicants the model does not "
+        f"times as many. Judged on {judged(metadata.metrics)[0]} applicants the model does not "
         "rate standard:\n\n"
         + _table(["check", "measured", "verdict"], reasons_rows(checks))
-        + f"\n\nRetried with more steps: {checks.get('retried_share', 0):.2%}. The hand-written "
+        + f"\n\nRetried with more: {checks.get('retried_share', 0):.2%}. The hand-written "
         f"gradient differs from TensorFlow's by at most {checks['gradient_max_difference']:.1e}; "
         f"the LiteRT export's attributions from the SavedModel's by at most "
         f"{parity.get('max_abs_difference', {}).get('attributions', float('nan')):.1e} on "

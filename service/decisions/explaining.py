@@ -2,7 +2,9 @@
 
 Records whose attributions do not add up to their difference from the reference within the
 declared tolerance are explained again with four times the steps; any still short are flagged
-`complete = False` (the decision says so; nothing is silently passed off as exact).
+`complete = False` (the decision says so; nothing is silently passed off as exact). The path's
+points follow the model's declared integration (segments, or midpoints for models published
+before them).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from contract.explanations import DIFFERENCE_OUTPUT, RETRY_FACTOR, Explanation, path_points
+from contract.explanations import DIFFERENCE_OUTPUT, RETRY_FACTOR, Explanation
 from service.inference.packing import Batch
 from service.inference.runtimes import Explain
 
@@ -31,14 +33,14 @@ def subset(batch: Batch, rows: np.ndarray) -> Batch:
     return Batch(tuple(array[rows] for array in batch.arrays), len(rows))
 
 
-# Records per explain call: each becomes `steps` path points in the interpreter, whose memory
-# stays at the largest call's size; 64 records x 200 steps keeps that to a few MiB.
+# Records per explain call: each becomes a few points per step in the interpreter (for segments
+# three per segment, plus one), whose memory stays at the largest call's size; 64 records at
+# four times the declared steps keeps that to a few MiB.
 CHUNK = 64
 
 
-def _chunked(run: Explain, batch: Batch, steps: int) -> dict[str, np.ndarray]:
+def _chunked(run: Explain, batch: Batch, alphas: np.ndarray) -> dict[str, np.ndarray]:
     """The explain outputs for the whole batch, computed CHUNK records at a time."""
-    alphas = path_points(steps)
     if batch.size <= CHUNK:
         return {name: np.array(values) for name, values in run(batch, alphas).items()}
     parts = [
@@ -50,13 +52,13 @@ def _chunked(run: Explain, batch: Batch, steps: int) -> dict[str, np.ndarray]:
 
 def attribute(explain: Explanation, run: Explain, batch: Batch) -> Attributions:
     """Explain every record of `batch`, retrying the incomplete ones once with more steps."""
-    out = _chunked(run, batch, explain.steps)
+    out = _chunked(run, batch, explain.points())
     complete = explain.complete_rows(out)
     steps = np.full(batch.size, explain.steps)
     if not complete.all():
         rows = np.flatnonzero(~complete)
         more = explain.steps * RETRY_FACTOR
-        again = _chunked(run, subset(batch, rows), more)
+        again = _chunked(run, subset(batch, rows), explain.points(more))
         for name, values in again.items():
             out[name][rows] = values
         complete[rows] = explain.complete_rows(again)

@@ -15,7 +15,7 @@ from paths import REPO
 from contract.artifact import is_version_name, list_versions, read_artifact, write_metadata
 from contract.checksums import METADATA_FILE, metadata_digest
 from contract.errors import ContractError
-from contract.explanations import Explanation
+from contract.explanations import MIDPOINT, SEGMENTS, Explanation
 from contract.features import Feature
 from contract.metadata import LiteRTExport, ModelMetadata, Signature, Task
 from contract.outputs import DerivedOutput, OutputSpec
@@ -353,6 +353,7 @@ def test_an_explain_declaration_reads_back_and_judges_completeness() -> None:
         ({"tolerance": {"relative": 2, "absolute": 0}}, "[0, 1)"),
         ({"tolerance": {"relative": True, "absolute": 0}}, "numbers"),
         ({"features": []}, "list feature names"),
+        ({"integration": "trapezoid"}, "integration must be one of"),
     ],
 )
 def test_a_bad_explain_declaration_is_refused(change: dict[str, Any], message: str) -> None:
@@ -360,6 +361,21 @@ def test_a_bad_explain_declaration_is_refused(change: dict[str, Any], message: s
     raw["explain"] |= change
     with pytest.raises(ContractError, match=re.escape(message)):
         ModelMetadata.from_json(raw)
+
+
+def test_the_path_points_follow_the_declared_integration() -> None:
+    segments = dataclasses.replace(EXPLANATION, steps=4, integration=SEGMENTS)
+    assert segments.points().tolist() == [0.0, 0.25, 0.5, 0.75, 1.0]
+    assert segments.points(8)[[0, -1]].tolist() == [0.0, 1.0] and len(segments.points(8)) == 9
+    midpoint = dataclasses.replace(EXPLANATION, steps=4)
+    assert midpoint.points().tolist() == [0.125, 0.375, 0.625, 0.875]
+    # A model published before segments declares none: its signature takes midpoints.
+    raw = dataclasses.replace(metadata_of(), explain=segments).to_json()
+    assert raw["explain"]["integration"] == SEGMENTS
+    assert ModelMetadata.from_json(raw).explain == segments
+    del raw["explain"]["integration"]
+    explain = ModelMetadata.from_json(raw).explain
+    assert explain is not None and explain.integration == MIDPOINT
 
 
 def test_a_risk_reference_is_a_number_of_a_number_feature() -> None:
