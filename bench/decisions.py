@@ -54,7 +54,7 @@ def measure(models_dir: Path, calls: int) -> dict[str, dict[str, float]]:
         servable = recorded.servable("underwriting")
         plain = dataclasses.replace(servable, policy=None)
         decided = recorded.infer(servable, Rows([ADVERSE])).decisions
-        assert decided is not None and decided[0].reasons, "the adverse case gives reasons"
+        assert decided is not None and decided[0]["reasons"], "the adverse case gives reasons"
         cases: dict[str, Callable[[], Any]] = {
             "prediction only": lambda: unrecorded.infer(plain, Rows([HEALTHY])),
             "standard acceptance": lambda: unrecorded.infer(servable, Rows([HEALTHY])),

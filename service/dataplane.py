@@ -25,7 +25,7 @@ from typing import Any
 from contract.explanations import Explanation
 from policy.decision import Decision
 from policy.document import POLICY_NAME, REQUESTED_COVERAGE, Policy
-from service.assessing import assess
+from service.assessing import Assessment, assess
 from service.callers import Caller
 from service.decisions.explaining import Attributions, attribute
 from service.decisions.listing import Listing, Page, page
@@ -169,12 +169,12 @@ class Dataplane:
             assessed = assess(servable, self._valid(servable, records), explain)
             prediction = assessed.prediction
             if assessed.decided is not None:
-                decisions = assessed.decided.per_record()
+                shown = assessed.decided.shown()
                 _check_waiting(caller)
-                recorded = self._record(servable, prediction, assessed.records, decisions, caller)
+                recorded = self._record(servable, prediction, assessed, shown, caller)
                 replayed = recorded is not None
                 prediction = dataclasses.replace(
-                    prediction, decisions=recorded or decisions, replayed=replayed
+                    prediction, decisions=recorded or shown, replayed=replayed
                 )
             if not prediction.replayed:  # a replay was watched and shadowed the first time
                 self._watch(servable, assessed.batch, prediction)
@@ -219,29 +219,26 @@ class Dataplane:
         self,
         servable: Servable,
         prediction: Prediction,
-        records: ValidRecords,
-        decisions: list[Decision],
+        assessed: Assessment,
+        shown: list[dict[str, Any]],
         caller: Caller,
-    ) -> list[Decision] | None:
-        """Commit the decisions to the record store; count them by outcome.
+    ) -> list[dict[str, Any]] | None:
+        """Commit the decisions (their JSON forms, `shown`) to the record store; count them by
+        outcome.
 
         Returns the decisions on record if the request was a replay (None: newly recorded).
         """
+        decided = assessed.decided
+        assert decided is not None
         if self.recorder is not None and self.store_health is not None:
             names = [f.name for f in servable.features]
             numbers = servable.number_fields  # computed once per servable
             optional = REQUESTED_COVERAGE.name
-            applicants = records.applicants(names, numbers, optional)
+            applicants = assessed.records.applicants(names, numbers, optional)
+            request_id, versions, key_id = caller.request_id, prediction.versions, caller.key_id
             new = [
-                DecisionEntry(
-                    caller.request_id,
-                    i,
-                    prediction.versions,
-                    fingerprint(applicant),
-                    decision.to_json(),
-                    caller.key_id,
-                )
-                for i, (decision, applicant) in enumerate(zip(decisions, applicants, strict=True))
+                DecisionEntry(request_id, i, versions, fingerprint(applicant), decision, key_id)
+                for i, (decision, applicant) in enumerate(zip(shown, applicants, strict=True))
             ]
             try:
                 appended = self.recorder.append(new)
@@ -265,9 +262,9 @@ class Dataplane:
                 metrics.DECISION_REPLAYS.inc()
                 return _recorded_decisions(appended.rows, caller.request_id)
         version = str(servable.policy.version if servable.policy else "")
-        for outcome, count in Counter(d.outcome for d in decisions).items():
+        for outcome, count in Counter(decided.decisions.outcome.tolist()).items():
             metrics.DECISIONS.labels(version, outcome).inc(count)
-        if incomplete := sum(d.reasons_complete is False for d in decisions):
+        if incomplete := sum(complete is False for complete in decided.complete.values()):
             metrics.INCOMPLETE_EXPLANATIONS.inc(incomplete)
         return None
 
@@ -379,10 +376,11 @@ def _listed(names: list[str], conjunction: str = "and") -> str:
     return f"{', '.join(quoted[:-1])} {conjunction} {quoted[-1]}"
 
 
-def _recorded_decisions(rows: list[dict[str, Any]], request_id: str) -> list[Decision]:
-    """The decisions on record of a replayed request (409 if they are not in today's form)."""
+def _recorded_decisions(rows: list[dict[str, Any]], request_id: str) -> list[dict[str, Any]]:
+    """The decisions on record of a replayed request, in today's JSON form (409 if they are
+    not)."""
     try:
-        return [Decision.from_json(row["decision"]) for row in rows]
+        return [Decision.from_json(row["decision"]).to_json() for row in rows]
     except (KeyError, TypeError, ValueError):
         raise Conflict(
             f"Request id {request_id!r} keys decisions recorded in an earlier form; send the "

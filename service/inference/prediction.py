@@ -10,7 +10,6 @@ from typing import Any
 
 import numpy as np
 
-from policy.decision import Decision
 from service.errors import ModelFailure
 from service.inference.packing import Batch
 from service.inference.servable import Servable, ServedOutput
@@ -31,7 +30,9 @@ class Prediction:
     size: int
     versions: dict[str, int]
     outputs: dict[str, np.ndarray]  # in the servable's output order
-    decisions: list[Decision] | None = None  # per record, for a servable with a policy
+    # Per record, for a servable with a policy: each decision's JSON form (`Decision.to_json`),
+    # built once; the record stores it and every wire writes it.
+    decisions: list[dict[str, Any]] | None = None
     replayed: bool = False  # the decisions are those on record for the same request, sent before
 
 

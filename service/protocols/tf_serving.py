@@ -132,7 +132,7 @@ def rows_body(servable: Servable, prediction: Prediction, request_id: str) -> di
             record[output.name] = value
     if prediction.decisions is not None:
         for record, decision in zip(records, prediction.decisions, strict=True):
-            record[DECISION_OUTPUT] = decision.to_json()
+            record[DECISION_OUTPUT] = decision
     return {
         "predictions": records,
         "model_versions": _versions(prediction),
@@ -144,7 +144,7 @@ def columns_body(servable: Servable, prediction: Prediction, request_id: str) ->
     """Shape one array per output; a [N, k] output is k values per record, in its label order."""
     outputs = {o.name: prediction.outputs[o.name].tolist() for o in servable.answer_first}
     if prediction.decisions is not None:
-        outputs[DECISION_OUTPUT] = [decision.to_json() for decision in prediction.decisions]
+        outputs[DECISION_OUTPUT] = prediction.decisions
     return {"outputs": outputs, "model_versions": _versions(prediction), "request_id": request_id}
 
 

@@ -129,7 +129,7 @@ def infer_body(
     outputs = []
     for name in wanted:
         if name == DECISION_OUTPUT and prediction.decisions is not None:
-            data = [orjson.dumps(d.to_json()).decode() for d in prediction.decisions]
+            data = [orjson.dumps(d).decode() for d in prediction.decisions]
             outputs.append({"name": name, "datatype": "BYTES", "shape": [len(data)], "data": data})
             continue
         values = prediction.outputs[name]

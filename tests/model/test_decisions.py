@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from api_support import v2_request
 from service_support import applicant_columns, columns_to_rows, make_repository
@@ -195,6 +196,75 @@ def test_reasons_can_be_skipped_for_bulk_scoring(client: Any) -> None:
     assert [(r["code"], r["contribution"]) for r in knocked["reasons"]] == [("KO02", None)]
     response = post(client, PREDICT, {"instances": [EXAMPLE], "explain": "no"})
     assert response.status_code == 400 and "explain" in response.get_json()["details"]
+
+
+@pytest.mark.parametrize("explain", [True, False])
+def test_a_batchs_decisions_are_written_in_one_pass_as_each_typed_decision_writes_itself(
+    app: Any, explain: bool
+) -> None:
+    from service.app import DATAPLANE_KEY
+    from service.assessing import assess
+
+    servable = app.extensions[DATAPLANE_KEY].servable("underwriting")
+    metadata = risk_class_metadata(app.test_client())
+    knocked = {rule.feature for rule in POLICY.knock_outs}
+    name, maximum = next(
+        (f["name"], f["maximum"])
+        for f in metadata["features"]
+        if f["name"] in metadata["training_ranges"]
+        and f["name"] not in knocked
+        and metadata["training_ranges"][f["name"]][1] < f["maximum"]
+    )
+    unusual = [
+        RISKY,
+        RISKY | {"dui_count_5y": 4},  # a knock-out with attributions
+        EXAMPLE | {"hba1c": 10.6},
+        EXAMPLE | {name: maximum},  # out of the training range
+        EXAMPLE | {"requested_coverage": 2_500_000},
+        EXAMPLE | {"requested_coverage": 100_000},
+    ]
+    rows = columns_to_rows(applicant_columns(300, 11)) + unusual
+    valid = servable.validator.rows_valid(rows, len(rows))
+    decided = assess(servable, valid, explain).decided
+    assert decided is not None
+    expected = [decision.to_json() for decision in decided.per_record()]
+    assert decided.shown() == expected
+    assert json.dumps(decided.shown()) == json.dumps(expected)  # the same keys, in order
+    kinds = {rule["rule"] for shown in expected for rule in shown["rules"]}
+    assert {"knock_out", "out_of_range", "face_amount"} <= kinds
+    assert {shown["outcome"] for shown in expected} == {"accept", "refer", "decline"}
+    assert any(shown["reasons"] for shown in expected)
+
+
+def test_reasons_ranked_at_once_are_each_adverse_records_own_ranking(app: Any) -> None:
+    from policy.decide import non_empty
+    from policy.reasons import reasons
+    from service.app import DATAPLANE_KEY
+    from service.assessing import assess
+    from service.decisions.deciding import classifier
+    from service.decisions.explaining import attribute, subset
+
+    servable = app.extensions[DATAPLANE_KEY].servable("underwriting")
+    rows = columns_to_rows(applicant_columns(400, 12)) + [RISKY, RISKY | {"dui_count_5y": 4}]
+    valid = servable.validator.rows_valid(rows, len(rows))
+    assessed = assess(servable, valid, True)
+    decided = assessed.decided
+    assert decided is not None
+    model = classifier(servable)
+    explained = model.metadata.explain
+    assert explained is not None and model.explainer is not None
+    policy, best = servable.policy, (model.metadata.class_names or ("",))[0]
+    assert policy is not None
+    rated = [i for i, c in enumerate(decided.decisions.risk_class.tolist()) if c != best]
+    found = attribute(explained, model.explainer, subset(assessed.batch, np.asarray(rated)))
+    knocks = non_empty(decided.decisions.knocked_out)
+    assert any(i in knocks for i in rated) and any(i not in knocks for i in rated)
+    for k, i in enumerate(rated):
+        target = explained.target_for(decided.decisions.risk_class[i], best)
+        row = dict(zip(explained.features, found.by_target[target][k].tolist(), strict=True))
+        applicant = {name: valid.value(i, name) for name in explained.features}
+        applicant |= {rule.feature: valid.value(i, rule.feature) for rule in policy.knock_outs}
+        assert decided.reasons[i] == reasons(policy, knocks.get(i, []), row, applicant), i
 
 
 def test_columns_and_v2_carry_the_same_decisions(client: Any) -> None:

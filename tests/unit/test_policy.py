@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from contract.checksums import sealed_digest
 from contract.errors import ContractError
@@ -23,6 +25,7 @@ from policy.decision import (
     KnockOutFired,
     NoOfferFired,
     OutOfRangeFired,
+    Reason,
     rule_json,
 )
 from policy.document import DIGEST_KEY, POLICY_FILE, POLICY_NAME, Policy, read_policy, sealed
@@ -329,6 +332,118 @@ def test_reasons_rank_knock_outs_first_then_contributions_merging_shared_codes(
     }
     assert given[1]["contribution"] == 0.07 and given[1]["related"] == {"height_cm": 170.0}
     assert given[1]["text"] == policy.wording["weight_kg"].text
+
+
+def _former_reasons(
+    policy: Policy,
+    knocked_out: list[Any],
+    attributions: dict[str, float] | None,
+    values: dict[str, Any],
+) -> list[Reason]:
+    """The ranking as first written: every code's reason built, then sorted and cut."""
+    chosen: list[Reason] = []
+    cited: set[str] = set()
+    for rule in knocked_out:
+        if rule.feature in cited:
+            continue
+        cited.add(rule.feature)
+        contribution = None if attributions is None else attributions.get(rule.feature)
+        rounded = None if contribution is None else round(float(contribution), 4)
+        chosen.append(
+            Reason(
+                rule.wording.code,
+                rule.feature,
+                rule.wording.text,
+                values.get(rule.feature),
+                rounded,
+            )
+        )
+    if attributions is not None:
+        by_code: dict[str, tuple[str, float]] = {}
+        for feature, contribution in sorted(attributions.items(), key=lambda item: -item[1]):
+            wording = policy.wording.get(feature)
+            if wording is None or feature in cited or contribution <= 0:
+                continue
+            leading, total = by_code.get(wording.code, (feature, 0.0))
+            by_code[wording.code] = (leading, total + contribution)
+        for code, (feature, total) in by_code.items():
+            if total >= policy.minimum_contribution:
+                related = [f for f in policy.features_by_code[code] if f != feature]
+                chosen.append(
+                    Reason(
+                        code,
+                        feature,
+                        policy.wording[feature].text,
+                        values.get(feature),
+                        round(float(total), 4),
+                        {f: values.get(f) for f in related} if related else None,
+                    )
+                )
+    head = chosen[: len({r.feature for r in knocked_out})]
+    tail = sorted(chosen[len(head) :], key=lambda r: -(r.contribution or 0.0))
+    return (head + tail)[: policy.maximum_reasons]
+
+
+@settings(max_examples=400, deadline=None)
+@given(data=st.data())
+def test_reasons_rank_as_the_former_ranking_did_whatever_the_ties_and_limits(
+    policy: Policy, data: st.DataObject
+) -> None:
+    features = [*policy.wording, "age", "sex"]  # two that are never reasons
+    # A coarse grid of contributions: equal totals and rounding ties are common.
+    grid = st.integers(-40, 400).map(lambda k: k * 0.00025)
+    attributions = data.draw(
+        st.none() | st.dictionaries(st.sampled_from(features), grid, max_size=len(features))
+    )
+    knocked = data.draw(st.lists(st.sampled_from(policy.knock_outs), max_size=5))
+    chosen = dataclasses.replace(
+        policy,
+        maximum_reasons=data.draw(st.integers(1, 4)),
+        minimum_contribution=data.draw(st.sampled_from([0.0, 0.01, 0.02])),
+    )
+    values = {name: data.draw(st.integers(0, 9)) for name in features}
+    assert ranking.reasons(chosen, knocked, attributions, values) == _former_reasons(
+        chosen, knocked, attributions, values
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data())
+def test_reasons_ranked_over_a_matrix_are_each_records_own_ranking(
+    policy: Policy, data: st.DataObject
+) -> None:
+    features = ["age", *policy.wording, "sex"]  # columns the policy does not word, too
+    rows = data.draw(st.integers(0, 12))
+    grid = st.integers(-40, 400).map(lambda k: np.float32(k * 0.00025))
+    matrix = np.array(
+        [[data.draw(grid) for _ in features] for _ in range(rows)], dtype=np.float32
+    ).reshape(rows, len(features))
+    chosen = dataclasses.replace(
+        policy,
+        maximum_reasons=data.draw(st.integers(1, 4)),
+        minimum_contribution=data.draw(st.sampled_from([0.0, 0.01, 0.02])),
+    )
+    values = [{name: data.draw(st.integers(0, 9)) for name in features} for _ in range(rows)]
+    codes = ranking.codes_over(chosen, features)
+    assert codes is not None
+    together = ranking.ranked_many(chosen, codes, matrix, values)
+    one_by_one = [
+        ranking.reasons(chosen, [], dict(zip(features, row.tolist(), strict=True)), applicant)
+        for row, applicant in zip(matrix, values, strict=True)
+    ]
+    assert together == one_by_one
+
+
+def test_a_code_of_three_features_is_left_to_the_record_by_record_ranking(
+    policy: Policy,
+) -> None:
+    wording = policy.wording["weight_kg"]
+    crowded = dataclasses.replace(
+        policy,
+        reason_codes=dict(policy.reason_codes) | {"hba1c": wording.code, "age": wording.code},
+    )
+    assert ranking.codes_over(crowded, ["weight_kg", "height_cm", "hba1c"]) is None
+    assert ranking.codes_over(policy, ["weight_kg", "height_cm", "hba1c"]) is not None
 
 
 def test_reasons_never_cite_an_undirected_feature_or_a_small_contribution(
