@@ -14,6 +14,7 @@ from werkzeug.routing import BaseConverter
 
 from policy.document import POLICY_NAME, Policy
 from service.dataplane import Dataplane
+from service.decisions.cases import Casework
 from service.decisions.store import DecisionStore, open_store
 from service.endpoints import cards, decisions, health, metrics
 from service.grpc_api.server import serve_grpc
@@ -76,6 +77,7 @@ def build_recorder(settings: Settings) -> DecisionStore:
         settings.decisions_database_url,
         settings.decisions_retention_days,
         settings.decisions_sync,
+        settings.case_applicant_days,
     )
 
 
@@ -142,6 +144,7 @@ def create_app(
         shadow=shadow,
         defer=after_response,
         draining=_draining(settings),
+        casework=Casework(settings.case_audit_share),
     )
     app = Flask(__name__, static_folder=None)
     app.wsgi_app = FromTheFront(app.wsgi_app)  # type: ignore[method-assign]

@@ -27,6 +27,7 @@ from policy.decision import Decision
 from policy.document import POLICY_NAME, REQUESTED_COVERAGE, Policy
 from service.assessing import Assessment, assess
 from service.callers import Caller
+from service.decisions.cases import KINDS, Casework
 from service.decisions.explaining import Attributions, attribute
 from service.decisions.listing import Listing, Page, page
 from service.decisions.store import DecisionEntry, DecisionStore, RequestIdTaken, fingerprint
@@ -89,11 +90,16 @@ class Dataplane:
         shadow: Shadow | None = None,
         defer: Defer = run_now,
         draining: Callable[[], bool] = lambda: False,
+        casework: Casework | None = None,
     ) -> None:
         self.store = store
         self.max_records = max_records
         self.lock = threading.RLock()  # one call at a time (see the module's docstring)
         self.recorder = recorder
+        # Referrals open cases with the decisions they record; audits only where configured.
+        self.casework = casework or Casework(audit_share=0.0)
+        for kind in KINDS:
+            metrics.CASES_OPENED.labels(kind)
         self.store_health = StoreHealth(recorder) if recorder is not None else None
         self.drift = drift
         self.shadow = shadow
@@ -236,9 +242,15 @@ class Dataplane:
             optional = REQUESTED_COVERAGE.name
             applicants = assessed.records.applicants(names, numbers, optional)
             request_id, versions, key_id = caller.request_id, prediction.versions, caller.key_id
+            outcomes = decided.decisions.outcome.tolist()
+            cases = self.casework.openings(outcomes, applicants, prediction.outputs)
             new = [
-                DecisionEntry(request_id, i, versions, fingerprint(applicant), decision, key_id)
-                for i, (decision, applicant) in enumerate(zip(shown, applicants, strict=True))
+                DecisionEntry(
+                    request_id, i, versions, fingerprint(applicant), decision, key_id, case
+                )
+                for i, (decision, applicant, case) in enumerate(
+                    zip(shown, applicants, cases, strict=True)
+                )
             ]
             try:
                 appended = self.recorder.append(new)
@@ -261,6 +273,8 @@ class Dataplane:
             if appended.replayed:
                 metrics.DECISION_REPLAYS.inc()
                 return _recorded_decisions(appended.rows, caller.request_id)
+            for kind, count in Counter(case.kind for case in cases if case is not None).items():
+                metrics.CASES_OPENED.labels(kind).inc(count)
         version = str(servable.policy.version if servable.policy else "")
         for outcome, count in Counter(decided.decisions.outcome.tolist()).items():
             metrics.DECISIONS.labels(version, outcome).inc(count)

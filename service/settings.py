@@ -277,6 +277,21 @@ class Settings:
         "SQLite durability: `normal` (a committed decision survives any process crash) or "
         "`full` (also a power loss, at an fsync per commit).",
     )
+    case_audit_share: float = _setting(
+        0.02,
+        "Share of straight-through decisions (accepted or declined with no underwriter) that "
+        "also open an audit case, drawn at random per decision; every referral opens a case. "
+        "`0`: no audits.",
+        lambda v: 0 <= v <= 1,
+        ">= 0 and <= 1",
+    )
+    case_applicant_days: int = _setting(
+        90,
+        "Days a case keeps the applicant's values (personal data) after it opens; then they "
+        "are erased, and the case keeps its decision, outputs and history.",
+        lambda v: v >= 1,
+        ">= 1",
+    )
     shadow_models_dir: Path | None = _setting(
         None,
         "A challenger model repository (laid out like `SERVICE_MODELS_DIR`) scored in the "

@@ -1,7 +1,8 @@
 """`python -m service.decisions`: verify the decision record chain, purge, or show decisions.
 
     python -m service.decisions verify          exit 0 if the chain is intact, 1 where it breaks
-    python -m service.decisions purge           apply SERVICE_DECISIONS_RETENTION_DAYS now
+    python -m service.decisions purge           apply SERVICE_DECISIONS_RETENTION_DAYS (and
+                                                SERVICE_CASE_APPLICANT_DAYS to cases) now
     python -m service.decisions show REQUEST_ID print a request's recorded decisions, a JSON line
                                                 each (exit 1 if none)
     python -m service.decisions show --from TIME [--to TIME] [--after SEQUENCE] [--limit N]
@@ -69,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         settings.decisions_database_url,
         settings.decisions_retention_days,
         settings.decisions_sync,
+        settings.case_applicant_days,
     )
     try:
         if args.command == "verify":
@@ -87,7 +89,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "purge":
             print(
                 f"{where}: purged {store.purge()} decisions older than "
-                f"{settings.decisions_retention_days} days"
+                f"{settings.decisions_retention_days} days; erased the applicants' values of "
+                f"cases opened more than {settings.case_applicant_days} days ago"
             )
             return 0
         if args.command == "show" and wanted is not None:

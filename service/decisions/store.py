@@ -33,12 +33,14 @@ from typing import Any, Protocol
 
 import orjson
 
+from service.decisions.cases import OPEN, CaseOpening
 from service.decisions.listing import Listing
 from service.observability.repeated_failures import RepeatedFailures
 
 log = logging.getLogger(__name__)
 GENESIS = "0" * 64  # the previous hash of the first row ever written
 PURGE_INTERVAL_SECONDS = 3600.0
+APPLICANT_DAYS = 90  # days a case keeps the applicant's values, unless configured
 _LOCK_KEY = 7_310_411  # the PostgreSQL advisory lock the writers share
 BUSY_TIMEOUT_MS = 10_000  # how long a write waits for SQLite's lock
 PROBE_WAIT_MS = 2_000  # how long a readiness probe waits for a lock (probes time out at ~3 s)
@@ -77,6 +79,7 @@ class DecisionEntry:
     fingerprint: str
     decision: Mapping[str, Any]
     key_id: str | None = None  # the API key that asked (its id, never the key)
+    case: CaseOpening | None = None  # the underwriter's case it opens, committed with it
 
     def replayed_by(self, stored: Mapping[str, Any]) -> bool:
         """Whether a stored record is this decision asked for again (the same applicant, by the
@@ -131,8 +134,9 @@ class DecisionStore:
     dialect = "sqlite"
     key_id = "json_extract(body, '$.key_id')"  # the id of the API key that asked, from a body
 
-    def __init__(self, retention_days: int) -> None:
+    def __init__(self, retention_days: int, applicant_days: int = APPLICANT_DAYS) -> None:
         self.retention = timedelta(days=retention_days)
+        self.applicant_retention = timedelta(days=applicant_days)
         self._connection: Connection | None = None
         self._reader: Connection | None = None  # read-only, while the store cannot be written
         self._setup_failures = RepeatedFailures(log)
@@ -296,9 +300,11 @@ class DecisionStore:
                 connection.commit()  # nothing to write: release the lock at once
                 return Appended(_replayed(decisions, recorded), replayed=True)
             sequence, previous = self._tail(connection)
-            rows, stored = [], []
+            rows, stored, cases = [], [], []
             for new in decisions:
                 sequence += 1
+                if new.case is not None:
+                    cases.append(_case_row(sequence, new, decided_at))
                 record = _record(sequence, new, decided_at)
                 body = body_text(record)
                 digest = chain_hash(previous, body)
@@ -323,6 +329,8 @@ class DecisionStore:
                 ),
                 rows,
             )
+            if cases:
+                connection_rows(connection, self._sql(CASE_INSERT), cases)
             connection.commit()
         except BaseException:
             _rollback(connection)
@@ -413,13 +421,69 @@ class DecisionStore:
         """
         raise NotImplementedError
 
+    def case(self, case_id: int) -> dict[str, Any] | None:
+        """A case with the decision record it was opened with (None: no such case)."""
+        try:
+            connection = self.readable()
+            row = connection.execute(
+                self._sql(
+                    f"SELECT {CASE_COLUMNS}, d.body, d.previous_hash, d.hash FROM cases c "
+                    "JOIN decisions d ON d.sequence = c.case_id WHERE c.case_id = ?"
+                ),
+                (case_id,),
+            ).fetchone()
+            connection.commit()  # end the read transaction (PostgreSQL opens one)
+        except BaseException:
+            self.close()
+            raise
+        if row is None:
+            return None
+        body, previous, digest = row[-3:]
+        recorded = json.loads(body) | {"previous_hash": previous, "hash": digest}
+        return _case(row[:-3]) | {"record": recorded}
+
+    def cases(
+        self, state: str | None = None, kind: str | None = None, after: int = 0, limit: int = 50
+    ) -> list[dict[str, Any]]:
+        """Cases in the order opened, after the given id: their state, never the applicant."""
+        conditions: list[str] = ["c.case_id > ?"]
+        values: list[Any] = [after]
+        for column, wanted in (("state", state), ("kind", kind)):
+            if wanted is not None:
+                conditions.append(f"c.{column} = ?")
+                values.append(wanted)
+        try:
+            connection = self.readable()
+            rows = connection.execute(
+                self._sql(
+                    f"SELECT {CASE_COLUMNS} FROM cases c WHERE {' AND '.join(conditions)} "
+                    "ORDER BY c.case_id LIMIT ?"
+                ),
+                (*values, limit),
+            ).fetchall()
+            connection.commit()
+        except BaseException:
+            self.close()
+            raise
+        return [_case(row, with_applicant=False) for row in rows]
+
     def purge(self, now: datetime | None = None) -> int:
-        """Delete records older than the retention; anchor the chain on the last one deleted."""
+        """Delete records older than the retention (and the cases they opened); anchor the
+        chain on the last one deleted. Erase the applicant's values from cases opened longer
+        ago than their own retention (the case and its decision stay)."""
         self._last_purge = time.monotonic()
-        cutoff = _timestamp((now or datetime.now(UTC)) - self.retention)
+        moment = now or datetime.now(UTC)
+        cutoff = _timestamp(moment - self.retention)
         connection = self.connection
         try:
             self._lock(connection)
+            connection.execute(
+                self._sql(
+                    "UPDATE cases SET applicant = NULL, applicant_erased_at = ? "
+                    "WHERE opened_at < ? AND applicant IS NOT NULL"
+                ),
+                (_timestamp(moment), _timestamp(moment - self.applicant_retention)),
+            )
             last = connection.execute(
                 self._sql(
                     "SELECT sequence, hash FROM decisions WHERE decided_at < ? "
@@ -433,6 +497,7 @@ class DecisionStore:
             cursor = connection.execute(
                 self._sql("DELETE FROM decisions WHERE sequence <= ?"), (last[0],)
             )
+            connection.execute(self._sql("DELETE FROM cases WHERE case_id <= ?"), (last[0],))
             connection.execute("DELETE FROM decision_anchor")
             connection.execute(
                 self._sql("INSERT INTO decision_anchor (id, sequence, hash) VALUES (1, ?, ?)"),
@@ -505,6 +570,67 @@ def _record(sequence: int, new: DecisionEntry, decided_at: str) -> dict[str, Any
         "key_id": new.key_id,
         "decision": dict(new.decision),
     }
+
+
+CASE_INSERT = (
+    "INSERT INTO cases (case_id, kind, state, opened_at, updated_at, request_id, record_index, "
+    "outcome, applicant, outputs) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+CASE_COLUMNS = (
+    "c.case_id, c.kind, c.state, c.opened_at, c.updated_at, c.request_id, c.record_index, "
+    "c.outcome, c.applicant, c.applicant_erased_at, c.outputs"
+)
+
+
+def _case_row(sequence: int, new: DecisionEntry, decided_at: str) -> tuple[Any, ...]:
+    """A new case's row: opened by the decision at `sequence`, in the same transaction."""
+    case = new.case
+    assert case is not None
+    return (
+        sequence,
+        case.kind,
+        OPEN,
+        decided_at,
+        decided_at,
+        new.request_id,
+        new.index,
+        new.decision.get("outcome"),
+        orjson.dumps(dict(case.applicant)).decode(),
+        orjson.dumps(dict(case.outputs)).decode(),
+    )
+
+
+def _case(row: Sequence[Any], with_applicant: bool = True) -> dict[str, Any]:
+    """A case row as JSON; the applicant's values only where asked for (and not erased)."""
+    case_id, kind, state, opened, updated, request_id, index, outcome = row[:8]
+    applicant, erased, outputs = row[8:11]
+    case: dict[str, Any] = {
+        "case_id": int(case_id),
+        "kind": kind,
+        "state": state,
+        "opened_at": opened,
+        "updated_at": updated,
+        "request_id": request_id,
+        "index": int(index),
+        "outcome": outcome,
+    }
+    if with_applicant:
+        case["applicant"] = None if applicant is None else json.loads(applicant)
+        case["applicant_erased_at"] = erased
+        case["outputs"] = json.loads(outputs)
+    return case
+
+
+def _case_schema(integer: str) -> list[str]:
+    """The cases table (not chained: a case's state changes; its decisions are chained)."""
+    return [
+        f"CREATE TABLE IF NOT EXISTS cases (case_id {integer} PRIMARY KEY, kind TEXT NOT NULL, "
+        "state TEXT NOT NULL, opened_at TEXT NOT NULL, updated_at TEXT NOT NULL, "
+        "request_id TEXT NOT NULL, record_index INTEGER NOT NULL, outcome TEXT NOT NULL, "
+        "applicant TEXT, applicant_erased_at TEXT, outputs TEXT NOT NULL)",
+        "CREATE INDEX IF NOT EXISTS cases_queue ON cases (state, case_id)",
+        "CREATE INDEX IF NOT EXISTS cases_opened_at ON cases (opened_at)",
+    ]
 
 
 def _replayed(
@@ -584,8 +710,14 @@ def _use_wal(connection: sqlite3.Connection) -> None:
 class SQLiteStore(DecisionStore):
     """A file in WAL mode: readers never block the writer; writers take turns on its lock."""
 
-    def __init__(self, path: Path, retention_days: int, synchronous: str = "normal") -> None:
-        super().__init__(retention_days)
+    def __init__(
+        self,
+        path: Path,
+        retention_days: int,
+        synchronous: str = "normal",
+        applicant_days: int = APPLICANT_DAYS,
+    ) -> None:
+        super().__init__(retention_days, applicant_days)
         self.path = path
         self.synchronous = synchronous
 
@@ -662,6 +794,7 @@ class SQLiteStore(DecisionStore):
             # Append-only: a row, once written, is never changed.
             "CREATE TRIGGER IF NOT EXISTS decisions_append_only BEFORE UPDATE ON decisions "
             "BEGIN SELECT RAISE(ABORT, 'decision records are append-only'); END",
+            *_case_schema("INTEGER"),
         ]
 
 
@@ -696,8 +829,8 @@ class PostgresStore(DecisionStore):
     dialect = "postgresql"
     key_id = "((body::jsonb) ->> 'key_id')"
 
-    def __init__(self, url: str, retention_days: int) -> None:
-        super().__init__(retention_days)
+    def __init__(self, url: str, retention_days: int, applicant_days: int = APPLICANT_DAYS) -> None:
+        super().__init__(retention_days, applicant_days)
         self.url = url
 
     def _connect(self) -> Connection:
@@ -759,11 +892,18 @@ class PostgresStore(DecisionStore):
             "RAISE EXCEPTION 'decision records are append-only'; END $$ LANGUAGE plpgsql",
             "CREATE OR REPLACE TRIGGER decisions_append_only BEFORE UPDATE ON decisions "
             "FOR EACH ROW EXECUTE FUNCTION decisions_refuse_update()",
+            *_case_schema("BIGINT"),
         ]
 
 
-def open_store(database: Path, url: str, retention_days: int, synchronous: str) -> DecisionStore:
+def open_store(
+    database: Path,
+    url: str,
+    retention_days: int,
+    synchronous: str,
+    applicant_days: int = APPLICANT_DAYS,
+) -> DecisionStore:
     """The store the settings name: PostgreSQL when a URL is given, else the SQLite file."""
     if url:
-        return PostgresStore(url, retention_days)
-    return SQLiteStore(database, retention_days, synchronous)
+        return PostgresStore(url, retention_days, applicant_days)
+    return SQLiteStore(database, retention_days, synchronous, applicant_days)

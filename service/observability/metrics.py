@@ -137,6 +137,11 @@ DECISIONS = Counter(
     "Decisions given, by policy version and outcome (accept, refer, decline).",
     ["policy_version", "outcome"],
 )
+CASES_OPENED = Counter(
+    "underwriting_cases_opened",
+    "Underwriters' cases opened with their decisions, by kind (referral, audit).",
+    ["kind"],
+)
 DECISION_RECORD_FAILURES = Counter(
     "underwriting_decision_record_failures",
     "Requests whose decisions could not be recorded (answered 503, nothing given).",

@@ -20,6 +20,7 @@ import pytest
 from postgres_support import postgres_server
 from tool_support import fill, small_file_system
 
+from service.decisions.cases import AUDIT, REFERRAL, CaseOpening
 from service.decisions.listing import Listing
 from service.decisions.store import (
     GENESIS,
@@ -46,7 +47,9 @@ def _fresh_postgres(url: str) -> None:
     import psycopg
 
     with psycopg.connect(url, autocommit=True) as connection:
-        connection.execute("DROP TABLE IF EXISTS decisions, decision_anchor, decision_store_probe")
+        connection.execute(
+            "DROP TABLE IF EXISTS decisions, decision_anchor, decision_store_probe, cases"
+        )
         connection.execute("ALTER DATABASE postgres RESET default_transaction_read_only")
 
 
@@ -57,15 +60,15 @@ def store_factory(request: Any, tmp_path: Path) -> Iterator[Any]:
     if request.param == "sqlite":
         path = tmp_path / "decisions.sqlite3"
 
-        def factory() -> DecisionStore:
-            opened.append(SQLiteStore(path, retention_days=30))
+        def factory(**settings: Any) -> DecisionStore:
+            opened.append(SQLiteStore(path, **({"retention_days": 30} | settings)))
             return opened[-1]
     else:
         url = request.getfixturevalue("postgres_url")
         _fresh_postgres(url)
 
-        def factory() -> DecisionStore:
-            opened.append(PostgresStore(url, retention_days=30))
+        def factory(**settings: Any) -> DecisionStore:
+            opened.append(PostgresStore(url, **({"retention_days": 30} | settings)))
             return opened[-1]
 
     yield factory
@@ -80,8 +83,11 @@ def decision(
     age: int = 40,
     key_id: str | None = None,
     policy_version: int = 1,
+    case: str | None = None,
 ) -> DecisionEntry:
     record = {"age": age + index, "hba1c": 10.5, "tobacco_use": "current"}
+    outputs = {"probabilities": [0.2, 0.3, 0.5], "max_coverage": 250000.0}
+    opening = None if case is None else CaseOpening(case, record, outputs)
     reasons = [
         {
             "code": "KO01",
@@ -106,6 +112,7 @@ def decision(
             "policy_version": 1,
         },
         key_id,
+        opening,
     )
 
 
@@ -541,3 +548,80 @@ def test_a_store_from_before_listings_gets_their_indexes_once(store_factory: Any
     assert all(upgraded._has_index(connection, name) for name in names)
     connection.commit()
     assert upgraded.verify().broken_at is None
+
+
+def test_a_case_is_committed_with_the_decision_that_opens_it(store_factory: Any) -> None:
+    store = store_factory()
+    rows = store.append(
+        [decision("req-1", 0, "refer", case=REFERRAL), decision("req-1", 1, "accept")]
+    ).rows
+    store.append([decision("req-2", 0, "accept", case=AUDIT)])
+    case = store_factory().case(rows[0]["sequence"])  # read as another worker would
+    assert case is not None
+    assert case["case_id"] == rows[0]["sequence"] and case["record"] == rows[0]
+    assert (case["kind"], case["state"], case["outcome"]) == (REFERRAL, "open", "refer")
+    assert (case["request_id"], case["index"]) == ("req-1", 0)
+    assert case["opened_at"] == case["updated_at"] == rows[0]["decided_at"]
+    assert case["applicant"] == {"age": 40, "hba1c": 10.5, "tobacco_use": "current"}
+    assert case["outputs"] == {"probabilities": [0.2, 0.3, 0.5], "max_coverage": 250000.0}
+    assert store.case(rows[1]["sequence"]) is None  # an acceptance not drawn for audit: none
+    assert store.verify().broken_at is None  # cases sit beside the chain, not in it
+
+
+def test_a_case_that_cannot_be_opened_records_nothing(store_factory: Any) -> None:
+    store = store_factory()
+    store.append([decision("before")])
+    if isinstance(store, SQLiteStore):
+        refuse = (
+            "CREATE TRIGGER cases_refused BEFORE INSERT ON cases "
+            "BEGIN SELECT RAISE(ABORT, 'no cases today'); END"
+        )
+    else:
+        refuse = "ALTER TABLE cases ADD CONSTRAINT cases_refused CHECK (kind <> 'referral')"
+    _raw_execute(store, refuse)
+    with pytest.raises(Exception, match="no cases today|cases_refused"):
+        store.append([decision("req-1", 0, "accept"), decision("req-1", 1, "refer", case=REFERRAL)])
+    assert store.find("req-1") == []  # neither decision: the case and they commit together
+    assert store.verify().rows == 1
+    assert store.append([decision("req-2")]).rows[0]["sequence"] == 2
+
+
+def test_the_queue_lists_cases_in_order_without_the_applicant(store_factory: Any) -> None:
+    store = store_factory()
+    for i in range(5):
+        kind = AUDIT if i % 2 else REFERRAL
+        store.append([decision(f"req-{i}", 0, "accept" if kind == AUDIT else "refer", case=kind)])
+    listed = store.cases()
+    assert [c["case_id"] for c in listed] == [1, 2, 3, 4, 5]
+    assert all("applicant" not in c and "outputs" not in c for c in listed)
+    assert [c["case_id"] for c in store.cases(kind=AUDIT)] == [2, 4]
+    assert [c["case_id"] for c in store.cases(kind=REFERRAL, after=1, limit=1)] == [3]
+    assert store.cases(state="decided") == []
+
+
+def test_an_applicant_s_values_are_erased_after_their_retention_and_the_case_stays(
+    store_factory: Any,
+) -> None:
+    store = store_factory(retention_days=3650, applicant_days=10)
+    store.append([decision("req-1", 0, "refer", case=REFERRAL)])
+    store.purge(now=datetime.now(UTC) + timedelta(days=9))
+    assert (store.case(1) or {})["applicant"] is not None
+    store.purge(now=datetime.now(UTC) + timedelta(days=11))
+    case = store_factory().case(1)
+    assert case is not None and case["applicant"] is None and case["applicant_erased_at"]
+    assert case["outputs"] and case["record"]["decision"]["outcome"] == "refer"
+    assert store.verify().rows == 1
+
+
+def test_purging_a_decision_removes_the_case_it_opened(store_factory: Any) -> None:
+    store = store_factory()
+    store.append([decision("old", 0, "refer", case=REFERRAL)])
+    assert store.purge(now=datetime.now(UTC) + timedelta(days=31)) == 1
+    assert store.case(1) is None and store.cases() == []
+
+
+def test_a_replayed_request_opens_no_second_case(store_factory: Any) -> None:
+    store = store_factory()
+    store.append([decision("req-1", 0, "refer", case=REFERRAL)])
+    assert store.append([decision("req-1", 0, "refer", case=REFERRAL)]).replayed
+    assert [c["case_id"] for c in store.cases()] == [1]

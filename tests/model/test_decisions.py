@@ -673,3 +673,75 @@ def test_explain_takes_at_most_a_thousand_records(client: Any) -> None:
         response = post(client, "/v1/models/underwriting:explain", body)
         assert response.status_code == 400
         assert f"at most {EXPLAIN_MAX_RECORDS} per request" in response.get_json()["error"]
+
+
+@pytest.fixture
+def casework(app: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Sets the share of straight-through decisions audited (the setting's draw, seeded)."""
+    import random
+
+    from service.app import DATAPLANE_KEY
+    from service.decisions.cases import Casework
+
+    dataplane = app.extensions[DATAPLANE_KEY]
+
+    def audited(share: float) -> Any:
+        monkeypatch.setattr(dataplane, "casework", Casework(share, random.Random(7)))
+        return dataplane.recorder
+
+    return audited
+
+
+def test_a_referral_opens_a_case_holding_the_applicant_and_the_model_s_outputs(
+    client: Any, casework: Any
+) -> None:
+    recorder = casework(0.0)
+    above_limit = EXAMPLE | {"requested_coverage": 2_500_000}
+    response = post(client, PREDICT, {"instances": [EXAMPLE, above_limit]}, request_id="cases-1")
+    accepted, referred = response.get_json()["predictions"]
+    assert (accepted["decision"]["outcome"], referred["decision"]["outcome"]) == ("accept", "refer")
+    records = client.get("/v1/decisions/cases-1").get_json()["decisions"]
+    assert recorder.case(records[0]["sequence"]) is None  # accepted, no audit drawn
+    case = recorder.case(records[1]["sequence"])
+    assert (case["kind"], case["state"], case["request_id"], case["index"]) == (
+        "referral",
+        "open",
+        "cases-1",
+        1,
+    )
+    assert case["applicant"] == above_limit  # the validated record, as sent
+    assert case["record"]["decision"] == referred["decision"]
+    assert case["outputs"]["max_coverage"] == pytest.approx(referred["max_coverage"])
+    assert case["outputs"]["probabilities"] == pytest.approx(
+        list(referred["probabilities"].values())
+    )
+
+
+def test_a_declared_share_of_straight_through_decisions_opens_audit_cases(
+    client: Any, casework: Any
+) -> None:
+    from service.observability.exposition import exposition
+
+    def opened(kind: str) -> float:
+        line = f'underwriting_cases_opened_total{{kind="{kind}"}}'
+        found = [row for row in exposition().decode().splitlines() if row.startswith(line)]
+        return float(found[0].split()[-1])
+
+    before = opened("audit"), opened("referral")
+    recorder = casework(1.0)
+    rows = columns_to_rows(applicant_columns(rows=40, seed=3))
+    response = post(client, PREDICT, {"instances": rows}, request_id="audits-1")
+    outcomes = [p["decision"]["outcome"] for p in response.get_json()["predictions"]]
+    records = client.get("/v1/decisions/audits-1").get_json()["decisions"]
+    kinds = [recorder.case(r["sequence"])["kind"] for r in records]
+    assert kinds == ["referral" if o == "refer" else "audit" for o in outcomes]
+    assert "audit" in kinds
+    after = opened("audit"), opened("referral")
+    assert after[0] - before[0] == kinds.count("audit")
+    assert after[1] - before[1] == kinds.count("referral")
+    recorder = casework(0.0)
+    post(client, PREDICT, {"instances": rows}, request_id="audits-2")
+    records = client.get("/v1/decisions/audits-2").get_json()["decisions"]
+    assert [recorder.case(r["sequence"]) is None for r in records] == [
+        o != "refer" for o in outcomes
+    ]

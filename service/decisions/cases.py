@@ -1,0 +1,70 @@
+"""Which decisions open an underwriter's case, and what a case holds beyond its decision.
+
+Every referral opens a case. A declared share of the straight-through decisions (accepted or
+declined with no person involved) opens an audit case, drawn at random per decision so a
+client can neither predict nor steer which are audited: underwriters' verdicts on those measure
+how often the model would have been overturned. A case holds what an underwriter needs and the
+decision record does not: the applicant's validated record (personal data, erased after the
+retention setting) and the model's outputs. Its decision, reasons, fired rules and versions are
+those of the decision record's row that opened it (the case's id is that row's sequence).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+REFERRAL, AUDIT = "referral", "audit"
+KINDS = (REFERRAL, AUDIT)
+OPEN = "open"
+STATES = (OPEN,)
+REFERRED = "refer"  # the decision outcome that always opens a case
+
+
+@dataclass(frozen=True)
+class CaseOpening:
+    """A case a decision opens, committed with it."""
+
+    kind: str  # referral or audit
+    applicant: Mapping[str, Any]  # the validated record: personal data
+    outputs: Mapping[str, Any]  # the model's outputs for the record, as JSON values
+
+
+class Casework:
+    """Chooses the decisions that open cases: every referral, and an audit sample of the rest."""
+
+    def __init__(self, audit_share: float, draw: random.Random | None = None) -> None:
+        if not 0.0 <= audit_share <= 1.0:
+            raise ValueError(f"the audit share must be within 0 and 1, not {audit_share}")
+        self.audit_share = audit_share
+        # Unpredictable to clients: the operating system's randomness unless a test seeds it.
+        self._draw = draw or random.SystemRandom()
+
+    def kinds(self, outcomes: Sequence[str]) -> list[str | None]:
+        """The kind of case each decision opens (None: none)."""
+        share, draw = self.audit_share, self._draw.random
+        return [
+            REFERRAL if outcome == REFERRED else AUDIT if share and draw() < share else None
+            for outcome in outcomes
+        ]
+
+    def openings(
+        self,
+        outcomes: Sequence[str],
+        applicants: Sequence[Mapping[str, Any]],
+        outputs: Mapping[str, np.ndarray],
+    ) -> list[CaseOpening | None]:
+        """The case each decision opens (None: none), with the record and outputs it holds."""
+        return [
+            None if kind is None else CaseOpening(kind, applicants[i], _record_outputs(outputs, i))
+            for i, kind in enumerate(self.kinds(outcomes))
+        ]
+
+
+def _record_outputs(outputs: Mapping[str, np.ndarray], index: int) -> dict[str, Any]:
+    """One record's outputs as JSON values (a slice: numeric and object arrays alike)."""
+    return {name: values[index : index + 1].tolist()[0] for name, values in outputs.items()}
