@@ -10,8 +10,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
 from service.callers import key_id
 from service.settings import Settings, split_keys
@@ -46,12 +46,50 @@ class KeyChecker:
         return self.identify(presented) is not None
 
 
+CLIENT, UNDERWRITER, AUDITOR = "client", "underwriter", "auditor"
+ROLES = (CLIENT, UNDERWRITER, AUDITOR)
+
+
+@dataclass(frozen=True)
+class KeyHolder:
+    """Who holds a key: its id, role and name (the id when none is configured)."""
+
+    key_id: str
+    role: str = CLIENT
+    name: str = ""
+
+    @property
+    def shown(self) -> str:
+        """How the holder is named in a case's history."""
+        return self.name or self.key_id
+
+
+def key_roles(text: str) -> dict[str, KeyHolder]:
+    """The holders SERVICE_API_KEY_ROLES names, by key id (validated by the settings)."""
+    holders = {}
+    for entry in split_keys(text):
+        identity, _, given = entry.partition("=")
+        role, _, name = given.partition(":")
+        holders[identity] = KeyHolder(identity, role, name)
+    return holders
+
+
 @dataclass(frozen=True)
 class Keys:
-    """The configured keys and which of their ids may read every caller's decisions."""
+    """The configured keys, which of their ids may read every caller's decisions, and each
+    key's role and name."""
 
     checker: KeyChecker
     readers: frozenset[str]
+    holders: Mapping[str, KeyHolder] = field(default_factory=dict)
+
+    def holder(self, identity: str) -> KeyHolder:
+        """The holder of an accepted key: as configured, else a client named by its id."""
+        return self.holders.get(identity) or KeyHolder(identity)
+
+    def reads_all(self, identity: str) -> bool:
+        """Whether the key reads every caller's decisions: a reader's, or an auditor's."""
+        return identity in self.readers or self.holder(identity).role == AUDITOR
 
 
 def configured_keys(settings: Settings, announce: bool = False) -> Keys | None:
@@ -59,6 +97,8 @@ def configured_keys(settings: Settings, announce: bool = False) -> Keys | None:
     their ids, or a warning that anyone can call, as the service starts."""
     keys = load_keys(settings)
     if not keys:
+        if announce and settings.api_key_roles:
+            log.warning("SERVICE_API_KEY_ROLES is ignored: without API keys no case route serves")
         if announce and settings.decision_readers:
             log.warning(
                 "SERVICE_DECISION_READERS is ignored: without API keys anyone reads every decision"
@@ -70,9 +110,12 @@ def configured_keys(settings: Settings, announce: bool = False) -> Keys | None:
             )
         return None
     readers = frozenset(split_keys(settings.decision_readers))
+    holders = key_roles(settings.api_key_roles)
     ids = [key_id(key) for key in keys]
     if announce:
         log.info("API keys configured, by id: %s", ", ".join(ids))
         if unknown := sorted(readers - set(ids)):
             log.warning("SERVICE_DECISION_READERS names no configured key: %s", ", ".join(unknown))
-    return Keys(KeyChecker(keys), readers)
+        if unknown := sorted(set(holders) - set(ids)):
+            log.warning("SERVICE_API_KEY_ROLES names no configured key: %s", ", ".join(unknown))
+    return Keys(KeyChecker(keys), readers, holders)

@@ -10,13 +10,14 @@ from pathlib import Path
 
 from flask import Flask, after_this_request
 from flask import Response as FlaskResponse
-from werkzeug.routing import BaseConverter
+from werkzeug.routing import BaseConverter, IntegerConverter, Map
 
 from policy.document import POLICY_NAME, Policy
 from service.dataplane import Dataplane
 from service.decisions.cases import Casework
+from service.decisions.listing import MAX_SEQUENCE
 from service.decisions.store import DecisionStore, open_store
-from service.endpoints import cards, decisions, health, metrics
+from service.endpoints import cards, cases, decisions, health, metrics
 from service.grpc_api.server import serve_grpc
 from service.http import auth, security_headers
 from service.http.client_address import FromTheFront
@@ -43,6 +44,13 @@ class ModelNameConverter(BaseConverter):
     """A model name: no slash and no colon, so `name:predict` splits where TF Serving's does."""
 
     regex = r"[^/:]+"
+
+
+class CaseIdConverter(IntegerConverter):
+    """A case's id: digits, no larger than the store's 64-bit sequences (beyond: no route)."""
+
+    def __init__(self, url_map: Map) -> None:
+        super().__init__(url_map, max=MAX_SEQUENCE)
 
 
 def build_store(settings: Settings, challenger: bool = False) -> ModelStore[Servable | Policy]:
@@ -150,6 +158,7 @@ def create_app(
     app.wsgi_app = FromTheFront(app.wsgi_app)  # type: ignore[method-assign]
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.url_map.converters["model"] = ModelNameConverter
+    app.url_map.converters["case"] = CaseIdConverter
     app.extensions[STORE_KEY] = store
     app.extensions[DATAPLANE_KEY] = dataplane
     app.extensions[GRPC_KEY] = partial(serve_grpc, dataplane, settings)
@@ -161,6 +170,7 @@ def create_app(
     app.register_blueprint(tf_serving.create_blueprint(dataplane))
     app.register_blueprint(v2.create_blueprint(dataplane))
     app.register_blueprint(decisions.create_blueprint(dataplane))
+    app.register_blueprint(cases.create_blueprint(dataplane))
     app.register_blueprint(cards.create_blueprint(dataplane))
     collector = ModelBehaviourCollector(drift, store.serving, shadow, dataplane.lock)
     app.register_blueprint(metrics.create_blueprint(collector))

@@ -30,10 +30,16 @@ class Caller:
     key_id: str | None = None  # None: the service requires no keys
     reads_all: bool = False  # may read every caller's decisions (no keys, or a reader's key)
     deadline: float | None = None  # time.monotonic() past which the sender no longer waits
+    name: str = ""  # the key holder's name, as a case's history shows it (else the key's id)
 
     def may_read(self, recorded_key_id: str | None) -> bool:
         """Whether this caller may read a decision the given key made."""
         return self.reads_all or (self.key_id is not None and recorded_key_id == self.key_id)
+
+    @property
+    def shown(self) -> str:
+        """Who the caller is, as a case's history records it."""
+        return self.name or self.key_id or "anonymous"
 
     def gone(self) -> bool:
         """Whether the sender's deadline has passed (it will not read an answer)."""

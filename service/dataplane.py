@@ -20,19 +20,27 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 from contract.explanations import Explanation
 from policy.decision import Decision
 from policy.document import POLICY_NAME, REQUESTED_COVERAGE, Policy
 from service.assessing import Assessment, assess
 from service.callers import Caller
+from service.decisions.case_book import CaseBook
 from service.decisions.cases import KINDS, Casework
 from service.decisions.explaining import Attributions, attribute
 from service.decisions.listing import Listing, Page, page
 from service.decisions.store import DecisionEntry, DecisionStore, RequestIdTaken, fingerprint
 from service.decisions.store_health import StoreHealth
-from service.errors import Conflict, DeadlineExceeded, NotFound, NotReady, NotRecorded
+from service.errors import (
+    Conflict,
+    DeadlineExceeded,
+    NotFound,
+    NotReady,
+    NotRecorded,
+    ServiceError,
+)
 from service.inference.packing import Batch, pack
 from service.inference.prediction import Prediction
 from service.inference.servable import Servable
@@ -45,6 +53,7 @@ from service.validation.records import ValidRecords
 from service.validation.validator import check_count
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 EXPLAIN_MAX_RECORDS = 1_000  # records one :explain request may carry (more: 400)
 
 # Runs work after the response has gone to the client (REST: on the response's close; gRPC: when
@@ -320,6 +329,20 @@ class Dataplane:
                 f"No decisions recorded for request {request_id!r}", {"request_id": request_id}
             )
         return found
+
+    def casework_on(self, work: Callable[[CaseBook], T]) -> T:
+        """Run `work` on the cases, one call at a time with predictions (they share the
+        store's connection): a store that cannot be read or written is a 503."""
+        if self.recorder is None or self.store_health is None:
+            raise NotFound("No decision record store is configured: there are no cases", {})
+        with self.lock:
+            try:
+                return work(CaseBook(self.recorder))
+            except ServiceError:
+                raise
+            except Exception as exc:
+                self.store_health.read_failed(exc)
+                raise NotRecorded("The case store is unavailable; retry", {}) from None
 
     def decisions_listed(self, chosen: Listing, caller: Caller) -> Page:
         """A page of the recorded decisions a listing chooses, of those the caller may read.

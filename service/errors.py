@@ -54,5 +54,9 @@ class NotAuthenticated(ServiceError):
     """Keys are required and the request presented none, or one that is not configured."""
 
 
+class Forbidden(ServiceError):
+    """The caller is known, but may not do this (its key's role, or another's case)."""
+
+
 class DeadlineExceeded(ServiceError):
     """The caller's deadline passed before the request was decided: nothing is recorded."""

@@ -23,6 +23,8 @@ Front = Literal["nginx", "none"]
 Runtime = Literal["litert", "tensorflow"]
 LogLevel = Literal["debug", "info", "warning", "error"]
 Durability = Literal["normal", "full"]
+# An API key's role and name: its id (16 hex digits), a role, and an optional name.
+ROLE_ENTRY = re.compile(r"[0-9a-f]{16}=(client|underwriter|auditor)(:[A-Za-z0-9._@-]{1,64})?")
 # Debian installs nginx in /usr/sbin, which is not on an unprivileged user's PATH.
 NGINX_FALLBACK = Path("/usr/sbin/nginx")
 
@@ -250,6 +252,15 @@ class Settings:
         "reads every decision.",
         lambda v: all(re.fullmatch(r"[0-9a-f]{16}", k) for k in split_keys(v)),
         "key ids of 16 hex digits",
+    )
+    api_key_roles: str = _setting(
+        "",
+        "Comma-separated `KEY_ID=ROLE` or `KEY_ID=ROLE:NAME` entries giving API keys a role "
+        "and a name: `client` (predictions, its own decisions), `underwriter` (the cases "
+        "routes) or `auditor` (reads every decision and case, changes nothing). A key not "
+        "listed is a client named by its id. Roles take effect only with API keys configured.",
+        lambda v: all(ROLE_ENTRY.fullmatch(entry) for entry in split_keys(v)),
+        "KEY_ID=client|underwriter|auditor[:NAME], a NAME of letters, digits and ._@-",
     )
     decisions_database: Path | None = _setting(
         None,

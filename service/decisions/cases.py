@@ -20,8 +20,9 @@ import numpy as np
 
 REFERRAL, AUDIT = "referral", "audit"
 KINDS = (REFERRAL, AUDIT)
-OPEN = "open"
-STATES = (OPEN,)
+OPEN, ASSIGNED = "open", "assigned"  # open: in the queue; assigned: claimed by an underwriter
+STATES = (OPEN, ASSIGNED)
+OUTCOMES = ("accept", "refer", "decline")
 REFERRED = "refer"  # the decision outcome that always opens a case
 
 
@@ -68,3 +69,10 @@ class Casework:
 def _record_outputs(outputs: Mapping[str, np.ndarray], index: int) -> dict[str, Any]:
     """One record's outputs as JSON values (a slice: numeric and object arrays alike)."""
     return {name: values[index : index + 1].tolist()[0] for name, values in outputs.items()}
+
+
+def reason_codes(decision: Mapping[str, Any]) -> str:
+    """The codes of a decision's reasons and fired rules, as the queue filters on them: each
+    between spaces (` R02 RF04 `), so a code matches whole."""
+    codes = [r.get("code") for r in [*decision.get("reasons", ()), *decision.get("rules", ())]]
+    return " " + " ".join(code for code in codes if isinstance(code, str)) + " "

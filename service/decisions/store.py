@@ -26,6 +26,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,7 +34,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from service.decisions.cases import OPEN, CaseOpening
+from service.decisions.cases import OPEN, CaseOpening, reason_codes
 from service.decisions.listing import Listing
 from service.observability.repeated_failures import RepeatedFailures
 
@@ -265,7 +266,7 @@ class DecisionStore:
                     "INSERT INTO decision_store_probe (id, checked_at) VALUES (1, ?) "
                     "ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at"
                 ),
-                (_timestamp(datetime.now(UTC)),),
+                (timestamp(datetime.now(UTC)),),
             )
             connection.commit()
         except BaseException:
@@ -276,6 +277,34 @@ class DecisionStore:
 
     def _patiently(self, connection: Connection) -> None:
         """Wait for locks as long as writes do again, after `_briefly`."""
+
+    @contextmanager
+    def writing(self) -> Iterator[Connection]:
+        """A transaction holding the write lock: committed at the end, rolled back on error."""
+        connection = self.connection
+        try:
+            self._lock(connection)
+            yield connection
+            connection.commit()
+        except BaseException:
+            _rollback(connection)
+            raise
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A connection to read through, its read transaction ended after (a broken
+        connection is closed, to be opened again on the next use)."""
+        try:
+            connection = self.readable()
+            yield connection
+            connection.commit()
+        except BaseException:
+            self.close()
+            raise
+
+    def sql(self, text: str) -> str:
+        """A statement written with `?` placeholders, in the backend's own."""
+        return self._sql(text)
 
     def close(self) -> None:
         for connection in (self._connection, self._reader):
@@ -291,7 +320,7 @@ class DecisionStore:
         the request id already keys other decisions.
         """
         connection = self.connection
-        decided_at = _timestamp(datetime.now(UTC))  # one time for a request's decisions
+        decided_at = timestamp(datetime.now(UTC))  # one time for a request's decisions
         try:
             self._lock(connection)
             # One more than the request's records: more is a conflict, however many there are.
@@ -387,7 +416,7 @@ class DecisionStore:
         for bound, condition in ((chosen.start, "decided_at >= ?"), (chosen.end, "decided_at < ?")):
             if bound is not None:
                 conditions.append(condition)
-                values.append(_timestamp(bound))
+                values.append(timestamp(bound))
         if key_id is not None:
             conditions.append(f"{self.key_id} = ?")
             values.append(key_id)
@@ -421,59 +450,13 @@ class DecisionStore:
         """
         raise NotImplementedError
 
-    def case(self, case_id: int) -> dict[str, Any] | None:
-        """A case with the decision record it was opened with (None: no such case)."""
-        try:
-            connection = self.readable()
-            row = connection.execute(
-                self._sql(
-                    f"SELECT {CASE_COLUMNS}, d.body, d.previous_hash, d.hash FROM cases c "
-                    "JOIN decisions d ON d.sequence = c.case_id WHERE c.case_id = ?"
-                ),
-                (case_id,),
-            ).fetchone()
-            connection.commit()  # end the read transaction (PostgreSQL opens one)
-        except BaseException:
-            self.close()
-            raise
-        if row is None:
-            return None
-        body, previous, digest = row[-3:]
-        recorded = json.loads(body) | {"previous_hash": previous, "hash": digest}
-        return _case(row[:-3]) | {"record": recorded}
-
-    def cases(
-        self, state: str | None = None, kind: str | None = None, after: int = 0, limit: int = 50
-    ) -> list[dict[str, Any]]:
-        """Cases in the order opened, after the given id: their state, never the applicant."""
-        conditions: list[str] = ["c.case_id > ?"]
-        values: list[Any] = [after]
-        for column, wanted in (("state", state), ("kind", kind)):
-            if wanted is not None:
-                conditions.append(f"c.{column} = ?")
-                values.append(wanted)
-        try:
-            connection = self.readable()
-            rows = connection.execute(
-                self._sql(
-                    f"SELECT {CASE_COLUMNS} FROM cases c WHERE {' AND '.join(conditions)} "
-                    "ORDER BY c.case_id LIMIT ?"
-                ),
-                (*values, limit),
-            ).fetchall()
-            connection.commit()
-        except BaseException:
-            self.close()
-            raise
-        return [_case(row, with_applicant=False) for row in rows]
-
     def purge(self, now: datetime | None = None) -> int:
         """Delete records older than the retention (and the cases they opened); anchor the
         chain on the last one deleted. Erase the applicant's values from cases opened longer
         ago than their own retention (the case and its decision stay)."""
         self._last_purge = time.monotonic()
         moment = now or datetime.now(UTC)
-        cutoff = _timestamp(moment - self.retention)
+        cutoff = timestamp(moment - self.retention)
         connection = self.connection
         try:
             self._lock(connection)
@@ -482,7 +465,7 @@ class DecisionStore:
                     "UPDATE cases SET applicant = NULL, applicant_erased_at = ? "
                     "WHERE opened_at < ? AND applicant IS NOT NULL"
                 ),
-                (_timestamp(moment), _timestamp(moment - self.applicant_retention)),
+                (timestamp(moment), timestamp(moment - self.applicant_retention)),
             )
             last = connection.execute(
                 self._sql(
@@ -497,7 +480,8 @@ class DecisionStore:
             cursor = connection.execute(
                 self._sql("DELETE FROM decisions WHERE sequence <= ?"), (last[0],)
             )
-            connection.execute(self._sql("DELETE FROM cases WHERE case_id <= ?"), (last[0],))
+            for table in ("case_events", "cases"):  # both keyed by the opening decision
+                connection.execute(self._sql(f"DELETE FROM {table} WHERE case_id <= ?"), (last[0],))
             connection.execute("DELETE FROM decision_anchor")
             connection.execute(
                 self._sql("INSERT INTO decision_anchor (id, sequence, hash) VALUES (1, ?, ?)"),
@@ -574,11 +558,7 @@ def _record(sequence: int, new: DecisionEntry, decided_at: str) -> dict[str, Any
 
 CASE_INSERT = (
     "INSERT INTO cases (case_id, kind, state, opened_at, updated_at, request_id, record_index, "
-    "outcome, applicant, outputs) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-CASE_COLUMNS = (
-    "c.case_id, c.kind, c.state, c.opened_at, c.updated_at, c.request_id, c.record_index, "
-    "c.outcome, c.applicant, c.applicant_erased_at, c.outputs"
+    "outcome, reason_codes, applicant, outputs) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 
@@ -595,41 +575,28 @@ def _case_row(sequence: int, new: DecisionEntry, decided_at: str) -> tuple[Any, 
         new.request_id,
         new.index,
         new.decision.get("outcome"),
+        reason_codes(new.decision),
         orjson.dumps(dict(case.applicant)).decode(),
         orjson.dumps(dict(case.outputs)).decode(),
     )
 
 
-def _case(row: Sequence[Any], with_applicant: bool = True) -> dict[str, Any]:
-    """A case row as JSON; the applicant's values only where asked for (and not erased)."""
-    case_id, kind, state, opened, updated, request_id, index, outcome = row[:8]
-    applicant, erased, outputs = row[8:11]
-    case: dict[str, Any] = {
-        "case_id": int(case_id),
-        "kind": kind,
-        "state": state,
-        "opened_at": opened,
-        "updated_at": updated,
-        "request_id": request_id,
-        "index": int(index),
-        "outcome": outcome,
-    }
-    if with_applicant:
-        case["applicant"] = None if applicant is None else json.loads(applicant)
-        case["applicant_erased_at"] = erased
-        case["outputs"] = json.loads(outputs)
-    return case
-
-
-def _case_schema(integer: str) -> list[str]:
-    """The cases table (not chained: a case's state changes; its decisions are chained)."""
+def _case_schema(integer: str, serial: str, append_only: list[str]) -> list[str]:
+    """The cases and their history. A case's state changes (it is not chained: the decisions
+    are); its history only grows (`append_only`: the dialect's trigger on case_events)."""
     return [
         f"CREATE TABLE IF NOT EXISTS cases (case_id {integer} PRIMARY KEY, kind TEXT NOT NULL, "
         "state TEXT NOT NULL, opened_at TEXT NOT NULL, updated_at TEXT NOT NULL, "
         "request_id TEXT NOT NULL, record_index INTEGER NOT NULL, outcome TEXT NOT NULL, "
+        "reason_codes TEXT NOT NULL, assignee TEXT, assignee_name TEXT, "
         "applicant TEXT, applicant_erased_at TEXT, outputs TEXT NOT NULL)",
         "CREATE INDEX IF NOT EXISTS cases_queue ON cases (state, case_id)",
         "CREATE INDEX IF NOT EXISTS cases_opened_at ON cases (opened_at)",
+        f"CREATE TABLE IF NOT EXISTS case_events (event_id {serial} PRIMARY KEY, "
+        f"case_id {integer} NOT NULL, at TEXT NOT NULL, actor_key_id TEXT, "
+        "actor TEXT NOT NULL, action TEXT NOT NULL)",
+        "CREATE INDEX IF NOT EXISTS case_events_case ON case_events (case_id, event_id)",
+        *append_only,
     ]
 
 
@@ -644,7 +611,7 @@ def _replayed(
     return recorded
 
 
-def _timestamp(moment: datetime) -> str:
+def timestamp(moment: datetime) -> str:
     """UTC to the microsecond, fixed width: text order is time order."""
     return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
@@ -794,7 +761,14 @@ class SQLiteStore(DecisionStore):
             # Append-only: a row, once written, is never changed.
             "CREATE TRIGGER IF NOT EXISTS decisions_append_only BEFORE UPDATE ON decisions "
             "BEGIN SELECT RAISE(ABORT, 'decision records are append-only'); END",
-            *_case_schema("INTEGER"),
+            *_case_schema(
+                "INTEGER",
+                "INTEGER",
+                [
+                    "CREATE TRIGGER IF NOT EXISTS case_events_append_only BEFORE UPDATE ON "
+                    "case_events BEGIN SELECT RAISE(ABORT, 'case history is append-only'); END"
+                ],
+            ),
         ]
 
 
@@ -892,7 +866,17 @@ class PostgresStore(DecisionStore):
             "RAISE EXCEPTION 'decision records are append-only'; END $$ LANGUAGE plpgsql",
             "CREATE OR REPLACE TRIGGER decisions_append_only BEFORE UPDATE ON decisions "
             "FOR EACH ROW EXECUTE FUNCTION decisions_refuse_update()",
-            *_case_schema("BIGINT"),
+            *_case_schema(
+                "BIGINT",
+                "BIGSERIAL",
+                [
+                    "CREATE OR REPLACE FUNCTION case_events_refuse_update() RETURNS trigger AS $$ "
+                    "BEGIN RAISE EXCEPTION 'case history is append-only'; END $$ "
+                    "LANGUAGE plpgsql",
+                    "CREATE OR REPLACE TRIGGER case_events_append_only BEFORE UPDATE ON "
+                    "case_events FOR EACH ROW EXECUTE FUNCTION case_events_refuse_update()",
+                ],
+            ),
         ]
 
 

@@ -25,7 +25,7 @@ def create_blueprint(dataplane: Dataplane) -> Blueprint:
     @bp.get("")
     def listed() -> Response:
         """The recorded decisions of a time range, oldest first, a page at a time."""
-        given = _parameters(request.args)
+        given = query_parameters(request.args, PARAMETERS)
         chosen = listing(given.get("from"), given.get("to"), given.get("after"), given.get("limit"))
         found = dataplane.decisions_listed(chosen, caller.current())
         return json_response({"decisions": found.decisions, "next": found.next})
@@ -43,13 +43,13 @@ def create_blueprint(dataplane: Dataplane) -> Blueprint:
     return bp
 
 
-def _parameters(args: MultiDict[str, str]) -> dict[str, str]:
-    """The listing's query parameters, each once: a misspelt one would silently widen the list."""
-    unknown = [name for name in args if name not in PARAMETERS]
+def query_parameters(args: MultiDict[str, str], known: tuple[str, ...]) -> dict[str, str]:
+    """A listing's query parameters, each once: a misspelt one would silently widen the list."""
+    unknown = [name for name in args if name not in known]
     if unknown:
         named = sorted({_UNSHOWN.sub("?", name[:40]) for name in unknown})[:_NAMED]
         raise InvalidInput(
-            f"Unknown query parameters: {', '.join(named)} (known: {', '.join(PARAMETERS)})",
+            f"Unknown query parameters: {', '.join(named)} (known: {', '.join(known)})",
             {name: ["Unknown parameter."] for name in named},
         )
     repeated = sorted(name for name in args if len(args.getlist(name)) > 1)

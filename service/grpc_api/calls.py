@@ -20,9 +20,9 @@ from typing import Any
 
 import grpc
 
-from service.api_keys import Keys
+from service.api_keys import CLIENT, Keys
 from service.callers import Caller
-from service.errors import InvalidInput, NotAuthenticated
+from service.errors import Forbidden, InvalidInput, NotAuthenticated, ServiceError
 from service.grpc_api.status import abort_with
 from service.inference.prediction import Prediction
 from service.observability import access_log, metrics
@@ -41,6 +41,12 @@ OPEN_METHODS = frozenset(
         f"/{HEALTH_SERVICE}/Watch",
     }
 )
+# What every key role may call (metadata and status); any other method predicts: clients only.
+READING_METHODS = OPEN_METHODS | {
+    "/inference.GRPCInferenceService/ModelMetadata",
+    "/tensorflow.serving.PredictionService/GetModelMetadata",
+    "/tensorflow.serving.ModelService/GetModelStatus",
+}
 
 
 @dataclass
@@ -87,10 +93,10 @@ class CallInterceptor(grpc.ServerInterceptor):
         identity = (
             None if self.keys is None else self.keys.checker.identify(_presented_key(metadata))
         )
-        refused = self.keys is not None and identity is None and method not in OPEN_METHODS
+        refused = self._refusal(method, metadata, identity)
         if handler.unary_unary is None:  # a stream (health's Watch): its message checked only
             if refused:
-                return _refusing(handler, _unauthenticated(_presents_key(metadata)))
+                return _refusing(handler, refused)
             if handler.unary_stream is None:
                 return handler
             return handler._replace(
@@ -105,7 +111,7 @@ class CallInterceptor(grpc.ServerInterceptor):
             context.set_trailing_metadata(call.trailing)  # every answer says its request id
             try:
                 if refused:
-                    abort_with(context, _unauthenticated(_presents_key(metadata)), call.trailing)
+                    abort_with(context, refused, call.trailing)
                 if isinstance(request, Undecodable):
                     abort_with(context, request.error(method), call.trailing)
                 return behaviour(request, context)
@@ -120,6 +126,23 @@ class CallInterceptor(grpc.ServerInterceptor):
             response_serializer=handler.response_serializer,
         )
 
+    def _refusal(
+        self, method: str, metadata: dict[str, str], identity: str | None
+    ) -> ServiceError | None:
+        """Why a call is refused before its message is read: no valid key, or a key whose
+        role does not predict (None: it is not)."""
+        if self.keys is None or method in OPEN_METHODS:
+            return None
+        if identity is None:
+            return _unauthenticated(_presents_key(metadata))
+        holder = self.keys.holder(identity)
+        if holder.role == CLIENT or method in READING_METHODS:
+            return None
+        return Forbidden(
+            f"API key {holder.shown!r} has the role {holder.role!r}: {method} is for client keys",
+            {"authorization": [f"The {holder.role} role does not reach this method."]},
+        )
+
     def _caller(
         self, metadata: dict[str, str], identity: str | None, context: grpc.ServicerContext
     ) -> Caller:
@@ -130,7 +153,8 @@ class CallInterceptor(grpc.ServerInterceptor):
             return Caller(request_id, None, reads_all=True, deadline=deadline)
         if identity is None:
             return Caller(request_id, None, reads_all=False, deadline=deadline)
-        return Caller(request_id, identity, identity in self.keys.readers, deadline)
+        holder = self.keys.holder(identity)
+        return Caller(request_id, identity, self.keys.reads_all(identity), deadline, holder.name)
 
     def _observe(
         self, method: str, context: grpc.ServicerContext, call: Call, wall: float, seconds: float
@@ -211,7 +235,7 @@ def _presents_key(metadata: dict[str, str]) -> bool:
     return bool(metadata.get("authorization") or metadata.get("x-api-key"))
 
 
-def _refusing(handler: Any, error: NotAuthenticated) -> Any:
+def _refusing(handler: Any, error: ServiceError) -> Any:
     """A stream method's handler of the same kind that refuses the call, its messages unread."""
 
     def refuse(request: Any, context: grpc.ServicerContext) -> Any:

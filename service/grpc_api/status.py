@@ -15,6 +15,7 @@ import grpc
 from service.errors import (
     Conflict,
     DeadlineExceeded,
+    Forbidden,
     InvalidInput,
     ModelFailure,
     NotAuthenticated,
@@ -38,6 +39,7 @@ STATUS: dict[type[ServiceError], grpc.StatusCode] = {
     NotReady: grpc.StatusCode.UNAVAILABLE,
     NotRecorded: grpc.StatusCode.UNAVAILABLE,
     NotAuthenticated: grpc.StatusCode.UNAUTHENTICATED,
+    Forbidden: grpc.StatusCode.PERMISSION_DENIED,
     DeadlineExceeded: grpc.StatusCode.DEADLINE_EXCEEDED,
 }
 

@@ -10,13 +10,14 @@ import logging
 
 from flask import Flask, Response, request
 
-from service.api_keys import configured_keys
+from service.api_keys import AUDITOR, CLIENT, ROLES, UNDERWRITER, configured_keys
 from service.http import caller
 from service.http.errors import error_response
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
 REALM = "underwriting-model-service"
+CASES = "cases"  # the underwriters' routes' blueprint
 # Liveness, readiness, metrics and API descriptions stay reachable without a key.
 OPEN_ENDPOINTS = frozenset(
     {
@@ -39,12 +40,31 @@ def is_protected(endpoint: str | None) -> bool:
     return endpoint is not None and endpoint not in OPEN_ENDPOINTS
 
 
+def allowed_roles(endpoint: str, method: str) -> frozenset[str]:
+    """The key roles that may call a route: closed to the others (and to new roles)."""
+    blueprint = endpoint.partition(".")[0]
+    reading = method in ("GET", "HEAD", "OPTIONS")
+    if blueprint == CASES:  # applicants' personal data: underwriters work it, auditors read it
+        return frozenset({UNDERWRITER, AUDITOR} if reading else {UNDERWRITER})
+    if blueprint == "decisions":
+        return frozenset({CLIENT, AUDITOR})
+    if reading:  # model metadata, status and cards
+        return frozenset(ROLES)
+    return frozenset({CLIENT})  # predictions and explanations
+
+
 def install(app: Flask, settings: Settings) -> bool:
-    """Require a key on protected routes if keys are configured; return whether they are."""
+    """Require a key on protected routes if keys are configured; return whether they are.
+
+    Each key's role chooses the routes it reaches (allowed_roles). Without keys the case
+    routes serve no one: a case holds an applicant's personal data, and its reads are
+    recorded by who read it.
+    """
     keys = configured_keys(settings, announce=True)
     if keys is None:
+        app.before_request(_no_cases_without_keys)
         return False
-    checker, readers = keys.checker, keys.readers
+    checker = keys.checker
     caller.require_keys(app)
 
     @app.before_request
@@ -54,12 +74,36 @@ def install(app: Flask, settings: Settings) -> bool:
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
         identity = checker.identify(token.strip()) if scheme.lower() == "bearer" else None
-        if identity is not None:
-            caller.authenticated(request.environ, identity, reads_all=identity in readers)
-            return None
-        return _challenge(bool(header))
+        if identity is None:
+            return _challenge(bool(header))
+        holder = keys.holder(identity)
+        allowed = allowed_roles(request.endpoint or "", request.method)
+        if holder.role not in allowed:
+            return _forbidden(holder.shown, holder.role, allowed)
+        caller.authenticated(request.environ, identity, keys.reads_all(identity), holder.name)
+        return None
 
     return True
+
+
+def _no_cases_without_keys() -> Response | None:
+    if (request.endpoint or "").partition(".")[0] != CASES:
+        return None
+    message = (
+        "Cases hold applicants' personal data: they are served only to underwriter and auditor "
+        "API keys (SERVICE_API_KEYS and SERVICE_API_KEY_ROLES)"
+    )
+    return error_response(403, message, {"authorization": ["No API keys are configured."]})
+
+
+def _forbidden(holder: str, role: str, allowed: frozenset[str]) -> Response:
+    """403: the key is valid, but its role does not reach the route."""
+    roles = " or ".join(sorted(allowed))
+    return error_response(
+        403,
+        f"API key {holder!r} has the role {role!r}: this route is for {roles} keys",
+        {"authorization": [f"The {role} role does not reach this route."]},
+    )
 
 
 def _challenge(presented: bool) -> Response:

@@ -13,7 +13,7 @@ from service.http import request_id
 # Stripe's API uses for the same thing).
 REPLAYED_HEADER = "Idempotent-Replayed"
 
-_KEY_ID, _READS_ALL = "service.key_id", "service.reads_all"
+_KEY_ID, _READS_ALL, _NAME = "service.key_id", "service.reads_all", "service.key_name"
 _KEYS_REQUIRED = "SERVICE_KEYS_REQUIRED"
 
 
@@ -22,9 +22,9 @@ def require_keys(app: Flask) -> None:
     app.config[_KEYS_REQUIRED] = True
 
 
-def authenticated(environ: dict[str, Any], key_id: str, reads_all: bool) -> None:
-    """Say which configured key the request presented (service.http.auth)."""
-    environ[_KEY_ID], environ[_READS_ALL] = key_id, reads_all
+def authenticated(environ: dict[str, Any], key_id: str, reads_all: bool, name: str = "") -> None:
+    """Say which configured key the request presented, and its holder's name (service.http.auth)."""
+    environ[_KEY_ID], environ[_READS_ALL], environ[_NAME] = key_id, reads_all, name
 
 
 def replay_marked(response: Response, replayed: bool) -> Response:
@@ -38,4 +38,6 @@ def current() -> Caller:
     """The caller of the current request: without keys configured, anonymous and reading all."""
     environ = request.environ
     reads_all = environ.get(_READS_ALL, not current_app.config.get(_KEYS_REQUIRED, False))
-    return Caller(request_id.current(), environ.get(_KEY_ID), reads_all)
+    return Caller(
+        request_id.current(), environ.get(_KEY_ID), reads_all, name=environ.get(_NAME, "")
+    )

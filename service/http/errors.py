@@ -15,6 +15,7 @@ from werkzeug.exceptions import HTTPException
 from service.errors import (
     Conflict,
     DeadlineExceeded,
+    Forbidden,
     InvalidInput,
     ModelFailure,
     NotAuthenticated,
@@ -42,6 +43,7 @@ STATUS: dict[type[ServiceError], int] = {
     NotReady: 503,
     NotRecorded: 503,
     NotAuthenticated: 401,
+    Forbidden: 403,
     DeadlineExceeded: 504,
 }
 

@@ -20,6 +20,8 @@ from werkzeug.routing import Rule
 from contract.features import Feature
 from contract.outputs import OutputSpec
 from service.dataplane import EXPLAIN_MAX_RECORDS
+from service.decisions.case_book import DEFAULT_QUEUE, MAX_QUEUE
+from service.decisions.cases import KINDS, OUTCOMES, STATES
 from service.decisions.listing import DEFAULT_LIMIT, MAX_LIMIT, MAX_SEQUENCE
 from service.errors import NotReady
 from service.http.auth import is_protected
@@ -43,6 +45,9 @@ _ARGUMENT = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")  # werkzeug's <converter:name
 _ERRORS = {
     400: "Invalid input: every failing field, by record index, input or query parameter name.",
     401: "Missing or invalid API key.",
+    403: "The API key's role does not reach the route (clients predict, underwriters work "
+    "cases, auditors read); a case claimed by another underwriter; without API keys, the case "
+    "routes serve no one.",
     404: "Unknown model or request id, a version that is not loaded, or any version of "
     "`underwriting`, which has none of its own; `details.models` names what the route serves "
     "instead.",
@@ -63,6 +68,7 @@ TAGS = {
     "tf_serving": "TensorFlow Serving REST (/v1)",
     "v2": "Open Inference Protocol (/v2)",
     "decisions": "Decision records",
+    "cases": "Underwriters' cases",
     "health": "Health",
     "metrics": "Metrics",
     "api_docs": "API documentation",
@@ -130,6 +136,45 @@ LISTING = (
 )
 
 
+# GET /v1/cases: the queue, filtered, a page at a time after the previous page's `next`.
+QUEUE = (
+    *(
+        {
+            "in": "query",
+            "name": name,
+            "description": description,
+            "schema": {"type": "string", "enum": list(values)},
+        }
+        for name, values, description in (
+            ("state", STATES, "Only cases in this state."),
+            ("kind", KINDS, "Only referrals, or only audits of straight-through decisions."),
+            ("outcome", OUTCOMES, "Only cases whose model decision had this outcome."),
+        )
+    ),
+    {
+        "in": "query",
+        "name": "reason",
+        "description": "Only cases whose decision gave this reason or fired this rule (a code).",
+        "schema": {"type": "string", "pattern": "^[A-Za-z0-9_]{1,16}$"},
+    },
+    {
+        "in": "query",
+        "name": "after",
+        "description": "Only cases after this id: the previous page's `next`.",
+        "schema": {"type": "integer", "minimum": 0, "maximum": MAX_SEQUENCE},
+    },
+    {
+        "in": "query",
+        "name": "limit",
+        "description": "At most this many cases on the page.",
+        "schema": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": MAX_QUEUE,
+            "default": DEFAULT_QUEUE,
+        },
+    },
+)
 MODEL_ERRORS = (404, 503)
 DESCRIBED: dict[str, Doc] = {
     "health.healthz": Doc((_ref("Alive"),)),
@@ -148,6 +193,10 @@ DESCRIBED: dict[str, Doc] = {
         errors=(400, 404, 413, 415, 503),
         examples="v1",
     ),
+    "cases.listed": Doc((_ref("CasePage"),), errors=(400, 403, 503), query=QUEUE),
+    "cases.case": Doc((_ref("Case"),), errors=(403, 404, 503)),
+    "cases.claim": Doc((_ref("Case"),), errors=(403, 404, 409, 503)),
+    "cases.release": Doc((_ref("Case"),), errors=(403, 404, 409, 503)),
     "decisions.decisions": Doc((_ref("DecisionRecords"),), errors=(404,)),
     "decisions.listed": Doc((_ref("DecisionPage"),), errors=(400, 503), query=LISTING),
     "tf_serving.status": Doc((_ref("ModelStatus"),), errors=(404,)),
@@ -308,6 +357,17 @@ def _parameters(
                 "schema": request_id,
             }
         )
+    if "case_id" in rule.arguments:
+        case_id = {"type": "integer", "minimum": 0, "maximum": MAX_SEQUENCE}
+        parameters.append(
+            {
+                "in": "path",
+                "name": "case_id",
+                "required": True,
+                "description": "The case's id (the queue lists them).",
+                "schema": case_id,
+            }
+        )
     if "version" in rule.arguments:
         version = {"type": "integer", "minimum": 0}
         parameters.append(
@@ -348,7 +408,7 @@ def _operation_responses(doc: Doc, protected: bool) -> dict[str, Any]:
                 for media in doc.media
             },
         }
-    for status in sorted({*doc.errors, *((401,) if protected else ())}):
+    for status in sorted({*doc.errors, *((401, 403) if protected else ())}):
         responses[str(status)] = _error(_ERRORS[status], status == 401)
     responses["default"] = _error("Any other error, in the same envelope.")
     return responses

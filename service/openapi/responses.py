@@ -10,6 +10,8 @@ import json
 from typing import Any
 
 from contract.outputs import OutputSpec
+from service.decisions.case_book import ACTIONS
+from service.decisions.cases import KINDS, OUTCOMES, STATES
 from service.inference.prediction import DECISION_OUTPUT
 
 STRING = {"type": "string"}
@@ -301,6 +303,7 @@ def response_schemas(
             ["error", "details"],
         ),
         **decision_schemas(),
+        **case_schemas(),
         "Prediction": _object(per_record),
         "PredictRowsResponse": _object(
             {
@@ -381,5 +384,62 @@ def response_schemas(
                 "models": {"type": "object", "additionalProperties": VERSIONS},
             },
             ["status", "models"],
+        ),
+    }
+
+
+def case_schemas() -> dict[str, dict[str, Any]]:
+    """An underwriter's case: as the queue lists it, and whole."""
+    time = {"type": "string", "format": "date-time"}
+    summary = {
+        "case_id": {
+            "type": "integer",
+            "description": "The case's id: the sequence of the decision record that opened it.",
+        },
+        "kind": {"type": "string", "enum": list(KINDS)},
+        "state": {"type": "string", "enum": list(STATES)},
+        "opened_at": time,
+        "updated_at": time,
+        "request_id": STRING,
+        "index": {"type": "integer", "description": "The record's place in its request."},
+        "outcome": {"type": "string", "enum": list(OUTCOMES), "description": "The model's."},
+        "assignee": {"type": "string", "nullable": True, "description": "Who holds the case."},
+        "assignee_key_id": {"type": "string", "nullable": True},
+    }
+    event = _object(
+        {"at": time, "actor": STRING, "action": {"type": "string", "enum": list(ACTIONS)}},
+        ["at", "actor", "action"],
+    )
+    whole = summary | {
+        "applicant": {
+            "type": "object",
+            "nullable": True,
+            "additionalProperties": True,
+            "description": "The applicant's validated record (personal data); null once erased "
+            "(SERVICE_CASE_APPLICANT_DAYS after the case opened).",
+        },
+        "applicant_erased_at": time | {"nullable": True},
+        "outputs": {
+            "type": "object",
+            "additionalProperties": True,
+            "description": "The model's outputs for the record, by output name.",
+        },
+        "record": _ref("DecisionRecord"),
+        "history": {"type": "array", "items": _ref("CaseEvent")},
+    }
+    return {
+        "CaseSummary": _object(summary, list(summary)),
+        "CaseEvent": event,
+        "Case": _object(whole, list(whole)),
+        "CasePage": _object(
+            {
+                "cases": {"type": "array", "items": _ref("CaseSummary")},
+                "next": {
+                    "type": "integer",
+                    "nullable": True,
+                    "description": "The `after` of the next page; null: no more cases.",
+                },
+            },
+            ["cases", "next"],
         ),
     }

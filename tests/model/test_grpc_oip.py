@@ -230,7 +230,11 @@ def test_an_unexpected_failure_is_internal_and_says_nothing_of_it(
 @pytest.fixture(scope="module")
 def keyed_address(app: Any) -> Iterator[str]:
     """A server requiring keys: `reader-key` reads every caller's decisions."""
-    keys = {"api_keys": "caller-key,reader-key", "decision_readers": key_id("reader-key")}
+    keys = {
+        "api_keys": "caller-key,reader-key,underwriter-key",
+        "decision_readers": key_id("reader-key"),
+        "api_key_roles": f"{key_id('underwriter-key')}=underwriter:alice",
+    }
     with grpc_server(app, **keys) as served:
         yield f"127.0.0.1:{served.port}"
 
@@ -278,6 +282,20 @@ def test_a_call_without_a_valid_key_is_refused_before_its_message_is_decoded(
             with pytest.raises(grpc.RpcError) as refused:
                 infer(garbage, metadata=metadata, timeout=10)
             assert refused.value.code() == code, metadata
+
+
+def test_an_underwriter_s_key_reads_metadata_and_does_not_predict(keyed_address: str) -> None:
+    garbage = b"\xff" * 64  # refused for the key's role before it is decoded
+    metadata = (("x-api-key", "underwriter-key"),)
+    with grpc.insecure_channel(keyed_address) as channel:
+        stub = service_pb2_grpc.GRPCInferenceServiceStub(channel)
+        read = stub.ModelMetadata(pb.ModelMetadataRequest(name="underwriting"), metadata=metadata)
+        assert read.name == "underwriting"
+        infer = channel.unary_unary("/inference.GRPCInferenceService/ModelInfer")
+        with pytest.raises(grpc.RpcError) as refused:
+            infer(garbage, metadata=metadata, timeout=10)
+        assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        assert "'alice'" in refused.value.details() and "underwriter" in refused.value.details()
 
 
 def test_a_stream_method_needs_a_key_too(keyed_address: str) -> None:

@@ -9,6 +9,8 @@ from service_support import TEST_MAX_BODY_BYTES, TEST_MAX_RECORDS
 API_KEY = "k-2f9c1d7e0b4a"  # a test key; real keys come from SERVICE_API_KEYS(_FILE)
 OTHER_KEY = "k-second-8e31"
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
+UNDERWRITER_KEY = "k-underwriter-5a71"  # given the underwriter role where a test needs one
+UNDERWRITER_AUTH = {"Authorization": f"Bearer {UNDERWRITER_KEY}"}
 
 
 def app_over(app: Any, **settings: Any) -> Any:
