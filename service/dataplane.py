@@ -251,7 +251,7 @@ class Dataplane:
             optional = REQUESTED_COVERAGE.name
             applicants = assessed.records.applicants(names, numbers, optional)
             request_id, versions, key_id = caller.request_id, prediction.versions, caller.key_id
-            outcomes = decided.decisions.outcome.tolist()
+            outcomes = decided.decisions.outcome
             cases = self.casework.openings(outcomes, applicants, prediction.outputs)
             new = [
                 DecisionEntry(

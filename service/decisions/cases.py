@@ -11,7 +11,6 @@ those of the decision record's row that opened it (the case's id is that row's s
 
 from __future__ import annotations
 
-import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -38,32 +37,36 @@ class CaseOpening:
 class Casework:
     """Chooses the decisions that open cases: every referral, and an audit sample of the rest."""
 
-    def __init__(self, audit_share: float, draw: random.Random | None = None) -> None:
+    def __init__(self, audit_share: float, draw: np.random.Generator | None = None) -> None:
         if not 0.0 <= audit_share <= 1.0:
             raise ValueError(f"the audit share must be within 0 and 1, not {audit_share}")
         self.audit_share = audit_share
-        # Unpredictable to clients: the operating system's randomness unless a test seeds it.
-        self._draw = draw or random.SystemRandom()
+        # Seeded from the operating system's entropy unless a test seeds it: clients never see
+        # which decisions are audited, so they cannot learn the draws.
+        self._draw = draw or np.random.default_rng()
 
-    def kinds(self, outcomes: Sequence[str]) -> list[str | None]:
-        """The kind of case each decision opens (None: none)."""
-        share, draw = self.audit_share, self._draw.random
-        return [
-            REFERRAL if outcome == REFERRED else AUDIT if share and draw() < share else None
-            for outcome in outcomes
-        ]
+    def opening(self, outcomes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Which decisions open a referral, and which an audit (boolean arrays, disjoint)."""
+        referred = outcomes == REFERRED
+        if not self.audit_share:
+            return referred, np.zeros_like(referred)
+        audited = ~referred & (self._draw.random(len(outcomes)) < self.audit_share)
+        return referred, audited
 
     def openings(
         self,
-        outcomes: Sequence[str],
+        outcomes: np.ndarray,
         applicants: Sequence[Mapping[str, Any]],
         outputs: Mapping[str, np.ndarray],
     ) -> list[CaseOpening | None]:
-        """The case each decision opens (None: none), with the record and outputs it holds."""
-        return [
-            None if kind is None else CaseOpening(kind, applicants[i], _record_outputs(outputs, i))
-            for i, kind in enumerate(self.kinds(outcomes))
-        ]
+        """The case each decision opens (None: none), with the record and outputs it holds:
+        built for those records only (most open none)."""
+        referred, audited = self.opening(outcomes)
+        opened: list[CaseOpening | None] = [None] * len(outcomes)
+        for i in np.flatnonzero(referred | audited).tolist():
+            kind = REFERRAL if referred[i] else AUDIT
+            opened[i] = CaseOpening(kind, applicants[i], _record_outputs(outputs, i))
+        return opened
 
 
 def _record_outputs(outputs: Mapping[str, np.ndarray], index: int) -> dict[str, Any]:

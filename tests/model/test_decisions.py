@@ -678,8 +678,6 @@ def test_explain_takes_at_most_a_thousand_records(client: Any) -> None:
 @pytest.fixture
 def casework(app: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     """Sets the share of straight-through decisions audited (the setting's draw, seeded)."""
-    import random
-
     from service.app import DATAPLANE_KEY
     from service.decisions.case_book import CaseBook
     from service.decisions.cases import Casework
@@ -687,7 +685,7 @@ def casework(app: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     dataplane = app.extensions[DATAPLANE_KEY]
 
     def audited(share: float) -> Any:
-        monkeypatch.setattr(dataplane, "casework", Casework(share, random.Random(7)))
+        monkeypatch.setattr(dataplane, "casework", Casework(share, np.random.default_rng(7)))
         return CaseBook(dataplane.recorder)
 
     return audited
