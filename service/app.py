@@ -14,6 +14,7 @@ from werkzeug.routing import BaseConverter, IntegerConverter, Map
 
 from policy.document import POLICY_NAME, Policy
 from service.dataplane import Dataplane
+from service.decisions.case_book import CaseBook
 from service.decisions.cases import Casework
 from service.decisions.listing import MAX_SEQUENCE
 from service.decisions.store import DecisionStore, open_store
@@ -25,6 +26,7 @@ from service.http.errors import register_error_handlers
 from service.inference.composing import COMPOSITES, MODEL_NAMES, combine, load_servable
 from service.inference.runtimes import runtime_named
 from service.inference.servable import Servable
+from service.monitoring.case_queue import CaseQueueCollector
 from service.monitoring.collector import ModelBehaviourCollector
 from service.monitoring.drift import DriftMonitor
 from service.monitoring.shadow import LABEL_PREFIX as CHALLENGER_LABEL
@@ -173,6 +175,7 @@ def create_app(
     app.register_blueprint(cases.create_blueprint(dataplane))
     app.register_blueprint(cards.create_blueprint(dataplane))
     collector = ModelBehaviourCollector(drift, store.serving, shadow, dataplane.lock)
-    app.register_blueprint(metrics.create_blueprint(collector))
+    queue = CaseQueueCollector(lambda: dataplane.casework_on(CaseBook.waiting))
+    app.register_blueprint(metrics.create_blueprint(collector, queue))
     app.register_blueprint(docs.create_blueprint(store, settings, keys_required))
     return app

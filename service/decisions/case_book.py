@@ -103,6 +103,19 @@ class CaseBook:
             rows = connection.execute(self.store.sql(statement), (*values, chosen.limit))
             return [_summary(row) for row in rows.fetchall()]
 
+    def waiting(self) -> dict[str, tuple[int, str | None]]:
+        """Per state still being worked (open, assigned): how many cases, and when the oldest
+        opened (None: none)."""
+        marks = ", ".join("?" for _ in STATES)
+        statement = (
+            "SELECT state, COUNT(*), MIN(opened_at) FROM cases "
+            f"WHERE state IN ({marks}) GROUP BY state"
+        )
+        with self.store.reading() as connection:
+            rows = connection.execute(self.store.sql(statement), STATES).fetchall()
+        found = {str(state): (int(count), oldest) for state, count, oldest in rows}
+        return {state: found.get(state, (0, None)) for state in STATES}
+
     def case(self, case_id: int) -> dict[str, Any] | None:
         """A case whole, with its opening decision's record and its history; no event written
         (what the service reads for itself: a caller's reads go through `read`)."""

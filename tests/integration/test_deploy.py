@@ -182,10 +182,12 @@ def exported_metric_names() -> set[str]:
 
 
 def computed_gauges() -> set[str]:
-    """Gauges worked out at scrape time (drift, expected decision mix), not stored per worker."""
+    """Gauges worked out at scrape time (drift, expected decision mix, the case queue), not
+    stored per worker."""
+    from service.monitoring.case_queue import CASES, OLDEST_CASE_AGE
     from service.monitoring.collector import COMPUTED_GAUGES
 
-    return set(COMPUTED_GAUGES)
+    return {*COMPUTED_GAUGES, CASES, OLDEST_CASE_AGE}
 
 
 def metric_families() -> set[str]:

@@ -170,3 +170,26 @@ def test_without_api_keys_no_case_route_serves(app: Any, tmp_path: Path) -> None
         answer = open_app.test_client().open(path, method=method)
         assert answer.status_code == 403
         assert "personal data" in answer.get_json()["error"]
+
+
+def test_the_queue_s_depth_and_oldest_age_are_metrics(client: Any) -> None:
+    def gauges() -> dict[str, float]:
+        text = client.get("/metrics").get_data(as_text=True)
+        return {
+            line.split(" ")[0]: float(line.split(" ")[1])
+            for line in text.splitlines()
+            if line.startswith(("underwriting_cases{", "underwriting_case_oldest_age_seconds{"))
+        }
+
+    case_id = referred(client)
+    before = gauges()
+    open_cases = 'underwriting_cases{state="open"}'
+    assigned = 'underwriting_cases{state="assigned"}'
+    assert before[open_cases] >= 1
+    assert before['underwriting_case_oldest_age_seconds{state="open"}'] >= 0
+    client.post(f"/v1/cases/{case_id}/claim", headers=as_key("alice"))
+    after = gauges()
+    assert after[open_cases] == before[open_cases] - 1
+    assert after[assigned] == before[assigned] + 1
+    client.post(f"/v1/cases/{case_id}/release", headers=as_key("alice"))
+    assert gauges()[open_cases] == before[open_cases]
