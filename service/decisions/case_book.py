@@ -92,9 +92,9 @@ class CaseBook:
             if wanted is not None:
                 conditions.append(f"c.{column} = ?")
                 values.append(wanted)
-        if chosen.reason is not None:
-            conditions.append("c.reason_codes LIKE ?")
-            values.append(f"% {chosen.reason} %")
+        if chosen.reason is not None:  # the whole code, exactly (no wildcards, case kept)
+            conditions.append(f"{self.store.position}(c.reason_codes, ?) > 0")
+            values.append(f" {chosen.reason} ")
         statement = (
             f"SELECT {COLUMNS} FROM cases c WHERE {' AND '.join(conditions)} "
             "ORDER BY c.case_id LIMIT ?"
@@ -142,6 +142,8 @@ class CaseBook:
             if case["state"] == OPEN:
                 self._move(connection, case_id, ASSIGNED, underwriter)
                 self._event(connection, case_id, underwriter, CLAIMED)
+            else:  # held already: nothing changes, but the case is read again
+                self._event(connection, case_id, underwriter, READ)
             return self._whole(connection, case_id) or {}
 
     def release(self, case_id: int, underwriter: Caller) -> dict[str, Any]:

@@ -134,6 +134,7 @@ class DecisionStore:
     placeholder = "?"
     dialect = "sqlite"
     key_id = "json_extract(body, '$.key_id')"  # the id of the API key that asked, from a body
+    position = "instr"  # where a text occurs in another (0: nowhere), as (haystack, needle)
 
     def __init__(self, retention_days: int, applicant_days: int = APPLICANT_DAYS) -> None:
         self.retention = timedelta(days=retention_days)
@@ -802,6 +803,7 @@ class PostgresStore(DecisionStore):
     placeholder = "%s"
     dialect = "postgresql"
     key_id = "((body::jsonb) ->> 'key_id')"
+    position = "strpos"
 
     def __init__(self, url: str, retention_days: int, applicant_days: int = APPLICANT_DAYS) -> None:
         super().__init__(retention_days, applicant_days)

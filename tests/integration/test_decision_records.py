@@ -607,6 +607,7 @@ def test_the_queue_lists_cases_in_order_without_the_applicant(store_factory: Any
     assert cases_of(store, kind=REFERRAL, after=1, limit=1) == [3]
     assert cases_of(store, reason="KO01") == [1, 2, 3, 4, 5]
     assert cases_of(store, reason="KO0") == []  # a code matches whole
+    assert cases_of(store, reason="K_01") == cases_of(store, reason="ko01") == []  # exactly
     assert cases_of(store, state="assigned") == []
 
 
@@ -620,7 +621,9 @@ def test_reads_and_claims_are_the_case_s_history_and_one_underwriter_holds_it(
     assert book.read(1, alice)["history"][-1]["action"] == "read"
     claimed = book.claim(1, alice)
     assert (claimed["state"], claimed["assignee"]) == ("assigned", "alice")
-    assert book.claim(1, alice)["history"] == claimed["history"]  # held already: no new step
+    again = book.claim(1, alice)  # held already: no new step, but a read of the case
+    assert (again["state"], again["history"][:-1]) == ("assigned", claimed["history"])
+    assert again["history"][-1]["action"] == "read"
     with pytest.raises(Conflict, match="claimed by 'alice'"):
         book.claim(1, bob)
     with pytest.raises(Forbidden, match="only they can release it"):
@@ -630,6 +633,7 @@ def test_reads_and_claims_are_the_case_s_history_and_one_underwriter_holds_it(
     assert [(e["actor"], e["action"]) for e in released["history"]] == [
         ("alice", "read"),
         ("alice", "claimed"),
+        ("alice", "read"),
         ("alice", "released"),
     ]
     with pytest.raises(Conflict, match="only a claimed case"):

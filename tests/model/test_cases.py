@@ -58,7 +58,8 @@ def client(app: Any) -> Any:
 def referred(client: Any) -> int:
     """Send a referred applicant as the client; return the id of the case it opened."""
     sent = client.post(PREDICT, json={"instances": [ABOVE_LIMIT]}, headers=as_key("client"))
-    assert sent.status_code == 200 and sent.get_json()["predictions"][0]["decision"]["outcome"]
+    assert sent.status_code == 200
+    assert sent.get_json()["predictions"][0]["decision"]["outcome"] == "refer"
     records = client.get(f"/v1/decisions/{sent.headers['X-Request-ID']}", headers=as_key("client"))
     return int(records.get_json()["decisions"][0]["sequence"])
 
