@@ -123,12 +123,7 @@ def test_the_top_reason_is_among_the_three_largest_true_debits(
 
 @pytest.mark.parametrize("factor, worse", WORSENED)
 def test_a_factor_made_the_largest_debit_is_among_the_reasons(
-    interpreter: Interpreter,
-    explainer: Interpreter,
-    declared: Explanation,
-    version: Path,
-    factor: str,
-    worse: Any,
+    interpreter: Interpreter, declared: Explanation, version: Path, factor: str, worse: Any
 ) -> None:
     """Paired: the same applicants with one factor worsened until it is their largest debit.
 
@@ -143,20 +138,13 @@ def test_a_factor_made_the_largest_debit_is_among_the_reasons(
     predicted = classes(interpreter, columns).argmax(axis=1)
     judged = np.flatnonzero((matrix.argmax(axis=1) == owner) & (predicted != 0))
     assert len(judged) >= 100
-    out = explain(explainer, declared, columns)
+    # Its own interpreter: the module's, reused for every test, has given NaN attributions here
+    # in a test process under heavy load, where a fresh one kept all (the service's completeness
+    # check flags NaN: such a decision would say `reasons_complete: false`, never rank them).
+    out = explain(Interpreter(model_path=str(version / declared.litert)), declared, columns)
     column = declared.features.index(factor)
     kept = kept_among_reasons(out, judged, predicted, column)
-    if kept / len(judged) < 0.99:  # say whether a fresh interpreter agrees, to tell why
-        fresh_explainer = Interpreter(model_path=str(version / declared.litert))
-        fresh = explain(fresh_explainer, declared, columns)
-        again = classes(Interpreter(model_path=str(version / "model.tflite")), columns)
-        pytest.fail(
-            f"{kept}/{len(judged)} kept; a fresh explainer keeps "
-            f"{kept_among_reasons(fresh, judged, predicted, column)}, and the fresh classifier "
-            f"agrees on {int((again.argmax(axis=1) == predicted).sum())}/{len(predicted)}; "
-            f"largest difference from the fresh attributions "
-            f"{max(float(np.abs(out[k] - fresh[k]).max()) for k in fresh):.3g}"
-        )
+    assert kept / len(judged) >= 0.99
 
 
 def kept_among_reasons(
