@@ -17,9 +17,9 @@ from typing import Any
 
 from service.callers import Caller
 from service.decisions.cases import ASSIGNED, KINDS, OPEN, OUTCOMES, STATES
-from service.decisions.listing import MAX_SEQUENCE, count
+from service.decisions.listing import MAX_SEQUENCE, count, invalid_parameter
 from service.decisions.store import Connection, DecisionStore, timestamp
-from service.errors import Conflict, Forbidden, InvalidInput, NotFound
+from service.errors import Conflict, Forbidden, NotFound
 
 COLUMNS = (
     "c.case_id, c.kind, c.state, c.opened_at, c.updated_at, c.request_id, c.record_index, "
@@ -52,11 +52,11 @@ def queue(given: Mapping[str, str]) -> Queue:
     for name, values in (("state", STATES), ("kind", KINDS), ("outcome", OUTCOMES)):
         if name in given:
             if given[name] not in values:
-                raise _invalid(name, f"must be one of {', '.join(values)}")
+                raise invalid_parameter(name, f"must be one of {', '.join(values)}")
             chosen[name] = given[name]
     if "reason" in given:
         if not _CODE.fullmatch(given["reason"]):
-            raise _invalid("reason", "must be a reason or rule code, such as R02 or RF04")
+            raise invalid_parameter("reason", "must be a reason or rule code, such as R02 or RF04")
         chosen["reason"] = given["reason"]
     if "after" in given:
         chosen["after"] = count(given["after"], "after", 0, MAX_SEQUENCE)
@@ -64,13 +64,6 @@ def queue(given: Mapping[str, str]) -> Queue:
         count(given["limit"], "limit", 1, MAX_QUEUE) if "limit" in given else DEFAULT_QUEUE
     )
     return Queue(**chosen)
-
-
-def _invalid(name: str, problem: str) -> InvalidInput:
-    return InvalidInput(
-        f"Invalid query parameter '{name}': {problem}",
-        {name: [f"{problem[0].upper()}{problem[1:]}."]},
-    )
 
 
 class CaseBook:

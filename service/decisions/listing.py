@@ -62,7 +62,7 @@ def listing(
     since = moment(start, "from") if start is not None else None
     until = moment(end, "to") if end is not None else None
     if since is not None and until is not None and since > until:
-        raise _invalid("from", "must not be after 'to'")
+        raise invalid_parameter("from", "must not be after 'to'")
     cursor = count(after, "after", 0, MAX_SEQUENCE) if after is not None else 0
     size = count(limit, "limit", 1, MAX_LIMIT) if limit is not None else DEFAULT_LIMIT
     return Listing(since, until, cursor, size)
@@ -72,11 +72,11 @@ def moment(text: str, name: str) -> datetime:
     """An RFC 3339 date-time with its time zone, in UTC (beyond what UTC can hold: its end)."""
     problem = "must be an RFC 3339 date-time with a time zone, such as 2025-06-30T09:30:00Z"
     if not _DATE_TIME.fullmatch(text):
-        raise _invalid(name, f"{problem} (in a URL, send '+' as %2B)")
+        raise invalid_parameter(name, f"{problem} (in a URL, send '+' as %2B)")
     try:
         parsed = datetime.fromisoformat(text.upper())
     except ValueError:
-        raise _invalid(name, f"{problem}: no such date or time") from None
+        raise invalid_parameter(name, f"{problem}: no such date or time") from None
     try:
         return parsed.astimezone(UTC)
     except OverflowError:  # a time zone pushed it past year 1 or 9999: before or after any record
@@ -86,11 +86,12 @@ def moment(text: str, name: str) -> datetime:
 def count(text: str, name: str, low: int, high: int) -> int:
     """A whole number from `low` to `high`, written in plain digits."""
     if not _COUNT.fullmatch(text) or not low <= int(text) <= high:
-        raise _invalid(name, f"must be a whole number from {low} to {high}")
+        raise invalid_parameter(name, f"must be a whole number from {low} to {high}")
     return int(text)
 
 
-def _invalid(name: str, problem: str) -> InvalidInput:
+def invalid_parameter(name: str, problem: str) -> InvalidInput:
+    """A query parameter's refusal, naming it and the problem (never echoing its value)."""
     return InvalidInput(
         f"Invalid query parameter '{name}': {problem}",
         {name: [f"{problem[0].upper()}{problem[1:]}."]},
